@@ -1,0 +1,3 @@
+export * from './errors.js';
+export * from './codes/index.js';
+export type * from './model.js';
