@@ -2,4 +2,102 @@ import type { CodeTable } from './types.js';
 
 /** Stable error codes owned by the agent area. Add entries; never rename or remove one. */
 export const agentCodes = {
+  AGENT_CONFIG_INVALID: {
+    summary: 'The agent configuration is incomplete or invalid.',
+    hint: 'Fix every listed problem (file, MARGO_AGENT_* environment variables or flags) and start the agent again.',
+  },
+  AGENT_REPO_UNREACHABLE: {
+    summary: 'The device repository could not be fetched (network error or server down).',
+    hint: 'Workloads keep running; the agent retries with backoff. Check the repository URL and the network.',
+    retry: 'backoff',
+  },
+  AGENT_REPO_AUTH_FAILED: {
+    summary: 'The git server refused the device token.',
+    hint: 'Renew the device token (re-enrol the device) or check the token file.',
+    retry: 'later',
+  },
+  AGENT_STATUS_PUSH_FAILED: {
+    summary: 'Status could not be pushed to the status branch; it stays queued on disk.',
+    hint: 'Nothing is lost: the queued status is pushed after the server is reachable again.',
+    retry: 'backoff',
+  },
+  AGENT_VERIFICATION_FAILED: {
+    summary: 'The desired state failed verification (signed manifest); nothing of that commit was applied.',
+    hint: 'Check the orchestrator signing key and the margo-manifest.json of the device repository.',
+  },
+  AGENT_INVALID_DOCUMENT: {
+    summary: 'A deployment document in the device repository is not a valid ApplicationDeployment.',
+    hint: 'Fix the deployment in the fleet repository; the last good state keeps running.',
+  },
+  AGENT_PROFILE_UNSUPPORTED: {
+    summary: 'The deployment profile type is not supported by this device (no driver for it).',
+    hint: 'Deploy the Helm profile to Kubernetes devices and the Compose profile to Docker devices.',
+  },
+  AGENT_DEPENDENCY_CYCLE: {
+    summary: 'The depends-on annotations of the deployments form a cycle.',
+    hint: 'Remove one of the margo-gitops.io/depends-on entries in the cycle.',
+  },
+  AGENT_DEPENDENCY_NOT_READY: {
+    summary: 'The deployment waits for a deployment it depends on that is missing or not installed.',
+    hint: 'Fix the deployment named in the message; this one is applied once it is installed.',
+    retry: 'later',
+  },
+  AGENT_PACKAGE_UNREACHABLE: {
+    summary: 'The application package or chart could not be downloaded.',
+    hint: 'Check packageLocation / repository and revision, and that the device can reach it.',
+    retry: 'backoff',
+  },
+  AGENT_PACKAGE_INVALID: {
+    summary:
+      'The downloaded package is not a usable Compose package (not a tar archive, or no compose file).',
+    hint: 'A Compose package is a tar(.gz) with docker-compose.yml or compose.yaml at its root.',
+  },
+  AGENT_SIGNATURE_INVALID: {
+    summary: 'The package signature is missing or does not verify against the key at keyLocation.',
+    hint: 'Publish <packageLocation>.sig or .asc made with the key at keyLocation.',
+  },
+  AGENT_CHECKSUM_MISMATCH: {
+    summary: 'The downloaded package does not have the expected sha256 digest.',
+    hint: 'Re-publish the package or fix the digest in the deployment.',
+  },
+  AGENT_OCI_UNSUPPORTED: {
+    summary: 'Compose packages from OCI repositories are not supported by this agent yet.',
+    hint: 'Publish the Compose package as a tarball and reference it with packageLocation.',
+  },
+  AGENT_REGISTRY_AUTH_FAILED: {
+    summary: 'The container or chart registry refused the credentials (or credentials were missing).',
+    hint: 'Give the deployment registry credentials (MARGO_REGISTRY_* parameters) that the registry accepts.',
+  },
+  AGENT_COMPOSE_FAILED: {
+    summary: 'docker compose failed to apply the application.',
+    hint: 'See the message (compose output) and the agent log.',
+    retry: 'backoff',
+  },
+  AGENT_COMPOSE_UNAVAILABLE: {
+    summary: 'Neither `docker compose` nor `docker-compose` works on this device.',
+    hint: 'Install Docker Compose or set composeCommand in the agent configuration.',
+  },
+  AGENT_HELM_FAILED: {
+    summary: 'helm failed to apply the chart.',
+    hint: 'See the message (helm output) and the agent log.',
+    retry: 'backoff',
+  },
+  AGENT_KUBERNETES_FAILED: {
+    summary: 'The Kubernetes API server refused or failed a request (namespace, readiness, capacity).',
+    hint: 'Check the kubeconfig given to the agent and the API server.',
+    retry: 'backoff',
+  },
+  AGENT_TIMEOUT: {
+    summary: 'The component did not become ready within its timeout.',
+    hint: 'Raise the component timeout or check why the workload does not start.',
+    retry: 'backoff',
+  },
+  AGENT_UNSEAL_FAILED: {
+    summary: 'A sealed parameter value could not be unsealed on this device.',
+    hint: 'The value was sealed for another device certificate; re-seal it for this device.',
+  },
+  AGENT_INTERRUPTED: {
+    summary: 'The agent was stopped in the middle of an action; the action is resumed at the next start.',
+    retry: 'backoff',
+  },
 } as const satisfies CodeTable;

@@ -1,0 +1,65 @@
+import type { TimeBase } from './windows.js';
+
+/** The validated agent configuration (defaults < file < env `MARGO_AGENT_*` < flags). */
+export interface AgentConfig {
+  deviceId: string;
+  /** Smart-HTTP URL of the device repository (`<base>/git/devices/<id>.git`). */
+  repoUrl: string;
+  /** Device token for the git server (never logged). Either this or `tokenFile`/`enrolmentFile`. */
+  token?: string;
+  /** File holding the token (trimmed). */
+  tokenFile?: string;
+  /** JSON written by enrolment: `{deviceId?, repoUrl?, token?}` fill what is not set otherwise. */
+  enrolmentFile?: string;
+  /** Where the agent keeps its repository copy, applied state, intents, outbox and packages. */
+  stateDir: string;
+  /** Margo "polling interval rate". */
+  pollIntervalSeconds: number;
+  /** Margo "polling interval period": hours of the day when polling is allowed (`HH:MM-HH:MM`). */
+  pollingWindow?: string;
+  /** Margo "downtime windows": no polling, no retries, errors ignored. */
+  downtimeWindows: string[];
+  /** Whether windows are read in the device's local time (default) or UTC. */
+  windowTimeBase: TimeBase;
+  gitBackend: 'iso' | 'native';
+  /** Git Basic-auth user name sent with the token. */
+  gitUsername: string;
+  /** Compose command override, e.g. `docker-compose` or `docker compose` (detected when unset). */
+  composeCommand?: string;
+  dockerPath: string;
+  helmPath: string;
+  /** Kubeconfig for Helm devices; the Helm driver is enabled only when set. */
+  kubeconfig?: string;
+  /** Pass `--plain-http` to helm for OCI registries (loopback/test registries over http). */
+  helmPlainHttp: boolean;
+  /** Optional DeviceCapabilities overrides merged over what is discovered. */
+  capabilitiesFile?: string;
+  /** Keep this many commits on the status branch (older ones are squashed). */
+  statusHistoryLimit: number;
+  /** Check drift every N polls (0 = never). */
+  driftCheckEvery: number;
+  /** Re-discover capabilities every N polls. */
+  capabilitiesEvery: number;
+  /** Backoff cap when the server is unreachable. */
+  maxBackoffSeconds: number;
+  /** Per-action time limit when the component gives no timeout. */
+  defaultTimeoutSeconds: number;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+}
+
+export const DEFAULT_CONFIG: Omit<AgentConfig, 'deviceId' | 'repoUrl' | 'stateDir'> = {
+  pollIntervalSeconds: 30,
+  downtimeWindows: [],
+  windowTimeBase: 'local',
+  gitBackend: 'iso',
+  gitUsername: 'device',
+  dockerPath: 'docker',
+  helmPath: 'helm',
+  helmPlainHttp: false,
+  statusHistoryLimit: 50,
+  driftCheckEvery: 1,
+  capabilitiesEvery: 20,
+  maxBackoffSeconds: 300,
+  defaultTimeoutSeconds: 300,
+  logLevel: 'info',
+};
