@@ -1,0 +1,9 @@
+export * from './types.js';
+export { deviceSchema, deploymentSchema } from './schemas.js';
+export {
+  parseFleet,
+  parseFleetDevice,
+  parseDeploymentIntent,
+  type Fleet,
+  type FleetParseResult,
+} from './parse-fleet.js';
