@@ -1,0 +1,225 @@
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { join, posix } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as openpgp from 'openpgp';
+import * as tar from 'tar';
+import { MargoError } from '@margo-gitops/spec';
+
+export interface LocationOptions {
+  repoFiles: Map<string, Buffer>;
+  timeoutMs: number;
+}
+
+function withoutFragment(location: string): string {
+  const i = location.indexOf('#');
+  return i < 0 ? location : location.slice(0, i);
+}
+
+/** `sha256=<hex>` from a location fragment (`...pkg.tar.gz#sha256=ab12...`), if any. */
+export function expectedDigest(location: string, raw: Record<string, unknown>): string | undefined {
+  const m = /#sha256=([0-9a-fA-F]{64})$/.exec(location);
+  if (m) return m[1]!.toLowerCase();
+  const ext = raw['x-margo-gitops-extensions'];
+  if (ext && typeof ext === 'object' && typeof (ext as Record<string, unknown>).sha256 === 'string') {
+    return ((ext as Record<string, unknown>).sha256 as string).toLowerCase();
+  }
+  return undefined;
+}
+
+/** Safe text for messages: no query string or credentials. */
+export function showLocation(location: string): string {
+  try {
+    const u = new URL(location);
+    u.username = '';
+    u.password = '';
+    u.search = '';
+    return u.toString();
+  } catch {
+    return location;
+  }
+}
+
+/**
+ * Reads a package, key or signature from `http(s)://`, `file://` or a path relative to the root of
+ * the device repository (desired commit). Returns null when the location does not exist (404 or
+ * missing file); throws AGENT_PACKAGE_UNREACHABLE for network errors.
+ */
+export async function readLocation(location: string, o: LocationOptions): Promise<Buffer | null> {
+  const loc = withoutFragment(location);
+  if (/^https?:\/\//i.test(loc)) {
+    let res: Response;
+    try {
+      res = await fetch(loc, { signal: AbortSignal.timeout(o.timeoutMs), redirect: 'follow' });
+    } catch (e) {
+      throw new MargoError(
+        'AGENT_PACKAGE_UNREACHABLE',
+        `cannot download ${showLocation(loc)}: ${(e as Error).message}`,
+        { cause: e, retry: 'backoff' },
+      );
+    }
+    if (res.status === 404 || res.status === 410) return null;
+    if (!res.ok)
+      throw new MargoError(
+        'AGENT_PACKAGE_UNREACHABLE',
+        `cannot download ${showLocation(loc)}: HTTP ${res.status}`,
+        { retry: 'backoff' },
+      );
+    return Buffer.from(await res.arrayBuffer());
+  }
+  if (/^file:/i.test(loc)) {
+    const p = fileURLToPath(loc);
+    return existsSync(p) && statSync(p).isFile() ? readFileSync(p) : null;
+  }
+  if (/^[a-z][a-z0-9+.-]*:/i.test(loc)) {
+    throw new MargoError(
+      'AGENT_PACKAGE_UNREACHABLE',
+      `unsupported location scheme in ${showLocation(loc)} (use http, https, file or a repository path)`,
+    );
+  }
+  const rel = posix.normalize(loc.replace(/^\.?\//, ''));
+  if (rel.startsWith('..'))
+    throw new MargoError('AGENT_PACKAGE_UNREACHABLE', `${loc} points outside the device repository`);
+  return o.repoFiles.get(rel) ?? null;
+}
+
+/**
+ * Verifies a detached OpenPGP signature (armored or binary) of `data` with the public key(s).
+ * Throws AGENT_SIGNATURE_INVALID.
+ */
+export async function verifyDetachedSignature(
+  data: Buffer,
+  signature: Buffer,
+  key: Buffer,
+  what: string,
+): Promise<void> {
+  try {
+    const text = key.toString('utf8');
+    const verificationKeys = text.includes('-----BEGIN PGP')
+      ? await openpgp.readKeys({ armoredKeys: text })
+      : await openpgp.readKeys({ binaryKeys: new Uint8Array(key) });
+    const sigText = signature.toString('utf8');
+    const sig = sigText.includes('-----BEGIN PGP')
+      ? await openpgp.readSignature({ armoredSignature: sigText })
+      : await openpgp.readSignature({ binarySignature: new Uint8Array(signature) });
+    const message = await openpgp.createMessage({ binary: new Uint8Array(data) });
+    const result = await openpgp.verify({ message, signature: sig, verificationKeys });
+    if (!result.signatures.length) throw new Error('no signature found');
+    await result.signatures[0]!.verified;
+  } catch (e) {
+    throw new MargoError(
+      'AGENT_SIGNATURE_INVALID',
+      `signature of ${what} does not verify: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+}
+
+export interface ObtainedPackage {
+  bytes: Buffer;
+  sha256: string;
+  signed: boolean;
+}
+
+/**
+ * Downloads a Compose package, checks its digest (when one is given) and its detached signature
+ * (`<packageLocation>.sig`, else `.asc`) when `keyLocation` is set.
+ */
+export async function obtainPackage(
+  packageLocation: string,
+  keyLocation: string | undefined,
+  raw: Record<string, unknown>,
+  o: LocationOptions,
+): Promise<ObtainedPackage> {
+  const bytes = await readLocation(packageLocation, o);
+  if (!bytes)
+    throw new MargoError(
+      'AGENT_PACKAGE_UNREACHABLE',
+      `package not found at ${showLocation(packageLocation)}`,
+      { retry: 'backoff' },
+    );
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const want = expectedDigest(packageLocation, raw);
+  if (want && want !== sha256) {
+    throw new MargoError(
+      'AGENT_CHECKSUM_MISMATCH',
+      `package ${showLocation(packageLocation)} has sha256 ${sha256}, expected ${want}`,
+    );
+  }
+  if (!keyLocation) return { bytes, sha256, signed: false };
+  const key = await readLocation(keyLocation, o);
+  if (!key)
+    throw new MargoError(
+      'AGENT_PACKAGE_UNREACHABLE',
+      `signing key not found at ${showLocation(keyLocation)}`,
+      { retry: 'backoff' },
+    );
+  const base = withoutFragment(packageLocation);
+  const sig = (await readLocation(`${base}.sig`, o)) ?? (await readLocation(`${base}.asc`, o));
+  if (!sig)
+    throw new MargoError(
+      'AGENT_SIGNATURE_INVALID',
+      `keyLocation is set but no signature was found at ${showLocation(base)}.sig or .asc`,
+    );
+  await verifyDetachedSignature(bytes, sig, key, showLocation(packageLocation));
+  return { bytes, sha256, signed: true };
+}
+
+export const COMPOSE_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
+
+function findComposeRoot(dir: string): string | null {
+  if (COMPOSE_FILES.some((f) => existsSync(join(dir, f)))) return dir;
+  const entries = readdirSync(dir).filter((e) => !e.startsWith('.'));
+  if (entries.length === 1 && statSync(join(dir, entries[0]!)).isDirectory())
+    return findComposeRoot(join(dir, entries[0]!));
+  return null;
+}
+
+/**
+ * Unpacks a tar(.gz) package into `dest` (replaced atomically by rename) and returns the folder
+ * holding the compose file. Throws AGENT_PACKAGE_INVALID.
+ */
+export async function unpackPackage(
+  bytes: Buffer,
+  dest: string,
+): Promise<{ root: string; composeFile: string }> {
+  const parent = join(dest, '..');
+  mkdirSync(parent, { recursive: true });
+  const tmp = `${dest}.unpack-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const archive = `${tmp}.tar`;
+  writeFileSync(archive, bytes);
+  try {
+    await tar.x({ file: archive, cwd: tmp, strict: true, preservePaths: false });
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw new MargoError(
+      'AGENT_PACKAGE_INVALID',
+      `package is not a readable tar archive: ${(e as Error).message}`,
+      { cause: e },
+    );
+  } finally {
+    rmSync(archive, { force: true });
+  }
+  const root = findComposeRoot(tmp);
+  if (!root) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw new MargoError('AGENT_PACKAGE_INVALID', `package has no ${COMPOSE_FILES.join(' / ')} at its root`);
+  }
+  const relRoot = root.slice(tmp.length);
+  rmSync(dest, { recursive: true, force: true });
+  renameSync(tmp, dest);
+  const finalRoot = dest + relRoot;
+  const composeFile = COMPOSE_FILES.find((f) => existsSync(join(finalRoot, f)))!;
+  return { root: finalRoot, composeFile };
+}

@@ -1,0 +1,192 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { GitAuth, GitStore } from '@margo-gitops/git';
+import { isMargoError } from '@margo-gitops/spec';
+import { StatusOutbox } from './status-outbox.js';
+
+export interface StatusReporterOptions {
+  store: GitStore;
+  url: string;
+  auth: GitAuth;
+  stateDir: string;
+  deviceId: string;
+  historyLimit: number;
+  logger: Logger;
+  /** Payload signing hook: returns `<public key>;<signature>` for the file bytes. */
+  signStatus?: (bytes: Buffer) => string;
+  /** Clock for commit times (tests). */
+  now?: () => Date;
+}
+
+const STATUS_REF = 'status';
+const SIGNATURES = 'signatures.json';
+
+/**
+ * Writes status files to the device's `status` branch. `report()` is synchronous and durable (the
+ * change is queued on disk before it returns); `flush()` turns queued changes into commits (one
+ * per change) and pushes. Unchanged content queues nothing, so there are no heartbeat commits.
+ * When the server is unreachable the queue and the local commits wait for the next flush.
+ */
+export class StatusReporter {
+  private readonly outbox: StatusOutbox;
+  /** What the status branch will contain once everything queued is pushed. */
+  private view = new Map<string, string>();
+  private flushing: Promise<boolean> | null = null;
+  private again = false;
+  private commitsSinceCompact = 0;
+  private needsForce = false;
+  private pushedOid: string | null = null;
+  private localOid: string | null = null;
+
+  constructor(private readonly o: StatusReporterOptions) {
+    this.outbox = new StatusOutbox(join(o.stateDir, 'outbox'));
+  }
+
+  /** Loads the view from the local status branch (fetching the remote one first when reachable) plus the outbox. */
+  async init(): Promise<void> {
+    try {
+      // A fresh state folder continues the remote history (fetched straight into the local ref).
+      const local = await this.o.store.resolveRef(STATUS_REF);
+      const res = await this.o.store.fetch(this.o.url, {
+        ref: STATUS_REF,
+        into: local ? 'refs/remotes/origin/status' : STATUS_REF,
+        auth: this.o.auth,
+      });
+      this.pushedOid = res.oid;
+    } catch (e) {
+      this.o.logger.warn({ err: errInfo(e) }, 'status branch not fetched; continuing from local state');
+    }
+    this.localOid = await this.o.store.resolveRef(STATUS_REF);
+    if (this.localOid) {
+      for (const [p, b] of await this.o.store.readFiles(STATUS_REF)) this.view.set(p, b.toString('utf8'));
+    }
+    for (const e of this.outbox.list()) this.applyToView(e.files);
+    if (this.pushedOid !== this.localOid) this.needsForce = this.pushedOid !== null && this.localOid !== null;
+  }
+
+  private author() {
+    const t = this.o.now?.() ?? new Date();
+    return {
+      name: `margo-agent ${this.o.deviceId}`,
+      email: `${this.o.deviceId}@devices.margo-gitops`,
+      timestamp: Math.floor(t.getTime() / 1000),
+    };
+  }
+
+  private applyToView(files: Record<string, string | null>): void {
+    for (const [p, c] of Object.entries(files)) {
+      if (c === null) this.view.delete(p);
+      else this.view.set(p, c);
+    }
+  }
+
+  /** Current (queued or pushed) content of a status file. */
+  get(path: string): string | undefined {
+    return this.view.get(path);
+  }
+
+  paths(): string[] {
+    return [...this.view.keys()];
+  }
+
+  /** Number of queued, not yet committed changes. */
+  pendingChanges(): number {
+    return this.outbox.size;
+  }
+
+  /** True when local commits or queued changes are not on the server yet. */
+  hasUnpushed(): boolean {
+    return this.outbox.size > 0 || this.localOid !== this.pushedOid;
+  }
+
+  /**
+   * Queues new contents for some status files (null deletes). Returns false (and queues nothing)
+   * when they equal what is already reported.
+   */
+  report(files: Record<string, string | null>, message: string): boolean {
+    const changed: Record<string, string | null> = {};
+    for (const [p, c] of Object.entries(files)) {
+      const cur = this.view.get(p);
+      if (c === null ? cur !== undefined : cur !== c) changed[p] = c;
+    }
+    if (Object.keys(changed).length === 0) return false;
+    if (this.o.signStatus) {
+      const sigs = JSON.parse(this.view.get(SIGNATURES) ?? '{}') as Record<string, string>;
+      for (const [p, c] of Object.entries(changed)) {
+        if (c === null) delete sigs[p];
+        else sigs[p] = this.o.signStatus(Buffer.from(c, 'utf8'));
+      }
+      changed[SIGNATURES] = JSON.stringify(Object.fromEntries(Object.entries(sigs).sort()), null, 2) + '\n';
+    }
+    this.outbox.enqueue(changed, message);
+    this.applyToView(changed);
+    return true;
+  }
+
+  /** Commits queued changes and pushes. Serialised; concurrent calls coalesce. Resolves true when everything is on the server. */
+  flush(): Promise<boolean> {
+    if (this.flushing) {
+      this.again = true;
+      return this.flushing;
+    }
+    this.flushing = (async () => {
+      let ok = false;
+      try {
+        do {
+          this.again = false;
+          ok = await this.flushOnce();
+        } while (this.again && ok);
+      } finally {
+        this.flushing = null;
+      }
+      return ok;
+    })();
+    return this.flushing;
+  }
+
+  private async flushOnce(): Promise<boolean> {
+    const store = this.o.store;
+    for (const e of this.outbox.list()) {
+      const expected = await store.resolveRef(STATUS_REF);
+      const res = await store.commitFiles({
+        ref: STATUS_REF,
+        expectedOid: expected,
+        changes: new Map(Object.entries(e.files)),
+        message: e.message,
+        author: this.author(),
+      });
+      if (res.changed) this.commitsSinceCompact++;
+      this.localOid = res.oid;
+      this.outbox.ack(e.seq);
+    }
+    this.localOid = await store.resolveRef(STATUS_REF);
+    if (!this.localOid || this.localOid === this.pushedOid) return true;
+    if (this.commitsSinceCompact >= this.o.historyLimit) {
+      const c = await store.compact(STATUS_REF, { keep: this.o.historyLimit });
+      this.commitsSinceCompact = 0;
+      if (c.dropped > 0) {
+        this.needsForce = true;
+        this.localOid = c.oid;
+        this.o.logger.info({ dropped: c.dropped, keep: this.o.historyLimit }, 'status history compacted');
+      }
+    }
+    try {
+      await store.push(this.o.url, STATUS_REF, { auth: this.o.auth, force: this.needsForce });
+    } catch (e) {
+      if (isMargoError(e) && e.code === 'GIT_PUSH_REJECTED' && !this.needsForce) {
+        // Only this device writes its status branch: a rejected fast-forward means our local
+        // history was rebuilt (state folder restored, compaction); overwrite.
+        this.needsForce = true;
+        await store.push(this.o.url, STATUS_REF, { auth: this.o.auth, force: true });
+      } else throw e;
+    }
+    this.needsForce = false;
+    this.pushedOid = this.localOid;
+    return true;
+  }
+}
+
+export function errInfo(e: unknown): Record<string, unknown> {
+  if (isMargoError(e)) return { code: e.code, message: e.message };
+  return { message: e instanceof Error ? e.message : String(e) };
+}
