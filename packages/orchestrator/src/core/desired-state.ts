@@ -1,0 +1,219 @@
+import type {
+  ApplicationDescription,
+  DeploymentIntent,
+  DeviceCapabilities,
+  Fleet,
+  FleetDevice,
+  ParamValue,
+} from '@margo-gitops/spec';
+import { chooseProfile, type DeviceFacts } from './choose-profile.js';
+import { deploymentIdFor } from './deployment-id.js';
+import { renderApplicationDeployment } from './render-deployment.js';
+import { resolveParameters, type ParameterValidator } from './resolve-parameters.js';
+import { resolveVersion } from './resolve-version.js';
+import { selectTargets } from './select-targets.js';
+
+/** One catalog entry: a parsed description, or why it could not be parsed. */
+export type CatalogEntry = { app: ApplicationDescription } | { error: string };
+
+/** The catalog: application id -> version (as written in the folder name) -> entry. */
+export type Catalog = ReadonlyMap<string, ReadonlyMap<string, CatalogEntry>>;
+
+/** What is currently deployed on a device (its desired-state branch), per deployment name. */
+export interface CurrentDeployment {
+  bytes: Buffer;
+  /** Parameter values of the current ApplicationDeployment (for immutable settings). */
+  parameters?: Record<string, ParamValue>;
+}
+
+export interface DeviceObservation {
+  capabilities?: DeviceCapabilities;
+  current: ReadonlyMap<string, CurrentDeployment>;
+}
+
+export type OutcomeStatus =
+  /** The deployment is rendered into the device's desired state. */
+  | 'matched'
+  /** The device is targeted but does not fit (or no profile fits): it gets nothing. */
+  | 'not-matched'
+  /** It could not be computed (catalog, parameters, secrets, no capabilities yet): what the device had is kept. */
+  | 'held'
+  /** It could not be computed and the device had nothing: it gets nothing. */
+  | 'error';
+
+export interface DeploymentOutcome {
+  deployment: string;
+  deviceId: string;
+  deploymentId: string;
+  status: OutcomeStatus;
+  code?: string;
+  reason?: string;
+  applicationId: string;
+  version?: string;
+  profileType?: string;
+}
+
+export interface DeviceDesired {
+  deviceId: string;
+  /** The device's complete desired files: `deployments/<name>.yaml` -> bytes. */
+  files: Map<string, Buffer>;
+  outcomes: DeploymentOutcome[];
+}
+
+export interface IntentResolution {
+  intent: DeploymentIntent;
+  targets: string[];
+  unregistered: string[];
+  app?: ApplicationDescription;
+  version?: string;
+  error?: { code: string; reason: string };
+}
+
+/** Intent-level work done once per reconcile, shared by every device. */
+export interface ReconcileContext {
+  fleet: Fleet;
+  intents: IntentResolution[];
+  /** device id -> indexes into `intents` that target it. */
+  byDevice: Map<string, IntentResolution[]>;
+  validate?: ParameterValidator;
+  resolveLocation?: (appId: string, version: string, location: string) => string;
+  renderCache: Map<string, string>;
+}
+
+export interface PrepareOptions {
+  validate?: ParameterValidator;
+  resolveLocation?: (appId: string, version: string, location: string) => string;
+}
+
+/**
+ * Resolves every intent once (targets, catalog version, application) for a reconcile pass.
+ *
+ * @example
+ * const ctx = prepareReconcile(fleet, catalog);
+ * const desired = desiredForDevice(ctx, fleet.devices.get('edge-1')!, { capabilities, current: new Map() });
+ */
+export function prepareReconcile(
+  fleet: Fleet,
+  catalog: Catalog,
+  opts: PrepareOptions = {},
+): ReconcileContext {
+  const ctx: ReconcileContext = { fleet, intents: [], byDevice: new Map(), renderCache: new Map(), ...opts };
+  for (const name of [...fleet.deployments.keys()].sort()) {
+    const intent = fleet.deployments.get(name)!;
+    const sel = selectTargets(intent, fleet.devices);
+    const r: IntentResolution = { intent, targets: sel.deviceIds, unregistered: sel.unregistered };
+    const versions = catalog.get(intent.application.id);
+    if (!versions || versions.size === 0) {
+      r.error = {
+        code: 'ORCH_APP_NOT_FOUND',
+        reason: `application ${intent.application.id} is not in the catalog`,
+      };
+    } else {
+      const v = resolveVersion(intent.application.version, [...versions.keys()]);
+      if ('error' in v)
+        r.error = {
+          code: 'ORCH_VERSION_NOT_FOUND',
+          reason: `application ${intent.application.id}: ${v.error}`,
+        };
+      else {
+        r.version = v.version;
+        const entry = versions.get(v.version)!;
+        if ('error' in entry)
+          r.error = {
+            code: 'ORCH_CATALOG_INVALID',
+            reason: `application ${intent.application.id} ${v.version}: ${entry.error}`,
+          };
+        else r.app = entry.app;
+      }
+    }
+    ctx.intents.push(r);
+    for (const id of r.targets) {
+      let list = ctx.byDevice.get(id);
+      if (!list) ctx.byDevice.set(id, (list = []));
+      list.push(r);
+    }
+  }
+  return ctx;
+}
+
+const ID_PLACEHOLDER = '00000000-0000-5000-8000-000000000000';
+
+/**
+ * The complete desired state of one device: one ApplicationDeployment per matching intent.
+ * Pure: the same context and observation always give the same bytes.
+ */
+export function desiredForDevice(
+  ctx: ReconcileContext,
+  device: FleetDevice,
+  obs: DeviceObservation,
+): DeviceDesired {
+  const out: DeviceDesired = { deviceId: device.id, files: new Map(), outcomes: [] };
+  const facts: DeviceFacts = {
+    id: device.id,
+    labels: device.labels,
+    ...(device.role ? { role: device.role } : {}),
+    ...(obs.capabilities ? { capabilities: obs.capabilities } : {}),
+  };
+  for (const r of ctx.byDevice.get(device.id) ?? []) {
+    const name = r.intent.name;
+    const path = `deployments/${name}.yaml`;
+    const deploymentId = deploymentIdFor(device.id, name);
+    const base = {
+      deployment: name,
+      deviceId: device.id,
+      deploymentId,
+      applicationId: r.intent.application.id,
+      ...(r.version ? { version: r.version } : {}),
+    };
+    const current = obs.current.get(name);
+    const hold = (code: string, reason: string) => {
+      if (current) out.files.set(path, current.bytes);
+      out.outcomes.push({ ...base, status: current ? 'held' : 'error', code, reason });
+    };
+    if (r.error || !r.app) {
+      hold(r.error?.code ?? 'ORCH_APP_NOT_FOUND', r.error?.reason ?? 'application not resolved');
+      continue;
+    }
+    const choice = chooseProfile(r.app, facts, r.intent.profile);
+    if (!choice.ok) {
+      if (choice.hold) hold(choice.code, choice.reason);
+      else out.outcomes.push({ ...base, status: 'not-matched', code: choice.code, reason: choice.reason });
+      continue;
+    }
+    const params = resolveParameters({
+      app: r.app,
+      profile: choice.profile,
+      intent: r.intent,
+      deviceId: device.id,
+      ...(current?.parameters ? { previous: current.parameters } : {}),
+      ...(ctx.validate ? { validate: ctx.validate } : {}),
+    });
+    if (!params.ok) {
+      hold(params.code, params.reason);
+      continue;
+    }
+    const key = `${name}\0${r.version}\0${choice.profile.id}\0${JSON.stringify(params.parameters)}`;
+    let text = ctx.renderCache.get(key);
+    if (text === undefined) {
+      const app = r.app;
+      const version = r.version!;
+      text = renderApplicationDeployment({
+        deploymentId: ID_PLACEHOLDER,
+        name,
+        namespace: r.intent.namespace ?? name,
+        applicationId: app.id,
+        applicationVersion: version,
+        profile: choice.profile,
+        parameters: params.parameters,
+        dependsOn: r.intent.dependsOn,
+        ...(ctx.resolveLocation
+          ? { resolveLocation: (l: string) => ctx.resolveLocation!(app.id, version, l) }
+          : {}),
+      });
+      ctx.renderCache.set(key, text);
+    }
+    out.files.set(path, Buffer.from(text.replace(ID_PLACEHOLDER, deploymentId), 'utf8'));
+    out.outcomes.push({ ...base, status: 'matched', profileType: choice.profile.type });
+  }
+  return out;
+}
