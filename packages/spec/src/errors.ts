@@ -49,7 +49,14 @@ export class MargoError extends Error {
 
 /** True when `e` is a MargoError (also across duplicated module instances). */
 export function isMargoError(e: unknown): e is MargoError {
-  return e instanceof MargoError || (typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' && (e as { name?: unknown }).name !== undefined && codeInfo((e as { code: string }).code) !== undefined);
+  return (
+    e instanceof MargoError ||
+    (typeof e === 'object' &&
+      e !== null &&
+      typeof (e as { code?: unknown }).code === 'string' &&
+      (e as { name?: unknown }).name !== undefined &&
+      codeInfo((e as { code: string }).code) !== undefined)
+  );
 }
 
 /** Wraps anything thrown into a MargoError, keeping the original as `cause`. */

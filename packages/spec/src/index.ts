@@ -1,4 +1,69 @@
 export * from './errors.js';
 export * from './codes/index.js';
 export type * from './model.js';
-export * from './fleet/index.js';
+
+// Documents: parse, validate, normalise.
+export { parseDocument, validateDocument, type ParseOptions, type ParseResult } from './parse-document.js';
+export { detectKind, kindByShape, type KindGuess } from './detect-kind.js';
+export {
+  parseSource,
+  decodeInput,
+  DEFAULT_MAX_BYTES,
+  DEFAULT_MAX_DEPTH,
+  type SourceOptions,
+  type ParsedSource,
+  type Position,
+} from './source.js';
+export { validateAgainstSchema, schemas } from './schemas.js';
+export {
+  normaliseApplicationDescription,
+  normaliseConfiguration,
+} from './normalise-application-description.js';
+export { normaliseApplicationDeployment } from './normalise-application-deployment.js';
+export { normaliseDeploymentStatus, normaliseDesiredStateManifest } from './normalise-status.js';
+export { normaliseDeviceCapabilities, normaliseRole } from './normalise-device-capabilities.js';
+export { normaliseProfileType, composePointer } from './normalise-profile.js';
+export { isValidPointer } from './rules-profile.js';
+
+// Findings.
+export { formatFinding, hasErrors, sortFindings, finding } from './finding.js';
+export { toPointer, fromPointer } from './json-pointer.js';
+
+// Parameter values.
+export {
+  validateParameterValues,
+  checkValueAgainstRule,
+  settingsByParameter,
+  type ParameterValueOptions,
+} from './parameter-values.js';
+export { compileSafeRegex, type SafeRegex } from './safe-regex.js';
+
+// Emitters and status.
+export {
+  emitApplicationDeployment,
+  applicationDeploymentDocument,
+  APPLICATION_DEPLOYMENT_API_VERSION,
+} from './emit-application-deployment.js';
+export {
+  aggregateState,
+  parseDeploymentState,
+  DEPLOYMENT_STATES,
+  STATE_SEVERITY,
+} from './deployment-state.js';
+export {
+  buildDeploymentStatus,
+  emitDeploymentStatus,
+  emitDeploymentStatusObject,
+  DEPLOYMENT_STATUS_FLAVOURS,
+  type BuildDeploymentStatusInput,
+  type DeploymentStatusFlavour,
+} from './deployment-status.js';
+
+// Units.
+export {
+  parseQuantity,
+  normaliseArchitecture,
+  isKnownArchitecture,
+  parseTimeout,
+  formatTimeout,
+} from './quantity.js';

@@ -196,7 +196,13 @@ export interface DeploymentStatus {
   original: unknown;
 }
 
-export type DeviceRole = 'standalone-cluster' | 'cluster-leader' | 'standalone-device' | 'cluster-worker' | 'gateway' | 'other';
+export type DeviceRole =
+  | 'standalone-cluster'
+  | 'cluster-leader'
+  | 'standalone-device'
+  | 'cluster-worker'
+  | 'gateway'
+  | 'other';
 
 export interface DeviceCapabilities {
   kind: 'DeviceCapabilities';
@@ -215,9 +221,18 @@ export interface DeviceCapabilities {
   original: unknown;
 }
 
-export type DocumentKind = 'ApplicationDescription' | 'ApplicationDeployment' | 'DeploymentStatus' | 'DeviceCapabilities' | 'DesiredStateManifest';
+export type DocumentKind =
+  | 'ApplicationDescription'
+  | 'ApplicationDeployment'
+  | 'DeploymentStatus'
+  | 'DeviceCapabilities'
+  | 'DesiredStateManifest';
 
-export type MargoDocument = ApplicationDescription | ApplicationDeployment | DeploymentStatus | DeviceCapabilities;
+export type MargoDocument =
+  | ApplicationDescription
+  | ApplicationDeployment
+  | DeploymentStatus
+  | DeviceCapabilities;
 
 export type Severity = 'error' | 'warning' | 'info';
 
@@ -233,3 +248,24 @@ export interface Finding {
   line?: number;
   column?: number;
 }
+
+/** One entry of a state manifest (R1 REST pull; also what margo-gitops signs per device). */
+export interface ManifestDeploymentRef {
+  deploymentId: string;
+  digest: string;
+  sizeBytes?: number;
+  url: string;
+}
+
+/** The R1 state manifest (`application/vnd.margo.manifest.v1+json`, DM `DesiredStateManifest`). */
+export interface DesiredStateManifest {
+  kind: 'DesiredStateManifest';
+  /** Decimal string: the spec allows values up to 2^64-1, beyond JavaScript's safe integers. */
+  manifestVersion: string;
+  bundle: { mediaType: string; digest: string; sizeBytes?: number; url: string } | null;
+  deployments: ManifestDeploymentRef[];
+  original: unknown;
+}
+
+/** Every document kind `parseDocument` can return. */
+export type AnyMargoDocument = MargoDocument | DesiredStateManifest;

@@ -1,0 +1,108 @@
+/** Builds and emits DeploymentStatus documents (what a device reports). */
+import { aggregateState } from './deployment-state.js';
+import type { ComponentStatus, DeploymentState, DeploymentStatus, StatusError } from './model.js';
+
+/** apiVersion/kind pairs per era; margo-gitops emits `g24` by default (the Git era it implements). */
+export const DEPLOYMENT_STATUS_FLAVOURS = {
+  g24: { apiVersion: 'deployment.margo/v1', kind: 'DeploymentStatus' },
+  r1: { apiVersion: 'deployment.margo.org/v1alpha1', kind: 'DeploymentStatusManifest' },
+} as const;
+
+export type DeploymentStatusFlavour = keyof typeof DEPLOYMENT_STATUS_FLAVOURS;
+
+export interface BuildDeploymentStatusInput {
+  deploymentId: string;
+  deviceId?: string;
+  components: ComponentStatus[];
+  /** The deployment-level error; defaults to the first failed component's error. */
+  error?: StatusError;
+  /** The deployment's `metadata.name`, used as `error.source` of a copied component error. */
+  deploymentName?: string;
+  flavour?: DeploymentStatusFlavour;
+}
+
+/**
+ * Builds a DeploymentStatus whose overall state is `aggregateState(components)`.
+ *
+ * @example
+ * buildDeploymentStatus({ deploymentId: id, components: [{ name: 'web', state: 'installed' }] }).state; // 'installed'
+ */
+export function buildDeploymentStatus(input: BuildDeploymentStatusInput): DeploymentStatus {
+  const { apiVersion, kind } = DEPLOYMENT_STATUS_FLAVOURS[input.flavour ?? 'g24'];
+  const state: DeploymentState = aggregateState(input.components);
+  let error = input.error;
+  if (!error && state === 'failed') {
+    const failed = input.components.find((c) => c.state === 'failed' && c.error);
+    if (failed?.error)
+      error = {
+        code: failed.error.code,
+        message: failed.error.message,
+        ...(input.deploymentName ? { source: input.deploymentName } : {}),
+      };
+  }
+  const components = input.components.map((c) => ({ ...c }));
+  const doc = {
+    kind,
+    apiVersion,
+    deploymentId: input.deploymentId,
+    ...(input.deviceId ? { deviceId: input.deviceId } : {}),
+    state,
+    ...(error ? { error } : {}),
+    components,
+  };
+  return {
+    ...doc,
+    kind: 'DeploymentStatus',
+    original: emitDeploymentStatusObject(
+      { ...doc, kind: 'DeploymentStatus', original: undefined },
+      input.flavour,
+    ),
+  };
+}
+
+function errorObject(e: StatusError | undefined): Record<string, string> | undefined {
+  if (!e) return undefined;
+  return { code: e.code, message: e.message, ...(e.source ? { source: e.source } : {}) };
+}
+
+/** The plain object of a status in the wire shape, keys in a fixed order. */
+export function emitDeploymentStatusObject(
+  status: DeploymentStatus,
+  flavour: DeploymentStatusFlavour = 'g24',
+): Record<string, unknown> {
+  const { apiVersion, kind } = DEPLOYMENT_STATUS_FLAVOURS[flavour];
+  const statusBlock: Record<string, unknown> = { state: status.state };
+  const err = errorObject(status.error);
+  if (err) statusBlock.error = err;
+  return {
+    apiVersion,
+    kind,
+    deploymentId: status.deploymentId,
+    ...(status.deviceId ? { deviceId: status.deviceId } : {}),
+    status: statusBlock,
+    components: status.components.map((c) => {
+      const e = errorObject(c.error);
+      return {
+        name: c.name,
+        state: c.state,
+        ...(e ? { error: e } : {}),
+        ...(c.progress ? { progress: c.progress } : {}),
+      };
+    }),
+  };
+}
+
+/**
+ * Emits a DeploymentStatus as JSON (two-space indent, final newline, fixed key order, lower-case
+ * states). Flavour `g24` (default): `deployment.margo/v1` + `DeploymentStatus`; `r1`:
+ * `deployment.margo.org/v1alpha1` + `DeploymentStatusManifest`.
+ *
+ * @example
+ * emitDeploymentStatus(buildDeploymentStatus({ deploymentId: id, components: [] }));
+ */
+export function emitDeploymentStatus(
+  status: DeploymentStatus,
+  flavour: DeploymentStatusFlavour = 'g24',
+): string {
+  return JSON.stringify(emitDeploymentStatusObject(status, flavour), null, 2) + '\n';
+}

@@ -1,0 +1,141 @@
+/** Rules for deployment profiles, components, parameters and pointers (descriptions and deployments). */
+import { finding } from './finding.js';
+import { childPointer } from './json-pointer.js';
+import type { DeploymentProfile, Finding, Parameter, ProfileType } from './model.js';
+import { parseTimeout } from './quantity.js';
+import { bool, rec, str } from './read.js';
+
+/**
+ * Helm `--set` style path: keys separated by dots, each key optionally followed by `[n]` list
+ * indexes; a dot inside a key is escaped as `\.` (e.g. `image.tag`, `env[0].name`,
+ * `annotations.example\.com/x`).
+ */
+const HELM_POINTER = /^(?:[^.[\]=,\s\\]|\\.)+(?:\[\d+\])*(?:\.(?:[^.[\]=,\s\\]|\\.)+(?:\[\d+\])*)*$/;
+/** Compose: an environment variable name, optionally prefixed with `ENV.`. */
+const COMPOSE_POINTER = /^(?:ENV\.)?[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** True when `pointer` is valid for a profile type. */
+export function isValidPointer(type: ProfileType, pointer: string): boolean {
+  return type === 'helm.v3' ? HELM_POINTER.test(pointer) : COMPOSE_POINTER.test(pointer);
+}
+
+/** Component-level rules of one profile whose raw document is at `pointer`. */
+export function checkProfile(profile: DeploymentProfile, pointer: string): Finding[] {
+  const out: Finding[] = [];
+  const seen = new Map<string, number>();
+  profile.components.forEach((c, i) => {
+    const cp = childPointer(pointer, 'components', i);
+    if (c.name) {
+      if (seen.has(c.name))
+        out.push(
+          finding(
+            'SPEC_DUPLICATE_COMPONENT',
+            `component name "${c.name}" is used twice in this profile (also at index ${seen.get(c.name)})`,
+            childPointer(cp, 'name'),
+          ),
+        );
+      else seen.set(c.name, i);
+    }
+    const props = rec(c.raw);
+    const pp = childPointer(cp, 'properties');
+    if (profile.type === 'helm.v3') {
+      for (const key of ['repository', 'revision']) {
+        if (props[key] === undefined)
+          out.push(
+            finding(
+              'SPEC_COMPONENT_PROPERTY_MISSING',
+              `Helm component "${c.name}" needs properties.${key}`,
+              childPointer(pp, key),
+            ),
+          );
+      }
+    } else if (profile.type === 'compose') {
+      if (props.packageLocation === undefined && props.repository === undefined) {
+        out.push(
+          finding(
+            'SPEC_COMPONENT_PROPERTY_MISSING',
+            `Compose component "${c.name}" needs properties.packageLocation (a URL of the package) or properties.repository (an oci:// Compose archive)`,
+            childPointer(pp, 'packageLocation'),
+          ),
+        );
+      } else if (props.repository !== undefined && props.revision === undefined) {
+        out.push(
+          finding(
+            'SPEC_COMPONENT_PROPERTY_MISSING',
+            `Compose component "${c.name}" with a repository needs properties.revision`,
+            childPointer(pp, 'revision'),
+          ),
+        );
+      }
+    }
+    if (props.timeout !== undefined) {
+      const t = str(props.timeout);
+      if (t === undefined || parseTimeout(t) === undefined)
+        out.push(
+          finding(
+            'SPEC_INVALID_TIMEOUT',
+            `timeout ${JSON.stringify(props.timeout)} is not in the form ##m##s, e.g. 8m30s`,
+            childPointer(pp, 'timeout'),
+          ),
+        );
+    }
+    if (props.wait !== undefined && bool(props.wait) === undefined) {
+      out.push(
+        finding(
+          'SPEC_INVALID_WAIT',
+          `wait ${JSON.stringify(props.wait)} must be true or false`,
+          childPointer(pp, 'wait'),
+        ),
+      );
+    }
+  });
+  return out;
+}
+
+/**
+ * Parameter target rules: each target names existing components (`componentTypes`: name -> type)
+ * and its pointer fits the profile type of those components (an unknown type maps to undefined).
+ */
+export function checkParameterTargets(
+  parameters: Record<string, Parameter>,
+  componentTypes: Map<string, ProfileType | undefined>,
+  pointer: string,
+): Finding[] {
+  const out: Finding[] = [];
+  for (const [name, p] of Object.entries(parameters)) {
+    p.targets.forEach((t, k) => {
+      const tp = childPointer(pointer, name, 'targets', k);
+      const types = new Set<ProfileType>();
+      t.components.forEach((c, j) => {
+        const type = componentTypes.get(c);
+        if (!componentTypes.has(c)) {
+          const known = [...componentTypes.keys()];
+          out.push(
+            finding(
+              'SPEC_UNKNOWN_TARGET_COMPONENT',
+              `parameter "${name}" targets component "${c}", which no deployment profile has${known.length ? ` (components: ${known.join(', ')})` : ''}`,
+              childPointer(tp, 'components', j),
+            ),
+          );
+        } else if (type) types.add(type);
+      });
+      if (!t.rawPointer) return;
+      for (const type of types) {
+        if (!isValidPointer(type, t.rawPointer)) {
+          const hint =
+            type === 'helm.v3'
+              ? 'a dotted Helm values path such as image.tag or env[0].value'
+              : 'an environment variable name such as ENV.GREETING or GREETING';
+          out.push(
+            finding(
+              'SPEC_INVALID_POINTER',
+              `pointer ${JSON.stringify(t.rawPointer)} of parameter "${name}" does not fit the ${type === 'helm.v3' ? 'Helm' : 'Compose'} profile: use ${hint}`,
+              childPointer(tp, 'pointer'),
+            ),
+          );
+        }
+      }
+    });
+  }
+  return out;
+}

@@ -1,0 +1,156 @@
+/**
+ * The JSON Schemas of the Margo documents (files under `schemas/`, the source of truth), compiled
+ * once with ajv on first use. Each schema node may carry `x-code`, the stable finding code its
+ * violations report (otherwise the code follows the failed keyword).
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import applicationDeploymentSchema from './schemas/application-deployment.schema.json' with { type: 'json' };
+import applicationDescriptionSchema from './schemas/application-description.schema.json' with { type: 'json' };
+import commonSchema from './schemas/common.schema.json' with { type: 'json' };
+import deploymentStatusSchema from './schemas/deployment-status.schema.json' with { type: 'json' };
+import desiredStateManifestSchema from './schemas/desired-state-manifest.schema.json' with { type: 'json' };
+import deviceCapabilitiesSchema from './schemas/device-capabilities.schema.json' with { type: 'json' };
+import type { Code } from './codes/index.js';
+import { codeInfo } from './codes/index.js';
+import type { DocumentKind, Finding } from './model.js';
+
+/** The JSON Schema of each document kind (plain objects; do not mutate). */
+export const schemas: Readonly<Record<DocumentKind, object>> & { common: object } = {
+  common: commonSchema,
+  ApplicationDescription: applicationDescriptionSchema,
+  ApplicationDeployment: applicationDeploymentSchema,
+  DeploymentStatus: deploymentStatusSchema,
+  DeviceCapabilities: deviceCapabilitiesSchema,
+  DesiredStateManifest: desiredStateManifestSchema,
+};
+
+let compiled: Map<DocumentKind, ValidateFunction> | undefined;
+
+function validators(): Map<DocumentKind, ValidateFunction> {
+  if (compiled) return compiled;
+  const ajv = new Ajv({ allErrors: true, verbose: true, strict: false, allowUnionTypes: true });
+  ajv.addVocabulary(['x-code']);
+  ajv.addSchema(commonSchema);
+  const map = new Map<DocumentKind, ValidateFunction>();
+  for (const kind of [
+    'ApplicationDescription',
+    'ApplicationDeployment',
+    'DeploymentStatus',
+    'DeviceCapabilities',
+    'DesiredStateManifest',
+  ] as const) {
+    map.set(kind, ajv.compile(schemas[kind]));
+  }
+  compiled = map;
+  return map;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 60 ? value.slice(0, 57) + '...' : value);
+  if (Array.isArray(value)) return 'a list';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'a mapping';
+  return String(value);
+}
+
+function typeName(t: unknown): string {
+  const names: Record<string, string> = {
+    object: 'a mapping',
+    array: 'a list',
+    string: 'a string',
+    number: 'a number',
+    integer: 'an integer',
+    boolean: 'true or false',
+    null: 'null',
+  };
+  const list = Array.isArray(t) ? t : [t];
+  return list.map((x) => names[String(x)] ?? String(x)).join(' or ');
+}
+
+function toFinding(err: ErrorObject): Finding {
+  const parent = (err.parentSchema ?? {}) as Record<string, unknown>;
+  const xcode =
+    typeof parent['x-code'] === 'string' && codeInfo(parent['x-code'])
+      ? (parent['x-code'] as Code)
+      : undefined;
+  const field = err.instancePath.split('/').pop() || 'document';
+  switch (err.keyword) {
+    case 'required': {
+      const missing = (err.params as { missingProperty: string }).missingProperty;
+      return {
+        code: 'SPEC_REQUIRED_FIELD',
+        severity: 'error',
+        message: `missing required field "${missing}" in ${field === 'document' ? 'the document' : `"${field}"`}`,
+        path: `${err.instancePath}/${missing}`,
+      };
+    }
+    case 'type':
+      return {
+        code: xcode ?? 'SPEC_WRONG_TYPE',
+        severity: 'error',
+        message: `"${field}" must be ${typeName(err.schema)}, not ${describe(err.data)}`,
+        path: err.instancePath,
+      };
+    case 'enum':
+      return {
+        code: xcode ?? 'SPEC_VALUE_NOT_ALLOWED',
+        severity: 'error',
+        message: `"${field}" is ${describe(err.data)}; allowed: ${(err.schema as unknown[]).map((v) => String(v)).join(', ')}`,
+        path: err.instancePath,
+      };
+    case 'const':
+      return {
+        code: xcode ?? 'SPEC_VALUE_NOT_ALLOWED',
+        severity: 'error',
+        message: `"${field}" must be ${describe(err.schema)}, not ${describe(err.data)}`,
+        path: err.instancePath,
+      };
+    case 'pattern':
+      return {
+        code: xcode ?? 'SPEC_PATTERN_MISMATCH',
+        severity: 'error',
+        message: `"${field}" ${describe(err.data)} does not match ${String(err.schema)}${xcode ? `: ${codeInfo(xcode)!.summary}` : ''}`,
+        path: err.instancePath,
+      };
+    case 'minItems':
+      return {
+        code: xcode ?? 'SPEC_REQUIRED_FIELD',
+        severity: 'error',
+        message: `"${field}" must list at least ${String(err.schema)} item(s)`,
+        path: err.instancePath,
+      };
+    case 'minLength':
+      return {
+        code: xcode ?? 'SPEC_REQUIRED_FIELD',
+        severity: 'error',
+        message: `"${field}" must not be empty`,
+        path: err.instancePath,
+      };
+    default:
+      return {
+        code: xcode ?? 'SPEC_SCHEMA_VIOLATION',
+        severity: 'error',
+        message: `"${field}" ${err.message ?? 'is invalid'}`,
+        path: err.instancePath,
+      };
+  }
+}
+
+/**
+ * Validates plain data against the schema of `kind`. Findings carry JSON paths, no positions.
+ *
+ * @example
+ * validateAgainstSchema('DeploymentStatus', { deploymentId: 'x' }); // [{ code: 'SPEC_REQUIRED_FIELD', ... }, ...]
+ */
+export function validateAgainstSchema(kind: DocumentKind, data: unknown): Finding[] {
+  const validate = validators().get(kind)!;
+  if (validate(data)) return [];
+  const out: Finding[] = [];
+  for (const err of validate.errors ?? []) {
+    // anyOf/if wrappers repeat what their branches already said.
+    if (err.keyword === 'anyOf' || err.keyword === 'if' || err.keyword === 'oneOf') continue;
+    out.push(toFinding(err));
+  }
+  return out;
+}
