@@ -1,6 +1,7 @@
 export * from './errors.js';
 export * from './codes/index.js';
 export type * from './model.js';
+export * from './fleet/index.js';
 
 // Documents: parse, validate, normalise.
 export { parseDocument, validateDocument, type ParseOptions, type ParseResult } from './parse-document.js';
