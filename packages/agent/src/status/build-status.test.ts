@@ -1,35 +1,20 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { DeploymentState } from '@margo-gitops/spec';
-import { aggregateComponentStates, buildDeploymentStatus } from './build-status.js';
+import { parseDocument } from '@margo-gitops/spec';
+import { buildDeploymentStatus, statusFileContent } from './build-status.js';
 
-test('aggregate: the most severe component state wins', () => {
-  const cases: [DeploymentState[], DeploymentState][] = [
-    [[], 'pending'],
-    [['installed'], 'installed'],
-    [['installed', 'installing'], 'installing'],
-    [['installed', 'pending'], 'pending'],
-    [['installing', 'pending'], 'installing'],
-    [['installed', 'failed', 'installing'], 'failed'],
-    [['removing', 'removed'], 'removing'],
-    [['removed', 'removed'], 'removed'],
-    [['installed', 'removed'], 'installed'],
-  ];
-  for (const [states, expected] of cases)
-    assert.equal(aggregateComponentStates(states), expected, states.join(','));
-});
-
-test('status document: per-component state, progress, error with source', () => {
-  const doc = buildDeploymentStatus({
-    deploymentId: 'd-1',
+test('status document: per-component state, progress, error with source; parses back', () => {
+  const input = {
+    deploymentId: 'ad9b614e-8912-45f4-a523-372358765def',
     name: 'shop',
     deviceId: 'dev-1',
     commit: 'abc',
     components: [
-      { name: 'db', state: 'installed', progress: 'deployed' },
-      { name: 'web', state: 'failed', error: { code: 'AGENT_HELM_FAILED', message: 'boom' } },
+      { name: 'db', state: 'installed' as const, progress: 'deployed' },
+      { name: 'web', state: 'failed' as const, error: { code: 'AGENT_HELM_FAILED', message: 'boom' } },
     ],
-  });
+  };
+  const doc = buildDeploymentStatus(input);
   assert.deepEqual(doc.status, {
     state: 'failed',
     error: { code: 'AGENT_HELM_FAILED', message: 'boom', source: 'shop' },
@@ -38,24 +23,31 @@ test('status document: per-component state, progress, error with source', () => 
     { name: 'db', state: 'installed', progress: 'deployed' },
     { name: 'web', state: 'failed', error: { code: 'AGENT_HELM_FAILED', message: 'boom', source: 'web' } },
   ]);
-  assert.equal(doc.kind, 'DeploymentStatus');
-  assert.equal(doc.deploymentId, 'd-1');
-  // Deterministic: same input, same bytes.
+  assert.equal(doc.deploymentId, input.deploymentId);
   assert.equal(
-    JSON.stringify(doc),
-    JSON.stringify(
-      buildDeploymentStatus({
-        deploymentId: 'd-1',
-        name: 'shop',
-        deviceId: 'dev-1',
-        commit: 'abc',
-        components: [
-          { name: 'db', state: 'installed', progress: 'deployed' },
-          { name: 'web', state: 'failed', error: { code: 'AGENT_HELM_FAILED', message: 'boom' } },
-        ],
-      }),
-    ),
+    statusFileContent(doc),
+    statusFileContent(buildDeploymentStatus(input)),
+    'deterministic bytes',
   );
+  const back = parseDocument(statusFileContent(doc), { file: 'status.json' });
+  assert.equal(back.kind, 'DeploymentStatus');
+  assert.deepEqual(
+    back.findings.filter((f) => f.severity === 'error'),
+    [],
+  );
+});
+
+test('status document: aggregate of installing + installed is installing', () => {
+  const doc = buildDeploymentStatus({
+    deploymentId: 'd',
+    name: 'x',
+    deviceId: 'dev',
+    components: [
+      { name: 'a', state: 'installed' },
+      { name: 'b', state: 'installing', progress: 'downloading' },
+    ],
+  });
+  assert.deepEqual(doc.status, { state: 'installing' });
 });
 
 test('status document: overall error and forced state for an unreadable document', () => {

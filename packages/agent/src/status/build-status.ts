@@ -1,19 +1,5 @@
+import { buildDeploymentStatus as specBuild, emitDeploymentStatusObject } from '@margo-gitops/spec';
 import type { ComponentStatus, DeploymentState, StatusError } from '@margo-gitops/spec';
-
-/** Severity order used to aggregate component states (Margo rule, `removed` placed last). */
-const SEVERITY: DeploymentState[] = ['failed', 'removing', 'installing', 'pending', 'installed', 'removed'];
-
-/**
- * Overall deployment state from its components: the most severe component state wins
- * (failed > removing > installing > pending > installed > removed). No components -> pending.
- * @example aggregateComponentStates(['installed', 'installing']) // 'installing'
- */
-export function aggregateComponentStates(states: DeploymentState[]): DeploymentState {
-  if (states.length === 0) return 'pending';
-  let best = SEVERITY.length - 1;
-  for (const s of states) best = Math.min(best, SEVERITY.indexOf(s));
-  return SEVERITY[best]!;
-}
 
 export interface DeploymentReport {
   deploymentId: string;
@@ -28,41 +14,31 @@ export interface DeploymentReport {
   commit?: string;
 }
 
-export const STATUS_API_VERSION = 'deployment.margo.org/v1alpha1';
-
 /**
- * Builds the DeploymentStatus JSON written to `status:deployments/<deploymentId>.json`. No time
- * stamps, so that an unchanged state produces identical bytes (and no commit).
+ * Builds the DeploymentStatus object written to `status:deployments/<deploymentId>.json` (spec's
+ * builder: overall state = most severe component state; errors carry `source`). Adds
+ * `x-margo-gitops-extensions` {deploymentName, commit}. No time stamps, so that an unchanged state
+ * gives identical bytes (and no commit).
  */
 export function buildDeploymentStatus(r: DeploymentReport): Record<string, unknown> {
-  const state = r.state ?? aggregateComponentStates(r.components.map((c) => c.state));
-  const failedComponent = r.components.find((c) => c.state === 'failed' && c.error);
-  const error =
-    r.error ?? (failedComponent?.error ? { ...failedComponent.error, source: r.name } : undefined);
-  return {
-    apiVersion: STATUS_API_VERSION,
-    kind: 'DeploymentStatus',
+  const components = r.components.map((c) => ({
+    ...c,
+    ...(c.error ? { error: { ...c.error, source: c.error.source ?? c.name } } : {}),
+  }));
+  const built = specBuild({
     deploymentId: r.deploymentId,
     deviceId: r.deviceId,
-    status: {
-      state,
-      ...(error
-        ? { error: { code: error.code, message: error.message, source: error.source ?? r.name } }
-        : {}),
-    },
-    components: r.components.map((c) => ({
-      name: c.name,
-      state: c.state,
-      ...(c.error
-        ? { error: { code: c.error.code, message: c.error.message, source: c.error.source ?? c.name } }
-        : {}),
-      ...(c.progress ? { progress: c.progress } : {}),
-    })),
-    'x-margo-gitops-extensions': { deploymentName: r.name, ...(r.commit ? { commit: r.commit } : {}) },
-  };
+    deploymentName: r.name,
+    components,
+    ...(r.error ? { error: { ...r.error, source: r.error.source ?? r.name } } : {}),
+  });
+  if (r.state) built.state = r.state;
+  const doc = emitDeploymentStatusObject(built);
+  doc['x-margo-gitops-extensions'] = { deploymentName: r.name, ...(r.commit ? { commit: r.commit } : {}) };
+  return doc;
 }
 
-/** Stable serialisation for status files (sorted keys are not needed: builders emit a fixed order). */
+/** Status file bytes: two-space JSON with a final newline. */
 export function statusFileContent(doc: unknown): string {
   return JSON.stringify(doc, null, 2) + '\n';
 }

@@ -1,0 +1,254 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { MargoError } from '@margo-gitops/spec';
+import type { ProfileType } from '@margo-gitops/spec';
+import type { DriverRecord } from '../state/state-store.js';
+import type { ComponentContext, Driver, Observation, Prepared, RemoveContext } from './driver.js';
+import { helmValues } from './helm-values.js';
+import { KubeClient } from './kube-client.js';
+import { runCommand, tail } from './run-command.js';
+
+export interface HelmDriverOptions {
+  helmPath?: string;
+  kubeconfig: string;
+  /** `--plain-http` for OCI registries served over http (loopback test registries). */
+  plainHttp?: boolean;
+}
+
+interface HelmRecord extends DriverRecord {
+  release: string;
+  namespace: string;
+  chart: string;
+  version: string;
+  registryConfig: string;
+}
+
+const AUTH_RE = /unauthorized|authentication required|401|403 Forbidden|denied/i;
+const NOT_FOUND_RE = /not found|no such host|connection refused|manifest unknown|failed to fetch|404/i;
+
+/** Release name for a component: the component name (Margo: Helm uses it as the chart name), at most 53 chars. */
+export function releaseName(component: string): string {
+  return component
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .slice(0, 53)
+    .replace(/-+$/, '');
+}
+
+/**
+ * Installs Helm components: `helm upgrade --install` from an OCI (`oci://`) or HTTP chart
+ * repository at the given revision, values built from the parameter pointers, into
+ * `metadata.namespace` (created through the Kubernetes API when missing); `helm uninstall` on removal.
+ */
+export class HelmDriver implements Driver {
+  readonly name = 'helm' as const;
+  private readonly helm: string;
+  private readonly kube: KubeClient;
+
+  constructor(private readonly o: HelmDriverOptions) {
+    this.helm = o.helmPath ?? 'helm';
+    this.kube = new KubeClient(o.kubeconfig);
+  }
+
+  supports(type: ProfileType): boolean {
+    return type === 'helm.v3';
+  }
+
+  async init(logger: Logger): Promise<void> {
+    let r;
+    try {
+      r = await runCommand(this.helm, ['version', '--short'], { timeoutMs: 20_000 });
+    } catch (e) {
+      throw new MargoError(
+        'AGENT_HELM_FAILED',
+        `helm is not usable at ${this.helm}: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+    if (r.code !== 0) throw new MargoError('AGENT_HELM_FAILED', `helm version failed: ${tail(r.stderr, 2)}`);
+    logger.info({ helm: r.stdout.trim() }, 'helm detected');
+  }
+
+  private base(): string[] {
+    return ['--kubeconfig', this.o.kubeconfig];
+  }
+
+  private chartRef(ctx: ComponentContext): { chart: string; repoArgs: string[]; version: string } {
+    const h = ctx.component.helm;
+    if (!h)
+      throw new MargoError(
+        'AGENT_INVALID_DOCUMENT',
+        `component ${ctx.component.name} has no Helm properties`,
+      );
+    if (h.repository.startsWith('oci://'))
+      return { chart: h.repository, repoArgs: this.o.plainHttp ? ['--plain-http'] : [], version: h.revision };
+    if (/\.tgz$/.test(h.repository)) return { chart: h.repository, repoArgs: [], version: h.revision };
+    return { chart: ctx.component.name, repoArgs: ['--repo', h.repository], version: h.revision };
+  }
+
+  private classify(out: string, what: string): MargoError {
+    const msg = `${what}: ${tail(out, 4)}`;
+    if (/timed out|context deadline exceeded/i.test(out)) return new MargoError('AGENT_TIMEOUT', msg);
+    if (AUTH_RE.test(out)) return new MargoError('AGENT_REGISTRY_AUTH_FAILED', msg);
+    if (NOT_FOUND_RE.test(out) && /pull|fetch|chart|repo|oci|registry|manifest|version/i.test(out))
+      return new MargoError('AGENT_PACKAGE_UNREACHABLE', msg, { retry: 'backoff' });
+    return new MargoError('AGENT_HELM_FAILED', msg, { retry: 'backoff' });
+  }
+
+  async prepare(ctx: ComponentContext): Promise<Prepared> {
+    const { chart, repoArgs, version } = this.chartRef(ctx);
+    mkdirSync(ctx.workDir, { recursive: true, mode: 0o700 });
+    const registryConfig = join(ctx.workDir, 'registry.json');
+    if (!ctx.registry) writeFileSync(registryConfig, '{"auths":{}}', { mode: 0o600 });
+    else {
+      const reg = ctx.registry;
+      const r = await runCommand(
+        this.helm,
+        [
+          'registry',
+          'login',
+          reg.server,
+          '--username',
+          reg.username,
+          '--password-stdin',
+          '--registry-config',
+          registryConfig,
+          ...(this.o.plainHttp ? ['--insecure'] : []),
+        ],
+        {
+          input: reg.password,
+          timeoutMs: 60_000,
+          secrets: [reg.password],
+        },
+      );
+      if (r.code !== 0)
+        throw new MargoError(
+          'AGENT_REGISTRY_AUTH_FAILED',
+          `helm registry login to ${reg.server} failed: ${tail(r.stderr, 3)}`,
+        );
+    }
+    ctx.progress('downloading');
+    // Pull once to surface unreachable charts and auth problems before anything changes.
+    const pullDir = join(ctx.workDir, 'chart');
+    rmSync(pullDir, { recursive: true, force: true });
+    const pull = await runCommand(
+      this.helm,
+      [
+        'pull',
+        chart,
+        ...repoArgs,
+        '--version',
+        version,
+        '--destination',
+        pullDir,
+        '--registry-config',
+        registryConfig,
+      ],
+      { timeoutMs: ctx.timeoutSeconds * 1000 },
+    );
+    if (pull.code !== 0)
+      throw this.classify(pull.stderr || pull.stdout, `cannot pull chart ${chart} ${version}`);
+    ctx.progress('prepared');
+    return { chart, repoArgs, version, registryConfig };
+  }
+
+  async apply(ctx: ComponentContext, prepared: Prepared): Promise<DriverRecord> {
+    const { chart, repoArgs, version, registryConfig } = prepared as {
+      chart: string;
+      repoArgs: string[];
+      version: string;
+      registryConfig: string;
+    };
+    const namespace = ctx.deployment.namespace;
+    const release = releaseName(ctx.component.name);
+    ctx.progress('configuring');
+    const ns = await this.kube.ensureNamespace(namespace);
+    if (ns === 'created') ctx.logger.info({ namespace }, 'namespace created');
+    const { values, invalid } = helmValues(ctx.values);
+    if (invalid.length)
+      throw new MargoError(
+        'AGENT_INVALID_DOCUMENT',
+        `component ${ctx.component.name}: malformed parameter pointers ${invalid.join(', ')}`,
+      );
+    const valuesFile = join(ctx.workDir, 'values.json');
+    writeFileSync(valuesFile, JSON.stringify(values), { mode: 0o600 });
+    const wait = ctx.component.helm?.wait ?? true;
+    const args = [
+      'upgrade',
+      '--install',
+      release,
+      chart,
+      ...repoArgs,
+      '--version',
+      version,
+      '--namespace',
+      namespace,
+      '--values',
+      valuesFile,
+      '--registry-config',
+      registryConfig,
+      ...(wait ? ['--wait', '--timeout', `${ctx.timeoutSeconds}s`] : []),
+      ...this.base(),
+    ];
+    try {
+      const r = await runCommand(this.helm, args, {
+        timeoutMs: (ctx.timeoutSeconds + 30) * 1000,
+        secrets: ctx.values.map(([, v]) => String(v)).filter((v) => v.length >= 6),
+      });
+      if (r.timedOut)
+        throw new MargoError(
+          'AGENT_TIMEOUT',
+          `helm upgrade of ${release} did not finish within ${ctx.timeoutSeconds}s`,
+        );
+      if (r.code !== 0) throw this.classify(r.stderr || r.stdout, `helm upgrade --install ${release} failed`);
+    } finally {
+      rmSync(valuesFile, { force: true });
+    }
+    ctx.progress('deployed');
+    const record: HelmRecord = { release, namespace, chart, version, registryConfig };
+    return record;
+  }
+
+  async observe(record: DriverRecord): Promise<Observation> {
+    const r = record as HelmRecord;
+    const s = await runCommand(
+      this.helm,
+      ['status', r.release, '--namespace', r.namespace, '-o', 'json', ...this.base()],
+      { timeoutMs: 30_000 },
+    );
+    if (s.code !== 0) {
+      if (/not found/i.test(s.stderr)) return { ok: false, detail: `release ${r.release} not found` };
+      throw this.classify(s.stderr, `helm status ${r.release}`);
+    }
+    const status = (JSON.parse(s.stdout) as { info?: { status?: string } }).info?.status;
+    if (status !== 'deployed') return { ok: false, detail: `release ${r.release} is ${status}` };
+    return { ok: true };
+  }
+
+  async remove(ctx: RemoveContext): Promise<void> {
+    const r = ctx.record as HelmRecord;
+    const u = await runCommand(
+      this.helm,
+      [
+        'uninstall',
+        r.release,
+        '--namespace',
+        r.namespace,
+        '--wait',
+        '--timeout',
+        `${ctx.timeoutSeconds}s`,
+        ...this.base(),
+      ],
+      { timeoutMs: (ctx.timeoutSeconds + 30) * 1000 },
+    );
+    if (u.code !== 0 && !/not found/i.test(u.stderr))
+      throw this.classify(u.stderr, `helm uninstall ${r.release}`);
+    rmSync(join(r.registryConfig, '..'), { recursive: true, force: true });
+  }
+
+  /** Node capacity for DeviceCapabilities of Kubernetes devices. */
+  nodeCapacity() {
+    return this.kube.nodeCapacity();
+  }
+}
