@@ -1,0 +1,25 @@
+import { resolve } from 'node:path';
+import type { CommandDeps } from '../context.js';
+import { stderrLogger } from './serve.js';
+
+export interface AgentOptions {
+  server?: string;
+  token?: string;
+  state: string;
+}
+
+/** `margo agent --server URL --token TOKEN --state DIR`: first start enrols, later starts resume from DIR. */
+export async function run(opts: AgentOptions, deps: CommandDeps): Promise<number> {
+  const stateDir = resolve(deps.cwd, opts.state);
+  const agent = await deps.services.startAgent({
+    ...(opts.server ? { server: opts.server } : {}),
+    ...(opts.token ? { token: opts.token } : {}),
+    stateDir,
+    log: stderrLogger(deps, { component: 'agent' }),
+  });
+  deps.io.err(`agent for device ${agent.deviceId} running (state in ${stateDir}); Ctrl-C to stop\n`);
+  const sig = await deps.untilStopped();
+  deps.io.err(`${sig}: stopping the agent\n`);
+  await agent.stop();
+  return 0;
+}

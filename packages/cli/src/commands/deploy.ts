@@ -1,0 +1,128 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MargoError } from '@margo-gitops/spec';
+import type { CommandDeps } from '../context.js';
+import {
+  checkDeploymentName,
+  checkDeviceId,
+  deploymentPath,
+  fromYaml,
+  toYaml,
+  FLEET_API_VERSION,
+  type DeploymentDoc,
+  type DeviceDoc,
+  type ParamValue,
+} from '../fleet-docs.js';
+import { matchesLabels, readDocs } from '../fleet-read.js';
+import { commitChange } from '../git-remote.js';
+import { coerceValue, parseAppRef, parseKeyValues } from '../kv.js';
+import { formatOutput, type OutputFormat } from '../output.js';
+
+export interface DeployOptions {
+  app: string;
+  name: string;
+  device: string[];
+  selector: string[];
+  set: string[];
+  setString: string[];
+  secret: string[];
+  profile?: string;
+  namespace?: string;
+  dependsOn: string[];
+  /** Keep parameter values of the existing deployment that --set does not override. */
+  reuseValues?: boolean;
+  output: OutputFormat;
+}
+
+export interface DeployResult {
+  name: string;
+  application: { id: string; version: string };
+  commit: string | null;
+  file: string;
+}
+
+/** Builds the intent from the options (pure; secrets are added by run). */
+export function buildIntent(opts: DeployOptions, previous?: DeploymentDoc): DeploymentDoc {
+  checkDeploymentName(opts.name);
+  const application = parseAppRef(opts.app);
+  if (!opts.device.length && !opts.selector.length) {
+    throw new MargoError('USAGE_ERROR', `deployment "${opts.name}" has no target`, {
+      hint: 'Give --device ID (repeatable) and/or --selector key=value.',
+    });
+  }
+  opts.device.forEach(checkDeviceId);
+  if (opts.profile && opts.profile !== 'helm.v3' && opts.profile !== 'compose') {
+    throw new MargoError('USAGE_ERROR', `unknown profile "${opts.profile}" (from --profile)`, {
+      hint: 'Use helm.v3 or compose.',
+    });
+  }
+  const parameters: Record<string, ParamValue> =
+    opts.reuseValues && previous ? { ...previous.parameters } : {};
+  for (const [k, v] of Object.entries(parseKeyValues(opts.set, '--set'))) parameters[k] = coerceValue(v);
+  for (const [k, v] of Object.entries(parseKeyValues(opts.setString, '--set-string'))) parameters[k] = v;
+  const selector = parseKeyValues(opts.selector, '--selector');
+  return {
+    apiVersion: FLEET_API_VERSION,
+    kind: 'Deployment',
+    name: opts.name,
+    application,
+    targets: {
+      devices: [...new Set(opts.device)],
+      ...(opts.selector.length ? { selector: { matchLabels: selector } } : {}),
+    },
+    ...(opts.profile ? { profile: opts.profile as 'helm.v3' | 'compose' } : {}),
+    ...(opts.namespace ? { namespace: opts.namespace } : {}),
+    parameters,
+    secrets: opts.reuseValues && previous ? { ...previous.secrets } : {},
+    dependsOn: opts.dependsOn,
+  };
+}
+
+/**
+ * `margo deploy APP[@VERSION] --name NAME ...`: writes deployments/<name>.yaml to the fleet repository
+ * as ONE commit. Secret values are sealed per target device before they leave this machine.
+ */
+export async function run(opts: DeployOptions, deps: CommandDeps): Promise<number> {
+  buildIntent(opts); // usage errors before any network work
+  const secrets = parseKeyValues(opts.secret, '--secret');
+  const conn = await deps.connect();
+  let intent!: DeploymentDoc;
+  const file = deploymentPath(opts.name);
+  const res = await commitChange(conn, 'fleet', `deploy ${opts.name}: ${opts.app}`, async (co) => {
+    const path = join(co.dir, file);
+    const prevText = await readFile(path, 'utf8').catch(() => undefined);
+    intent = buildIntent(opts, prevText ? fromYaml<DeploymentDoc>(prevText, file) : undefined);
+    if (Object.keys(secrets).length) {
+      const devices = await readDocs<DeviceDoc>(join(co.dir, 'devices'), 'devices');
+      const targets = new Set(intent.targets.devices);
+      const sel = intent.targets.selector?.matchLabels;
+      if (sel) for (const d of devices) if (matchesLabels(d.labels ?? {}, sel)) targets.add(d.id);
+      if (!targets.size)
+        throw new MargoError(
+          'USAGE_ERROR',
+          `--secret needs at least one target device to seal to, and "${opts.name}" targets none yet`,
+        );
+      for (const [k, v] of Object.entries(secrets)) {
+        const sealed: Record<string, string> = {};
+        for (const id of [...targets].sort()) sealed[id] = await deps.services.sealSecret(conn, id, v);
+        intent.secrets[k] = { sealed };
+      }
+    }
+    await mkdir(join(co.dir, 'deployments'), { recursive: true });
+    await writeFile(path, toYaml(intent));
+  });
+  const out: DeployResult = {
+    name: opts.name,
+    application: intent.application,
+    commit: res.commit ?? null,
+    file,
+  };
+  deps.io.out(
+    formatOutput(out, opts.output, (r) =>
+      r.commit
+        ? `deployment ${r.name} (${r.application.id}@${r.application.version}) written to the fleet (commit ${r.commit.slice(0, 12)})\nfollow it with: margo status ${r.name} --watch\n`
+        : `deployment ${r.name} unchanged\n`,
+    ),
+  );
+  return 0;
+}

@@ -1,0 +1,68 @@
+import { stat, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MargoError } from '@margo-gitops/spec';
+import type { CommandDeps } from '../../context.js';
+import { devicePath, deviceDoc, toYaml } from '../../fleet-docs.js';
+import { commitChange } from '../../git-remote.js';
+import { parseKeyValues } from '../../kv.js';
+import { formatOutput, type OutputFormat } from '../../output.js';
+
+export interface AddOptions {
+  id: string;
+  role?: string;
+  label: string[];
+  output: OutputFormat;
+}
+
+export interface AddResult {
+  id: string;
+  commit: string;
+  enrolmentToken: string;
+  expiresAt?: string;
+  server: string;
+}
+
+/** `margo device add ID`: commit devices/<id>.yaml, then issue a one-time enrolment token (printed once). */
+export async function run(opts: AddOptions, deps: CommandDeps): Promise<number> {
+  const doc = deviceDoc(opts.id, {
+    ...(opts.role ? { role: opts.role } : {}),
+    labels: parseKeyValues(opts.label, '--label'),
+  });
+  const conn = await deps.connect();
+  const res = await commitChange(conn, 'fleet', `add device ${opts.id}`, async (co) => {
+    const file = join(co.dir, devicePath(opts.id));
+    if (
+      await stat(file).then(
+        () => true,
+        () => false,
+      )
+    ) {
+      throw new MargoError('CLI_DEVICE_EXISTS', `device "${opts.id}" is already in the fleet repository`, {
+        data: { id: opts.id },
+      });
+    }
+    await mkdir(join(co.dir, 'devices'), { recursive: true });
+    await writeFile(file, toYaml(doc));
+  });
+  const tok = await deps.services.issueEnrolmentToken(conn, opts.id);
+  const out: AddResult = {
+    id: opts.id,
+    commit: res.commit ?? '',
+    enrolmentToken: tok.token,
+    ...(tok.expiresAt ? { expiresAt: tok.expiresAt } : {}),
+    server: conn.server,
+  };
+  deps.io.out(
+    formatOutput(out, opts.output, (r) =>
+      [
+        `device ${r.id} added to the fleet (commit ${r.commit.slice(0, 12)})`,
+        `enrolment token (shown once${r.expiresAt ? `, valid until ${r.expiresAt}` : ''}):`,
+        `  ${r.enrolmentToken}`,
+        `on the device, run:`,
+        `  margo agent --server ${r.server} --token ${r.enrolmentToken} --state /var/lib/margo-agent`,
+        '',
+      ].join('\n'),
+    ),
+  );
+  return 0;
+}

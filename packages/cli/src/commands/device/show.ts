@@ -1,0 +1,32 @@
+import { MargoError } from '@margo-gitops/spec';
+import type { CommandDeps } from '../../context.js';
+import { readDevices } from '../../fleet-read.js';
+import { formatOutput, renderFields, type OutputFormat } from '../../output.js';
+import { labelText } from './list.js';
+
+export interface ShowOptions {
+  id: string;
+  output: OutputFormat;
+}
+
+export async function run(opts: ShowOptions, deps: CommandDeps): Promise<number> {
+  const devices = await readDevices(await deps.connect());
+  const d = devices.find((x) => x.id === opts.id);
+  if (!d)
+    throw new MargoError('CLI_DEVICE_NOT_FOUND', `no device "${opts.id}" in the fleet repository`, {
+      data: { id: opts.id },
+    });
+  deps.io.out(
+    formatOutput(d, opts.output, (x) =>
+      renderFields([
+        ['ID', x.id],
+        ['Role', x.role],
+        ['Labels', labelText(x.labels)],
+        ['Report every', x.expectedReportSeconds ? `${x.expectedReportSeconds}s` : undefined],
+        ['Enrolled', (x.enrolment?.enrolledAt as string | undefined) ?? 'no'],
+        ['Certificate', x.enrolment?.certificateFingerprint as string | undefined],
+      ]),
+    ),
+  );
+  return 0;
+}

@@ -1,0 +1,69 @@
+import { resolve } from 'node:path';
+import { MargoError } from '@margo-gitops/spec';
+import { configPath, loadClientConfig, saveClientConfig } from '../client-config.js';
+import type { CommandDeps } from '../context.js';
+import { readServerSettings } from '../data-dir.js';
+import { parseListen } from '../paths.js';
+import type { Logger, RunningServer } from '../services.js';
+
+export interface ServeOptions {
+  data: string;
+  listen?: string;
+}
+
+/** JSON-lines logger on stderr (data stays on stdout). */
+export function stderrLogger(deps: Pick<CommandDeps, 'io'>, base: Record<string, unknown> = {}): Logger {
+  const line = (level: string, msg: string, fields?: Record<string, unknown>) =>
+    deps.io.err(JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields }) + '\n');
+  return { info: (m, f) => line('info', m, f), error: (m, f) => line('error', m, f) };
+}
+
+/** Points every client context that uses this data folder at the URL actually served. */
+export async function updateLocalContexts(
+  env: NodeJS.ProcessEnv,
+  dataDir: string,
+  url: string,
+): Promise<void> {
+  const path = configPath(env);
+  const cfg = await loadClientConfig(path);
+  let changed = false;
+  for (const c of Object.values(cfg.contexts)) {
+    if (c.dataDir && resolve(c.dataDir) === dataDir && c.server !== url) {
+      c.server = url;
+      changed = true;
+    }
+  }
+  if (changed) await saveClientConfig(path, cfg);
+}
+
+/** Starts the server; returns it running (used by `serve` and `quickstart`). */
+export async function startServe(opts: ServeOptions, deps: CommandDeps): Promise<RunningServer> {
+  const dataDir = resolve(deps.cwd, opts.data);
+  const settings = await readServerSettings(dataDir);
+  const listen = opts.listen ?? settings.listen;
+  try {
+    parseListen(listen);
+  } catch (e) {
+    throw new MargoError('USAGE_ERROR', `${(e as Error).message} (from --listen)`, {
+      hint: 'Write host:port, e.g. 127.0.0.1:8470.',
+    });
+  }
+  const srv = await deps.services.startServer({
+    dataDir,
+    listen,
+    log: stderrLogger(deps, { component: 'server' }),
+  });
+  await updateLocalContexts(deps.env, dataDir, srv.url);
+  return srv;
+}
+
+/** `margo serve`: orchestrator + Git server + onboarding + status on one port, until SIGINT/SIGTERM. */
+export async function run(opts: ServeOptions, deps: CommandDeps): Promise<number> {
+  const srv = await startServe(opts, deps);
+  deps.io.out(`margo serving on ${srv.url}\n`);
+  for (const [what, url] of Object.entries(srv.endpoints)) deps.io.out(`  ${what.padEnd(12)} ${url}\n`);
+  const sig = await deps.untilStopped();
+  deps.io.err(`${sig}: stopping\n`);
+  await srv.close();
+  return 0;
+}

@@ -1,0 +1,345 @@
+import { Command, Option } from 'commander';
+import type { ConnectionFlags } from './client-config.js';
+import { makeConnect, type CommandDeps } from './context.js';
+import { dataDirDefault } from './data-dir.js';
+import type { Io } from './io.js';
+import { parseOutputFormat, OUTPUT_FORMATS, type OutputFormat } from './output.js';
+import type { Services } from './services.js';
+
+/** A command's run function: `run(opts, deps)` returning the exit code. */
+export type Runner<O> = (opts: O, deps: CommandDeps) => Promise<number>;
+
+/** Every command's runner, loaded lazily so `margo --help` stays fast; tests replace them. */
+export interface Runners {
+  validate: (paths: string[], opts: { output?: 'text' | 'json' }, io?: Io) => Promise<number>;
+  init: Runner<import('./commands/init.js').InitOptions>;
+  serve: Runner<import('./commands/serve.js').ServeOptions>;
+  agent: Runner<import('./commands/agent.js').AgentOptions>;
+  appPublish: Runner<import('./commands/app/publish.js').PublishOptions>;
+  appList: Runner<import('./commands/app/list.js').ListOptions>;
+  appShow: Runner<import('./commands/app/show.js').ShowOptions>;
+  deviceAdd: Runner<import('./commands/device/add.js').AddOptions>;
+  deviceList: Runner<import('./commands/device/list.js').ListOptions>;
+  deviceShow: Runner<import('./commands/device/show.js').ShowOptions>;
+  deviceLabel: Runner<import('./commands/device/label.js').LabelOptions>;
+  deviceRevoke: Runner<import('./commands/device/revoke.js').RevokeOptions>;
+  deploy: Runner<import('./commands/deploy.js').DeployOptions>;
+  undeploy: Runner<import('./commands/undeploy.js').UndeployOptions>;
+  rollback: Runner<import('./commands/rollback.js').RollbackOptions>;
+  status: Runner<import('./commands/status.js').StatusOptions>;
+  quickstart: Runner<import('./commands/quickstart.js').QuickstartOptions>;
+  completion: Runner<{ shell: string; program: Command }>;
+}
+
+export interface ProgramEnv {
+  io: Io;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  services: Services;
+  runners: Runners;
+  untilStopped: () => Promise<string>;
+  /** Receives the exit code of the command that ran. */
+  setExitCode: (code: number) => void;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function outputOption(): Option {
+  return new Option('-o, --output <format>', `output format: ${OUTPUT_FORMATS.join(', ')}`)
+    .default('table')
+    .argParser((v) => parseOutputFormat(v));
+}
+
+function withConnection(cmd: Command): Command {
+  return cmd
+    .option('--server <url>', 'margo server URL (env MARGO_SERVER; default: the current context)')
+    .option(
+      '--token <token>',
+      'API token (env MARGO_TOKEN or MARGO_TOKEN_FILE; default: the current context)',
+    )
+    .option('--context <name>', 'client context from ~/.config/margo/config.json (env MARGO_CONTEXT)');
+}
+
+/**
+ * Builds the `margo` command tree. Actions only turn arguments into an options object and hand it
+ * to the runner with its deps (the gh habit), so parsing can be tested with stub runners.
+ */
+export function buildProgram(pe: ProgramEnv): Command {
+  const deps = (flags: ConnectionFlags): CommandDeps => ({
+    io: pe.io,
+    env: pe.env,
+    cwd: pe.cwd,
+    services: pe.services,
+    connect: makeConnect(
+      {
+        ...(flags.server ? { server: flags.server } : {}),
+        ...(flags.token ? { token: flags.token } : {}),
+        ...(flags.context ? { context: flags.context } : {}),
+      },
+      pe.env,
+    ),
+    untilStopped: pe.untilStopped,
+  });
+  const done = (code: number) => pe.setExitCode(code);
+  const conn = (o: ConnectionFlags) =>
+    ({ server: o.server, token: o.token, context: o.context }) as ConnectionFlags;
+  const defaultData = dataDirDefault(pe.cwd, pe.env);
+
+  const program = new Command('margo')
+    .description('Margo workload orchestration for edge fleets, with Git as the source of truth')
+    .version('0.1.0', '-v, --version')
+    .showSuggestionAfterError(true)
+    .configureOutput({ writeOut: (s) => pe.io.out(s), writeErr: (s) => pe.io.err(s), outputError: () => {} })
+    .exitOverride()
+    .addHelpText(
+      'after',
+      `
+Examples:
+  margo init && margo serve               start a server with a new data folder
+  margo app publish examples/hello-world  publish an application to the catalog
+  margo deploy hello-world --name hello --device dev1 --set GREETING=hi
+  margo status -o json                    fleet status as JSON
+
+Exit codes: 0 ok, 1 failure/invalid, 2 usage, 3 not found, 4 auth/permission, 5 conflict, 10 internal.
+Colours are off with NO_COLOR or when output is not a terminal.`,
+    );
+
+  program
+    .command('validate')
+    .description('validate Margo documents and application packages')
+    .argument('<path...>', 'files or folders')
+    .addOption(new Option('-o, --output <format>', 'text or json').choices(['text', 'json']).default('text'))
+    .action(async (paths: string[], o: { output: 'text' | 'json' }) =>
+      done(await pe.runners.validate(paths, { output: o.output }, pe.io)),
+    );
+
+  program
+    .command('init')
+    .description('create a data folder: catalog and fleet repositories, PKI, tokens (refuses to overwrite)')
+    .option('--data <dir>', 'data folder (env MARGO_DATA)', defaultData)
+    .option('--listen <addr>', 'address the server will listen on (host:port)')
+    .option('--public-url <url>', 'URL devices and clients use to reach the server (default: from --listen)')
+    .option('--context-name <name>', 'name of the client context to write', 'local')
+    .addOption(outputOption())
+    .action(async (o) =>
+      done(
+        await pe.runners.init(
+          {
+            data: o.data,
+            listen: o.listen,
+            publicUrl: o.publicUrl,
+            contextName: o.contextName,
+            output: o.output,
+          },
+          deps({}),
+        ),
+      ),
+    );
+
+  program
+    .command('serve')
+    .description(
+      'run the orchestrator, Git server, onboarding and status APIs on one port (stops on SIGTERM/SIGINT)',
+    )
+    .option('--data <dir>', 'data folder (env MARGO_DATA)', defaultData)
+    .option('--listen <addr>', 'listen address (host:port; default: from the data folder)')
+    .action(async (o) => done(await pe.runners.serve({ data: o.data, listen: o.listen }, deps({}))));
+
+  program
+    .command('agent')
+    .description('run the device agent (first start enrols with the token; later starts resume from --state)')
+    .option('--server <url>', 'margo server URL (needed for the first start)')
+    .option('--token <token>', 'one-time enrolment token (first start only)')
+    .requiredOption('--state <dir>', 'state folder of this device (keys, enrolment, applied state)')
+    .action(async (o) =>
+      done(await pe.runners.agent({ server: o.server, token: o.token, state: o.state }, deps({}))),
+    );
+
+  const app = program.command('app').description('publish and inspect applications in the catalog');
+  withConnection(
+    app
+      .command('publish')
+      .description('publish an application package folder (a git push; server findings shown as-is)')
+      .argument('<dir>', 'folder holding margo.yaml'),
+  )
+    .addOption(outputOption())
+    .action(async (dir: string, o) =>
+      done(await pe.runners.appPublish({ dir, output: o.output }, deps(conn(o)))),
+    );
+  withConnection(app.command('list').alias('ls').description('list published applications'))
+    .addOption(outputOption())
+    .action(async (o) => done(await pe.runners.appList({ output: o.output }, deps(conn(o)))));
+  withConnection(app.command('show').description('show one application').argument('<id>', 'ID or ID@VERSION'))
+    .addOption(outputOption())
+    .action(async (id: string, o) =>
+      done(await pe.runners.appShow({ app: id, output: o.output }, deps(conn(o)))),
+    );
+
+  const device = program.command('device').description('manage fleet devices');
+  withConnection(
+    device
+      .command('add')
+      .description('add a device to the fleet and print a one-time enrolment token')
+      .argument('<id>', 'device id'),
+  )
+    .option('--role <role>', 'standalone-device (Compose), standalone-cluster or cluster-leader (Helm)')
+    .option('--label <k=v>', 'label (repeatable)', collect)
+    .addOption(outputOption())
+    .action(async (id: string, o) =>
+      done(
+        await pe.runners.deviceAdd(
+          { id, role: o.role, label: o.label ?? [], output: o.output },
+          deps(conn(o)),
+        ),
+      ),
+    );
+  withConnection(device.command('list').alias('ls').description('list fleet devices'))
+    .addOption(outputOption())
+    .action(async (o) => done(await pe.runners.deviceList({ output: o.output }, deps(conn(o)))));
+  withConnection(device.command('show').description('show one device').argument('<id>', 'device id'))
+    .addOption(outputOption())
+    .action(async (id: string, o) =>
+      done(await pe.runners.deviceShow({ id, output: o.output }, deps(conn(o)))),
+    );
+  withConnection(
+    device
+      .command('label')
+      .description('set (k=v) or remove (k-) labels of a device')
+      .argument('<id>', 'device id')
+      .argument('<labels...>', 'k=v or k-'),
+  )
+    .addOption(outputOption())
+    .action(async (id: string, labels: string[], o) =>
+      done(await pe.runners.deviceLabel({ id, labels, output: o.output }, deps(conn(o)))),
+    );
+  withConnection(
+    device
+      .command('revoke')
+      .description("revoke a device's certificate and Git access (its repository is kept)")
+      .argument('<id>', 'device id'),
+  )
+    .addOption(outputOption())
+    .action(async (id: string, o) =>
+      done(await pe.runners.deviceRevoke({ id, output: o.output }, deps(conn(o)))),
+    );
+
+  withConnection(
+    program
+      .command('deploy')
+      .description('create or replace a deployment (one commit to the fleet repository)')
+      .argument('<app>', 'APP or APP@VERSION (a version or semver range; default: newest)')
+      .requiredOption('--name <name>', 'deployment name'),
+  )
+    .option('--device <id>', 'target device (repeatable)', collect)
+    .option('--selector <k=v>', 'target devices by label (repeatable, all must match)', collect)
+    .option('--set <k=v>', 'parameter value (repeatable; true/false/numbers are typed)', collect)
+    .option('--set-string <k=v>', 'parameter value kept as a string (repeatable)', collect)
+    .option('--secret <k=v>', 'secret parameter, sealed to each target device (repeatable)', collect)
+    .addOption(new Option('--profile <type>', 'preferred profile').choices(['helm.v3', 'compose']))
+    .option('--namespace <ns>', 'Kubernetes namespace / Compose project (default: the name)')
+    .option('--depends-on <name>', 'deployment to install first (repeatable)', collect)
+    .option('--reuse-values', "keep the existing deployment's values that --set does not override")
+    .addOption(outputOption())
+    .action(async (appRef: string, o) =>
+      done(
+        await pe.runners.deploy(
+          {
+            app: appRef,
+            name: o.name,
+            device: o.device ?? [],
+            selector: o.selector ?? [],
+            set: o.set ?? [],
+            setString: o.setString ?? [],
+            secret: o.secret ?? [],
+            profile: o.profile,
+            namespace: o.namespace,
+            dependsOn: o.dependsOn ?? [],
+            reuseValues: Boolean(o.reuseValues),
+            output: o.output,
+          },
+          deps(conn(o)),
+        ),
+      ),
+    );
+  withConnection(
+    program
+      .command('undeploy')
+      .description('remove a deployment (one commit)')
+      .argument('<name>', 'deployment name'),
+  )
+    .addOption(outputOption())
+    .action(async (name: string, o) =>
+      done(await pe.runners.undeploy({ name, output: o.output }, deps(conn(o)))),
+    );
+  withConnection(
+    program
+      .command('rollback')
+      .description("undo a deployment's last change, or restore it as of --to REVISION (one commit)")
+      .argument('<name>', 'deployment name')
+      .option('--to <revision>', 'fleet repository revision to restore'),
+  )
+    .addOption(outputOption())
+    .action(async (name: string, o) =>
+      done(await pe.runners.rollback({ name, to: o.to, output: o.output }, deps(conn(o)))),
+    );
+  withConnection(
+    program
+      .command('status')
+      .description('fleet and per-deployment status')
+      .argument('[name]', 'deployment name'),
+  )
+    .addOption(outputOption())
+    .option('-w, --watch', 'redraw until Ctrl-C')
+    .option('--interval <seconds>', 'seconds between refreshes with --watch', (v) => Number(v), 2)
+    .action(async (name: string | undefined, o) =>
+      done(
+        await pe.runners.status(
+          { name, output: o.output, watch: Boolean(o.watch), interval: o.interval },
+          deps(conn(o)),
+        ),
+      ),
+    );
+
+  program
+    .command('quickstart')
+    .description(
+      'init ./margo-data if absent, serve, enrol a local agent, publish and deploy examples/hello-world',
+    )
+    .option('--data <dir>', 'data folder', defaultData)
+    .option('--listen <addr>', 'listen address (host:port)')
+    .option('--exit-when-installed', 'exit (0) once hello-world is installed, or 1 on failure (for CI)')
+    .option('--once', 'same as --exit-when-installed')
+    .option('--timeout <seconds>', 'give up waiting for installed after this long', (v) => Number(v), 300)
+    .action(async (o) =>
+      done(
+        await pe.runners.quickstart(
+          {
+            data: o.data,
+            listen: o.listen,
+            exitWhenInstalled: Boolean(o.exitWhenInstalled || o.once),
+            timeoutSeconds: o.timeout,
+          },
+          deps({}),
+        ),
+      ),
+    );
+
+  program
+    .command('completion')
+    .description('print a shell completion script (bash or zsh)')
+    .addHelpText(
+      'after',
+      '\nbash: source <(margo completion bash)\nzsh:  margo completion zsh > "${fpath[1]}/_margo"',
+    )
+    .argument('<shell>', 'bash or zsh')
+    .action(async (shell: string) => done(await pe.runners.completion({ shell, program }, deps({}))));
+
+  for (const c of allCommands(program)) c.exitOverride().configureOutput(program.configureOutput());
+  return program;
+}
+
+export function allCommands(c: Command): Command[] {
+  return [c, ...c.commands.flatMap((s) => allCommands(s as Command))];
+}
+
+export type { OutputFormat };
