@@ -1,3 +1,4 @@
+import { validateParameterValues } from '@margo-gitops/spec';
 import type {
   ApplicationDescription,
   DeploymentIntent,
@@ -10,8 +11,8 @@ import type {
 /** One parameter as written into an ApplicationDeployment. */
 export interface ResolvedParameter {
   value: ParamValue;
-  /** Targets restricted to the chosen profile's components; `pointer` as written in margo.yaml. */
-  targets: { pointer: string; components: string[] }[];
+  /** Targets restricted to the chosen profile's components (`pointer` normalised, `rawPointer` as written). */
+  targets: { pointer: string; rawPointer: string; components: string[] }[];
 }
 
 /** Validates concrete values against the app's configuration (spec's validateParameterValues). */
@@ -105,13 +106,14 @@ export function resolveParameters(input: ResolveParametersInput): ParameterResol
       }
     }
   }
-  const validate = input.validate ?? basicParameterValidator;
+  const validate = input.validate ?? validateParameterValuesWithSpec;
   // Secrets are sealed: they cannot be checked here (the CLI checks them before sealing).
   const prevForValidator = previous
     ? Object.fromEntries(Object.entries(previous).filter(([k]) => !secretNames.includes(k)))
     : undefined;
+  const secretPaths = new Set(secretNames.flatMap((n) => [`/${n}`, `/parameters/${n}`]));
   const errors = validate(app, validated, prevForValidator ? { previous: prevForValidator } : {}).filter(
-    (f) => f.severity === 'error',
+    (f) => f.severity === 'error' && !secretPaths.has(f.path),
   );
   if (errors.length) {
     return {
@@ -124,7 +126,8 @@ export function resolveParameters(input: ResolveParametersInput): ParameterResol
   const parameters: Record<string, ResolvedParameter> = {};
   for (const name of Object.keys(values).sort()) {
     const targets = app.parameters[name]!.targets.map((t) => ({
-      pointer: t.rawPointer || t.pointer,
+      pointer: t.pointer,
+      rawPointer: t.rawPointer || t.pointer,
       components: t.components.filter((c) => inProfile.has(c)),
     })).filter((t) => t.components.length > 0);
     if (targets.length) parameters[name] = { value: values[name]!, targets };
@@ -189,3 +192,7 @@ export function basicParameterValidator(
   }
   return out;
 }
+
+/** spec's validateParameterValues as the default validator (the one the CLI and server use too). */
+export const validateParameterValuesWithSpec: ParameterValidator = (app, values, opts) =>
+  validateParameterValues(app, values, opts);
