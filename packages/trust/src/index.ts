@@ -1,6 +1,102 @@
 /**
- * packages/trust: the cryptography of margo-gitops (node-forge). CONTRACT: the signatures below are
- * what orchestrator and agent code against; the trust owner implements them (replacing the
- * placeholders) without changing their shape.
+ * @margo-gitops/trust: the cryptography of margo-gitops. node-forge for X.509 certificates and
+ * PKCS#10 requests; node:crypto for hashes, RSA signatures/OAEP, AES-GCM and randomness.
+ * Pure functions except the file-backed stores (PKI folder, revocation list, token stores).
  */
-export {};
+export { assertDeviceId, isValidDeviceId } from './device-id.js';
+export { canonicalJson } from './canonical-json.js';
+export {
+  createRootCA,
+  createSigningKey,
+  type KeyAndCert,
+  type CreateRootCaOptions,
+  type IssueOptions,
+} from './ca.js';
+export {
+  createDeviceKeyAndCsr,
+  checkDeviceCsr,
+  signDeviceCsr,
+  verifyDeviceCert,
+  describeCertificate,
+  MIN_DEVICE_KEY_BITS,
+  type CheckedCsr,
+  type VerifiedDevice,
+  type VerifyDeviceCertOptions,
+} from './device-identity.js';
+export { certificateFingerprint, DEFAULT_RSA_BITS } from './x509.js';
+export {
+  writePki,
+  initPki,
+  loadPki,
+  rotateSigningKey,
+  deviceCertPath,
+  writeDeviceCert,
+  readDeviceCert,
+  removeDeviceCert,
+  caFingerprint,
+  PKI_FILES,
+  type Pki,
+} from './pki-store.js';
+export { RevocationList, type RevokedEntry } from './revocation.js';
+export {
+  MANIFEST_FILE,
+  MANIFEST_API_VERSION,
+  MANIFEST_KIND,
+  MANIFEST_SIGNATURE_ALGORITHM,
+  buildManifest,
+  signManifest,
+  createSignedManifest,
+  parseSignedManifest,
+  parseManifestVersion,
+  verifyManifest,
+  needsResign,
+  sha256Digest,
+  type DesiredStateManifest,
+  type SignedManifest,
+  type ManifestVersion,
+  type BuildManifestInput,
+  type VerifyManifestOptions,
+  type VerifiedManifest,
+  type NeedsResignOptions,
+} from './manifest.js';
+export {
+  SEALED_PREFIX,
+  seal,
+  unseal,
+  unsealToBuffer,
+  isSealed,
+  unsealDeep,
+  sealFiles,
+  unsealFiles,
+} from './sealed.js';
+export {
+  SIGNATURES_FILE,
+  signPayload,
+  verifyPayload,
+  signFiles,
+  verifySignedFiles,
+  type VerifyPayloadOptions,
+  type VerifiedPayload,
+  type SignedFilesResult,
+} from './payload-signature.js';
+export { hashToken, tokenMatchesHash, generateToken } from './tokens.js';
+export {
+  EnrolmentTokenStore,
+  enrolmentTokensPath,
+  type EnrolmentTokenRecord,
+  type IssuedEnrolmentToken,
+} from './enrolment-tokens.js';
+export {
+  ClientCredentialStore,
+  clientCredentialsPath,
+  type ClientRecord,
+  type AccessTokenResponse,
+  type VerifiedAccessToken,
+} from './client-credentials.js';
+export {
+  writeFileAtomic,
+  writeFileExclusive,
+  ensurePrivateDir,
+  assertOwnerOnly,
+  readFileIfExists,
+} from './secure-fs.js';

@@ -1,0 +1,233 @@
+import forge from 'node-forge';
+import { MargoError } from '@margo-gitops/spec';
+import { issueCertificate, type KeyAndCert } from './ca.js';
+import { assertDeviceId } from './device-id.js';
+import {
+  DEFAULT_RSA_BITS,
+  DEVICE_OU,
+  checkIssuedBy,
+  generateRsaKeyPair,
+  hasExtKeyUsage,
+  keyBits,
+  normalisePem,
+  normaliseSerial,
+  parseCertificate,
+  pki,
+  serialOf,
+  subjectField,
+} from './x509.js';
+
+/** Smallest RSA modulus accepted in a device CSR. */
+export const MIN_DEVICE_KEY_BITS = 2048;
+
+/**
+ * Runs on the device: creates its RSA key pair and a CSR whose subject CN is the device id. The
+ * private key stays with the caller (store it 0600); only the CSR is sent to the orchestrator.
+ *
+ * @example
+ * const { keyPem, csrPem } = createDeviceKeyAndCsr('press-7');
+ */
+export function createDeviceKeyAndCsr(
+  deviceId: string,
+  opts: { bits?: number } = {},
+): { keyPem: string; csrPem: string } {
+  assertDeviceId(deviceId);
+  const keys = generateRsaKeyPair(opts.bits ?? DEFAULT_RSA_BITS);
+  const csr = pki.createCertificationRequest();
+  csr.publicKey = keys.publicKey;
+  csr.setSubject([{ shortName: 'CN', value: deviceId }]);
+  csr.sign(keys.privateKey, forge.md.sha256.create());
+  return {
+    keyPem: normalisePem(pki.privateKeyToPem(keys.privateKey)),
+    csrPem: normalisePem(pki.certificationRequestToPem(csr)),
+  };
+}
+
+/** Facts read from a CSR after its checks passed. */
+export interface CheckedCsr {
+  deviceId: string;
+  publicKey: forge.pki.PublicKey;
+}
+
+/**
+ * Parses a CSR and checks its self-signature, key size and that its subject CN equals
+ * `expectedDeviceId`. Throws TRUST_CSR_INVALID or TRUST_CSR_SUBJECT_MISMATCH. Pure: no side effect.
+ */
+export function checkDeviceCsr(csrPem: string, expectedDeviceId: string): CheckedCsr {
+  assertDeviceId(expectedDeviceId);
+  let csr: forge.pki.CertificateSigningRequest;
+  try {
+    csr = pki.certificationRequestFromPem(csrPem);
+  } catch (e) {
+    throw new MargoError('TRUST_CSR_INVALID', 'the CSR is not a PEM PKCS#10 request with an RSA key', {
+      cause: e,
+    });
+  }
+  let selfSigned = false;
+  try {
+    selfSigned = csr.verify();
+  } catch {
+    selfSigned = false;
+  }
+  if (!selfSigned || !csr.publicKey)
+    throw new MargoError('TRUST_CSR_INVALID', 'the CSR self-signature is invalid');
+  const bits = keyBits(csr.publicKey);
+  if (bits < MIN_DEVICE_KEY_BITS) {
+    throw new MargoError(
+      'TRUST_CSR_INVALID',
+      `the CSR key has ${bits} bits; at least ${MIN_DEVICE_KEY_BITS} are required`,
+      { data: { bits } },
+    );
+  }
+  const cn = subjectField(csr, 'CN');
+  if (cn !== expectedDeviceId) {
+    throw new MargoError(
+      'TRUST_CSR_SUBJECT_MISMATCH',
+      `the CSR subject is not the device id ${expectedDeviceId}`,
+      {
+        data: { deviceId: expectedDeviceId, csrCommonName: (cn ?? '').slice(0, 80) },
+      },
+    );
+  }
+  return { deviceId: cn, publicKey: csr.publicKey };
+}
+
+/**
+ * Orchestrator side: signs a device CSR with the root CA after checkDeviceCsr. The certificate
+ * subject is built from the expected device id (nothing else from the CSR subject is copied);
+ * keyUsage digitalSignature + keyEncipherment (payload signing, sealed secrets), EKU clientAuth,
+ * OU "margo-gitops device". A device certificate can therefore never pass as a desired-state signer.
+ *
+ * @example
+ * const certPem = signDeviceCsr(ca, csrPem, { expectedDeviceId: 'press-7', validityDays: 825 });
+ */
+export function signDeviceCsr(
+  ca: KeyAndCert,
+  csrPem: string,
+  opts: { expectedDeviceId: string; validityDays?: number; now?: Date },
+): string {
+  const checked = checkDeviceCsr(csrPem, opts.expectedDeviceId);
+  const cert = issueCertificate(
+    ca,
+    checked.publicKey,
+    [
+      { shortName: 'CN', value: checked.deviceId },
+      { shortName: 'OU', value: DEVICE_OU },
+    ],
+    [
+      { name: 'basicConstraints', cA: false, critical: true },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      { name: 'extKeyUsage', clientAuth: true },
+    ],
+    opts.validityDays ?? 825,
+    opts.now ?? new Date(),
+  );
+  return normalisePem(pki.certificateToPem(cert));
+}
+
+/** What verifyDeviceCert returns about a valid device certificate. */
+export interface VerifiedDevice {
+  deviceId: string;
+  /** Serial number, lower-case hex without leading zeros (the key of the revocation list). */
+  serial: string;
+  notAfter: Date;
+}
+
+export interface VerifyDeviceCertOptions {
+  /** When given, the certificate must belong to this device. */
+  deviceId?: string;
+  /** Revoked serial numbers (as from RevocationList.serials()). */
+  revoked?: ReadonlySet<string>;
+  now?: Date;
+}
+
+/**
+ * Checks that `certPem` is a device certificate issued by the root CA, valid now, not revoked
+ * and (optionally) for `deviceId`. Throws TRUST_DEVICE_CERT_UNTRUSTED, _EXPIRED, _REVOKED or
+ * _WRONG_DEVICE.
+ *
+ * @example
+ * const { deviceId, serial } = verifyDeviceCert(caCertPem, certPem, { deviceId: 'press-7', revoked });
+ */
+export function verifyDeviceCert(
+  caCertPem: string,
+  certPem: string,
+  opts: VerifyDeviceCertOptions = {},
+): VerifiedDevice {
+  const ca = parseCertificate(caCertPem, 'root CA certificate');
+  let cert: forge.pki.Certificate;
+  try {
+    cert = pki.certificateFromPem(certPem);
+  } catch (e) {
+    throw new MargoError(
+      'TRUST_DEVICE_CERT_UNTRUSTED',
+      'the device certificate is not a PEM X.509 RSA certificate',
+      { cause: e },
+    );
+  }
+  return verifyDeviceCertificate(ca, cert, opts);
+}
+
+/** verifyDeviceCert over parsed certificates (shared with payload verification). */
+export function verifyDeviceCertificate(
+  ca: forge.pki.Certificate,
+  cert: forge.pki.Certificate,
+  opts: VerifyDeviceCertOptions,
+): VerifiedDevice {
+  const deviceId = subjectField(cert, 'CN') ?? '';
+  const serial = serialOf(cert);
+  const check = checkIssuedBy(ca, cert, opts.now ?? new Date());
+  if (
+    check === 'untrusted' ||
+    subjectField(cert, 'OU') !== DEVICE_OU ||
+    !hasExtKeyUsage(cert, 'clientAuth')
+  ) {
+    throw new MargoError(
+      'TRUST_DEVICE_CERT_UNTRUSTED',
+      'the certificate is not a device certificate issued by this root CA',
+      {
+        data: { serial },
+      },
+    );
+  }
+  if (check === 'expired') {
+    throw new MargoError(
+      'TRUST_DEVICE_CERT_EXPIRED',
+      `the certificate of device ${deviceId} is expired or not yet valid`,
+      {
+        data: { deviceId, serial, notAfter: cert.validity.notAfter.toISOString() },
+      },
+    );
+  }
+  if (opts.revoked && (opts.revoked.has(serial) || opts.revoked.has(normaliseSerial(cert.serialNumber)))) {
+    throw new MargoError('TRUST_DEVICE_CERT_REVOKED', `the certificate of device ${deviceId} was revoked`, {
+      data: { deviceId, serial },
+    });
+  }
+  if (opts.deviceId !== undefined && deviceId !== opts.deviceId) {
+    throw new MargoError(
+      'TRUST_DEVICE_CERT_WRONG_DEVICE',
+      `the certificate belongs to device ${deviceId}, not ${opts.deviceId}`,
+      {
+        data: { deviceId: opts.deviceId, certificateDeviceId: deviceId, serial },
+      },
+    );
+  }
+  return { deviceId, serial, notAfter: cert.validity.notAfter };
+}
+
+/** Serial number (lower-case hex) and device id of a certificate, without verifying it. */
+export function describeCertificate(certPem: string): {
+  serial: string;
+  commonName: string;
+  notBefore: Date;
+  notAfter: Date;
+} {
+  const cert = parseCertificate(certPem);
+  return {
+    serial: serialOf(cert),
+    commonName: subjectField(cert, 'CN') ?? '',
+    notBefore: cert.validity.notBefore,
+    notAfter: cert.validity.notAfter,
+  };
+}

@@ -1,0 +1,219 @@
+import {
+  createPublicKey,
+  sign as rsaSign,
+  verify as rsaVerify,
+  X509Certificate,
+  type KeyObject,
+} from 'node:crypto';
+import forge from 'node-forge';
+import { MargoError, isMargoError } from '@margo-gitops/spec';
+import { verifyDeviceCertificate } from './device-identity.js';
+import { parseCertificate, pki } from './x509.js';
+
+/** File on a device's `status` branch mapping each signed file to its payload signature. */
+export const SIGNATURES_FILE = 'signatures.json';
+
+/**
+ * Signs a payload per Margo's payload-signing scheme: RSASSA-PKCS1-v1_5 over the SHA-256 digest of
+ * `bytes` with the device key. Returns `<base64 DER device certificate>;<base64 signature>` (the
+ * value of `X-Payload-Signature`, or of an entry in signatures.json). The certificate is carried
+ * instead of the bare public key so that receivers can check it against the root CA.
+ *
+ * @example
+ * const header = signPayload(body, deviceKeyPem, deviceCertPem);
+ */
+export function signPayload(
+  bytes: Uint8Array,
+  deviceKeyPem: string | KeyObject,
+  deviceCertPem: string,
+): string {
+  const der = new X509Certificate(deviceCertPem).raw;
+  const sig = rsaSign('sha256', bytes, deviceKeyPem);
+  return `${der.toString('base64')};${sig.toString('base64')}`;
+}
+
+export type VerifyPayloadOptions =
+  /** Expect exactly this certificate's key (the orchestrator's stored device certificate). */
+  | { expectedCertPem: string; now?: Date }
+  /** Accept a device certificate issued by the CA, optionally for `deviceId` and not revoked. */
+  | { caCertPem: string; deviceId?: string; revoked?: ReadonlySet<string>; now?: Date };
+
+export interface VerifiedPayload {
+  /** The signer's device id (certificate CN; with expectedCertPem, that certificate's CN). */
+  deviceId: string;
+  serial: string;
+}
+
+const B64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+function spki(key: KeyObject): Buffer {
+  return key.export({ type: 'spki', format: 'der' });
+}
+
+/**
+ * Verifies a payload signature and identifies the signer. Throws TRUST_STATUS_UNSIGNED (no
+ * header), TRUST_STATUS_MALFORMED, TRUST_STATUS_FORGED (bad signature, or a key/cert the CA never
+ * certified), TRUST_STATUS_WRONG_SIGNER (a genuine device that is not the expected one),
+ * TRUST_DEVICE_CERT_REVOKED / TRUST_DEVICE_CERT_EXPIRED.
+ *
+ * @example
+ * const { deviceId } = verifyPayload(body, header, { caCertPem, deviceId: 'press-7', revoked });
+ */
+export function verifyPayload(
+  bytes: Uint8Array,
+  header: string | undefined | null,
+  opts: VerifyPayloadOptions,
+): VerifiedPayload {
+  if (header === undefined || header === null || header.trim() === '')
+    throw new MargoError('TRUST_STATUS_UNSIGNED', 'the payload carries no signature');
+  const parts = header.trim().split(';');
+  if (parts.length !== 2 || !B64.test(parts[0]!) || !B64.test(parts[1]!)) {
+    throw new MargoError(
+      'TRUST_STATUS_MALFORMED',
+      'the payload signature is not `<base64 certificate or key>;<base64 signature>`',
+    );
+  }
+  const keyDer = Buffer.from(parts[0]!, 'base64');
+  const signature = Buffer.from(parts[1]!, 'base64');
+
+  let carriedCert: forge.pki.Certificate | undefined;
+  let carriedKey: KeyObject;
+  try {
+    carriedCert = pki.certificateFromAsn1(forge.asn1.fromDer(keyDer.toString('binary')));
+    carriedKey = new X509Certificate(keyDer).publicKey;
+  } catch {
+    carriedCert = undefined;
+    try {
+      carriedKey = createPublicKey({ key: keyDer, format: 'der', type: 'spki' });
+    } catch {
+      throw new MargoError(
+        'TRUST_STATUS_MALFORMED',
+        'the payload signature carries neither a certificate nor a public key',
+      );
+    }
+  }
+
+  let sigOk = false;
+  try {
+    sigOk = rsaVerify('sha256', bytes, carriedKey, signature);
+  } catch {
+    sigOk = false;
+  }
+
+  if ('expectedCertPem' in opts) {
+    const expected = new X509Certificate(opts.expectedCertPem);
+    const cn =
+      (parseCertificate(opts.expectedCertPem).subject.getField('CN') as { value?: string } | null)?.value ??
+      '';
+    if (!spki(expected.publicKey).equals(spki(carriedKey))) {
+      throw new MargoError('TRUST_STATUS_WRONG_SIGNER', `the payload is not signed by device ${cn}`, {
+        data: { deviceId: cn },
+      });
+    }
+    if (!sigOk)
+      throw new MargoError('TRUST_STATUS_FORGED', `the payload signature for device ${cn} is invalid`, {
+        data: { deviceId: cn },
+      });
+    return { deviceId: cn, serial: expected.serialNumber.toLowerCase().replace(/^0+(?=.)/, '') };
+  }
+
+  if (!sigOk) throw new MargoError('TRUST_STATUS_FORGED', 'the payload signature is invalid');
+  if (!carriedCert)
+    throw new MargoError(
+      'TRUST_STATUS_FORGED',
+      'the payload is signed with a bare key, not a certificate from this root CA',
+    );
+  const ca = parseCertificate(opts.caCertPem, 'root CA certificate');
+  try {
+    const v = verifyDeviceCertificate(ca, carriedCert, { revoked: opts.revoked, now: opts.now });
+    if (opts.deviceId !== undefined && v.deviceId !== opts.deviceId) {
+      throw new MargoError(
+        'TRUST_STATUS_WRONG_SIGNER',
+        `the payload is signed by device ${v.deviceId}, not ${opts.deviceId}`,
+        {
+          data: { deviceId: opts.deviceId, signerDeviceId: v.deviceId, serial: v.serial },
+        },
+      );
+    }
+    return { deviceId: v.deviceId, serial: v.serial };
+  } catch (e) {
+    if (isMargoError(e) && e.code === 'TRUST_DEVICE_CERT_UNTRUSTED') {
+      throw new MargoError(
+        'TRUST_STATUS_FORGED',
+        'the payload signer certificate was not issued by this root CA',
+        { cause: e },
+      );
+    }
+    throw e;
+  }
+}
+
+/**
+ * Builds signatures.json for a set of status files: `{ "version": 1, "signatures": { path: header } }`.
+ *
+ * @example
+ * files.set(SIGNATURES_FILE, signFiles(files, keyPem, certPem));
+ */
+export function signFiles(
+  files: ReadonlyMap<string, Uint8Array>,
+  deviceKeyPem: string | KeyObject,
+  deviceCertPem: string,
+): Buffer {
+  const signatures: Record<string, string> = {};
+  for (const p of [...files.keys()].sort()) {
+    if (p === SIGNATURES_FILE) continue;
+    signatures[p] = signPayload(files.get(p)!, deviceKeyPem, deviceCertPem);
+  }
+  return Buffer.from(JSON.stringify({ version: 1, signatures }, null, 2) + '\n', 'utf8');
+}
+
+export interface SignedFilesResult {
+  /** Files whose signature verified, with their signer. */
+  verified: Map<string, VerifiedPayload>;
+  /** Files refused, with the code (TRUST_STATUS_* / TRUST_DEVICE_CERT_*) and a message. */
+  refused: { path: string; code: string; message: string }[];
+}
+
+/**
+ * Verifies every file of a status tree against signatures.json (absent or unreadable ->
+ * every file TRUST_STATUS_UNSIGNED / _MALFORMED). Never throws for a bad file: the orchestrator
+ * ignores and flags the refused ones and keeps the verified ones.
+ */
+export function verifySignedFiles(
+  files: ReadonlyMap<string, Uint8Array>,
+  signaturesJson: Uint8Array | undefined | null,
+  opts: VerifyPayloadOptions,
+): SignedFilesResult {
+  let sigs: Record<string, unknown> = {};
+  let fileProblem: { code: string; message: string } | undefined;
+  if (!signaturesJson)
+    fileProblem = { code: 'TRUST_STATUS_UNSIGNED', message: `${SIGNATURES_FILE} is missing` };
+  else {
+    try {
+      const doc = JSON.parse(Buffer.from(signaturesJson).toString('utf8')) as { signatures?: unknown };
+      if (!doc.signatures || typeof doc.signatures !== 'object') throw new Error('no signatures');
+      sigs = doc.signatures as Record<string, unknown>;
+    } catch {
+      fileProblem = { code: 'TRUST_STATUS_MALFORMED', message: `${SIGNATURES_FILE} is not valid` };
+    }
+  }
+  const result: SignedFilesResult = { verified: new Map(), refused: [] };
+  for (const p of [...files.keys()].sort()) {
+    if (p === SIGNATURES_FILE) continue;
+    if (fileProblem) {
+      result.refused.push({ path: p, ...fileProblem });
+      continue;
+    }
+    const header = sigs[p];
+    try {
+      result.verified.set(
+        p,
+        verifyPayload(files.get(p)!, typeof header === 'string' ? header : undefined, opts),
+      );
+    } catch (e) {
+      if (!isMargoError(e)) throw e;
+      result.refused.push({ path: p, code: e.code, message: e.message });
+    }
+  }
+  return result;
+}

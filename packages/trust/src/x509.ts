@@ -1,0 +1,127 @@
+/**
+ * Small X.509 helpers over node-forge shared by the CA, device-identity and manifest modules.
+ * Internal: not exported from the package index except the fingerprint helpers.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import forge from 'node-forge';
+import { MargoError } from '@margo-gitops/spec';
+
+export const pki = forge.pki;
+
+/** Organisational unit marking the desired-state signing certificate. */
+export const SIGNER_OU = 'margo-gitops desired-state signer';
+/** Organisational unit marking device certificates. */
+export const DEVICE_OU = 'margo-gitops device';
+/** Organisational unit of the root CA. */
+export const CA_OU = 'margo-gitops root CA';
+
+/** Default RSA modulus size for every key margo-gitops creates (about 128-bit security). */
+export const DEFAULT_RSA_BITS = 3072;
+/** Clock skew allowance applied to notBefore of new certificates. */
+export const NOT_BEFORE_SKEW_MS = 5 * 60_000;
+
+/** A positive, random 128-bit serial number as lower-case hex. */
+export function randomSerial(): string {
+  const b = randomBytes(16);
+  b[0] = (b[0]! & 0x7f) | 0x10; // positive and exactly 16 bytes in DER
+  return b.toString('hex');
+}
+
+/** Generates an RSA key pair (node-forge uses node's native generator when available). */
+export function generateRsaKeyPair(bits: number = DEFAULT_RSA_BITS): forge.pki.rsa.KeyPair {
+  return pki.rsa.generateKeyPair({ bits, e: 0x10001 });
+}
+
+export function parseCertificate(pem: string, what = 'certificate'): forge.pki.Certificate {
+  try {
+    return pki.certificateFromPem(pem);
+  } catch (e) {
+    throw new MargoError('TRUST_KEY_INVALID', `the ${what} is not a PEM X.509 RSA certificate`, { cause: e });
+  }
+}
+
+export function parsePrivateKey(pem: string, what = 'private key'): forge.pki.rsa.PrivateKey {
+  try {
+    return pki.privateKeyFromPem(pem) as forge.pki.rsa.PrivateKey;
+  } catch (e) {
+    throw new MargoError('TRUST_KEY_INVALID', `the ${what} is not a PEM RSA private key`, { cause: e });
+  }
+}
+
+/** DER bytes of a PEM certificate. */
+export function certificateDer(pemOrCert: string | forge.pki.Certificate): Buffer {
+  const cert = typeof pemOrCert === 'string' ? parseCertificate(pemOrCert) : pemOrCert;
+  return Buffer.from(forge.asn1.toDer(pki.certificateToAsn1(cert)).getBytes(), 'binary');
+}
+
+/**
+ * SHA-256 fingerprint of a certificate's DER encoding, lower-case hex without separators.
+ *
+ * @example
+ * certificateFingerprint(caCertPem); // 'a3f1...'
+ */
+export function certificateFingerprint(certPem: string): string {
+  return createHash('sha256').update(certificateDer(certPem)).digest('hex');
+}
+
+/** SHA-256 of the SubjectPublicKeyInfo DER of a forge public key (a stable key id). */
+export function publicKeyId(key: forge.pki.PublicKey): Buffer {
+  const der = forge.asn1.toDer(pki.publicKeyToAsn1(key)).getBytes();
+  return createHash('sha256').update(Buffer.from(der, 'binary')).digest();
+}
+
+export function subjectField(
+  cert: forge.pki.Certificate | forge.pki.CertificateSigningRequest,
+  shortName: 'CN' | 'OU',
+): string | undefined {
+  const a = cert.subject.getField(shortName) as { value?: unknown } | null;
+  return typeof a?.value === 'string' ? a.value : undefined;
+}
+
+/** Serial number of a certificate as lower-case hex without leading zeros. */
+export function serialOf(cert: forge.pki.Certificate): string {
+  return normaliseSerial(cert.serialNumber);
+}
+
+export function normaliseSerial(serial: string): string {
+  return serial.toLowerCase().replace(/^0+(?=.)/, '');
+}
+
+export type IssuedCheck = 'ok' | 'untrusted' | 'expired';
+
+/**
+ * Checks that `leaf` was issued directly by `ca` (issuer name and signature) and that both are
+ * valid at `now`. The root CA has pathLen 0, so there are no intermediates.
+ */
+export function checkIssuedBy(
+  ca: forge.pki.Certificate,
+  leaf: forge.pki.Certificate,
+  now: Date,
+): IssuedCheck {
+  try {
+    if (!ca.verify(leaf)) return 'untrusted';
+  } catch {
+    return 'untrusted';
+  }
+  const bc = leaf.getExtension('basicConstraints') as { cA?: boolean } | null;
+  if (bc?.cA) return 'untrusted';
+  for (const c of [ca, leaf]) {
+    if (now < c.validity.notBefore || now > c.validity.notAfter) return 'expired';
+  }
+  return 'ok';
+}
+
+export function hasExtKeyUsage(cert: forge.pki.Certificate, usage: 'codeSigning' | 'clientAuth'): boolean {
+  const eku = cert.getExtension('extKeyUsage') as Record<string, unknown> | null;
+  return eku?.[usage] === true;
+}
+
+export function keyBits(key: forge.pki.PublicKey): number {
+  const n = (key as forge.pki.rsa.PublicKey).n;
+  return n ? n.bitLength() : 0;
+}
+
+/** PEM with '\n' line endings and a final newline. */
+export function normalisePem(pem: string): string {
+  return pem.replace(/\r\n/g, '\n').trim() + '\n';
+}
