@@ -1,10 +1,10 @@
 /** Rules for application descriptions that a JSON Schema cannot express. */
 import { finding } from './finding.js';
 import { childPointer } from './json-pointer.js';
-import type { ApplicationDescription, Finding, ProfileType, SchemaRule } from './model.js';
+import type { ApplicationDescription, Finding, SchemaRule } from './model.js';
 import { baseType, checkValueAgainstRule, coerceScalar, settingsByParameter } from './parameter-values.js';
 import { rec } from './read.js';
-import { checkParameterTargets, checkProfile } from './rules-profile.js';
+import { checkParameterTargets, checkProfile, componentTypeMap } from './rules-profile.js';
 import { compileSafeRegex } from './safe-regex.js';
 
 const TEXT_RULES = ['minLength', 'maxLength', 'regexMatch'] as const;
@@ -126,7 +126,6 @@ export function checkApplicationDescription(
     );
   }
   const profileIds = new Map<string, number>();
-  const componentTypes = new Map<string, ProfileType | undefined>();
   const rawProfiles = Array.isArray(d.deploymentProfiles) ? d.deploymentProfiles : [];
   app.profiles.forEach((p, i) => {
     const pp = childPointer('/deploymentProfiles', i);
@@ -142,10 +141,8 @@ export function checkApplicationDescription(
       else profileIds.set(p.id, i);
     }
     out.push(...checkProfile(p, pp));
-    for (const c of p.components)
-      if (c.name && !componentTypes.get(c.name)) componentTypes.set(c.name, p.type || undefined);
   });
-  out.push(...checkParameterTargets(app.parameters, componentTypes, '/parameters'));
+  out.push(...checkParameterTargets(app.parameters, componentTypeMap(app.profiles), '/parameters'));
 
   const config = app.configuration;
   if (!config) return out;

@@ -2,11 +2,11 @@
 import { parseDeploymentState } from './deployment-state.js';
 import { finding } from './finding.js';
 import { childPointer } from './json-pointer.js';
-import type { ApplicationDeployment, Finding, ProfileType } from './model.js';
+import type { ApplicationDeployment, Finding } from './model.js';
 import { normaliseRole } from './normalise-device-capabilities.js';
 import { isKnownArchitecture, parseQuantity } from './quantity.js';
 import { arr, isRecord, rec, str } from './read.js';
-import { checkParameterTargets, checkProfile } from './rules-profile.js';
+import { checkParameterTargets, checkProfile, componentTypeMap } from './rules-profile.js';
 
 /** Id placement, applicationId, profile and target rules of an ApplicationDeployment. */
 export function checkApplicationDeployment(dep: ApplicationDeployment): Finding[] {
@@ -54,9 +54,7 @@ export function checkApplicationDeployment(dep: ApplicationDeployment): Finding[
     );
   }
   out.push(...checkProfile(dep.profile, '/spec/deploymentProfile'));
-  const types = new Map<string, ProfileType | undefined>();
-  for (const c of dep.profile.components) types.set(c.name, dep.profile.type || undefined);
-  out.push(...checkParameterTargets(dep.parameters, types, '/spec/parameters'));
+  out.push(...checkParameterTargets(dep.parameters, componentTypeMap([dep.profile]), '/spec/parameters'));
   return out;
 }
 

@@ -98,17 +98,16 @@ export function checkProfile(profile: DeploymentProfile, pointer: string): Findi
  */
 export function checkParameterTargets(
   parameters: Record<string, Parameter>,
-  componentTypes: Map<string, ProfileType | undefined>,
+  componentTypes: Map<string, Set<ProfileType>>,
   pointer: string,
 ): Finding[] {
   const out: Finding[] = [];
   for (const [name, p] of Object.entries(parameters)) {
     p.targets.forEach((t, k) => {
       const tp = childPointer(pointer, name, 'targets', k);
-      const types = new Set<ProfileType>();
       t.components.forEach((c, j) => {
-        const type = componentTypes.get(c);
-        if (!componentTypes.has(c)) {
+        const types = componentTypes.get(c);
+        if (!types) {
           const known = [...componentTypes.keys()];
           out.push(
             finding(
@@ -117,25 +116,43 @@ export function checkParameterTargets(
               childPointer(tp, 'components', j),
             ),
           );
-        } else if (type) types.add(type);
-      });
-      if (!t.rawPointer) return;
-      for (const type of types) {
-        if (!isValidPointer(type, t.rawPointer)) {
-          const hint =
-            type === 'helm.v3'
-              ? 'a dotted Helm values path such as image.tag or env[0].value'
-              : 'an environment variable name such as ENV.GREETING or GREETING';
-          out.push(
-            finding(
-              'SPEC_INVALID_POINTER',
-              `pointer ${JSON.stringify(t.rawPointer)} of parameter "${name}" does not fit the ${type === 'helm.v3' ? 'Helm' : 'Compose'} profile: use ${hint}`,
-              childPointer(tp, 'pointer'),
-            ),
-          );
+          return;
         }
-      }
+        // A component name used in both a Helm and a Compose profile accepts either syntax.
+        if (
+          !t.rawPointer ||
+          types.size === 0 ||
+          [...types].some((type) => isValidPointer(type, t.rawPointer))
+        )
+          return;
+        const type = [...types][0]!;
+        const hint =
+          type === 'helm.v3'
+            ? 'a dotted Helm values path such as image.tag or env[0].value'
+            : 'an environment variable name such as ENV.GREETING or GREETING';
+        out.push(
+          finding(
+            'SPEC_INVALID_POINTER',
+            `pointer ${JSON.stringify(t.rawPointer)} of parameter "${name}" does not fit the ${type === 'helm.v3' ? 'Helm' : 'Compose'} component "${c}": use ${hint}`,
+            childPointer(tp, 'pointer'),
+          ),
+        );
+      });
     });
   }
   return out;
+}
+
+/** Component name -> the profile types it appears in (unknown types add nothing). */
+export function componentTypeMap(profiles: readonly DeploymentProfile[]): Map<string, Set<ProfileType>> {
+  const map = new Map<string, Set<ProfileType>>();
+  for (const p of profiles) {
+    for (const c of p.components) {
+      if (!c.name) continue;
+      const set = map.get(c.name) ?? new Set<ProfileType>();
+      if (p.type) set.add(p.type);
+      map.set(c.name, set);
+    }
+  }
+  return map;
 }

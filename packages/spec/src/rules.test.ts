@@ -1,0 +1,663 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseDocument } from './parse-document.js';
+import { baseApp, baseDeployment, clone, yaml } from './test-fixtures.js';
+
+type Doc = Record<string, any>;
+interface Case {
+  name: string;
+  mutate: (d: Doc) => void;
+  /** The code expected to be reported (bad) or not reported (good). */
+  code: string;
+  bad: boolean;
+  path?: string;
+}
+
+function run(kind: 'app' | 'deployment', cases: Case[]) {
+  for (const c of cases) {
+    test(`${kind}: ${c.bad ? 'rejects' : 'accepts'} ${c.name}`, () => {
+      const doc = clone(kind === 'app' ? baseApp() : baseDeployment());
+      c.mutate(doc);
+      const { findings } = parseDocument(yaml(doc), { file: 'x.yaml' });
+      const hit = findings.filter((f) => f.code === c.code);
+      if (c.bad) {
+        assert.ok(
+          hit.length > 0,
+          `expected ${c.code}; got ${findings.map((f) => `${f.code} ${f.path}`).join('; ') || 'nothing'}`,
+        );
+        if (c.path) assert.equal(hit[0]!.path, c.path);
+        assert.ok(hit[0]!.line !== undefined && hit[0]!.column !== undefined, 'finding has a position');
+        assert.ok(hit[0]!.message.length > 10);
+      } else {
+        assert.deepEqual(hit, [], `did not expect ${c.code}`);
+        assert.deepEqual(
+          findings.filter((f) => f.severity === 'error'),
+          [],
+        );
+      }
+    });
+  }
+}
+
+test('the base fixtures are valid', () => {
+  for (const doc of [baseApp(), baseDeployment()]) {
+    const r = parseDocument(yaml(doc));
+    assert.deepEqual(r.findings, []);
+    assert.ok(r.model);
+  }
+});
+
+run('app', [
+  // id syntax and placement
+  {
+    name: 'app id with upper case',
+    code: 'SPEC_INVALID_APPLICATION_ID',
+    bad: true,
+    path: '/id',
+    mutate: (d) => (d.id = 'Com-Example'),
+  },
+  {
+    name: 'app id with a dot',
+    code: 'SPEC_INVALID_APPLICATION_ID',
+    bad: true,
+    mutate: (d) => (d.id = 'com.example'),
+  },
+  {
+    name: 'app id of 201 chars',
+    code: 'SPEC_INVALID_APPLICATION_ID',
+    bad: true,
+    mutate: (d) => (d.id = 'a'.repeat(201)),
+  },
+  {
+    name: 'app id of 200 chars',
+    code: 'SPEC_INVALID_APPLICATION_ID',
+    bad: false,
+    mutate: (d) => (d.id = 'a'.repeat(200)),
+  },
+  { name: 'empty app id', code: 'SPEC_INVALID_APPLICATION_ID', bad: true, mutate: (d) => (d.id = '') },
+  {
+    name: 'metadata.id (2024 placement) with bad syntax',
+    code: 'SPEC_INVALID_APPLICATION_ID',
+    bad: true,
+    path: '/metadata/id',
+    mutate: (d) => {
+      delete d.id;
+      d.metadata.id = 'Bad_Id';
+    },
+  },
+  {
+    name: 'metadata.id (2024 placement)',
+    code: 'SPEC_ID_MISSING',
+    bad: false,
+    mutate: (d) => {
+      d.metadata.id = d.id;
+      delete d.id;
+    },
+  },
+  { name: 'no id at all', code: 'SPEC_ID_MISSING', bad: true, mutate: (d) => delete d.id },
+  {
+    name: 'two different ids',
+    code: 'SPEC_ID_CONFLICT',
+    bad: true,
+    mutate: (d) => (d.metadata.id = 'other-id'),
+  },
+  // kind / schema
+  {
+    name: 'kind: application (2024)',
+    code: 'SPEC_UNKNOWN_KIND',
+    bad: false,
+    mutate: (d) => (d.kind = 'application'),
+  },
+  {
+    name: 'wrong kind',
+    code: 'SPEC_UNKNOWN_KIND',
+    bad: true,
+    path: '/kind',
+    mutate: (d) => (d.kind = 'Application'),
+  },
+  {
+    name: 'missing metadata.name',
+    code: 'SPEC_REQUIRED_FIELD',
+    bad: true,
+    path: '/metadata/name',
+    mutate: (d) => delete d.metadata.name,
+  },
+  {
+    name: 'missing catalog organization',
+    code: 'SPEC_REQUIRED_FIELD',
+    bad: true,
+    mutate: (d) => delete d.metadata.catalog.organization,
+  },
+  {
+    name: 'deploymentProfiles not a list',
+    code: 'SPEC_WRONG_TYPE',
+    bad: true,
+    mutate: (d) => (d.deploymentProfiles = { a: 1 }),
+  },
+  {
+    name: 'profile type helmchart',
+    code: 'SPEC_UNKNOWN_PROFILE_TYPE',
+    bad: true,
+    path: '/deploymentProfiles/0/type',
+    mutate: (d) => (d.deploymentProfiles[0].type = 'helmchart'),
+  },
+  {
+    name: 'profile type helm (DM-D)',
+    code: 'SPEC_UNKNOWN_PROFILE_TYPE',
+    bad: false,
+    mutate: (d) => (d.deploymentProfiles[0].type = 'helm'),
+  },
+  {
+    name: 'profile type docker-compose (2024)',
+    code: 'SPEC_UNKNOWN_PROFILE_TYPE',
+    bad: false,
+    mutate: (d) => (d.deploymentProfiles[1].type = 'docker-compose'),
+  },
+  {
+    name: 'architecture riscv',
+    code: 'SPEC_UNKNOWN_ARCHITECTURE',
+    bad: true,
+    mutate: (d) =>
+      (d.deploymentProfiles[0].requiredResources = { cpu: { cores: 1, architectures: ['riscv'] } }),
+  },
+  {
+    name: 'requiredResources with x86_64 and quantities',
+    code: 'SPEC_UNKNOWN_ARCHITECTURE',
+    bad: false,
+    mutate: (d) =>
+      (d.deploymentProfiles[0].requiredResources = {
+        cpu: { cores: 0.5, architectures: ['x86_64', 'arm64'] },
+        memory: '512Mi',
+        storage: '10Gi',
+      }),
+  },
+  {
+    name: 'memory "4 GB"',
+    code: 'SPEC_INVALID_QUANTITY',
+    bad: true,
+    mutate: (d) => (d.deploymentProfiles[0].requiredResources = { memory: '4 GB' }),
+  },
+  {
+    name: 'rc.3 deviceConstraints',
+    code: 'SPEC_SCHEMA_VIOLATION',
+    bad: false,
+    mutate: (d) =>
+      (d.deploymentProfiles[0].deviceConstraints = {
+        capacityRequirements: { cpu: { cores: 2, architectures: ['amd64'] }, memory: '1Gi' },
+        eligibilityRules: [
+          { labelSelector: { matchExpressions: [{ key: 'site', operator: 'In', values: ['a'] }] } },
+        ],
+      }),
+  },
+  {
+    name: 'deviceConstraints with a bad operator',
+    code: 'SPEC_VALUE_NOT_ALLOWED',
+    bad: true,
+    mutate: (d) =>
+      (d.deploymentProfiles[0].deviceConstraints = {
+        eligibilityRules: [{ labelSelector: { matchExpressions: [{ key: 'site', operator: 'Equals' }] } }],
+      }),
+  },
+  {
+    name: 'unknown dataType',
+    code: 'SPEC_UNKNOWN_DATA_TYPE',
+    bad: true,
+    mutate: (d) => (d.configuration.schema[1].dataType = 'int'),
+  },
+  {
+    name: 'component name with upper case',
+    code: 'SPEC_INVALID_COMPONENT_NAME',
+    bad: true,
+    mutate: (d) => (d.deploymentProfiles[0].components[0].name = 'Hello'),
+  },
+  // components
+  {
+    name: 'duplicate component names in a profile',
+    code: 'SPEC_DUPLICATE_COMPONENT',
+    bad: true,
+    path: '/deploymentProfiles/0/components/1/name',
+    mutate: (d) => d.deploymentProfiles[0].components.push(clone(d.deploymentProfiles[0].components[0])),
+  },
+  {
+    name: 'same component name in two profiles',
+    code: 'SPEC_DUPLICATE_COMPONENT',
+    bad: false,
+    mutate: (d) => {
+      d.deploymentProfiles[1].components[0].name = 'hello';
+      d.parameters.greeting.targets[1].components = ['hello'];
+      d.parameters.debug.targets[0].components = ['hello'];
+    },
+  },
+  {
+    name: 'duplicate profile ids',
+    code: 'SPEC_DUPLICATE_PROFILE_ID',
+    bad: true,
+    mutate: (d) => (d.deploymentProfiles[1].id = 'hello-helm'),
+  },
+  {
+    name: 'helm component without revision',
+    code: 'SPEC_COMPONENT_PROPERTY_MISSING',
+    bad: true,
+    mutate: (d) => delete d.deploymentProfiles[0].components[0].properties.revision,
+  },
+  {
+    name: 'compose component without packageLocation or repository',
+    code: 'SPEC_COMPONENT_PROPERTY_MISSING',
+    bad: true,
+    mutate: (d) =>
+      (d.deploymentProfiles[1].components[0].properties = { keyLocation: 'https://example.com/k.asc' }),
+  },
+  {
+    name: 'rc.3 compose component with repository + revision',
+    code: 'SPEC_COMPONENT_PROPERTY_MISSING',
+    bad: false,
+    mutate: (d) =>
+      (d.deploymentProfiles[1].components[0].properties = {
+        repository: 'oci://registry.local/hello',
+        revision: '1.0.0',
+      }),
+  },
+  {
+    name: 'timeout 8m',
+    code: 'SPEC_INVALID_TIMEOUT',
+    bad: true,
+    mutate: (d) => (d.deploymentProfiles[0].components[0].properties.timeout = '8m'),
+  },
+  {
+    name: 'timeout 8m30s',
+    code: 'SPEC_INVALID_TIMEOUT',
+    bad: false,
+    mutate: (d) => (d.deploymentProfiles[0].components[0].properties.timeout = '8m30s'),
+  },
+  {
+    name: 'wait "yes"',
+    code: 'SPEC_INVALID_WAIT',
+    bad: true,
+    mutate: (d) => (d.deploymentProfiles[0].components[0].properties.wait = 'yes'),
+  },
+  {
+    name: 'wait "true" (G24 string)',
+    code: 'SPEC_INVALID_WAIT',
+    bad: false,
+    mutate: (d) => (d.deploymentProfiles[0].components[0].properties.wait = 'true'),
+  },
+  // targets and pointers
+  {
+    name: 'target naming a missing component',
+    code: 'SPEC_UNKNOWN_TARGET_COMPONENT',
+    bad: true,
+    path: '/parameters/replicas/targets/0/components/0',
+    mutate: (d) => (d.parameters.replicas.targets[0].components = ['nope']),
+  },
+  {
+    name: 'Helm pointer with list index',
+    code: 'SPEC_INVALID_POINTER',
+    bad: false,
+    mutate: (d) => (d.parameters.replicas.targets[0].pointer = 'env[0].value'),
+  },
+  {
+    name: 'Helm pointer with escaped dot',
+    code: 'SPEC_INVALID_POINTER',
+    bad: false,
+    mutate: (d) => (d.parameters.replicas.targets[0].pointer = 'annotations.example\\.com/x'),
+  },
+  {
+    name: 'Helm pointer with a space',
+    code: 'SPEC_INVALID_POINTER',
+    bad: true,
+    mutate: (d) => (d.parameters.replicas.targets[0].pointer = 'a b'),
+  },
+  {
+    name: 'Helm pointer with an empty segment',
+    code: 'SPEC_INVALID_POINTER',
+    bad: true,
+    mutate: (d) => (d.parameters.replicas.targets[0].pointer = 'a..b'),
+  },
+  {
+    name: 'Helm pointer with a bad index',
+    code: 'SPEC_INVALID_POINTER',
+    bad: true,
+    mutate: (d) => (d.parameters.replicas.targets[0].pointer = 'a[x]'),
+  },
+  {
+    name: 'Compose pointer as bare name (DM-C)',
+    code: 'SPEC_INVALID_POINTER',
+    bad: false,
+    mutate: (d) => (d.parameters.greeting.targets[1].pointer = 'GREETING'),
+  },
+  {
+    name: 'Compose pointer with a dotted path',
+    code: 'SPEC_INVALID_POINTER',
+    bad: true,
+    path: '/parameters/greeting/targets/1/pointer',
+    mutate: (d) => (d.parameters.greeting.targets[1].pointer = 'config.greeting'),
+  },
+  {
+    name: 'Compose pointer starting with a digit',
+    code: 'SPEC_INVALID_POINTER',
+    bad: true,
+    mutate: (d) => (d.parameters.greeting.targets[1].pointer = 'ENV.1ABC'),
+  },
+  // configuration references
+  {
+    name: 'setting naming a missing parameter',
+    code: 'SPEC_UNKNOWN_SETTING_PARAMETER',
+    bad: true,
+    mutate: (d) => (d.configuration.sections[0].settings[0].parameter = 'nope'),
+  },
+  {
+    name: 'setting naming a missing schema',
+    code: 'SPEC_UNKNOWN_SETTING_SCHEMA',
+    bad: true,
+    path: '/configuration/sections/0/settings/1/schema',
+    mutate: (d) => (d.configuration.sections[0].settings[1].schema = 'nope'),
+  },
+  {
+    name: 'two settings for one parameter',
+    code: 'SPEC_DUPLICATE_SETTING',
+    bad: true,
+    mutate: (d) =>
+      d.configuration.sections.push({
+        name: 'More',
+        settings: [{ parameter: 'greeting', name: 'Again', schema: 'text' }],
+      }),
+  },
+  {
+    name: 'duplicate schema rule names',
+    code: 'SPEC_DUPLICATE_SCHEMA_RULE',
+    bad: true,
+    mutate: (d) => d.configuration.schema.push({ name: 'text', dataType: 'string' }),
+  },
+  // schema rules fit their dataType
+  {
+    name: 'minLength on an integer',
+    code: 'SPEC_RULE_DATATYPE_MISMATCH',
+    bad: true,
+    path: '/configuration/schema/1/minLength',
+    mutate: (d) => (d.configuration.schema[1].minLength = 2),
+  },
+  {
+    name: 'regexMatch on a boolean',
+    code: 'SPEC_RULE_DATATYPE_MISMATCH',
+    bad: true,
+    mutate: (d) => (d.configuration.schema[3].regexMatch = '^t'),
+  },
+  {
+    name: 'minValue on a string',
+    code: 'SPEC_RULE_DATATYPE_MISMATCH',
+    bad: true,
+    mutate: (d) => (d.configuration.schema[0].minValue = 1),
+  },
+  {
+    name: 'maxPrecision on an integer',
+    code: 'SPEC_RULE_DATATYPE_MISMATCH',
+    bad: true,
+    mutate: (d) => (d.configuration.schema[1].maxPrecision = 1),
+  },
+  {
+    name: 'fractional bounds on an integer',
+    code: 'SPEC_RULE_DATATYPE_MISMATCH',
+    bad: true,
+    mutate: (d) => (d.configuration.schema[1].minValue = 0.5),
+  },
+  {
+    name: 'minLength on array[string]',
+    code: 'SPEC_RULE_DATATYPE_MISMATCH',
+    bad: false,
+    mutate: (d) => {
+      d.configuration.schema[5].dataType = 'array[string]';
+    },
+  },
+  {
+    name: 'minValue > maxValue',
+    code: 'SPEC_RULE_RANGE_INVERTED',
+    bad: true,
+    mutate: (d) => (d.configuration.schema[1].minValue = 11),
+  },
+  {
+    name: 'minLength > maxLength',
+    code: 'SPEC_RULE_RANGE_INVERTED',
+    bad: true,
+    mutate: (d) => (d.configuration.schema[0].minLength = 21),
+  },
+  {
+    name: 'minValue == maxValue',
+    code: 'SPEC_RULE_RANGE_INVERTED',
+    bad: false,
+    mutate: (d) => {
+      d.configuration.schema[1].minValue = 2;
+      d.configuration.schema[1].maxValue = 2;
+    },
+  },
+  {
+    name: 'regex with a backreference',
+    code: 'SPEC_REGEX_INVALID',
+    bad: true,
+    path: '/configuration/schema/0/regexMatch',
+    mutate: (d) => (d.configuration.schema[0].regexMatch = '^(a)\\1$'),
+  },
+  {
+    name: 'regex with lookahead',
+    code: 'SPEC_REGEX_INVALID',
+    bad: true,
+    mutate: (d) => (d.configuration.schema[0].regexMatch = '^(?=a)'),
+  },
+  {
+    name: 'regex that does not parse',
+    code: 'SPEC_REGEX_INVALID',
+    bad: true,
+    mutate: (d) => (d.configuration.schema[0].regexMatch = '([a-z'),
+  },
+  {
+    name: 'the URL regex of the Margo examples',
+    code: 'SPEC_REGEX_INVALID',
+    bad: false,
+    mutate: (d) => {
+      d.configuration.schema[0].regexMatch =
+        '^(http(s):\\/\\/.)[-a-zA-Z0-9@:%._\\+~#=]{2,256}\\.[a-z]{2,6}\\b([-a-zA-Z0-9@:%_\\+.~#?&//=]*)$';
+      d.configuration.schema[0].maxLength = 100;
+      d.parameters.greeting.value = 'https://example.com';
+    },
+  },
+  // defaults satisfy their schema
+  {
+    name: 'default too long',
+    code: 'SPEC_DEFAULT_VALUE_INVALID',
+    bad: true,
+    path: '/parameters/greeting/value',
+    mutate: (d) => (d.parameters.greeting.value = 'x'.repeat(21)),
+  },
+  {
+    name: 'default failing the regex',
+    code: 'SPEC_DEFAULT_VALUE_INVALID',
+    bad: true,
+    mutate: (d) => (d.parameters.greeting.value = 'Hello!'),
+  },
+  {
+    name: 'default out of range',
+    code: 'SPEC_DEFAULT_VALUE_INVALID',
+    bad: true,
+    mutate: (d) => (d.parameters.replicas.value = 11),
+  },
+  {
+    name: 'default quoted integer',
+    code: 'SPEC_DEFAULT_VALUE_INVALID',
+    bad: false,
+    mutate: (d) => (d.parameters.replicas.value = '3'),
+  },
+  {
+    name: 'default not an integer',
+    code: 'SPEC_DEFAULT_VALUE_INVALID',
+    bad: true,
+    mutate: (d) => (d.parameters.replicas.value = 2.5),
+  },
+  {
+    name: 'default with too many decimals',
+    code: 'SPEC_DEFAULT_VALUE_INVALID',
+    bad: true,
+    mutate: (d) => (d.parameters.ratio.value = 0.125),
+  },
+  {
+    name: 'default not an option',
+    code: 'SPEC_DEFAULT_VALUE_INVALID',
+    bad: true,
+    mutate: (d) => (d.parameters.colour.value = 'pink'),
+  },
+  {
+    name: 'default "true" for a boolean',
+    code: 'SPEC_DEFAULT_VALUE_INVALID',
+    bad: false,
+    mutate: (d) => (d.parameters.debug.value = 'true'),
+  },
+  {
+    name: 'default "yes" for a boolean',
+    code: 'SPEC_DEFAULT_VALUE_INVALID',
+    bad: true,
+    mutate: (d) => (d.parameters.debug.value = 'yes'),
+  },
+  // select options match the dataType
+  {
+    name: 'integer select with a text option',
+    code: 'SPEC_SELECT_OPTION_TYPE',
+    bad: true,
+    path: '/configuration/schema/1/options/1',
+    mutate: (d) => (d.configuration.schema[1].options = [1, 'two']),
+  },
+  {
+    name: 'integer select with quoted numbers',
+    code: 'SPEC_SELECT_OPTION_TYPE',
+    bad: false,
+    mutate: (d) => (d.configuration.schema[1].options = [1, '2']),
+  },
+  {
+    name: 'multiselect without options',
+    code: 'SPEC_RULE_DATATYPE_MISMATCH',
+    bad: true,
+    mutate: (d) => (d.configuration.schema[0].multiselect = true),
+  },
+  // version
+  {
+    name: 'version written as a number',
+    code: 'SPEC_VERSION_NOT_STRING',
+    bad: true,
+    mutate: (d) => (d.metadata.version = 1.5),
+  },
+  {
+    name: 'version written as a string',
+    code: 'SPEC_VERSION_NOT_STRING',
+    bad: false,
+    mutate: (d) => (d.metadata.version = '1.5'),
+  },
+]);
+
+run('deployment', [
+  {
+    name: 'annotations.id not a UUID',
+    code: 'SPEC_INVALID_DEPLOYMENT_ID',
+    bad: true,
+    path: '/metadata/annotations/id',
+    mutate: (d) => (d.metadata.annotations.id = 'nope'),
+  },
+  {
+    name: 'top-level id (DM-B)',
+    code: 'SPEC_ID_MISSING',
+    bad: false,
+    mutate: (d) => {
+      d.id = d.metadata.annotations.id;
+      delete d.metadata.annotations.id;
+    },
+  },
+  {
+    name: 'top-level id not a UUID',
+    code: 'SPEC_INVALID_DEPLOYMENT_ID',
+    bad: true,
+    path: '/id',
+    mutate: (d) => {
+      d.id = 'x';
+      delete d.metadata.annotations.id;
+    },
+  },
+  {
+    name: 'no deployment id',
+    code: 'SPEC_ID_MISSING',
+    bad: true,
+    mutate: (d) => delete d.metadata.annotations.id,
+  },
+  {
+    name: 'two different deployment ids',
+    code: 'SPEC_ID_CONFLICT',
+    bad: true,
+    mutate: (d) => (d.id = '00000000-0000-0000-0000-000000000000'),
+  },
+  {
+    name: 'applicationId with upper case',
+    code: 'SPEC_INVALID_APPLICATION_ID',
+    bad: true,
+    mutate: (d) => (d.metadata.annotations.applicationId = 'Com-Example'),
+  },
+  {
+    name: 'rc.3 spec.applicationId and deviceId',
+    code: 'SPEC_REQUIRED_FIELD',
+    bad: false,
+    mutate: (d) => {
+      d.spec.applicationId = d.metadata.annotations.applicationId;
+      delete d.metadata.annotations.applicationId;
+      d.metadata.deviceId = 'gw-1/child-2';
+    },
+  },
+  {
+    name: 'no applicationId',
+    code: 'SPEC_REQUIRED_FIELD',
+    bad: true,
+    mutate: (d) => delete d.metadata.annotations.applicationId,
+  },
+  {
+    name: 'two different applicationIds',
+    code: 'SPEC_ID_CONFLICT',
+    bad: true,
+    mutate: (d) => (d.spec.applicationId = 'other'),
+  },
+  {
+    name: 'bad deviceId',
+    code: 'SPEC_PATTERN_MISMATCH',
+    bad: true,
+    mutate: (d) => (d.metadata.deviceId = 'a b'),
+  },
+  {
+    name: 'missing namespace',
+    code: 'SPEC_REQUIRED_FIELD',
+    bad: true,
+    path: '/metadata/namespace',
+    mutate: (d) => delete d.metadata.namespace,
+  },
+  {
+    name: 'parameter without value',
+    code: 'SPEC_REQUIRED_FIELD',
+    bad: true,
+    mutate: (d) => delete d.spec.parameters.greeting.value,
+  },
+  {
+    name: 'target naming a missing component',
+    code: 'SPEC_UNKNOWN_TARGET_COMPONENT',
+    bad: true,
+    mutate: (d) => (d.spec.parameters.greeting.targets[0].components = ['x']),
+  },
+  {
+    name: 'Compose pointer with a dotted path',
+    code: 'SPEC_INVALID_POINTER',
+    bad: true,
+    mutate: (d) => (d.spec.parameters.greeting.targets[0].pointer = 'a.b'),
+  },
+  {
+    name: 'duplicate components',
+    code: 'SPEC_DUPLICATE_COMPONENT',
+    bad: true,
+    mutate: (d) => d.spec.deploymentProfile.components.push(clone(d.spec.deploymentProfile.components[0])),
+  },
+  {
+    name: 'wrong kind',
+    code: 'SPEC_UNKNOWN_KIND',
+    bad: true,
+    mutate: (d) => (d.kind = 'SomethingErroneous'),
+  },
+]);
