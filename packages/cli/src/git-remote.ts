@@ -71,7 +71,10 @@ export function runGit(
       if (code === 0) return resolvePromise({ stdout, stderr });
       reject(classifyGitFailure(args, stderr, opts.what));
     });
-    child.stdin.end(opts.input ?? '');
+    if (child.stdin) {
+      child.stdin.on('error', () => {});
+      child.stdin.end(opts.input);
+    }
   });
 }
 
