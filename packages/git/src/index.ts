@@ -18,3 +18,48 @@ export { NativeGitStore, blobOid } from './native-git-store.js';
 export { updateWithRetry, backoffDelay, type UpdateWithRetryOptions, type UpdateResult } from './retry.js';
 export { authorizationHeader, redactUrl } from './auth-header.js';
 export { ZERO_OID, fullRef, shortRef, isOid } from './paths.js';
+export {
+  TokenStore,
+  ROLES,
+  sha256Hex,
+  type Role,
+  type TokenRecord,
+  type TokenInfo,
+  type IssuedToken,
+} from './server/token-store.js';
+export {
+  canRead,
+  canPush,
+  canUpdateRef,
+  type RepoKind,
+  type RepoRef,
+  type Decision,
+} from './server/access.js';
+export { RateLimiter, DEFAULT_RATE_LIMIT, type RateLimitOptions } from './server/rate-limit.js';
+export {
+  createRepos,
+  ensureDeviceRepo,
+  ensureDeviceRepos,
+  repoRef,
+  repoPath,
+  assertDeviceId,
+} from './server/repos.js';
+export {
+  createGitHttpHandler,
+  parseGitPath,
+  tokenFromHeader,
+  type GitHttpHandler,
+  type GitHttpHandlerOptions,
+  type PushEvent,
+  type TokenVerifier,
+} from './server/http-handler.js';
+export { startGitServer, type StartedGitServer } from './server/start-server.js';
+export { validateCatalogPush, isApplicationDescription } from './server/catalog-validator.js';
+export {
+  formatPushFinding,
+  type PushValidator,
+  type PushValidationContext,
+  type PushFinding,
+  type RefUpdate,
+  type ChangedFile,
+} from './server/push-validation.js';

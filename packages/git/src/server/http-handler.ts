@@ -1,0 +1,553 @@
+import { spawn } from 'node:child_process';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { MargoError } from '@margo-gitops/spec';
+import { baseGitEnv, configEnv, execGit } from '../exec-git.js';
+import { ZERO_OID } from '../paths.js';
+import { canPush, canRead, canUpdateRef, type RepoKind, type RepoRef } from './access.js';
+import { validateCatalogPush } from './catalog-validator.js';
+import { installHooks } from './hook-script.js';
+import { parseCommandList, refusalReport } from './pkt-line.js';
+import {
+  changedFiles,
+  formatPushFinding,
+  oversizedObjects,
+  parseHookInput,
+  validationContext,
+  type PushFinding,
+  type PushValidator,
+  type QuarantineEnv,
+} from './push-validation.js';
+import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimitOptions } from './rate-limit.js';
+import { uploadPackAdvertisement } from './ref-advertisement.js';
+import { DEVICE_ID_PATTERN } from './repos.js';
+import type { TokenInfo } from './token-store.js';
+
+/** What the handler needs from a token store (TokenStore fits). */
+export interface TokenVerifier {
+  verify(plaintext: string): TokenInfo | undefined;
+}
+
+/** Emitted once per updated ref after a push was stored. */
+export interface PushEvent {
+  /** `catalog.git`, `fleet.git`, `devices/<id>.git`. */
+  repo: string;
+  kind: RepoKind;
+  deviceId?: string;
+  ref: string;
+  /** Zero id when the ref was created. */
+  before: string;
+  /** Zero id when the ref was deleted. */
+  after: string;
+  tokenName: string;
+  tokenId: string;
+}
+
+export interface GitHttpHandlerOptions {
+  /** Folder holding catalog.git, fleet.git and devices/<id>.git. */
+  reposRoot: string;
+  tokens: TokenVerifier;
+  /** Push validators by repository kind. Default: `{ catalog: validateCatalogPush }`; null disables one. */
+  validators?: Partial<Record<RepoKind, PushValidator | null>>;
+  onPush?: (e: PushEvent) => void;
+  /** Per-token request rate limit; false disables. Default 120 burst, 20/s. */
+  rateLimit?: RateLimitOptions | false;
+  /** Largest file a push may add. Default 10 MiB. */
+  maxObjectBytes?: number;
+  /** Largest pack a push may send. Default 256 MiB. */
+  maxPushBytes?: number;
+  /** URL prefix. Default `/git`. */
+  basePath?: string;
+  /** Serve `info/refs` for fetches (protocol v0/v1) from Node instead of starting git. Default true. */
+  fastAdvertisement?: boolean;
+  /** Called with failures the handler answered with 500 (for the caller's log). */
+  onError?: (err: unknown) => void;
+  /** Injectable clock for the rate limiter. */
+  now?: () => number;
+}
+
+/** The request handler; resolves false when the URL is not under the base path. */
+export interface GitHttpHandler {
+  (req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+  /** Stops the hook callback socket and removes the generated hooks. */
+  close(): Promise<void>;
+}
+
+interface Route {
+  repo: RepoRef;
+  action: 'advertise-upload' | 'advertise-receive' | 'upload-pack' | 'receive-pack';
+}
+
+/** Maps `<rest>` of `/git/<rest>` to a repository and smart-HTTP action (undefined = not served). */
+export function parseGitPath(
+  rest: string,
+  method: string,
+  service: string | null,
+): Route | { error: number; message: string } {
+  const m =
+    /^(?:(catalog|fleet)\.git|devices\/([^/]+)\.git)\/(info\/refs|git-upload-pack|git-receive-pack)$/.exec(
+      rest,
+    );
+  if (!m) {
+    return /^(?:(?:catalog|fleet)\.git|devices\/[^/]+\.git)(?:\/|$)/.test(rest)
+      ? {
+          error: 404,
+          message: 'only the smart HTTP protocol is served (info/refs, git-upload-pack, git-receive-pack)',
+        }
+      : {
+          error: 404,
+          message: 'no such repository; repositories are catalog.git, fleet.git and devices/<id>.git',
+        };
+  }
+  const deviceId = m[2];
+  if (deviceId !== undefined && (!DEVICE_ID_PATTERN.test(deviceId) || deviceId.endsWith('.lock'))) {
+    return { error: 404, message: 'invalid device id in repository path' };
+  }
+  const repo: RepoRef = m[1]
+    ? { kind: m[1] as RepoKind, name: `${m[1]}.git` }
+    : { kind: 'device', deviceId: deviceId!, name: `devices/${deviceId}.git` };
+  const what = m[3];
+  if (what === 'info/refs' && method === 'GET') {
+    if (service === 'git-upload-pack') return { repo, action: 'advertise-upload' };
+    if (service === 'git-receive-pack') return { repo, action: 'advertise-receive' };
+    return {
+      error: 403,
+      message: 'only the smart HTTP protocol is served; use a git client newer than 1.6.6',
+    };
+  }
+  if (what === 'git-upload-pack' && method === 'POST') return { repo, action: 'upload-pack' };
+  if (what === 'git-receive-pack' && method === 'POST') return { repo, action: 'receive-pack' };
+  return { error: 405, message: 'method not allowed' };
+}
+
+/** Reads the token from `Authorization: Basic base64(user:token)` or `Bearer <token>`. */
+export function tokenFromHeader(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const [scheme, value] = header.trim().split(/\s+/, 2);
+  if (!scheme || !value) return undefined;
+  if (scheme.toLowerCase() === 'bearer') return value;
+  if (scheme.toLowerCase() !== 'basic') return undefined;
+  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  const user = i >= 0 ? decoded.slice(0, i) : decoded;
+  const pass = i >= 0 ? decoded.slice(i + 1) : '';
+  return pass || user || undefined;
+}
+
+function sendText(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
+  const body = `${message}\n`;
+  res.writeHead(status, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-cache',
+    ...headers,
+  });
+  res.end(body);
+}
+
+interface PendingPush {
+  repo: RepoRef;
+  token: TokenInfo;
+}
+
+/**
+ * The embedded Git server as a request handler for node:http, to compose with other routes:
+ * smart HTTP through `git http-backend`, token auth (Basic or Bearer), role and branch rules,
+ * rate limiting, validated pushes, and a push event as soon as a push is stored.
+ *
+ * @example
+ * const git = createGitHttpHandler({ reposRoot, tokens: TokenStore.open(file), onPush: (e) => reconcile(e) });
+ * http.createServer(async (req, res) => { if (!(await git(req, res))) otherRoutes(req, res); });
+ */
+export function createGitHttpHandler(opts: GitHttpHandlerOptions): GitHttpHandler {
+  const basePath = (opts.basePath ?? '/git').replace(/\/+$/, '');
+  const limiter =
+    opts.rateLimit === false ? undefined : new RateLimiter(opts.rateLimit ?? DEFAULT_RATE_LIMIT, opts.now);
+  const validators: Partial<Record<RepoKind, PushValidator | null>> = {
+    catalog: validateCatalogPush,
+    ...(opts.validators ?? {}),
+  };
+  const maxObjectBytes = opts.maxObjectBytes ?? 10 * 1024 * 1024;
+  const maxPushBytes = opts.maxPushBytes ?? 256 * 1024 * 1024;
+  const fastAdvertisement = opts.fastAdvertisement ?? true;
+  const secret = randomBytes(24).toString('hex');
+  const pending = new Map<string, PendingPush>();
+  let agent: Promise<string> | undefined;
+  let hookSetup: Promise<{ dir: string; socket: string; server: http.Server }> | undefined;
+
+  const gitAgent = (): Promise<string> =>
+    (agent ??= execGit(['--version'])
+      .then(
+        (r) =>
+          `git/${
+            r.stdout
+              .toString()
+              .trim()
+              .replace(/^git version /, '')
+              .split(/\s/)[0]
+          }`,
+      )
+      .catch(() => 'git/unknown'));
+
+  const hooks = (): Promise<{ dir: string; socket: string; server: http.Server }> =>
+    (hookSetup ??= (async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'margo-hooks-'));
+      await installHooks(dir);
+      const socket = join(dir, 'cb.sock');
+      const server = http.createServer((req, res) => {
+        void onHookCall(req, res).catch((e) => {
+          opts.onError?.(e);
+          if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
+          res.end(
+            JSON.stringify({
+              ok: false,
+              messages: ['margo: internal error while checking the push; refused'],
+            }),
+          );
+        });
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(socket, () => resolve());
+      });
+      return { dir, socket, server };
+    })());
+
+  async function onHookCall(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const call = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+      hook: string;
+      secret: string;
+      request: string;
+      stdin: string;
+    } & QuarantineEnv;
+    const answer = (ok: boolean, messages: string[]): void => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ ok, messages }));
+    };
+    const given = Buffer.from(String(call.secret));
+    const expected = Buffer.from(secret);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected))
+      return answer(false, ['margo: hook call not authorised']);
+    const ctx = pending.get(call.request);
+    if (!ctx) return answer(false, ['margo: unknown push request; refused']);
+    const updates = parseHookInput(call.stdin);
+    if (call.hook === 'post-receive') {
+      answer(true, []);
+      for (const u of updates) {
+        opts.onPush?.({
+          repo: ctx.repo.name,
+          kind: ctx.repo.kind,
+          ...(ctx.repo.deviceId ? { deviceId: ctx.repo.deviceId } : {}),
+          ref: u.ref,
+          before: u.before,
+          after: u.after,
+          tokenName: ctx.token.name,
+          tokenId: ctx.token.id,
+        });
+      }
+      return;
+    }
+    if (call.hook !== 'pre-receive') return answer(true, []);
+    const findings: PushFinding[] = [];
+    for (const u of updates) {
+      const d = canUpdateRef(ctx.token, ctx.repo, u.ref);
+      if (!d.allow) findings.push({ code: 'GIT_ACCESS_DENIED', message: d.reason });
+    }
+    if (!findings.length) findings.push(...(await oversizedObjects(call, updates, maxObjectBytes)));
+    const validator = validators[ctx.repo.kind];
+    if (!findings.length && validator) {
+      for (const u of updates) {
+        if (u.after === ZERO_OID) continue;
+        const changes = await changedFiles(call, u);
+        findings.push(...(await validator(validationContext(call, ctx.repo, ctx.token, u, changes))));
+      }
+    }
+    const errors = findings.filter((f) => (f.severity ?? 'error') === 'error');
+    const lines = findings.map(formatPushFinding);
+    if (errors.length)
+      lines.push(
+        `margo: push refused: ${errors.length} problem${errors.length === 1 ? '' : 's'}; nothing was stored`,
+      );
+    answer(errors.length === 0, lines);
+  }
+
+  async function runBackend(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Route,
+    token: TokenInfo,
+    body: Readable | undefined,
+    bodyEncoding: string | undefined,
+  ): Promise<void> {
+    const cfg: [string, string][] = [
+      ['http.uploadpack', 'true'],
+      ['http.receivepack', 'true'],
+      ['receive.maxInputSize', String(maxPushBytes)],
+      ['uploadpack.allowFilter', 'false'],
+    ];
+    if (route.repo.kind === 'catalog')
+      cfg.push(['receive.denyNonFastForwards', 'true'], ['receive.denyDeletes', 'true']);
+    const env: Record<string, string | undefined> = {
+      ...baseGitEnv(),
+      GIT_PROJECT_ROOT: opts.reposRoot,
+      GIT_HTTP_EXPORT_ALL: '1',
+      PATH_INFO: `/${route.repo.name}/${route.action.startsWith('advertise') ? 'info/refs' : route.action === 'upload-pack' ? 'git-upload-pack' : 'git-receive-pack'}`,
+      QUERY_STRING: new URL(req.url ?? '/', 'http://x').search.slice(1),
+      REQUEST_METHOD: req.method ?? 'GET',
+      REMOTE_USER: token.name,
+      REMOTE_ADDR: req.socket.remoteAddress ?? '',
+      CONTENT_TYPE: req.headers['content-type'] ?? '',
+      GIT_PROTOCOL: (req.headers['git-protocol'] as string | undefined) ?? undefined,
+      HTTP_CONTENT_ENCODING: bodyEncoding,
+    };
+    if (route.action === 'receive-pack') {
+      const h = await hooks();
+      const id = randomBytes(12).toString('hex');
+      pending.set(id, { repo: route.repo, token });
+      res.once('close', () => pending.delete(id));
+      cfg.push(['core.hooksPath', h.dir]);
+      Object.assign(env, {
+        MARGO_HOOK_SOCKET: h.socket,
+        MARGO_HOOK_SECRET: secret,
+        MARGO_HOOK_REQUEST: id,
+        MARGO_HOOK_NODE: process.execPath,
+      });
+    }
+    Object.assign(env, configEnv(cfg));
+    for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
+
+    await new Promise<void>((resolve) => {
+      const child = spawn('git', ['http-backend'], {
+        env: env as NodeJS.ProcessEnv,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      let headerBuf: Buffer | undefined = Buffer.alloc(0);
+      child.stderr.on('data', (d: Buffer) => {
+        if (stderr.length < 8192) stderr += d.toString('utf8');
+      });
+      child.stdin.on('error', () => undefined);
+      child.on('error', (e) => {
+        opts.onError?.(
+          new MargoError(
+            'GIT_SERVER_MISCONFIGURED',
+            'cannot start git http-backend; the orchestrator host needs git',
+            { cause: e },
+          ),
+        );
+        if (!res.headersSent)
+          sendText(res, 500, 'margo: the git server is misconfigured (git missing on the server)');
+        resolve();
+      });
+      child.stdout.on('data', (d: Buffer) => {
+        if (headerBuf === undefined) {
+          if (!res.write(d)) {
+            child.stdout.pause();
+            res.once('drain', () => child.stdout.resume());
+          }
+          return;
+        }
+        headerBuf = Buffer.concat([headerBuf, d]);
+        let end = headerBuf.indexOf('\r\n\r\n');
+        let sepLen = 4;
+        if (end < 0) {
+          end = headerBuf.indexOf('\n\n');
+          sepLen = 2;
+        }
+        if (end < 0) return;
+        const head = headerBuf.subarray(0, end).toString('latin1');
+        const rest = headerBuf.subarray(end + sepLen);
+        headerBuf = undefined;
+        let status = 200;
+        const headers: Record<string, string> = {};
+        for (const line of head.split(/\r?\n/)) {
+          const i = line.indexOf(':');
+          if (i < 0) continue;
+          const k = line.slice(0, i).trim();
+          const v = line.slice(i + 1).trim();
+          if (k.toLowerCase() === 'status') status = parseInt(v, 10) || 500;
+          else headers[k] = v;
+        }
+        res.writeHead(status, headers);
+        if (rest.length) res.write(rest);
+      });
+      child.on('close', (code) => {
+        if (headerBuf !== undefined && !res.headersSent) {
+          opts.onError?.(
+            new MargoError(
+              'GIT_COMMAND_FAILED',
+              `git http-backend exited ${code}: ${stderr.trim().slice(0, 500)}`,
+            ),
+          );
+          sendText(res, 500, 'margo: the git backend failed');
+        } else res.end();
+        resolve();
+      });
+      if (body) body.pipe(child.stdin);
+      else child.stdin.end();
+    });
+  }
+
+  async function handleReceivePack(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Route,
+    token: TokenInfo,
+  ): Promise<void> {
+    const encoding = (req.headers['content-encoding'] ?? '').toLowerCase();
+    let source: Readable = req;
+    if (encoding === 'gzip' || encoding === 'x-gzip') source = req.pipe(createGunzip());
+    else if (encoding && encoding !== 'identity')
+      return sendText(res, 415, `margo: unsupported Content-Encoding ${encoding}`);
+    // Read just enough of the body to see the ref update commands.
+    const it = source[Symbol.asyncIterator]();
+    let head = Buffer.alloc(0);
+    let parsed = parseCommandList(head);
+    while (parsed.state === 'incomplete') {
+      const next = await it.next();
+      if (next.done) break;
+      head = Buffer.concat([head, next.value as Buffer]);
+      if (head.length > 4 * 1024 * 1024) return sendText(res, 413, 'margo: ref update list too large');
+      parsed = parseCommandList(head);
+    }
+    if (parsed.state !== 'done')
+      return sendText(
+        res,
+        400,
+        `margo: bad receive-pack request (${parsed.state === 'error' ? parsed.reason : 'truncated'})`,
+      );
+    const denied = parsed.pushCert
+      ? 'signed pushes are not supported'
+      : parsed.commands.map((c) => canUpdateRef(token, route.repo, c.ref)).find((d) => !d.allow)?.reason;
+    if (denied) {
+      source.resume(); // drain the pack; nothing is written
+      const body = refusalReport(parsed.commands, parsed.capabilities, `margo: ${denied}`);
+      res.writeHead(200, {
+        'Content-Type': 'application/x-git-receive-pack-result',
+        'Content-Length': body.length,
+        'Cache-Control': 'no-cache',
+      });
+      res.end(body);
+      return;
+    }
+    const rest = Readable.from(
+      (async function* () {
+        yield head;
+        while (true) {
+          const n = await it.next();
+          if (n.done) return;
+          yield n.value as Buffer;
+        }
+      })(),
+    );
+    await runBackend(req, res, route, token, rest, undefined);
+  }
+
+  const handler = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (!url.pathname.startsWith(`${basePath}/`)) return false;
+    try {
+      const route = parseGitPath(
+        url.pathname.slice(basePath.length + 1),
+        req.method ?? 'GET',
+        url.searchParams.get('service'),
+      );
+      if ('error' in route) {
+        sendText(res, route.error, `margo: ${route.message}`);
+        return true;
+      }
+      const plaintext = tokenFromHeader(req.headers.authorization);
+      const token = plaintext ? opts.tokens.verify(plaintext) : undefined;
+      if (!token) {
+        req.resume();
+        sendText(
+          res,
+          401,
+          plaintext
+            ? 'margo: the token is unknown, revoked or expired'
+            : 'margo: authentication required (use a margo token as the password)',
+          {
+            'WWW-Authenticate': 'Basic realm="margo", charset="UTF-8"',
+          },
+        );
+        return true;
+      }
+      if (limiter) {
+        const r = limiter.take(token.id);
+        if (!r.ok) {
+          req.resume();
+          sendText(
+            res,
+            429,
+            `margo: rate limit exceeded for token "${token.name}"; retry in ${r.retryAfterSec}s`,
+            { 'Retry-After': String(r.retryAfterSec) },
+          );
+          return true;
+        }
+      }
+      const write = route.action === 'advertise-receive' || route.action === 'receive-pack';
+      const decision = write ? canPush(token, route.repo) : canRead(token, route.repo);
+      if (!decision.allow) {
+        req.resume();
+        sendText(res, 403, `margo: ${decision.reason}`);
+        return true;
+      }
+      const gitdir = join(opts.reposRoot, route.repo.name);
+      if (!existsSync(join(gitdir, 'HEAD'))) {
+        req.resume();
+        sendText(res, 404, `margo: repository ${route.repo.name} does not exist`);
+        return true;
+      }
+      if (
+        route.action === 'advertise-upload' &&
+        fastAdvertisement &&
+        !String(req.headers['git-protocol'] ?? '').includes('version=2')
+      ) {
+        const body = await uploadPackAdvertisement(gitdir, await gitAgent());
+        if (body) {
+          res.writeHead(200, {
+            'Content-Type': 'application/x-git-upload-pack-advertisement',
+            'Content-Length': body.length,
+            'Cache-Control': 'no-cache, max-age=0, must-revalidate',
+          });
+          res.end(body);
+          return true;
+        }
+      }
+      if (route.action === 'receive-pack') await handleReceivePack(req, res, route, token);
+      else {
+        const enc = req.headers['content-encoding'];
+        await runBackend(req, res, route, token, route.action === 'upload-pack' ? req : undefined, enc);
+      }
+    } catch (e) {
+      opts.onError?.(e);
+      if (!res.headersSent) sendText(res, 500, 'margo: internal error in the git server');
+      else res.destroy();
+    }
+    return true;
+  };
+
+  return Object.assign(handler, {
+    close: async (): Promise<void> => {
+      if (!hookSetup) return;
+      const h = await hookSetup.catch(() => undefined);
+      hookSetup = undefined;
+      if (!h) return;
+      await new Promise<void>((r) => h.server.close(() => r()));
+      await rm(h.dir, { recursive: true, force: true });
+    },
+  });
+}
