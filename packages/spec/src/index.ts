@@ -68,3 +68,16 @@ export {
   parseTimeout,
   formatTimeout,
 } from './quantity.js';
+
+// Files, folders and application packages (the only file-system code of this package).
+export { validateContent, type ContentResult, type FileKind } from './validate-content.js';
+export {
+  validateApplicationPackage,
+  validateFile,
+  validatePaths,
+  checkPackageResources,
+  readBounded,
+  PACKAGE_DESCRIPTION_FILE,
+  type FileResult,
+  type ValidateFilesOptions,
+} from './validate-files.js';
