@@ -12,6 +12,7 @@ import {
   normalisePem,
   normaliseSerial,
   parseCertificate,
+  parsePrivateKey,
   pki,
   serialOf,
   subjectField,
@@ -41,6 +42,20 @@ export function createDeviceKeyAndCsr(
     keyPem: normalisePem(pki.privateKeyToPem(keys.privateKey)),
     csrPem: normalisePem(pki.certificationRequestToPem(csr)),
   };
+}
+
+/**
+ * A CSR for an existing device key (e.g. resuming an interrupted enrolment or renewing a
+ * certificate without changing the key).
+ */
+export function createCsrForKey(deviceId: string, keyPem: string): string {
+  assertDeviceId(deviceId);
+  const key = parsePrivateKey(keyPem, 'device key');
+  const csr = pki.createCertificationRequest();
+  csr.publicKey = pki.setRsaPublicKey(key.n, key.e);
+  csr.setSubject([{ shortName: 'CN', value: deviceId }]);
+  csr.sign(key, forge.md.sha256.create());
+  return normalisePem(pki.certificationRequestToPem(csr));
 }
 
 /** Facts read from a CSR after its checks passed. */

@@ -14,6 +14,7 @@ export {
 } from './ca.js';
 export {
   createDeviceKeyAndCsr,
+  createCsrForKey,
   checkDeviceCsr,
   signDeviceCsr,
   verifyDeviceCert,
