@@ -1,0 +1,242 @@
+import { rm } from 'node:fs/promises';
+import { MargoError, codeInfo, isMargoError, type Code } from '@margo-gitops/spec';
+import {
+  assertDeviceId,
+  certificateFingerprint,
+  createCsrForKey,
+  createDeviceKeyAndCsr,
+  describeCertificate,
+  ensurePrivateDir,
+  readFileIfExists,
+  verifyDeviceCert,
+  writeFileAtomic,
+  writeFileExclusive,
+} from '@margo-gitops/trust';
+import {
+  assertKeyMatchesCert,
+  identityPaths,
+  loadEnrolment,
+  type Enrolment,
+  type EnrolmentRecord,
+} from './enrolment-state.js';
+
+export interface EnrolOptions {
+  /** Orchestrator base URL, e.g. `https://margo.plant-7.example` (paths are appended). */
+  serverUrl: string;
+  deviceId: string;
+  /** One-time token from the operator. Never stored. */
+  enrolmentToken: string;
+  /** The agent's state folder; the identity goes to `<stateDir>/identity/`. */
+  stateDir: string;
+  /**
+   * SHA-256 fingerprint (hex, colons allowed) of the root CA, shown by `margo init`. Without it the
+   * CA is trusted on first use: acceptable only over a trusted network or HTTPS.
+   */
+  caFingerprint?: string;
+  /** Facts sent along (hostname, labels...); must not contain secrets. */
+  facts?: Record<string, unknown>;
+  /** RSA size of the device key; default 3072. */
+  bits?: number;
+  /** Per-request time limit; default 30 s. */
+  timeoutMs?: number;
+  /** Injected fetch (tests); default global fetch. */
+  fetch?: typeof fetch;
+}
+
+function serverError(message: string, cause?: unknown): MargoError {
+  return new MargoError('TRUST_ENROL_SERVER_ERROR', message, { cause });
+}
+
+function normaliseFingerprint(f: string): string {
+  return f.replace(/[:\s]/g, '').toLowerCase();
+}
+
+async function request(
+  opts: EnrolOptions,
+  path: string,
+  init: RequestInit,
+): Promise<{ status: number; body: unknown }> {
+  const url = new URL(path, opts.serverUrl.endsWith('/') ? opts.serverUrl : opts.serverUrl + '/').toString();
+  const f = opts.fetch ?? fetch;
+  let res: Response;
+  try {
+    res = await f(url, { ...init, redirect: 'error', signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000) });
+  } catch (e) {
+    throw serverError(`cannot reach ${new URL(url).origin}: ${(e as Error).message}`, e);
+  }
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    throw serverError(`${new URL(url).pathname} answered ${res.status} with a non-JSON body`);
+  }
+  return { status: res.status, body };
+}
+
+/**
+ * Enrols this device with the orchestrator (runs on the device):
+ * 1. fetch the root CA (`GET /onboarding/certificate`), check it against `caFingerprint` when given;
+ * 2. create the device key (0600, never sent) and a CSR — or reuse the key of an interrupted attempt;
+ * 3. `POST /onboarding` with the CSR and the one-time token;
+ * 4. check the answer (certificate issued by that CA, for this key and id) and store everything
+ *    under `<stateDir>/identity/` atomically (enrolment.json last: its presence means "enrolled").
+ * Already enrolled with the same id and server: returns the stored enrolment (idempotent).
+ *
+ * @example
+ * const e = await enrol({ serverUrl: 'http://10.0.0.5:8080', deviceId: 'press-7', enrolmentToken, stateDir: '/var/lib/margo', caFingerprint });
+ */
+export async function enrol(opts: EnrolOptions): Promise<Enrolment> {
+  assertDeviceId(opts.deviceId);
+  if (!opts.enrolmentToken) throw new MargoError('USAGE_ERROR', 'an enrolment token is required');
+  const paths = identityPaths(opts.stateDir);
+
+  try {
+    const existing = await loadEnrolment(opts.stateDir);
+    if (existing.deviceId === opts.deviceId && existing.serverUrl === opts.serverUrl) return existing;
+    throw new MargoError(
+      'TRUST_ENROL_STATE_CONFLICT',
+      `${paths.dir} already holds the enrolment of device ${existing.deviceId} with ${existing.serverUrl}`,
+      {
+        data: { dir: paths.dir, deviceId: existing.deviceId },
+      },
+    );
+  } catch (e) {
+    if (!isMargoError(e) || e.code !== 'TRUST_ENROL_STATE_MISSING') throw e;
+  }
+
+  // 1. root CA
+  const caRes = await request(opts, 'onboarding/certificate', {
+    method: 'GET',
+    headers: { accept: 'application/json' },
+  });
+  const b64 = (caRes.body as { certificate?: unknown } | undefined)?.certificate;
+  if (caRes.status !== 200 || typeof b64 !== 'string')
+    throw serverError(`GET /onboarding/certificate answered ${caRes.status}`);
+  const caCertPem = Buffer.from(b64, 'base64').toString('utf8');
+  let caFp: string;
+  try {
+    caFp = certificateFingerprint(caCertPem);
+  } catch (e) {
+    throw serverError('the root CA served by the orchestrator is not a certificate', e);
+  }
+  if (opts.caFingerprint && normaliseFingerprint(opts.caFingerprint) !== caFp) {
+    throw new MargoError(
+      'TRUST_ENROL_CA_MISMATCH',
+      'the root CA served by the orchestrator does not match the pinned fingerprint',
+      {
+        data: { expected: normaliseFingerprint(opts.caFingerprint), served: caFp },
+      },
+    );
+  }
+
+  // 2. key + CSR (the key never leaves this folder)
+  await ensurePrivateDir(paths.dir);
+  let keyPem = (await readFileIfExists(paths.key))?.toString('utf8');
+  let csrPem: string;
+  if (keyPem) {
+    csrPem = createCsrForKey(opts.deviceId, keyPem);
+  } else {
+    const made = createDeviceKeyAndCsr(opts.deviceId, { bits: opts.bits });
+    await writeFileExclusive(paths.key, made.keyPem, 0o600);
+    keyPem = made.keyPem;
+    csrPem = made.csrPem;
+  }
+
+  // 3. enrol
+  const res = await request(opts, 'onboarding', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({
+      deviceId: opts.deviceId,
+      csr: csrPem,
+      enrolmentToken: opts.enrolmentToken,
+      ...(opts.facts ? { facts: opts.facts } : {}),
+    }),
+  });
+  if (res.status !== 201) {
+    const p = (res.body ?? {}) as { code?: unknown; detail?: unknown; title?: unknown };
+    const code =
+      typeof p.code === 'string' && codeInfo(p.code)
+        ? (p.code as Code)
+        : res.status >= 500 || res.status === 429
+          ? 'TRUST_ENROL_SERVER_ERROR'
+          : 'TRUST_ENROL_REFUSED';
+    const detail =
+      typeof p.detail === 'string'
+        ? p.detail.slice(0, 300)
+        : typeof p.title === 'string'
+          ? p.title
+          : `HTTP ${res.status}`;
+    throw new MargoError(code, `the orchestrator refused the enrolment of ${opts.deviceId}: ${detail}`, {
+      data: { status: res.status, deviceId: opts.deviceId },
+      ...(res.status === 429 ? { retry: 'later' as const } : {}),
+    });
+  }
+
+  // 4. check and store
+  const r = res.body as Partial<{
+    certificate: string;
+    clientId: string;
+    clientSecret: string;
+    tokenEndpoint: string;
+    repository: { url?: string; token?: string };
+  }>;
+  if (
+    typeof r.certificate !== 'string' ||
+    typeof r.clientId !== 'string' ||
+    typeof r.clientSecret !== 'string' ||
+    typeof r.tokenEndpoint !== 'string' ||
+    typeof r.repository?.url !== 'string' ||
+    typeof r.repository.token !== 'string'
+  ) {
+    throw new MargoError(
+      'TRUST_ENROL_RESPONSE_INVALID',
+      'the enrolment answer lacks certificate, client credentials or repository',
+    );
+  }
+  try {
+    verifyDeviceCert(caCertPem, r.certificate, { deviceId: opts.deviceId });
+    assertKeyMatchesCert(keyPem, r.certificate);
+  } catch (e) {
+    throw new MargoError(
+      'TRUST_ENROL_RESPONSE_INVALID',
+      'the returned certificate is not for this device key or not issued by the root CA',
+      { cause: e },
+    );
+  }
+  const record: EnrolmentRecord = {
+    version: 1,
+    deviceId: opts.deviceId,
+    serverUrl: opts.serverUrl,
+    repoUrl: r.repository.url,
+    token: r.repository.token,
+    clientId: r.clientId,
+    clientSecret: r.clientSecret,
+    tokenEndpoint: r.tokenEndpoint,
+    caFingerprint: caFp,
+    certificateSerial: describeCertificate(r.certificate).serial,
+    enrolledAt: new Date().toISOString(),
+  };
+  await writeFileAtomic(paths.ca, caCertPem, 0o644);
+  await writeFileAtomic(paths.cert, r.certificate, 0o644);
+  await writeFileAtomic(paths.enrolment, JSON.stringify(record, null, 2) + '\n', 0o600);
+  return loadEnrolment(opts.stateDir);
+}
+
+/**
+ * Stores a new Git token after rotation (e.g. fetched with the OAuth2 client credentials).
+ *
+ * @example
+ * await updateRepositoryToken(stateDir, newToken);
+ */
+export async function updateRepositoryToken(stateDir: string, token: string): Promise<void> {
+  const e = await loadEnrolment(stateDir);
+  const { keyPem: _k, certPem: _c, caCertPem: _a, paths, ...record } = e;
+  await writeFileAtomic(paths.enrolment, JSON.stringify({ ...record, token }, null, 2) + '\n', 0o600);
+}
+
+/** Removes the stored identity (after a revocation, before enrolling again). */
+export async function forgetEnrolment(stateDir: string): Promise<void> {
+  await rm(identityPaths(stateDir).dir, { recursive: true, force: true });
+}
