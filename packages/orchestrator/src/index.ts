@@ -1,1 +1,51 @@
-export {};
+// Public API of @margo-gitops/orchestrator.
+export {
+  Orchestrator,
+  type OrchestratorOptions,
+  type ReconcileSummary,
+  type PushNotice,
+  type DesiredStateSigner,
+} from './orchestrator.js';
+export { createStatusHttpHandler, type StatusHttpOptions } from './status-http.js';
+
+// Pure core (no I/O).
+export {
+  prepareReconcile,
+  desiredForDevice,
+  type Catalog,
+  type CatalogEntry,
+  type CurrentDeployment,
+  type DeviceObservation,
+  type DeviceDesired,
+  type DeploymentOutcome,
+  type OutcomeStatus,
+  type ReconcileContext,
+  type IntentResolution,
+} from './core/desired-state.js';
+export {
+  rollupFleetStatus,
+  type FleetStatus,
+  type DeploymentRollup,
+  type DeploymentRow,
+  type DeviceRow,
+  type RowState,
+  type StateCounts,
+} from './core/fleet-status.js';
+export { selectTargets, type TargetSelection } from './core/select-targets.js';
+export { matchesSelector } from './core/label-selector.js';
+export { resolveVersion, type VersionResolution } from './core/resolve-version.js';
+export { chooseProfile, runnableTypes, type DeviceFacts, type ProfileChoice } from './core/choose-profile.js';
+export { unmetRequirements, formatBytes } from './core/match-capabilities.js';
+export {
+  resolveParameters,
+  type ResolvedParameter,
+  type ParameterResolution,
+  type ParameterValidator,
+} from './core/resolve-parameters.js';
+export {
+  renderApplicationDeployment,
+  DEPENDS_ON_ANNOTATION,
+  APP_VERSION_ANNOTATION,
+  type RenderInput,
+} from './core/render-deployment.js';
+export { deploymentIdFor, DEPLOYMENT_ID_NAMESPACE } from './core/deployment-id.js';

@@ -59,7 +59,7 @@ export async function writeObject(gitdir: string, type: ObjectType, content: Buf
   return oid;
 }
 
-function git(gitdir: string, args: string[], input?: string): Promise<Buffer> {
+export function runGit(gitdir: string, args: string[], input?: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       'git',
@@ -85,7 +85,7 @@ function git(gitdir: string, args: string[], input?: string): Promise<Buffer> {
 export async function readObjectsCli(gitdir: string, oids: string[]): Promise<Map<string, GitObject>> {
   const out = new Map<string, GitObject>();
   if (!oids.length) return out;
-  const buf = await git(gitdir, ['cat-file', '--batch'], oids.join('\n') + '\n');
+  const buf = await runGit(gitdir, ['cat-file', '--batch'], oids.join('\n') + '\n');
   let pos = 0;
   for (const oid of oids) {
     const nl = buf.indexOf(10, pos);
@@ -354,7 +354,7 @@ export async function readFilesCli(
   ref: string,
   filter: (path: string) => boolean = () => true,
 ): Promise<Map<string, Buffer>> {
-  const ls = (await git(gitdir, ['ls-tree', '-r', '-z', ref])).toString('utf8');
+  const ls = (await runGit(gitdir, ['ls-tree', '-r', '-z', ref])).toString('utf8');
   const wanted: [string, string][] = [];
   for (const rec of ls.split('\0')) {
     if (!rec) continue;

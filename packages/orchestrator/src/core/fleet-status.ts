@@ -1,0 +1,189 @@
+import type { DeploymentState, DeploymentStatus, Finding, FleetDevice } from '@margo-gitops/spec';
+import type { DeploymentOutcome } from './desired-state.js';
+
+/** A device's state for one deployment as the fleet view shows it. */
+export type RowState = DeploymentState | 'not-matched' | 'unknown' | 'error';
+
+export interface DeploymentRow {
+  deviceId: string;
+  deploymentId: string;
+  state: RowState;
+  /** Why: not-matched reason, hold/error reason, or why it is pending/unknown. */
+  reason?: string;
+  /** The orchestrator's or the device's error. */
+  error?: { code: string; message: string; source?: string };
+  /** When the device last reported anything (ISO 8601). */
+  lastReportAt?: string;
+}
+
+export type StateCounts = Record<RowState, number>;
+
+export interface DeploymentRollup {
+  name: string;
+  applicationId: string;
+  version?: string;
+  counts: StateCounts;
+  total: number;
+  errors: { deviceId: string; code: string; message: string }[];
+  devices: DeploymentRow[];
+}
+
+export interface DeviceRow {
+  deviceId: string;
+  lastReportAt?: string;
+  /** `reporting` within the device's expected window, `stale` beyond it, `never` reported. */
+  reporting: 'reporting' | 'stale' | 'never';
+  expectedReportSeconds: number;
+  deployments: number;
+  /** Last failure writing this device's repository (retried on the next pass). */
+  repoError?: { code: string; message: string };
+}
+
+export interface FleetStatus {
+  generatedAt: string;
+  fleetCommit: string | null;
+  catalogCommit: string | null;
+  lastReconcileAt?: string;
+  findings: Finding[];
+  deployments: DeploymentRollup[];
+  devices: DeviceRow[];
+}
+
+/** What the roll-up needs to know about one device. */
+export interface DeviceView {
+  device: FleetDevice;
+  outcomes: DeploymentOutcome[];
+  /** ms since epoch of the device's last status report. */
+  reportedAt?: number;
+  statuses: ReadonlyMap<string, DeploymentStatus>;
+  /** deployment name -> ms when its desired file last changed on the device. */
+  changedAt: Readonly<Record<string, number>>;
+  repoError?: { code: string; message: string };
+}
+
+export interface RollupInput {
+  now: number;
+  fleetCommit: string | null;
+  catalogCommit: string | null;
+  lastReconcileAt?: number;
+  findings: Finding[];
+  /** Every deployment intent name with its application id, so intents that match nothing are listed too. */
+  intents: { name: string; applicationId: string }[];
+  devices: DeviceView[];
+}
+
+export function emptyCounts(): StateCounts {
+  return {
+    pending: 0,
+    installing: 0,
+    installed: 0,
+    failed: 0,
+    removing: 0,
+    removed: 0,
+    'not-matched': 0,
+    unknown: 0,
+    error: 0,
+  };
+}
+
+/**
+ * Rolls the fleet up per deployment. A device that has not reported within its expected window is
+ * `unknown` (never shown healthy); a device whose last report predates the orchestrator's latest
+ * change of a deployment is `pending` for it until it reports again.
+ *
+ * @example
+ * const status = rollupFleetStatus({ now: Date.now(), fleetCommit, catalogCommit, findings: [], intents, devices });
+ * status.deployments[0].counts.installed;
+ */
+export function rollupFleetStatus(input: RollupInput): FleetStatus {
+  const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+  const rollups = new Map<string, DeploymentRollup>();
+  for (const i of [...input.intents].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    rollups.set(i.name, {
+      name: i.name,
+      applicationId: i.applicationId,
+      counts: emptyCounts(),
+      total: 0,
+      errors: [],
+      devices: [],
+    });
+  }
+  const devices: DeviceRow[] = [];
+  for (const v of [...input.devices].sort((a, b) => (a.device.id < b.device.id ? -1 : 1))) {
+    const windowMs = v.device.expectedReportSeconds * 1000;
+    const fresh = v.reportedAt !== undefined && input.now - v.reportedAt <= windowMs;
+    const lastReportAt = iso(v.reportedAt);
+    devices.push({
+      deviceId: v.device.id,
+      ...(lastReportAt ? { lastReportAt } : {}),
+      reporting: v.reportedAt === undefined ? 'never' : fresh ? 'reporting' : 'stale',
+      expectedReportSeconds: v.device.expectedReportSeconds,
+      deployments: v.outcomes.filter((o) => o.status === 'matched' || o.status === 'held').length,
+      ...(v.repoError ? { repoError: v.repoError } : {}),
+    });
+    for (const o of v.outcomes) {
+      const r = rollups.get(o.deployment);
+      if (!r) continue;
+      if (o.version) r.version ??= o.version;
+      const row: DeploymentRow = {
+        deviceId: o.deviceId,
+        deploymentId: o.deploymentId,
+        state: 'pending',
+        ...(lastReportAt ? { lastReportAt } : {}),
+      };
+      if (o.status === 'not-matched') {
+        row.state = 'not-matched';
+        row.reason = o.reason ?? 'does not match';
+      } else if (o.status === 'error') {
+        row.state = 'error';
+        row.reason = o.reason ?? 'could not be computed';
+        row.error = { code: o.code ?? 'INTERNAL_ERROR', message: row.reason };
+      } else {
+        if (o.status === 'held') {
+          row.error = {
+            code: o.code ?? 'INTERNAL_ERROR',
+            message: `kept the previous desired state: ${o.reason ?? ''}`,
+          };
+        }
+        const s = v.statuses.get(o.deploymentId);
+        const changed = v.changedAt[o.deployment];
+        if (!fresh) {
+          row.state = 'unknown';
+          row.reason =
+            v.reportedAt === undefined
+              ? 'the device has never reported'
+              : `no report for more than ${v.device.expectedReportSeconds}s`;
+        } else if (!s) {
+          row.state = 'pending';
+          row.reason = 'the device has not reported this deployment yet';
+        } else if (changed !== undefined && v.reportedAt! < changed) {
+          row.state = 'pending';
+          row.reason = `the device has not reported since the change of ${iso(changed)}`;
+        } else {
+          row.state = s.state;
+          if (s.error)
+            row.error = {
+              code: s.error.code,
+              message: s.error.message,
+              ...(s.error.source ? { source: s.error.source } : {}),
+            };
+        }
+      }
+      if (row.error)
+        r.errors.push({ deviceId: row.deviceId, code: row.error.code, message: row.error.message });
+      r.counts[row.state]++;
+      r.total++;
+      r.devices.push(row);
+    }
+  }
+  const lastReconcileAt = iso(input.lastReconcileAt);
+  return {
+    generatedAt: new Date(input.now).toISOString(),
+    fleetCommit: input.fleetCommit,
+    catalogCommit: input.catalogCommit,
+    ...(lastReconcileAt ? { lastReconcileAt } : {}),
+    findings: input.findings,
+    deployments: [...rollups.values()],
+    devices,
+  };
+}

@@ -1,0 +1,153 @@
+import type { DeploymentStatus, DeviceCapabilities, ParamValue } from '@margo-gitops/spec';
+import { parse } from 'yaml';
+import type { CurrentDeployment } from '../core/desired-state.js';
+import { normaliseCapabilities, normaliseStatus } from '../spec-adapter.js';
+import {
+  buildTree,
+  parseTree,
+  readCommit,
+  readObject,
+  readRef,
+  readTreeFiles,
+  updateRef,
+  writeCommit,
+  writeObject,
+  type Signature,
+} from './git-objects.js';
+
+export const MANIFEST_FILE = 'margo-manifest.json';
+
+/** The desired-state branch of a device as it is now. */
+export interface DeviceMain {
+  oid: string | null;
+  /** Oid of the `deployments/` folder; null when there is none. */
+  deploymentsTree: string | null;
+  /** Deployment name -> current ApplicationDeployment. */
+  current: Map<string, CurrentDeployment>;
+  /** `version` of the current signed manifest, when there is one. */
+  manifestVersion?: number;
+}
+
+function parametersOf(bytes: Buffer): Record<string, ParamValue> | undefined {
+  try {
+    const doc = parse(bytes.toString('utf8')) as {
+      spec?: { parameters?: Record<string, { value?: ParamValue }> };
+    };
+    const out: Record<string, ParamValue> = {};
+    for (const [k, v] of Object.entries(doc?.spec?.parameters ?? {}))
+      if (v && v.value !== undefined) out[k] = v.value;
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads `main` of a device repository: its deployments and manifest version. */
+export async function readDeviceMain(gitdir: string, oid: string | null): Promise<DeviceMain> {
+  const out: DeviceMain = { oid, deploymentsTree: null, current: new Map() };
+  if (!oid) return out;
+  const commit = await readCommit(gitdir, oid);
+  const root = await readObject(gitdir, commit.tree);
+  if (!root) return out;
+  for (const item of parseTree(root.content)) {
+    if (item.name === 'deployments' && item.mode === '40000') out.deploymentsTree = item.oid;
+    if (item.name === MANIFEST_FILE) {
+      const m = await readObject(gitdir, item.oid);
+      try {
+        const v = Number(
+          (
+            JSON.parse(m?.content.toString('utf8') ?? '{}') as {
+              version?: unknown;
+              manifestVersion?: unknown;
+            }
+          ).version ?? NaN,
+        );
+        if (Number.isFinite(v)) out.manifestVersion = v;
+      } catch {
+        /* unreadable manifest: the signer starts a new version line */
+      }
+    }
+  }
+  if (out.deploymentsTree) {
+    const files = await readTreeFiles(gitdir, out.deploymentsTree);
+    for (const [name, bytes] of files) {
+      const m = /^([^/]+)\.yaml$/.exec(name);
+      if (!m) continue;
+      const parameters = parametersOf(bytes);
+      out.current.set(m[1]!, { bytes, ...(parameters ? { parameters } : {}) });
+    }
+  }
+  return out;
+}
+
+/** What a device reported on its `status` branch. */
+export interface DeviceReport {
+  oid: string | null;
+  /** Committer time of the status head, in ms; undefined when the device never reported. */
+  reportedAt?: number;
+  capabilities?: DeviceCapabilities;
+  /** deploymentId -> status. */
+  statuses: Map<string, DeploymentStatus>;
+  /** Unreadable files, by path. */
+  problems: string[];
+}
+
+/** Reads the `status` branch of a device repository. */
+export async function readDeviceStatus(gitdir: string, oid: string | null): Promise<DeviceReport> {
+  const out: DeviceReport = { oid, statuses: new Map(), problems: [] };
+  if (!oid) return out;
+  const commit = await readCommit(gitdir, oid);
+  if (commit.time !== undefined) out.reportedAt = commit.time * 1000;
+  const files = await readTreeFiles(gitdir, commit.tree);
+  for (const [path, bytes] of files) {
+    try {
+      if (path === 'capabilities.json')
+        out.capabilities = normaliseCapabilities(JSON.parse(bytes.toString('utf8')));
+      else if (/^deployments\/[^/]+\.json$/.test(path)) {
+        const s = normaliseStatus(JSON.parse(bytes.toString('utf8')));
+        const id = s.deploymentId || path.slice('deployments/'.length, -'.json'.length);
+        out.statuses.set(id, s);
+      }
+    } catch (e) {
+      out.problems.push(`${path}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return out;
+}
+
+/** Oid of the `deployments/` folder the given files would make (hash only, nothing written). */
+export async function deploymentsTreeOf(files: ReadonlyMap<string, Buffer>): Promise<string | null> {
+  const subtrees = new Map<string, string>();
+  await buildTree(null, files, subtrees);
+  return subtrees.get('deployments') ?? null;
+}
+
+export interface WriteDeviceInput {
+  gitdir: string;
+  expectedOid: string | null;
+  /** The complete tree of the new commit. */
+  files: ReadonlyMap<string, Buffer>;
+  message: string;
+  author: Signature;
+  committer: Signature;
+}
+
+/** Writes the complete desired tree as one commit on `main` (compare-and-swap on the old head). */
+export async function writeDeviceMain(input: WriteDeviceInput): Promise<string> {
+  const tree = (await buildTree(input.gitdir, input.files)) ?? (await writeEmptyTree(input.gitdir));
+  const oid = await writeCommit(input.gitdir, {
+    tree,
+    parents: input.expectedOid ? [input.expectedOid] : [],
+    author: input.author,
+    committer: input.committer,
+    message: input.message,
+  });
+  await updateRef(input.gitdir, 'main', input.expectedOid, oid);
+  return oid;
+}
+
+function writeEmptyTree(gitdir: string): Promise<string> {
+  return writeObject(gitdir, 'tree', Buffer.alloc(0));
+}
+
+export { readRef };

@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import { parseFleet, type Fleet } from '@margo-gitops/spec';
+import { parse } from 'yaml';
+import type { Catalog, CatalogEntry } from '../core/desired-state.js';
+import { normaliseApplication } from '../spec-adapter.js';
+import { readFilesCli, readRef, runGit } from './git-objects.js';
+
+const MARGO_YAML = /^([^/]+)\/([^/]+)\/margo\.ya?ml$/;
+
+/** Parses margo.yaml files by content hash so an unchanged package is parsed once. */
+export class CatalogReader {
+  private parsed = new Map<string, CatalogEntry>();
+
+  /**
+   * Reads every `<appId>/<version>/margo.yaml` at `oid` of the catalog repository. A package
+   * whose folder does not match its own id and version, or that cannot be parsed, becomes an
+   * error entry (deployments naming it are held, with the reason).
+   */
+  async read(gitdir: string, oid: string): Promise<Catalog> {
+    const files = await readFilesCli(gitdir, oid, (p) => MARGO_YAML.test(p));
+    const catalog = new Map<string, Map<string, CatalogEntry>>();
+    const seen = new Map<string, CatalogEntry>();
+    for (const [path, content] of files) {
+      const [, appId, version] = MARGO_YAML.exec(path)!;
+      const key = createHash('sha1').update(path).update('\0').update(content).digest('hex');
+      let entry = this.parsed.get(key);
+      if (!entry) {
+        entry = parseCatalogEntry(appId!, version!, content);
+      }
+      seen.set(key, entry);
+      let versions = catalog.get(appId!);
+      if (!versions) catalog.set(appId!, (versions = new Map()));
+      versions.set(version!, entry);
+    }
+    this.parsed = seen;
+    return catalog;
+  }
+}
+
+function parseCatalogEntry(appId: string, version: string, content: Buffer): CatalogEntry {
+  try {
+    const data: unknown = parse(content.toString('utf8'), { maxAliasCount: 100 });
+    const app = normaliseApplication(data);
+    if (app.id !== appId) return { error: `margo.yaml declares id ${app.id}, but its folder is ${appId}/` };
+    if (app.version !== version)
+      return { error: `margo.yaml declares version ${app.version}, but its folder is ${appId}/${version}/` };
+    if (!app.profiles.length) return { error: 'margo.yaml has no deployment profiles' };
+    return { app };
+  } catch (e) {
+    return { error: `margo.yaml cannot be read: ${e instanceof Error ? e.message : String(e)}` };
+  }
+}
+
+/** Reads and parses the fleet repository at `oid`. */
+export async function readFleet(gitdir: string, oid: string): Promise<Fleet> {
+  const files = await readFilesCli(
+    gitdir,
+    oid,
+    (p) => p.startsWith('devices/') || p.startsWith('deployments/'),
+  );
+  return parseFleet(files);
+}
+
+/** Head of `main` of a repository, null when the repository or branch does not exist. */
+export async function headOf(gitdir: string): Promise<string | null> {
+  return readRef(gitdir, 'main');
+}
+
+/** Who last changed `path` in the fleet repository up to `oid` (the author of that commit). */
+export async function lastAuthorOf(
+  gitdir: string,
+  oid: string,
+  path: string,
+): Promise<{ name: string; email: string; commit: string } | undefined> {
+  const out = (await runGit(gitdir, ['log', '-1', '--format=%an%x00%ae%x00%H', oid, '--', path]))
+    .toString('utf8')
+    .trim();
+  if (!out) return undefined;
+  const [name, email, commit] = out.split('\0');
+  return name && email && commit ? { name, email, commit } : undefined;
+}

@@ -1,0 +1,551 @@
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { ensureDeviceRepo } from '@margo-gitops/git';
+import { MargoError, toMargoError, type Fleet } from '@margo-gitops/spec';
+import type { Logger } from 'pino';
+import {
+  desiredForDevice,
+  prepareReconcile,
+  type Catalog,
+  type DeploymentOutcome,
+  type ReconcileContext,
+} from './core/desired-state.js';
+import { rollupFleetStatus, type DeviceView, type FleetStatus } from './core/fleet-status.js';
+import {
+  deploymentsTreeOf,
+  MANIFEST_FILE,
+  readDeviceMain,
+  readDeviceStatus,
+  writeDeviceMain,
+  type DeviceReport,
+} from './io/device-repo.js';
+import { readRef, type Signature } from './io/git-objects.js';
+import { runBounded } from './io/pool.js';
+import { CatalogReader, headOf, lastAuthorOf, readFleet } from './io/read-sources.js';
+import { loadDeviceStates, saveDeviceStates, type DeviceState } from './io/state-store.js';
+
+/**
+ * Signs a device's desired files: receives the complete set (`deployments/*.yaml`) and returns the
+ * set to commit, normally with `margo-manifest.json` added. `prev.version` is the version of the
+ * manifest currently on the device (0 when none); the new one must be greater.
+ */
+export type DesiredStateSigner = (
+  deviceId: string,
+  files: Map<string, Buffer>,
+  prev: { version: number },
+) => Promise<Map<string, Buffer>>;
+
+export interface OrchestratorOptions {
+  /** The data folder (`margo-data/`); state is kept in `<dataDir>/state/`. */
+  dataDir: string;
+  /** Folder holding `catalog.git`, `fleet.git` and `devices/<id>.git`. Default `<dataDir>/repos`. */
+  reposRoot?: string;
+  logger: Logger;
+  signer?: DesiredStateSigner;
+  /** Period of the full reconcile in ms; 0 disables the timer. Default 60000. */
+  intervalMs?: number;
+  /** Device repositories written at the same time. Default 8. */
+  concurrency?: number;
+  /** Clock (ms since epoch); for tests. */
+  now?: () => number;
+  /** Turns a package-relative Compose `packageLocation`/`keyLocation` into a URL devices can reach. */
+  resolvePackageLocation?: (appId: string, version: string, location: string) => string;
+  /** Progress of the device fan-out of each pass. */
+  onProgress?: (p: { done: number; total: number; reason: string }) => void;
+  /** Identity of commits the orchestrator makes on its own. */
+  identity?: { name: string; email: string };
+}
+
+/** Outcome of one reconcile pass. */
+export interface ReconcileSummary {
+  reason: string;
+  fleetCommit: string | null;
+  catalogCommit: string | null;
+  /** Devices looked at. */
+  devices: number;
+  /** Devices whose desired state got a new commit. */
+  committed: number;
+  /** Devices skipped because nothing they depend on changed. */
+  unchanged: number;
+  failed: { deviceId: string; code: string; message: string }[];
+  durationMs: number;
+}
+
+/** What the embedded Git server reports after a push (packages/git PushEvent fits). */
+export interface PushNotice {
+  /** `catalog.git`, `fleet.git`, `devices/<id>.git`. */
+  repo: string;
+  ref: string;
+  deviceId?: string;
+}
+
+const EMPTY_FLEET: Fleet = { devices: new Map(), deployments: new Map(), findings: [] };
+
+/**
+ * Turns the catalog and fleet repositories into every device's desired state: one commit per
+ * device per pass, only when its files change. Passes are serialised; concurrent triggers
+ * coalesce into one pending pass.
+ *
+ * @example
+ * const o = new Orchestrator({ dataDir, logger, signer });
+ * await o.start();                    // first pass + periodic timer
+ * gitServer.onPush = (e) => o.notifyPush(e);
+ * await o.reconcileNow('manual');
+ * const status = await o.getFleetStatus();
+ * await o.stop();
+ */
+export class Orchestrator {
+  readonly reposRoot: string;
+  private readonly opts: OrchestratorOptions;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly concurrency: number;
+  private states = new Map<string, DeviceState>();
+  private reports = new Map<string, DeviceReport>();
+  private knownRepos = new Set<string>();
+  private catalogReader = new CatalogReader();
+  private fleet: Fleet = EMPTY_FLEET;
+  private catalog: Catalog = new Map();
+  private fleetOid: string | null | undefined;
+  private catalogOid: string | null | undefined;
+  private ctx: ReconcileContext | undefined;
+  private authorCache = new Map<string, Promise<{ name: string; email: string } | undefined>>();
+  private chain: Promise<unknown> = Promise.resolve();
+  private queuedFull: Promise<ReconcileSummary> | undefined;
+  private queuedDevices: Promise<ReconcileSummary> | undefined;
+  private pendingDevices = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private loaded = false;
+  private dirty = false;
+  private stopped = false;
+  private lastReconcileAt: number | undefined;
+  /** The most recent pass. */
+  lastSummary: ReconcileSummary | undefined;
+
+  constructor(opts: OrchestratorOptions) {
+    this.opts = opts;
+    this.reposRoot = opts.reposRoot ?? join(opts.dataDir, 'repos');
+    this.log = opts.logger.child({ component: 'orchestrator' });
+    this.now = opts.now ?? Date.now;
+    this.concurrency = Math.max(1, opts.concurrency ?? 8);
+  }
+
+  /** Loads saved state, runs a first pass and starts the periodic timer. */
+  async start(): Promise<ReconcileSummary | undefined> {
+    this.stopped = false;
+    await this.load();
+    const interval = this.opts.intervalMs ?? 60_000;
+    if (interval > 0) {
+      this.timer = setInterval(() => {
+        this.reconcileNow('periodic').catch(() => undefined);
+      }, interval);
+      this.timer.unref();
+    }
+    try {
+      return await this.reconcileNow('start');
+    } catch {
+      return undefined; // logged; retried by the timer
+    }
+  }
+
+  /** Stops the timer and waits for the running pass to finish. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.chain.catch(() => undefined);
+  }
+
+  /**
+   * Runs a full pass (every device). Triggers arriving while a pass waits to start share it;
+   * triggers arriving while one runs queue exactly one more.
+   */
+  reconcileNow(reason = 'manual'): Promise<ReconcileSummary> {
+    if (this.queuedFull) return this.queuedFull;
+    const p = this.chain.then(() => {
+      this.queuedFull = undefined;
+      return this.runPass(reason, undefined);
+    });
+    this.queuedFull = p;
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Re-computes only the given device (e.g. its status branch changed). Coalesces like reconcileNow. */
+  reconcileDevice(deviceId: string, reason = 'device status'): Promise<ReconcileSummary> {
+    this.pendingDevices.add(deviceId);
+    if (this.queuedDevices) return this.queuedDevices;
+    const p = this.chain.then(() => {
+      this.queuedDevices = undefined;
+      const ids = [...this.pendingDevices];
+      this.pendingDevices.clear();
+      return this.runPass(reason, ids);
+    });
+    this.queuedDevices = p;
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Hook for the Git server's onPush: catalog/fleet pushes run a full pass, status pushes that device. */
+  notifyPush(e: PushNotice): void {
+    if (this.stopped) return;
+    const ref = e.ref.startsWith('refs/') ? e.ref : `refs/heads/${e.ref}`;
+    const dev = e.deviceId ?? /^devices\/(.+)\.git$/.exec(e.repo)?.[1];
+    let p: Promise<unknown> | undefined;
+    if ((e.repo === 'catalog.git' || e.repo === 'fleet.git') && ref === 'refs/heads/main')
+      p = this.reconcileNow(`push ${e.repo}`);
+    else if (dev && ref === 'refs/heads/status') p = this.reconcileDevice(dev, `status push ${dev}`);
+    p?.catch(() => undefined);
+  }
+
+  private async load(): Promise<void> {
+    if (this.loaded) return;
+    this.states = await loadDeviceStates(this.opts.dataDir);
+    this.loaded = true;
+  }
+
+  private async runPass(reason: string, only: string[] | undefined): Promise<ReconcileSummary> {
+    const started = this.now();
+    const t0 = performance.now();
+    await this.load();
+    const log = this.log.child({ reason });
+    try {
+      await this.refreshSources();
+    } catch (e) {
+      const err = toMargoError(e, 'ORCH_GIT_FAILED');
+      log.error({ err: err.toJSON() }, 'reading the catalog or fleet repository failed');
+      throw err;
+    }
+    const ctx = this.ctx!;
+    const ids = (only ?? [...this.fleet.devices.keys()]).filter((id) => this.fleet.devices.has(id)).sort();
+    const summary: ReconcileSummary = {
+      reason,
+      fleetCommit: this.fleetOid ?? null,
+      catalogCommit: this.catalogOid ?? null,
+      devices: ids.length,
+      committed: 0,
+      unchanged: 0,
+      failed: [],
+      durationMs: 0,
+    };
+    const results = await runBounded(
+      ids,
+      this.concurrency,
+      (id) => this.syncDevice(id, ctx, reason),
+      (done, total) => this.opts.onProgress?.({ done, total, reason }),
+    );
+    results.forEach((r, i) => {
+      const id = ids[i]!;
+      if (r.ok) {
+        if (r.value === 'committed') summary.committed++;
+        else summary.unchanged++;
+        return;
+      }
+      const err = toMargoError(r.error, 'ORCH_DEVICE_REPO_FAILED');
+      const st = this.states.get(id);
+      const attempts = (st?.error?.attempts ?? 0) + 1;
+      this.states.set(id, {
+        ...(st ?? emptyState()),
+        inputKey: undefined,
+        error: { code: err.code, message: err.message, at: this.now(), attempts },
+      });
+      this.dirty = true;
+      summary.failed.push({ deviceId: id, code: err.code, message: err.message });
+      log.warn(
+        { deviceId: id, err: err.toJSON(), attempts },
+        'device repository not updated; retried on the next pass',
+      );
+    });
+    if (this.dirty) {
+      this.dirty = false;
+      try {
+        await saveDeviceStates(this.opts.dataDir, this.states);
+      } catch (e) {
+        log.error({ err: toMargoError(e, 'IO_ERROR').toJSON() }, 'saving orchestrator state failed');
+      }
+    }
+    summary.durationMs = Math.round(performance.now() - t0);
+    this.lastSummary = summary;
+    this.lastReconcileAt = started;
+    const level = summary.failed.length ? 'warn' : summary.committed ? 'info' : 'debug';
+    log[level](
+      {
+        committed: summary.committed,
+        unchanged: summary.unchanged,
+        failed: summary.failed.length,
+        devices: summary.devices,
+        durationMs: summary.durationMs,
+        fleetCommit: summary.fleetCommit,
+        catalogCommit: summary.catalogCommit,
+      },
+      'reconcile pass done',
+    );
+    return summary;
+  }
+
+  /** Re-reads catalog and fleet when their heads moved. */
+  private async refreshSources(): Promise<void> {
+    const fleetDir = join(this.reposRoot, 'fleet.git');
+    const catalogDir = join(this.reposRoot, 'catalog.git');
+    const [fleetOid, catalogOid] = await Promise.all([headOf(fleetDir), headOf(catalogDir)]);
+    let changed = !this.ctx;
+    if (fleetOid !== this.fleetOid) {
+      this.fleet = fleetOid ? await readFleet(fleetDir, fleetOid) : EMPTY_FLEET;
+      this.fleetOid = fleetOid;
+      this.authorCache.clear();
+      for (const f of this.fleet.findings) this.log.warn({ finding: f }, 'fleet document problem');
+      changed = true;
+    }
+    if (catalogOid !== this.catalogOid) {
+      this.catalog = catalogOid ? await this.catalogReader.read(catalogDir, catalogOid) : new Map();
+      this.catalogOid = catalogOid;
+      changed = true;
+    }
+    if (changed) {
+      this.ctx = prepareReconcile(
+        this.fleet,
+        this.catalog,
+        this.opts.resolvePackageLocation ? { resolveLocation: this.opts.resolvePackageLocation } : {},
+      );
+    }
+  }
+
+  private deviceDir(id: string): string {
+    return join(this.reposRoot, 'devices', `${id}.git`);
+  }
+
+  private async syncDevice(
+    id: string,
+    ctx: ReconcileContext,
+    reason: string,
+  ): Promise<'committed' | 'unchanged'> {
+    const device = ctx.fleet.devices.get(id)!;
+    if (!this.knownRepos.has(id)) {
+      await ensureDeviceRepo(this.reposRoot, id);
+      this.knownRepos.add(id);
+    }
+    const gitdir = this.deviceDir(id);
+    const [mainOid, statusOid] = await Promise.all([readRef(gitdir, 'main'), readRef(gitdir, 'status')]);
+    const prev = this.states.get(id);
+    const keyBase = `${this.fleetOid ?? '-'}|${this.catalogOid ?? '-'}|${statusOid ?? '-'}|${this.opts.signer ? 's' : 'u'}`;
+    if (prev && !prev.error && prev.inputKey === `${keyBase}|${mainOid ?? '-'}`) return 'unchanged';
+
+    let report = this.reports.get(id);
+    if (!report || report.oid !== statusOid) {
+      report = await readDeviceStatus(gitdir, statusOid);
+      this.reports.set(id, report);
+    }
+    const main = await readDeviceMain(gitdir, mainOid);
+    const desired = desiredForDevice(ctx, device, {
+      ...(report.capabilities ? { capabilities: report.capabilities } : {}),
+      current: main.current,
+    });
+    const newTree = await deploymentsTreeOf(desired.files);
+    const state: DeviceState = {
+      ...(prev ?? emptyState()),
+      outcomes: desired.outcomes,
+      statusOid,
+    };
+    delete state.error;
+    const hasManifest = main.manifestVersion !== undefined;
+    const needsCommit =
+      newTree !== main.deploymentsTree ||
+      (this.opts.signer !== undefined && !hasManifest && mainOid !== null) ||
+      (mainOid === null && desired.files.size > 0);
+    let result: 'committed' | 'unchanged' = 'unchanged';
+    let headOid = mainOid;
+    if (needsCommit) {
+      const changes = diffDeployments(main.current, desired.files);
+      let files = new Map(desired.files);
+      if (this.opts.signer) {
+        try {
+          files = await this.opts.signer(id, files, {
+            version: prev?.manifestVersion ?? main.manifestVersion ?? 0,
+          });
+        } catch (e) {
+          throw new MargoError(
+            'ORCH_SIGNER_FAILED',
+            `signing the desired state of ${id} failed: ${e instanceof Error ? e.message : String(e)}`,
+            { cause: e },
+          );
+        }
+        const m = files.get(MANIFEST_FILE);
+        if (m) {
+          const v = Number((JSON.parse(m.toString('utf8')) as { version?: unknown }).version);
+          if (Number.isFinite(v)) state.manifestVersion = v;
+        }
+      }
+      const nowSec = Math.floor(this.now() / 1000);
+      const who = this.opts.identity ?? {
+        name: 'margo-orchestrator',
+        email: 'orchestrator@margo-gitops.invalid',
+      };
+      const committer: Signature = { ...who, timestamp: nowSec };
+      let author = committer;
+      const touched = [...changes.added, ...changes.updated, ...changes.removed];
+      if (touched.length === 1 && this.fleetOid) {
+        const a = await this.intentAuthor(touched[0]!);
+        if (a) author = { ...a, timestamp: nowSec };
+      }
+      headOid = await writeDeviceMain({
+        gitdir,
+        expectedOid: mainOid,
+        files,
+        message: commitMessage(
+          id,
+          desired.outcomes,
+          changes,
+          reason,
+          this.fleetOid ?? null,
+          this.catalogOid ?? null,
+        ),
+        author,
+        committer,
+      });
+      const changedAt = { ...state.changedAt };
+      for (const n of [...changes.added, ...changes.updated]) changedAt[n] = this.now();
+      for (const n of changes.removed) delete changedAt[n];
+      state.changedAt = changedAt;
+      result = 'committed';
+      this.log.info(
+        {
+          deviceId: id,
+          commit: headOid,
+          added: changes.added,
+          updated: changes.updated,
+          removed: changes.removed,
+        },
+        'device desired state committed',
+      );
+    }
+    state.mainOid = headOid;
+    state.inputKey = `${keyBase}|${headOid ?? '-'}`;
+    this.states.set(id, state);
+    this.dirty = true;
+    return result;
+  }
+
+  private intentAuthor(name: string): Promise<{ name: string; email: string } | undefined> {
+    const key = `${this.fleetOid}:${name}`;
+    let p = this.authorCache.get(key);
+    if (!p) {
+      p = lastAuthorOf(join(this.reposRoot, 'fleet.git'), this.fleetOid!, `deployments/${name}.yaml`).catch(
+        () => undefined,
+      );
+      this.authorCache.set(key, p);
+    }
+    return p;
+  }
+
+  /** Outcomes of the last pass for one device (what it got and why). */
+  deviceOutcomes(deviceId: string): DeploymentOutcome[] {
+    return this.states.get(deviceId)?.outcomes ?? [];
+  }
+
+  /**
+   * The fleet roll-up: every deployment with per-state counts, errors and per-device rows, read
+   * fresh from every device's status branch.
+   */
+  async getFleetStatus(): Promise<FleetStatus> {
+    await this.load();
+    if (this.fleetOid === undefined) {
+      try {
+        await this.refreshSources();
+      } catch {
+        /* shown as empty */
+      }
+    }
+    const ids = [...this.fleet.devices.keys()].sort();
+    await runBounded(ids, 16, async (id) => {
+      const gitdir = this.deviceDir(id);
+      const oid = await readRef(gitdir, 'status');
+      const cur = this.reports.get(id);
+      if (!cur || cur.oid !== oid) this.reports.set(id, await readDeviceStatus(gitdir, oid));
+    });
+    const devices: DeviceView[] = ids.map((id) => {
+      const st = this.states.get(id);
+      const rep = this.reports.get(id);
+      return {
+        device: this.fleet.devices.get(id)!,
+        outcomes: st?.outcomes ?? [],
+        ...(rep?.reportedAt !== undefined ? { reportedAt: rep.reportedAt } : {}),
+        statuses: rep?.statuses ?? new Map(),
+        changedAt: st?.changedAt ?? {},
+        ...(st?.error ? { repoError: { code: st.error.code, message: st.error.message } } : {}),
+      };
+    });
+    return rollupFleetStatus({
+      now: this.now(),
+      fleetCommit: this.fleetOid ?? null,
+      catalogCommit: this.catalogOid ?? null,
+      ...(this.lastReconcileAt !== undefined ? { lastReconcileAt: this.lastReconcileAt } : {}),
+      findings: this.fleet.findings,
+      intents: [...this.fleet.deployments.values()].map((d) => ({
+        name: d.name,
+        applicationId: d.application.id,
+      })),
+      devices,
+    });
+  }
+}
+
+function emptyState(): DeviceState {
+  return { mainOid: null, statusOid: null, outcomes: [], changedAt: {} };
+}
+
+interface Changes {
+  added: string[];
+  updated: string[];
+  removed: string[];
+}
+
+function diffDeployments(
+  current: ReadonlyMap<string, { bytes: Buffer }>,
+  desired: ReadonlyMap<string, Buffer>,
+): Changes {
+  const c: Changes = { added: [], updated: [], removed: [] };
+  for (const [path, bytes] of desired) {
+    const name = path.replace(/^deployments\//, '').replace(/\.yaml$/, '');
+    const cur = current.get(name);
+    if (!cur) c.added.push(name);
+    else if (!cur.bytes.equals(bytes)) c.updated.push(name);
+  }
+  for (const name of current.keys()) if (!desired.has(`deployments/${name}.yaml`)) c.removed.push(name);
+  c.added.sort();
+  c.updated.sort();
+  c.removed.sort();
+  return c;
+}
+
+function commitMessage(
+  deviceId: string,
+  outcomes: DeploymentOutcome[],
+  c: Changes,
+  reason: string,
+  fleet: string | null,
+  catalog: string | null,
+): string {
+  const parts = [
+    ...c.added.map((n) => `add ${n}`),
+    ...c.updated.map((n) => `update ${n}`),
+    ...c.removed.map((n) => `remove ${n}`),
+  ];
+  const subject = parts.length ? `${deviceId}: ${parts.join(', ')}` : `${deviceId}: re-sign desired state`;
+  const byName = new Map(outcomes.map((o) => [o.deployment, o]));
+  const body: string[] = [];
+  for (const n of [...c.added, ...c.updated]) {
+    const o = byName.get(n);
+    body.push(
+      `${c.added.includes(n) ? '+' : '~'} ${n}: ${o?.applicationId ?? '?'} ${o?.version ?? '?'}${o?.profileType ? ` (${o.profileType})` : ''}`,
+    );
+  }
+  for (const n of c.removed) {
+    const o = byName.get(n);
+    body.push(`- ${n}${o?.reason ? `: ${o.reason}` : ': no longer in the fleet'}`);
+  }
+  const trailers = [`Margo-Trigger: ${reason.replace(/\n/g, ' ')}`];
+  if (fleet) trailers.push(`Margo-Fleet-Commit: ${fleet}`);
+  if (catalog) trailers.push(`Margo-Catalog-Commit: ${catalog}`);
+  for (const n of [...c.added, ...c.updated, ...c.removed].sort()) trailers.push(`Margo-Intent: ${n}`);
+  return `${subject}\n\n${body.length ? `${body.join('\n')}\n\n` : ''}${trailers.join('\n')}\n`;
+}
