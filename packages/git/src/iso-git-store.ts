@@ -130,6 +130,15 @@ export class IsoGitStore implements GitStore {
     assertRefName(remoteRef);
     assertRefName(into);
     let oid: string | null;
+    // isomorphic-git records remote-tracking refs and needs a refspec for that.
+    const spec = await git.getConfig({ fs, gitdir: this.gitdir, path: 'remote.origin.fetch' });
+    if (!spec)
+      await git.setConfig({
+        fs,
+        gitdir: this.gitdir,
+        path: 'remote.origin.fetch',
+        value: '+refs/heads/*:refs/remotes/origin/*',
+      });
     try {
       const res = await git.fetch({
         fs,
@@ -146,7 +155,7 @@ export class IsoGitStore implements GitStore {
       });
       oid = res.fetchHead ?? null;
     } catch (e) {
-      if (isNotFound(e) || /could not find/i.test((e as Error).message ?? '')) oid = null;
+      if (isNotFound(e)) oid = null;
       else throw remoteError(e, url, 'fetch from');
     }
     if (!oid) return { oid: null, changed: false };
