@@ -130,6 +130,7 @@ export class IsoGitStore implements GitStore {
     assertRefName(remoteRef);
     assertRefName(into);
     let oid: string | null;
+    const before = await readRef(this.gitdir, into);
     // isomorphic-git records remote-tracking refs and needs a refspec for that.
     const spec = await git.getConfig({ fs, gitdir: this.gitdir, path: 'remote.origin.fetch' });
     if (!spec)
@@ -159,7 +160,6 @@ export class IsoGitStore implements GitStore {
       else throw remoteError(e, url, 'fetch from');
     }
     if (!oid) return { oid: null, changed: false };
-    const before = await readRef(this.gitdir, into);
     if (before === oid) return { oid, changed: false };
     await casUpdateRef(this.gitdir, into, oid, before, { force: true });
     return { oid, changed: true };

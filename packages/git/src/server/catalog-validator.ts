@@ -11,7 +11,7 @@ interface SpecFinding {
 }
 type ValidateDocument = (
   text: string,
-  opts: { file: string },
+  opts: { file: string; kind?: string },
 ) => { findings: SpecFinding[] } | Promise<{ findings: SpecFinding[] }>;
 
 /** The spec library's document validator, when this build of it has one. */
@@ -44,7 +44,7 @@ export const validateCatalogPush: PushValidator = async (ctx) => {
       continue;
     }
     const text = (await ctx.readBlob(c.oid)).toString('utf8');
-    const res = await validate(text, { file: c.path });
+    const res = await validate(text, { file: c.path, kind: 'ApplicationDescription' });
     for (const f of res.findings) {
       findings.push({
         code: f.code,

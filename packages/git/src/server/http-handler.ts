@@ -17,6 +17,7 @@ import { parseCommandList, refusalReport } from './pkt-line.js';
 import {
   changedFiles,
   formatPushFinding,
+  historyRewrites,
   oversizedObjects,
   parseHookInput,
   validationContext,
@@ -66,6 +67,8 @@ export interface GitHttpHandlerOptions {
   basePath?: string;
   /** Serve `info/refs` for fetches (protocol v0/v1) from Node instead of starting git. Default true. */
   fastAdvertisement?: boolean;
+  /** Repository kinds whose history may not be rewritten or deleted. Default `['catalog']`. */
+  protectHistory?: RepoKind[];
   /** Called with failures the handler answered with 500 (for the caller's log). */
   onError?: (err: unknown) => void;
   /** Injectable clock for the rate limiter. */
@@ -181,6 +184,7 @@ export function createGitHttpHandler(opts: GitHttpHandlerOptions): GitHttpHandle
   const maxObjectBytes = opts.maxObjectBytes ?? 10 * 1024 * 1024;
   const maxPushBytes = opts.maxPushBytes ?? 256 * 1024 * 1024;
   const fastAdvertisement = opts.fastAdvertisement ?? true;
+  const protectHistory = new Set(opts.protectHistory ?? ['catalog']);
   const secret = randomBytes(24).toString('hex');
   const pending = new Map<string, PendingPush>();
   let agent: Promise<string> | undefined;
@@ -266,6 +270,8 @@ export function createGitHttpHandler(opts: GitHttpHandlerOptions): GitHttpHandle
       const d = canUpdateRef(ctx.token, ctx.repo, u.ref);
       if (!d.allow) findings.push({ code: 'GIT_ACCESS_DENIED', message: d.reason });
     }
+    if (!findings.length && protectHistory.has(ctx.repo.kind))
+      findings.push(...(await historyRewrites(call, updates)));
     if (!findings.length) findings.push(...(await oversizedObjects(call, updates, maxObjectBytes)));
     const validator = validators[ctx.repo.kind];
     if (!findings.length && validator) {

@@ -178,3 +178,33 @@ export function validationContext(
     },
   };
 }
+
+/**
+ * Refuses updates that rewrite or delete history (checked in pre-receive so that, unlike git's own
+ * receive.denyNonFastForwards, the objects of a refused push never leave quarantine).
+ */
+export async function historyRewrites(q: QuarantineEnv, updates: RefUpdate[]): Promise<PushFinding[]> {
+  const out: PushFinding[] = [];
+  for (const u of updates) {
+    if (u.after === ZERO_OID) {
+      out.push({
+        code: 'GIT_NOT_FAST_FORWARD',
+        message: `${u.ref}: deleting branches of this repository is not allowed`,
+      });
+      continue;
+    }
+    if (u.before === ZERO_OID) continue;
+    const r = await execGit(['merge-base', '--is-ancestor', u.before, u.after], {
+      env: envOf(q),
+      cwd: q.gitDir,
+      okCodes: [0, 1],
+    });
+    if (r.code !== 0) {
+      out.push({
+        code: 'GIT_NOT_FAST_FORWARD',
+        message: `${u.ref}: the history of this repository cannot be rewritten (non-fast-forward); fetch, rebase and push again`,
+      });
+    }
+  }
+  return out;
+}

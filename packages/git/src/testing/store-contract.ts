@@ -302,6 +302,8 @@ export interface RemoteFixture {
   badAuth: GitAuth;
   /** Whether the server allows non-fast-forward pushes to this repository. */
   allowsForce: boolean;
+  /** Whether the server also takes the token as `Authorization: Bearer`. */
+  acceptsBearer: boolean;
 }
 
 /** Remote behaviours: clone/fetch/push with token auth against a real smart-HTTP server. */
@@ -336,7 +338,9 @@ export function remoteContract(
       message: 'b',
       author,
     });
-    await writer.push(fx.url, 'main', { auth: { ...fx.auth, scheme: 'bearer' } });
+    await writer.push(fx.url, 'main', {
+      auth: fx.acceptsBearer ? { ...fx.auth, scheme: 'bearer' } : fx.auth,
+    });
     assert.deepEqual(await reader.fetch(fx.url, { auth: fx.auth, into: 'refs/remotes/origin/main' }), {
       oid: b.oid,
       changed: true,
