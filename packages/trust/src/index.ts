@@ -38,6 +38,7 @@ export {
   PKI_FILES,
   type Pki,
 } from './pki-store.js';
+export { nextManifestVersion, AppliedManifestStore, type AppliedManifestRecord } from './manifest-state.js';
 export { RevocationList, type RevokedEntry } from './revocation.js';
 export {
   MANIFEST_FILE,

@@ -323,3 +323,41 @@ test('needsResign: before expiry window, after rotation, when unreadable', () =>
   }
   assert.equal(parseSignedManifest(good).manifest.version, '5');
 });
+
+test('nextManifestVersion increases and follows the clock; AppliedManifestStore persists and refuses to go back', async (t) => {
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { nextManifestVersion, AppliedManifestStore } = await import('./manifest-state.js');
+  const at = new Date('2026-01-01T00:00:00Z');
+  const clock = BigInt(at.getTime()) * 1000n;
+  assert.equal(nextManifestVersion(undefined, at), clock);
+  assert.equal(nextManifestVersion(clock + 10n, at), clock + 11n);
+  assert.equal(nextManifestVersion(good, at), clock, 'an old small version is overtaken by the clock');
+  assert.equal(nextManifestVersion(Buffer.from('junk'), at), clock);
+
+  const dir = await mkdtemp(join(tmpdir(), 'margo-applied-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const mem = new AppliedManifestStore(join(dir, 'identity', 'applied-manifest.json'));
+  assert.equal(await mem.read(), undefined);
+  const v = verifyManifest(good, { caCertPem: ca.certPem, deviceId: 'press-7', files, now });
+  await mem.record('press-7', v, 'abc');
+  const restarted = new AppliedManifestStore(mem.path);
+  const last = await restarted.read();
+  assert.equal(last?.version, '5');
+  assert.equal(
+    codeOf(() =>
+      verifyManifest(good, {
+        caCertPem: ca.certPem,
+        deviceId: 'press-7',
+        files,
+        lastAppliedVersion: last?.version,
+        now,
+      }),
+    ),
+    'TRUST_MANIFEST_ROLLBACK',
+  );
+  await assert.rejects(restarted.record('press-7', { version: 4n, digest: 'x' }), {
+    code: 'TRUST_MANIFEST_ROLLBACK',
+  } as never);
+});

@@ -1,0 +1,141 @@
+/**
+ * Helpers for the security suite: a bare Git repository driven with plumbing only (what an
+ * attacker with write access to the Git host can do), and a real node:http server around the
+ * orchestrator's onboarding handler.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import {
+  createOnboardingHttpHandler,
+  type OnboardingHandlerOptions,
+} from '../../packages/orchestrator/src/onboarding/index.js';
+
+const GIT_ENV = {
+  ...process.env,
+  GIT_AUTHOR_NAME: 'test',
+  GIT_AUTHOR_EMAIL: 'test@example.invalid',
+  GIT_COMMITTER_NAME: 'test',
+  GIT_COMMITTER_EMAIL: 'test@example.invalid',
+  GIT_CONFIG_NOSYSTEM: '1',
+  HOME: tmpdir(),
+};
+
+export async function tempDir(t: TestContext, prefix: string): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), prefix));
+  t.after(() => rm(d, { recursive: true, force: true }));
+  return d;
+}
+
+/** A bare repository edited with plumbing (hash-object, update-index, write-tree, commit-tree, update-ref). */
+export class BareRepo {
+  constructor(readonly dir: string) {}
+
+  static init(dir: string): BareRepo {
+    execFileSync('git', ['init', '-q', '--bare', '-b', 'main', dir], { env: GIT_ENV });
+    return new BareRepo(dir);
+  }
+
+  git(args: string[], input?: Buffer | string, env: Record<string, string> = {}): Buffer {
+    return execFileSync('git', ['-C', this.dir, ...args], {
+      env: { ...GIT_ENV, ...env },
+      input,
+      maxBuffer: 64 << 20,
+    });
+  }
+
+  head(ref = 'main'): string | undefined {
+    try {
+      return this.git(['rev-parse', '--verify', '-q', `refs/heads/${ref}`])
+        .toString()
+        .trim();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Commits exactly `files` as the whole tree on top of `ref` and moves the ref. */
+  commit(files: ReadonlyMap<string, Uint8Array>, message: string, ref = 'main'): string {
+    const index = join(this.dir, `index-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    const env = { GIT_INDEX_FILE: index };
+    try {
+      this.git(['read-tree', '--empty'], undefined, env);
+      for (const [p, content] of files) {
+        const blob = this.git(['hash-object', '-w', '--stdin'], Buffer.from(content)).toString().trim();
+        this.git(['update-index', '--add', '--cacheinfo', `100644,${blob},${p}`], undefined, env);
+      }
+      const tree = this.git(['write-tree'], undefined, env).toString().trim();
+      const parent = this.head(ref);
+      const commit = this.git(['commit-tree', tree, ...(parent ? ['-p', parent] : []), '-m', message])
+        .toString()
+        .trim();
+      this.git(['update-ref', `refs/heads/${ref}`, commit]);
+      return commit;
+    } finally {
+      execFileSync('rm', ['-f', index]);
+    }
+  }
+
+  /** Moves a branch to an existing commit (replay of an older commit, force-push). */
+  resetTo(commit: string, ref = 'main'): void {
+    this.git(['update-ref', `refs/heads/${ref}`, commit]);
+  }
+
+  /** Every file of a commit, read with ls-tree + cat-file (what the agent checks out). */
+  readTree(rev = 'main'): Map<string, Buffer> {
+    const out = new Map<string, Buffer>();
+    const list = this.git(['ls-tree', '-r', '-z', rev]).toString('utf8');
+    for (const entry of list.split('\0')) {
+      if (!entry) continue;
+      const [meta, path] = entry.split('\t') as [string, string];
+      const sha = meta.split(' ')[2]!;
+      out.set(path, this.git(['cat-file', 'blob', sha]));
+    }
+    return out;
+  }
+
+  /** Concatenated content of every object in the repository (to prove a secret is nowhere in plaintext). */
+  allObjectBytes(): Buffer {
+    const shas = this.git(['cat-file', '--batch-all-objects', '--batch-check=%(objectname)'])
+      .toString()
+      .trim()
+      .split('\n')
+      .filter(Boolean);
+    return Buffer.concat(shas.map((s) => this.git(['cat-file', '-p', s])));
+  }
+}
+
+/** Starts the onboarding handler on 127.0.0.1:<random>; closed when the test ends. */
+export async function startOnboardingServer(t: TestContext, opts: OnboardingHandlerOptions): Promise<string> {
+  const handler = createOnboardingHttpHandler(opts);
+  const server: Server = createServer((req, res) => {
+    handler(req, res).then(
+      (handled) => {
+        if (!handled) {
+          res.statusCode = 404;
+          res.end();
+        }
+      },
+      () => {
+        res.statusCode = 500;
+        res.end();
+      },
+    );
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+export async function codeOf(fn: () => unknown): Promise<string | undefined> {
+  try {
+    await fn();
+    return undefined;
+  } catch (e) {
+    return (e as { code?: string }).code;
+  }
+}
