@@ -95,3 +95,20 @@ test('fleet: cross-document checks', () => {
   assert.ok(fleet.findings.some((f) => f.code === 'ORCH_FLEET_NAME_MISMATCH' && f.file === 'devices/b.yaml'));
   assert.ok(fleet.findings.some((f) => f.code === 'ORCH_FLEET_UNKNOWN_DEPENDENCY'));
 });
+
+test('the commented examples in repos-template/fleet are valid documents', async () => {
+  const { readFileSync } = await import('node:fs');
+  const dir = new URL('../../../../repos-template/fleet/', import.meta.url);
+  const d = parseFleetDevice(
+    readFileSync(new URL('devices/edge-01.yaml.example', dir), 'utf8'),
+    'devices/edge-01.yaml',
+  );
+  assert.deepEqual(d.findings, []);
+  assert.equal(d.value?.labels.line, '3');
+  const i = parseDeploymentIntent(
+    readFileSync(new URL('deployments/hello.yaml.example', dir), 'utf8'),
+    'deployments/hello.yaml',
+  );
+  assert.deepEqual(i.findings, []);
+  assert.equal(i.value?.profile, 'compose');
+});

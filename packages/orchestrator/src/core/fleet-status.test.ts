@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { DeploymentState, DeploymentStatus, FleetDevice } from '@margo-gitops/spec';
+import type { DeploymentOutcome } from './desired-state.js';
+import { rollupFleetStatus, type DeviceView, type RowState } from './fleet-status.js';
+
+const NOW = Date.parse('2026-03-01T12:00:00Z');
+const device = (id: string): FleetDevice => ({ kind: 'Device', id, labels: {}, expectedReportSeconds: 300 });
+const outcome = (
+  id: string,
+  status: DeploymentOutcome['status'],
+  extra: Partial<DeploymentOutcome> = {},
+): DeploymentOutcome => ({
+  deployment: 'web',
+  deviceId: id,
+  deploymentId: `dep-${id}`,
+  status,
+  applicationId: 'hello',
+  version: '1.0.0',
+  ...extra,
+});
+const report = (
+  id: string,
+  state: DeploymentState,
+  error?: { code: string; message: string },
+): Map<string, DeploymentStatus> =>
+  new Map([
+    [
+      `dep-${id}`,
+      {
+        kind: 'DeploymentStatus',
+        apiVersion: 'x',
+        deploymentId: `dep-${id}`,
+        state,
+        components: [],
+        original: {},
+        ...(error ? { error } : {}),
+      },
+    ],
+  ]);
+
+const cases: { name: string; view: DeviceView; want: RowState; reason?: RegExp }[] = [
+  {
+    name: 'installed and fresh',
+    view: {
+      device: device('a'),
+      outcomes: [outcome('a', 'matched')],
+      reportedAt: NOW - 10_000,
+      statuses: report('a', 'installed'),
+      changedAt: { web: NOW - 60_000 },
+    },
+    want: 'installed',
+  },
+  {
+    name: 'installed but silent too long -> unknown',
+    view: {
+      device: device('b'),
+      outcomes: [outcome('b', 'matched')],
+      reportedAt: NOW - 301_000,
+      statuses: report('b', 'installed'),
+      changedAt: {},
+    },
+    want: 'unknown',
+    reason: /more than 300s/,
+  },
+  {
+    name: 'never reported -> unknown',
+    view: { device: device('c'), outcomes: [outcome('c', 'matched')], statuses: new Map(), changedAt: {} },
+    want: 'unknown',
+    reason: /never reported/,
+  },
+  {
+    name: 'report predates the change -> pending',
+    view: {
+      device: device('d'),
+      outcomes: [outcome('d', 'matched')],
+      reportedAt: NOW - 20_000,
+      statuses: report('d', 'installed'),
+      changedAt: { web: NOW - 10_000 },
+    },
+    want: 'pending',
+    reason: /not reported since the change/,
+  },
+  {
+    name: 'not yet reported this deployment -> pending',
+    view: {
+      device: device('e'),
+      outcomes: [outcome('e', 'matched')],
+      reportedAt: NOW - 1000,
+      statuses: new Map(),
+      changedAt: {},
+    },
+    want: 'pending',
+  },
+  {
+    name: 'failed with the device error',
+    view: {
+      device: device('f'),
+      outcomes: [outcome('f', 'matched')],
+      reportedAt: NOW - 1000,
+      statuses: report('f', 'failed', { code: 'AGENT_X', message: 'boom' }),
+      changedAt: {},
+    },
+    want: 'failed',
+  },
+  {
+    name: 'not matched with reason',
+    view: {
+      device: device('g'),
+      outcomes: [outcome('g', 'not-matched', { reason: 'needs 4Gi memory, device reports 2Gi' })],
+      reportedAt: NOW,
+      statuses: new Map(),
+      changedAt: {},
+    },
+    want: 'not-matched',
+    reason: /4Gi/,
+  },
+  {
+    name: 'orchestrator error',
+    view: {
+      device: device('h'),
+      outcomes: [outcome('h', 'error', { code: 'ORCH_NO_CAPABILITIES', reason: 'no capabilities reported' })],
+      statuses: new Map(),
+      changedAt: {},
+    },
+    want: 'error',
+  },
+];
+
+for (const c of cases) {
+  test(`rollup: ${c.name}`, () => {
+    const s = rollupFleetStatus({
+      now: NOW,
+      fleetCommit: 'f',
+      catalogCommit: 'c',
+      findings: [],
+      intents: [{ name: 'web', applicationId: 'hello' }],
+      devices: [c.view],
+    });
+    const row = s.deployments[0]!.devices[0]!;
+    assert.equal(row.state, c.want);
+    if (c.reason) assert.match(row.reason ?? '', c.reason);
+    assert.equal(s.deployments[0]!.counts[c.want], 1);
+  });
+}
+
+test('rollup: counts, errors and an intent matching nothing', () => {
+  const s = rollupFleetStatus({
+    now: NOW,
+    fleetCommit: null,
+    catalogCommit: null,
+    findings: [],
+    intents: [
+      { name: 'web', applicationId: 'hello' },
+      { name: 'idle', applicationId: 'x' },
+    ],
+    devices: cases.map((c) => c.view),
+  });
+  const web = s.deployments.find((d) => d.name === 'web')!;
+  assert.equal(web.total, cases.length);
+  assert.equal(web.counts.unknown, 2);
+  assert.deepEqual(web.errors.map((e) => e.code).sort(), ['AGENT_X', 'ORCH_NO_CAPABILITIES']);
+  assert.equal(s.deployments.find((d) => d.name === 'idle')!.total, 0);
+  assert.deepEqual(s.devices.find((d) => d.deviceId === 'b')?.reporting, 'stale');
+});
