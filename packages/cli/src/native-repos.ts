@@ -11,10 +11,10 @@ const README: Record<string, string> = {
 };
 
 /**
- * Creates bare `<dataDir>/repos/{catalog,fleet}.git` with branch main holding one commit seeded from
- * `<templateDir>/<name>/` (or a README when the template has no such folder). Native git.
+ * Gives bare `<dataDir>/repos/{catalog,fleet}.git` (created when missing) a first commit on main,
+ * seeded from `<templateDir>/<name>/` (or a README when the template has no such folder). Native git.
  */
-export async function createReposNative(dataDir: string, templateDir: string): Promise<void> {
+export async function seedRepos(dataDir: string, templateDir: string): Promise<void> {
   const env = gitEnv(undefined, {
     ...process.env,
     GIT_AUTHOR_NAME: 'margo init',
@@ -48,3 +48,6 @@ export async function createReposNative(dataDir: string, templateDir: string): P
     }
   }
 }
+
+/** Creates and seeds the repositories with native git only (tests without the git package's createRepos). */
+export const createReposNative = seedRepos;

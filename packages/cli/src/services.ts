@@ -38,7 +38,12 @@ export interface Services {
   /** trust: seal a secret value to one device's certificate (`sealed:v1:<base64>`). */
   sealSecret(conn: Connection, deviceId: string, value: string): Promise<string>;
   /** Everything of `margo serve` on one node:http server; resolves once listening. */
-  startServer(opts: { dataDir: string; listen: string; log: Logger }): Promise<RunningServer>;
+  startServer(opts: {
+    dataDir: string;
+    listen: string;
+    publicUrl?: string;
+    log: Logger;
+  }): Promise<RunningServer>;
   /** The device agent: enrols on first start (token = enrolment token), resumes later. */
   startAgent(opts: { server?: string; token?: string; stateDir: string; log: Logger }): Promise<RunningAgent>;
   /** Fleet status roll-up as JSON (from the server's status API). */

@@ -2,7 +2,7 @@ import { MargoError } from '@margo-gitops/spec';
 import type { Connection } from './client-config.js';
 
 /** Path of the fleet status API under the server URL (createStatusHttpHandler is mounted there). */
-export const STATUS_PATH = '/api/status';
+export const STATUS_PATH = '/api/v1/status';
 
 /** GET the fleet status JSON; errors name the URL and what to do. */
 export async function fetchStatusHttp(conn: Connection, name?: string): Promise<unknown> {
@@ -13,7 +13,7 @@ export async function fetchStatusHttp(conn: Connection, name?: string): Promise<
       { hint: 'Start `margo serve` and use its URL (the local context does this for you).' },
     );
   }
-  const url = `${conn.server}${STATUS_PATH}${name ? `/deployments/${encodeURIComponent(name)}` : ''}`;
+  const url = `${conn.server}${STATUS_PATH}${name ? `/${encodeURIComponent(name)}` : ''}`;
   let res: Response;
   try {
     res = await fetch(url, {
@@ -35,9 +35,9 @@ export async function fetchStatusHttp(conn: Connection, name?: string): Promise<
       data: { url },
     });
   if (res.status === 404 && name) {
-    // No per-deployment route, or no such deployment: fall back to the fleet answer (status.ts filters).
-    const all = await fetchStatusHttp(conn);
-    return all;
+    throw new MargoError('CLI_DEPLOYMENT_NOT_FOUND', `no deployment "${name}" in the fleet status`, {
+      data: { name },
+    });
   }
   if (!res.ok)
     throw new MargoError(

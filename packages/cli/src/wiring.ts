@@ -5,17 +5,14 @@
  */
 import { join } from 'node:path';
 import { MargoError } from '@margo-gitops/spec';
+import { createRepos, TokenStore } from '@margo-gitops/git';
 import { EnrolmentTokenStore, initPki, readDeviceCert, RevocationList, seal } from '@margo-gitops/trust';
+import { startAgent } from './agent-wiring.js';
 import type { Connection } from './client-config.js';
-import { catalogFilesHandler } from './catalog-files.js';
-import { listenComposed, type Route } from './http-server.js';
-import { createReposNative } from './native-repos.js';
+import { seedRepos } from './native-repos.js';
+import { startServer, tokensFile } from './server-wiring.js';
 import type { Services } from './services.js';
 import { fetchStatusHttp } from './status-client.js';
-
-function notAvailable(what: string): never {
-  throw new MargoError('CLI_NOT_AVAILABLE', `${what} is not wired into this build of the CLI yet`);
-}
 
 /** The data folder of a connection, for operations that need the server's files (run on the server machine). */
 function localData(conn: Connection, action: string): string {
@@ -34,16 +31,18 @@ export function defaultServices(): Services {
     async createPki(pkiDir) {
       await initPki(pkiDir, { commonName: 'margo-gitops root CA' });
     },
-    createRepos: createReposNative,
-    async issueToken() {
-      // TODO(lead): TokenStore.open(join(dataDir, 'auth', 'tokens.json')).issueToken(role, { name }).token
-      // once @margo-gitops/git exports TokenStore.
-      return notAvailable('issuing API tokens (TokenStore from @margo-gitops/git)');
+    async createRepos(dataDir, templateDir) {
+      await createRepos(join(dataDir, 'repos'));
+      await seedRepos(dataDir, templateDir);
+    },
+    async issueToken(dataDir, role, name) {
+      return TokenStore.open(tokensFile(dataDir)).issueToken(role, { name }).token;
     },
     async issueEnrolmentToken(conn, deviceId) {
       const dataDir = localData(conn, 'issuing an enrolment token');
       const t = await new EnrolmentTokenStore(dataDir).issue(deviceId, { ttlSeconds: 24 * 3600 });
-      return { token: t.token, expiresAt: t.expiresAt.toISOString() };
+      // `<deviceId>:<secret>`: the agent learns its id from the token (see agent-wiring.ts).
+      return { token: `${deviceId}:${t.token}`, expiresAt: t.expiresAt.toISOString() };
     },
     async revokeDevice(conn, deviceId) {
       const dataDir = localData(conn, 'revoking a device');
@@ -52,7 +51,8 @@ export function defaultServices(): Services {
         'revoked with margo device revoke',
       );
       await new EnrolmentTokenStore(dataDir).revokeForDevice(deviceId);
-      // TODO(lead): also revoke the device's Git tokens (TokenStore from @margo-gitops/git).
+      const tokens = TokenStore.open(tokensFile(dataDir));
+      for (const t of tokens.list()) if (t.deviceId === deviceId && !t.revoked) tokens.revoke(t.id);
     },
     async sealSecret(conn, deviceId, value) {
       const dataDir = localData(conn, 'sealing a secret');
@@ -68,26 +68,8 @@ export function defaultServices(): Services {
       }
       return seal(value, cert);
     },
-    async startServer({ dataDir, listen, log }) {
-      const routes: Route[] = [
-        { prefix: '/catalog/', name: 'catalog files', handle: catalogFilesHandler(dataDir) },
-      ];
-      // TODO(lead): add routes for createGitHttpHandler (/git/), the onboarding handler
-      // (/onboarding/ and /api/v1/onboarding/), createStatusHttpHandler (/api/status), and start
-      // the Orchestrator; stop it in close().
-      const srv = await listenComposed(routes, listen, (e, req) =>
-        log.error('request failed', { url: req.url, error: (e as Error).message }),
-      );
-      return {
-        url: srv.url,
-        endpoints: Object.fromEntries(routes.map((r) => [r.name, srv.url + r.prefix])),
-        close: srv.close,
-      };
-    },
-    async startAgent() {
-      // TODO(lead): Agent + loadAgentConfig from @margo-gitops/agent, enrol client on first start.
-      return notAvailable('the device agent (@margo-gitops/agent)');
-    },
+    startServer,
+    startAgent: (opts) => startAgent(opts),
     fetchStatus: fetchStatusHttp,
   };
 }

@@ -51,6 +51,8 @@ export async function startServe(opts: ServeOptions, deps: CommandDeps): Promise
   const srv = await deps.services.startServer({
     dataDir,
     listen,
+    // An explicit --listen wins over the public URL recorded by init.
+    ...(opts.listen ? {} : { publicUrl: settings.publicUrl }),
     log: stderrLogger(deps, { component: 'server' }),
   });
   await updateLocalContexts(deps.env, dataDir, srv.url);

@@ -14,6 +14,7 @@ export interface StatusOptions {
 export interface DeviceRow {
   deviceId: string;
   state: string;
+  reason?: string;
   error?: { code: string; message: string };
 }
 
@@ -30,8 +31,9 @@ const COUNTED = [
   'pending',
   'failed',
   'removing',
+  'not-matched',
   'unknown',
-  'notMatched',
+  'error',
 ] as const;
 
 /**
@@ -40,15 +42,27 @@ const COUNTED = [
  * `deviceId`/`id`, `state`, `error`, and `counts` when given (else counted from devices).
  */
 export function toRows(status: unknown): DeploymentRow[] {
-  const list = Array.isArray(status) ? status : ((status as { deployments?: unknown[] })?.deployments ?? []);
+  const one = (status as { deployment?: unknown })?.deployment;
+  const list = one
+    ? [one]
+    : Array.isArray(status)
+      ? status
+      : ((status as { deployments?: unknown[] })?.deployments ?? []);
   return (list as Record<string, any>[]).map((d) => {
     const app = d.application ?? d.app;
     const application =
-      typeof app === 'string' ? app : app ? `${app.id}@${app.version ?? app.resolvedVersion ?? '?'}` : '-';
+      typeof d.applicationId === 'string'
+        ? `${d.applicationId}${d.version ? `@${d.version}` : ''}`
+        : typeof app === 'string'
+          ? app
+          : app
+            ? `${app.id}@${app.version ?? '?'}`
+            : '-';
     const devices: DeviceRow[] = (Array.isArray(d.devices) ? d.devices : []).map(
       (x: Record<string, any>) => ({
         deviceId: String(x.deviceId ?? x.id ?? '?'),
         state: String(x.state ?? 'unknown'),
+        ...(x.reason ? { reason: String(x.reason) } : {}),
         ...(x.error
           ? { error: { code: String(x.error.code ?? ''), message: String(x.error.message ?? '') } }
           : {}),
@@ -74,7 +88,10 @@ export function renderStatus(status: unknown, name: string | undefined, color: b
         [
           { header: 'device', get: (x) => x.deviceId },
           { header: 'state', get: (x) => stateColour(p, x.state) },
-          { header: 'error', get: (x) => (x.error ? `${x.error.code}: ${x.error.message}` : '') },
+          {
+            header: 'error / reason',
+            get: (x) => (x.error ? `${x.error.code}: ${x.error.message}` : (x.reason ?? '')),
+          },
         ],
         { empty: '(no device targeted yet)' },
       )
@@ -90,7 +107,7 @@ export function renderStatus(status: unknown, name: string | undefined, color: b
         get: (r) => r.devices.length || Object.values(r.counts).reduce((a, b) => a + b, 0),
       },
       ...COUNTED.map((s) => ({
-        header: s === 'notMatched' ? 'not matched' : s,
+        header: s,
         get: (r: DeploymentRow) => r.counts[s] ?? 0,
       })),
     ],
@@ -100,6 +117,7 @@ export function renderStatus(status: unknown, name: string | undefined, color: b
 
 /** Pick one deployment out of a fleet answer (when the API has no per-name route). */
 function selectOne(status: unknown, name: string): unknown {
+  if (status && typeof status === 'object' && 'deployment' in status) return status;
   if (Array.isArray(status) || (status && typeof status === 'object' && 'deployments' in status)) {
     const list = Array.isArray(status)
       ? status

@@ -1,0 +1,110 @@
+import { hostname } from 'node:os';
+import { Agent, createAgentLogger, loadAgentConfig } from '@margo-gitops/agent';
+import { MargoError } from '@margo-gitops/spec';
+import { signPayload, unseal } from '@margo-gitops/trust';
+import type { Logger, RunningAgent } from './services.js';
+
+/** What the agent's enrolment module provides (packages/agent/src/enrol). */
+export interface DeviceEnrolment {
+  deviceId: string;
+  repoUrl: string;
+  token: string;
+  keyPem: string;
+  certPem: string;
+}
+export interface EnrolApi {
+  enrol(opts: {
+    serverUrl: string;
+    deviceId: string;
+    enrolmentToken: string;
+    stateDir: string;
+    facts?: Record<string, unknown>;
+  }): Promise<DeviceEnrolment>;
+  loadEnrolment(stateDir: string): Promise<DeviceEnrolment>;
+}
+
+// ENROL-WIRING: replace with `import { enrol, loadEnrolment } from '@margo-gitops/agent'` once the
+// agent package exports them, and pass `{ enrol, loadEnrolment }` here.
+const notWired = async (): Promise<never> => {
+  throw new MargoError(
+    'CLI_NOT_AVAILABLE',
+    'device enrolment (@margo-gitops/agent enrol) is not wired into this build yet',
+  );
+};
+export const defaultEnrolApi: EnrolApi = { enrol: notWired, loadEnrolment: notWired };
+
+/**
+ * The one-time enrolment token printed by `margo device add` is `<deviceId>:<secret>`, so
+ * `margo agent --token` alone names the device. A bare secret needs MARGO_AGENT_DEVICE_ID.
+ */
+export function splitEnrolmentToken(
+  token: string,
+  env: NodeJS.ProcessEnv,
+): { deviceId: string; secret: string } {
+  const i = token.indexOf(':');
+  if (i > 0) return { deviceId: token.slice(0, i), secret: token.slice(i + 1) };
+  const deviceId = env.MARGO_AGENT_DEVICE_ID;
+  if (!deviceId) {
+    throw new MargoError('USAGE_ERROR', 'the enrolment token does not name the device', {
+      hint: 'Use the token exactly as `margo device add` printed it (ID:SECRET), or set MARGO_AGENT_DEVICE_ID.',
+    });
+  }
+  return { deviceId, secret: token };
+}
+
+/** First start enrols (token given), later starts resume from the state folder. */
+export async function startAgent(
+  opts: { server?: string; token?: string; stateDir: string; log: Logger },
+  env: NodeJS.ProcessEnv = process.env,
+  api: EnrolApi = defaultEnrolApi,
+): Promise<RunningAgent> {
+  let enrolment = await api.loadEnrolment(opts.stateDir).catch((e: unknown) => {
+    if (e instanceof MargoError && e.code === 'CLI_NOT_AVAILABLE') throw e;
+    return undefined;
+  });
+  if (!enrolment) {
+    if (!opts.token || !opts.server) {
+      throw new MargoError(
+        'CLI_AGENT_STATE_INVALID',
+        `${opts.stateDir} holds no enrolment, and --server and --token were not both given`,
+      );
+    }
+    const { deviceId, secret } = splitEnrolmentToken(opts.token, env);
+    enrolment = await api.enrol({
+      serverUrl: opts.server,
+      deviceId,
+      enrolmentToken: secret,
+      stateDir: opts.stateDir,
+      facts: { hostname: hostname() },
+    });
+    opts.log.info('enrolled', { deviceId });
+  } else if (opts.token) {
+    opts.log.info('already enrolled; the enrolment token is not needed any more', {
+      deviceId: enrolment.deviceId,
+    });
+  }
+  const e = enrolment;
+  const { config, problems } = loadAgentConfig({
+    env,
+    flags: { deviceId: e.deviceId, repoUrl: e.repoUrl, token: e.token, stateDir: opts.stateDir },
+  });
+  if (problems.length) {
+    throw new MargoError(
+      'USAGE_ERROR',
+      `agent configuration: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+    );
+  }
+  const agent = new Agent({
+    config,
+    logger: createAgentLogger({ level: config.logLevel, deviceId: e.deviceId, destination: 2 }),
+    unseal: (v) => unseal(v, e.keyPem),
+    signStatus: (bytes) => signPayload(bytes, e.keyPem, e.certPem),
+    // VERIFIER-WIRING: pass a verifier checking margo-manifest.json (trust verifyManifest with the
+    // enrolment's CA and the persisted last applied version) once the agent offers one.
+  });
+  const loop = agent.start();
+  loop.catch((err: unknown) =>
+    opts.log.error('agent stopped with an error', { error: (err as Error).message }),
+  );
+  return { deviceId: e.deviceId, stop: () => agent.stop() };
+}

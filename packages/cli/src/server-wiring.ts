@@ -1,0 +1,129 @@
+import type { IncomingMessage } from 'node:http';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { createGitHttpHandler, ensureDeviceRepo, TokenStore, tokenFromHeader } from '@margo-gitops/git';
+import { createStatusHttpHandler, Orchestrator, type DesiredStateSigner } from '@margo-gitops/orchestrator';
+import { createSignedManifest, loadPki, MANIFEST_FILE, type Pki } from '@margo-gitops/trust';
+import { catalogFilesHandler } from './catalog-files.js';
+import { readServerSettings } from './data-dir.js';
+import { listenComposed, type Route } from './http-server.js';
+import type { Logger, RunningServer } from './services.js';
+
+export const tokensFile = (dataDir: string) => join(dataDir, 'auth', 'tokens.json');
+
+/** How long a signed desired state stays valid (the orchestrator re-signs before expiry). */
+const MANIFEST_VALIDITY_MS = 7 * 24 * 3600 * 1000;
+
+/** Signs every device commit: adds margo-manifest.json (sha256 of each file, device id, version, expiry). */
+export function manifestSigner(pki: Pki, now: () => number = Date.now): DesiredStateSigner {
+  return async (deviceId, files, prev) => {
+    const out = new Map(files);
+    out.delete(MANIFEST_FILE);
+    const manifest = createSignedManifest(
+      {
+        deviceId,
+        files: out,
+        version: BigInt(prev.version) + 1n,
+        expiresAt: new Date(now() + MANIFEST_VALIDITY_MS),
+      },
+      pki.signing,
+    );
+    out.set(MANIFEST_FILE, manifest);
+    return out;
+  };
+}
+
+/**
+ * `margo serve` composed: embedded Git server (/git/), onboarding API (/onboarding, /oauth/token),
+ * fleet status API (/api/v1/status), catalog files (/catalog/), and the orchestrator loop.
+ */
+export async function startServer(opts: {
+  dataDir: string;
+  listen: string;
+  publicUrl?: string;
+  log: Logger;
+}): Promise<RunningServer> {
+  const { dataDir } = opts;
+  const settings = await readServerSettings(dataDir);
+  const reposRoot = join(dataDir, 'repos');
+  const tokens = TokenStore.open(tokensFile(dataDir));
+  const pki = await loadPki(join(dataDir, 'pki'));
+  const logger = pino({ base: { component: 'orchestrator' } }, pino.destination(2));
+  let url = opts.publicUrl ?? '';
+  const orchestrator = new Orchestrator({
+    dataDir,
+    reposRoot,
+    logger,
+    signer: manifestSigner(pki),
+    intervalMs: (settings.reconcileIntervalSeconds ?? 60) * 1000,
+    resolvePackageLocation: (appId, version, location) =>
+      `${url}/catalog/${appId}/${version}/${location.replace(/^\.\//, '')}`,
+  });
+  const git = createGitHttpHandler({
+    reposRoot,
+    tokens,
+    onPush: (e) =>
+      orchestrator.notifyPush({ repo: e.repo, ref: e.ref, ...(e.deviceId ? { deviceId: e.deviceId } : {}) }),
+    onError: (e) => opts.log.error('git request failed', { error: (e as Error).message }),
+  });
+  // ONBOARDING-WIRING: enable once @margo-gitops/orchestrator exports createOnboardingHttpHandler
+  // (import it above, uncomment, and add the two routes below).
+  // const onboarding = createOnboardingHttpHandler({
+  //   dataDir,
+  //   pki,
+  //   publicGitUrl: (id) => `${url}/git/devices/${id}.git`,
+  //   issueGitToken: async (id) => {
+  //     await ensureDeviceRepo(reposRoot, id);
+  //     return tokens.issueToken('device', { deviceId: id, name: `device ${id}` }).token;
+  //   },
+  //   revokeGitToken: (id) => {
+  //     for (const t of tokens.list()) if (t.deviceId === id && !t.revoked) tokens.revoke(t.id);
+  //   },
+  //   onEnrolled: (id) => void orchestrator.reconcileDevice(id, 'enrolled').catch(() => {}),
+  //   log: logger.child({ component: 'onboarding' }),
+  // });
+  void ensureDeviceRepo;
+  void pki;
+  /** Status may be read with any admin or operator token. */
+  const canReadStatus = (req: IncomingMessage) => {
+    const t = tokenFromHeader(req.headers.authorization);
+    const info = t ? tokens.verify(t) : undefined;
+    return info !== undefined && (info.role === 'admin' || info.role === 'operator');
+  };
+  const status = createStatusHttpHandler(orchestrator, { authorize: canReadStatus });
+  const routes: Route[] = [
+    { prefix: '/git/', name: 'git', handle: git },
+    // ONBOARDING-WIRING: { prefix: '/onboarding', name: 'onboarding', handle: onboarding },
+    // ONBOARDING-WIRING: { prefix: '/oauth/', name: 'oauth', handle: onboarding },
+    { prefix: '/api/v1/status', name: 'status', handle: status },
+    { prefix: '/catalog/', name: 'catalog', handle: catalogFilesHandler(dataDir) },
+  ];
+  const srv = await listenComposed(routes, opts.listen, (e, req) =>
+    opts.log.error('request failed', { url: req.url, error: (e as Error).message }),
+  );
+  url ||= srv.url;
+  try {
+    await orchestrator.start();
+  } catch (e) {
+    await srv.close();
+    await git.close();
+    throw e;
+  }
+  return {
+    url,
+    endpoints: {
+      catalog: `${url}/git/catalog.git`,
+      fleet: `${url}/git/fleet.git`,
+      devices: `${url}/git/devices/<id>.git`,
+      onboarding: `${url}/onboarding`,
+      status: `${url}/api/v1/status`,
+      'catalog files': `${url}/catalog/`,
+    },
+    close: async () => {
+      await orchestrator.stop();
+      await srv.close();
+      await git.close();
+      logger.flush?.();
+    },
+  };
+}
