@@ -9,14 +9,8 @@ import { defaultServices } from './wiring.js';
 
 /** The real runners, imported when a command runs (keeps `margo --help` fast). */
 export const defaultRunners: Runners = {
-  validate: async (paths, opts, io) => {
-    // TODO(lead): wire to commands/validate.ts (spec engineer) once it exists:
-    //   return (await import('./commands/validate.js')).run(paths, opts, io);
-    void paths;
-    void opts;
-    void io;
-    throw new MargoError('CLI_NOT_AVAILABLE', 'margo validate is not wired into this build yet');
-  },
+  validate: async (paths, opts, io) => (await import('./commands/validate.js')).run(paths, opts, io),
+
   init: async (o, d) => (await import('./commands/init.js')).run(o, d),
   serve: async (o, d) => (await import('./commands/serve.js')).run(o, d),
   agent: async (o, d) => (await import('./commands/agent.js')).run(o, d),
