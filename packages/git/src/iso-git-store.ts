@@ -140,6 +140,22 @@ export class IsoGitStore implements GitStore {
         path: 'remote.origin.fetch',
         value: '+refs/heads/*:refs/remotes/origin/*',
       });
+    const headers = headersFor(opts.auth, opts.headers);
+    // An up-to-date poll costs one ref advertisement (GET info/refs) and nothing else: isomorphic-git
+    // would otherwise always post an upload-pack request, which makes the server start git.
+    let advertised: string | undefined;
+    try {
+      const refs = await git.listServerRefs({ http, url, headers, protocolVersion: 1, prefix: remoteRef });
+      advertised = refs.find((r) => r.ref === remoteRef)?.oid;
+    } catch (e) {
+      throw remoteError(e, url, 'fetch from');
+    }
+    if (!advertised) return { oid: null, changed: false };
+    if (!opts.depth && (await this.hasCommit(advertised))) {
+      if (before === advertised) return { oid: advertised, changed: false };
+      await casUpdateRef(this.gitdir, into, advertised, before, { force: true });
+      return { oid: advertised, changed: true };
+    }
     try {
       const res = await git.fetch({
         fs,
@@ -151,7 +167,7 @@ export class IsoGitStore implements GitStore {
         singleBranch: true,
         tags: false,
         cache: this.cache,
-        headers: headersFor(opts.auth, opts.headers),
+        headers,
         ...(opts.depth ? { depth: opts.depth } : {}),
       });
       oid = res.fetchHead ?? null;
@@ -163,6 +179,15 @@ export class IsoGitStore implements GitStore {
     if (before === oid) return { oid, changed: false };
     await casUpdateRef(this.gitdir, into, oid, before, { force: true });
     return { oid, changed: true };
+  }
+
+  private async hasCommit(oid: string): Promise<boolean> {
+    try {
+      await git.readCommit({ fs, gitdir: this.gitdir, oid, cache: this.cache });
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async push(url: string, ref: string, opts: PushOptions = {}): Promise<void> {

@@ -1,0 +1,232 @@
+/**
+ * bench/git: the embedded Git server against stock `git http-backend`, same machine, same run.
+ *   (1) one up-to-date device poll (isomorphic-git fetch): server CPU ms and bytes on the wire
+ *       (targets: <= 5 ms, <= 2 KB)
+ *   (2) creating 1,000 device repositories (target < 10 s), beside `git init --bare` x 1,000
+ *   (3) 1,000 simulated devices polling for a bounded time: requests/s and p50/p99 latency
+ * Run: node --conditions=source --import tsx bench/git/index.ts [--polls 300] [--seconds 10]
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { IsoGitStore, NativeGitStore, TokenStore, createRepos, ensureDeviceRepos } from '@margo-gitops/git';
+
+const pexec = promisify(execFile);
+const args = process.argv.slice(2);
+const arg = (name: string, def: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const POLLS = arg('polls', 300);
+const SECONDS = arg('seconds', 10);
+const DEVICES = arg('devices', 1000);
+const TICK_MS = 1000 / 100; // /proc stat clock ticks (USER_HZ = 100 on Linux)
+const author = { name: 'bench', email: 'bench@margo.invalid' };
+const here = fileURLToPath(new URL('.', import.meta.url));
+
+interface Server {
+  child: ChildProcess;
+  port: number;
+  cpuMs(): number;
+  bytes(): Promise<number>;
+  stop(): void;
+}
+
+async function startServer(mode: 'margo' | 'cgi', reposRoot: string, tokensFile?: string): Promise<Server> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--conditions=source',
+      '--import',
+      'tsx',
+      join(here, 'server-child.ts'),
+      mode,
+      reposRoot,
+      ...(tokensFile ? [tokensFile] : []),
+    ],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
+  const lines = createInterface({ input: child.stdout! });
+  const queue: ((l: string) => void)[] = [];
+  lines.on('line', (l) => queue.shift()?.(l));
+  const next = (): Promise<string> => new Promise((r) => queue.push(r));
+  const { port } = JSON.parse(await next()) as { port: number };
+  return {
+    child,
+    port,
+    cpuMs: () => {
+      // utime stime cutime cstime (fields 14-17): the server and the git processes it waited for
+      const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * TICK_MS;
+    },
+    bytes: async () => {
+      const p = next();
+      child.stdin!.write('bytes\n');
+      return (JSON.parse(await p) as { bytes: number }).bytes;
+    },
+    stop: () => child.kill(),
+  };
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+const fmt = (n: number, d = 2): string => n.toFixed(d);
+
+async function main(): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 'margo-bench-git-'));
+  const rows: string[] = [];
+  try {
+    const repos = join(root, 'repos');
+    await createRepos(repos);
+    // ---- (2) creating 1,000 device repositories
+    const ids = Array.from({ length: DEVICES }, (_, i) => `dev-${String(i).padStart(4, '0')}`);
+    let t0 = performance.now();
+    await ensureDeviceRepos(repos, ids);
+    const margoCreate = performance.now() - t0;
+    const floorRoot = join(root, 'git-init');
+    t0 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < ids.length) {
+          const id = ids[next++]!;
+          await pexec('git', ['init', '-q', '--bare', '--initial-branch=main', join(floorRoot, `${id}.git`)]);
+        }
+      }),
+    );
+    const gitCreate = performance.now() - t0;
+    rows.push(
+      `(2) create ${DEVICES} device repos: margo ensureDeviceRepos ${fmt(margoCreate / 1000)} s (target < 10 s) | git init --bare x${DEVICES} (8 parallel) ${fmt(gitCreate / 1000)} s`,
+    );
+
+    // seed every device repository with a desired-state commit
+    t0 = performance.now();
+    for (const id of ids.slice(0, 50)) {
+      await new NativeGitStore(join(repos, 'devices', `${id}.git`)).commitFiles({
+        ref: 'main',
+        expectedOid: null,
+        changes: new Map([
+          [
+            'deployments/app.yaml',
+            `apiVersion: application.margo.org/v1alpha1\nkind: ApplicationDeployment\nmetadata:\n  name: app\n  annotations:\n    id: ${id}\n`,
+          ],
+          ['margo-manifest.json', JSON.stringify({ deviceId: id, version: 1 })],
+        ]),
+        message: 'desired state',
+        author,
+      });
+    }
+    const tokensFile = join(root, 'auth', 'tokens.json');
+    const tokens = TokenStore.open(tokensFile);
+    const deviceTokens = ids.map((id) => tokens.issueToken('device', { deviceId: id }).token);
+
+    const margo = await startServer('margo', repos, tokensFile);
+    const cgi = await startServer('cgi', repos);
+    try {
+      // ---- (1) one up-to-date device poll
+      const poll = async (srv: Server, label: string, client: 'iso' | 'git'): Promise<void> => {
+        const url = `http://127.0.0.1:${srv.port}/git/devices/${ids[0]}.git`;
+        const auth = { token: deviceTokens[0]! };
+        const local = join(root, `poll-${label.replace(/\W+/g, '-')}.git`);
+        const store = client === 'iso' ? new IsoGitStore(local) : new NativeGitStore(local);
+        await store.clone(url, { auth });
+        for (let i = 0; i < 5; i++) await store.fetch(url, { auth }); // warm up
+        const cpu0 = srv.cpuMs();
+        const b0 = await srv.bytes();
+        const lat: number[] = [];
+        for (let i = 0; i < POLLS; i++) {
+          const s = performance.now();
+          const r = await store.fetch(url, { auth });
+          lat.push(performance.now() - s);
+          if (r.changed) throw new Error('poll was not up to date');
+        }
+        const cpu = (srv.cpuMs() - cpu0) / POLLS;
+        const bytes = ((await srv.bytes()) - b0) / POLLS;
+        lat.sort((a, b) => a - b);
+        rows.push(
+          `(1) up-to-date poll, ${label}: server CPU ${fmt(cpu)} ms/poll, wire ${fmt(bytes, 0)} B/poll, client latency p50 ${fmt(pct(lat, 50))} ms`,
+        );
+      };
+      await poll(margo, 'margo embedded server, isomorphic-git client (target <= 5 ms, <= 2048 B)', 'iso');
+      await poll(cgi, 'stock git http-backend (CGI, no auth), isomorphic-git client', 'iso');
+      await poll(margo, 'margo embedded server, stock git client (protocol v2)', 'git');
+      await poll(cgi, 'stock git http-backend (CGI, no auth), stock git client (protocol v2)', 'git');
+
+      // ---- (3) sustained polling by 1,000 simulated devices: devices take turns polling their own
+      // repository (each with its own token) over at most 64 concurrent keep-alive connections, for a
+      // bounded time; latency is per request on the wire (no client-side queueing counted).
+      const sustained = async (srv: Server, label: string, withAuth: boolean): Promise<void> => {
+        const CONC = 64;
+        const agent = new http.Agent({ keepAlive: true, maxSockets: CONC });
+        const lat: number[] = [];
+        let errors = 0;
+        let turn = 0;
+        const deadline = performance.now() + SECONDS * 1000;
+        const cpu0 = srv.cpuMs();
+        const one = (i: number): Promise<void> =>
+          new Promise((resolve) => {
+            const s = performance.now();
+            const req = http.get(
+              {
+                host: '127.0.0.1',
+                port: srv.port,
+                agent,
+                path: `/git/devices/${ids[i]}.git/info/refs?service=git-upload-pack`,
+                headers: withAuth
+                  ? { authorization: `Bearer ${deviceTokens[i]}`, 'user-agent': 'git/isomorphic-git' }
+                  : { 'user-agent': 'git/isomorphic-git' },
+              },
+              (res) => {
+                res.resume();
+                res.on('end', () => {
+                  if (res.statusCode === 200) lat.push(performance.now() - s);
+                  else errors++;
+                  resolve();
+                });
+              },
+            );
+            req.on('error', () => {
+              errors++;
+              resolve();
+            });
+          });
+        const t = performance.now();
+        await Promise.all(
+          Array.from({ length: CONC }, async () => {
+            while (performance.now() < deadline) await one(turn++ % ids.length);
+          }),
+        );
+        const secs = (performance.now() - t) / 1000;
+        const cpu = srv.cpuMs() - cpu0;
+        agent.destroy();
+        lat.sort((a, b) => a - b);
+        const devicesPolled = Math.min(ids.length, turn);
+        rows.push(
+          `(3) ${devicesPolled} devices polling for ${fmt(secs, 1)} s over ${CONC} connections, ${label}: ${fmt(lat.length / secs, 0)} req/s, p50 ${fmt(pct(lat, 50))} ms, p99 ${fmt(pct(lat, 99))} ms, server CPU ${fmt(cpu / Math.max(1, lat.length))} ms/req, errors ${errors}`,
+        );
+      };
+      await sustained(margo, 'margo embedded server (token auth)', true);
+      await sustained(cgi, 'stock git http-backend (CGI, no auth)', false);
+    } finally {
+      margo.stop();
+      cgi.stop();
+    }
+    rows.push(
+      'note: client and servers share this machine (2 cores); figures include the load generator competing for CPU.',
+    );
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+  console.log(rows.join('\n'));
+}
+
+await main();
