@@ -8,7 +8,7 @@ import {
   generateRsaKeyPair,
   normalisePem,
   parseCertificate,
-  parsePrivateKey,
+  nodeRsaSigner,
   pki,
   randomSerial,
 } from './x509.js';
@@ -59,7 +59,7 @@ export function createRootCA(opts: CreateRootCaOptions): KeyAndCert {
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ]);
-  cert.sign(keys.privateKey, forge.md.sha256.create());
+  cert.sign(nodeRsaSigner(keys.privateKey), forge.md.sha256.create());
   return {
     certPem: normalisePem(pki.certificateToPem(cert)),
     keyPem: normalisePem(pki.privateKeyToPem(keys.privateKey)),
@@ -86,7 +86,6 @@ export function issueCertificate(
   now: Date,
 ): forge.pki.Certificate {
   const caCert = parseCertificate(ca.certPem, 'root CA certificate');
-  const caKey = parsePrivateKey(ca.keyPem, 'root CA key');
   const cert = pki.createCertificate();
   cert.publicKey = publicKey;
   cert.serialNumber = randomSerial();
@@ -101,7 +100,7 @@ export function issueCertificate(
     { name: 'subjectKeyIdentifier' },
     { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
   ]);
-  cert.sign(caKey, forge.md.sha256.create());
+  cert.sign(nodeRsaSigner(ca.keyPem), forge.md.sha256.create());
   return cert;
 }
 

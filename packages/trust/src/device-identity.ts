@@ -10,6 +10,7 @@ import {
   hasExtKeyUsage,
   keyBits,
   normalisePem,
+  nodeRsaSigner,
   normaliseSerial,
   parseCertificate,
   parsePrivateKey,
@@ -37,7 +38,7 @@ export function createDeviceKeyAndCsr(
   const csr = pki.createCertificationRequest();
   csr.publicKey = keys.publicKey;
   csr.setSubject([{ shortName: 'CN', value: deviceId }]);
-  csr.sign(keys.privateKey, forge.md.sha256.create());
+  csr.sign(nodeRsaSigner(keys.privateKey), forge.md.sha256.create());
   return {
     keyPem: normalisePem(pki.privateKeyToPem(keys.privateKey)),
     csrPem: normalisePem(pki.certificationRequestToPem(csr)),
@@ -54,7 +55,7 @@ export function createCsrForKey(deviceId: string, keyPem: string): string {
   const csr = pki.createCertificationRequest();
   csr.publicKey = pki.setRsaPublicKey(key.n, key.e);
   csr.setSubject([{ shortName: 'CN', value: deviceId }]);
-  csr.sign(key, forge.md.sha256.create());
+  csr.sign(nodeRsaSigner(keyPem), forge.md.sha256.create());
   return normalisePem(pki.certificationRequestToPem(csr));
 }
 
