@@ -1,7 +1,14 @@
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { Agent, createAgentLogger, loadAgentConfig } from '@margo-gitops/agent';
 import { MargoError } from '@margo-gitops/spec';
-import { signPayload, unseal } from '@margo-gitops/trust';
+import {
+  AppliedManifestStore,
+  MANIFEST_FILE,
+  signPayload,
+  unseal,
+  verifyManifest,
+} from '@margo-gitops/trust';
 import type { Logger, RunningAgent } from './services.js';
 
 /** What the agent's enrolment module provides (packages/agent/src/enrol). */
@@ -11,6 +18,7 @@ export interface DeviceEnrolment {
   token: string;
   keyPem: string;
   certPem: string;
+  caCertPem: string;
 }
 export interface EnrolApi {
   enrol(opts: {
@@ -99,12 +107,31 @@ export async function startAgent(
     logger: createAgentLogger({ level: config.logLevel, deviceId: e.deviceId, destination: 2 }),
     unseal: (v) => unseal(v, e.keyPem),
     signStatus: (bytes) => signPayload(bytes, e.keyPem, e.certPem),
-    // VERIFIER-WIRING: pass a verifier checking margo-manifest.json (trust verifyManifest with the
-    // enrolment's CA and the persisted last applied version) once the agent offers one.
+    verifier: manifestVerifier(e, opts.stateDir),
   });
   const loop = agent.start();
   loop.catch((err: unknown) =>
     opts.log.error('agent stopped with an error', { error: (err as Error).message }),
   );
   return { deviceId: e.deviceId, stop: () => agent.stop() };
+}
+
+/**
+ * Checks margo-manifest.json of every desired-state commit before anything is applied: signed by
+ * the orchestrator's key under the enrolment's root CA, for this device, covering every file,
+ * newer than the last applied manifest (remembered in <state>/identity/applied-manifest.json).
+ */
+export function manifestVerifier(e: Pick<DeviceEnrolment, 'caCertPem'>, stateDir: string) {
+  const mem = new AppliedManifestStore(join(stateDir, 'identity', 'applied-manifest.json'));
+  return async (files: Map<string, Buffer>, state: { deviceId: string; commit: string }): Promise<void> => {
+    const last = await mem.read();
+    const v = verifyManifest(files.get(MANIFEST_FILE), {
+      caCertPem: e.caCertPem,
+      deviceId: state.deviceId,
+      files,
+      lastAppliedVersion: last?.version,
+      lastAppliedDigest: last?.digest,
+    });
+    if (!v.unchanged) await mem.record(state.deviceId, v, state.commit);
+  };
 }

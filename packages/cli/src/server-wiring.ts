@@ -3,7 +3,13 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { createGitHttpHandler, ensureDeviceRepo, TokenStore, tokenFromHeader } from '@margo-gitops/git';
 import { createStatusHttpHandler, Orchestrator, type DesiredStateSigner } from '@margo-gitops/orchestrator';
-import { createSignedManifest, loadPki, MANIFEST_FILE, type Pki } from '@margo-gitops/trust';
+import {
+  createSignedManifest,
+  loadPki,
+  MANIFEST_FILE,
+  nextManifestVersion,
+  type Pki,
+} from '@margo-gitops/trust';
 import { catalogFilesHandler } from './catalog-files.js';
 import { readServerSettings } from './data-dir.js';
 import { listenComposed, type Route } from './http-server.js';
@@ -23,7 +29,7 @@ export function manifestSigner(pki: Pki, now: () => number = Date.now): DesiredS
       {
         deviceId,
         files: out,
-        version: BigInt(prev.version) + 1n,
+        version: nextManifestVersion(prev.version > 0 ? prev.version : undefined, new Date(now())),
         expiresAt: new Date(now() + MANIFEST_VALIDITY_MS),
       },
       pki.signing,
