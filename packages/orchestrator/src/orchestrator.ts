@@ -14,6 +14,7 @@ import { rollupFleetStatus, type DeviceView, type FleetStatus } from './core/fle
 import {
   deploymentsTreeOf,
   MANIFEST_FILE,
+  manifestFacts,
   readDeviceMain,
   readDeviceStatus,
   writeDeviceMain,
@@ -52,6 +53,8 @@ export interface OrchestratorOptions {
   resolvePackageLocation?: (appId: string, version: string, location: string) => string;
   /** Progress of the device fan-out of each pass. */
   onProgress?: (p: { done: number; total: number; reason: string }) => void;
+  /** A signed desired state is re-signed when its manifest expires within this many ms. Default 2 days. */
+  resignBeforeExpiryMs?: number;
   /** Identity of commits the orchestrator makes on its own. */
   identity?: { name: string; email: string };
 }
@@ -100,6 +103,7 @@ export class Orchestrator {
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly concurrency: number;
+  private readonly resignBeforeExpiryMs: number;
   private states = new Map<string, DeviceState>();
   private reports = new Map<string, DeviceReport>();
   private knownRepos = new Set<string>();
@@ -128,6 +132,7 @@ export class Orchestrator {
     this.log = opts.logger.child({ component: 'orchestrator' });
     this.now = opts.now ?? Date.now;
     this.concurrency = Math.max(1, opts.concurrency ?? 8);
+    this.resignBeforeExpiryMs = opts.resignBeforeExpiryMs ?? 2 * 24 * 3600 * 1000;
   }
 
   /** Loads saved state, runs a first pass and starts the periodic timer. */
@@ -328,7 +333,18 @@ export class Orchestrator {
     const [mainOid, statusOid] = await Promise.all([readRef(gitdir, 'main'), readRef(gitdir, 'status')]);
     const prev = this.states.get(id);
     const keyBase = `${this.fleetOid ?? '-'}|${this.catalogOid ?? '-'}|${statusOid ?? '-'}|${this.opts.signer ? 's' : 'u'}`;
-    if (prev && !prev.error && prev.inputKey === `${keyBase}|${mainOid ?? '-'}`) return 'unchanged';
+    const resignAt = (expiresAt: number | undefined) =>
+      this.opts.signer !== undefined &&
+      expiresAt !== undefined &&
+      expiresAt - this.now() < this.resignBeforeExpiryMs;
+    if (
+      prev &&
+      !prev.error &&
+      prev.inputKey === `${keyBase}|${mainOid ?? '-'}` &&
+      !resignAt(prev.manifestExpiresAt)
+    ) {
+      return 'unchanged';
+    }
 
     let report = this.reports.get(id);
     if (!report || report.oid !== statusOid) {
@@ -351,6 +367,7 @@ export class Orchestrator {
     const needsCommit =
       newTree !== main.deploymentsTree ||
       (this.opts.signer !== undefined && !hasManifest && mainOid !== null) ||
+      resignAt(main.manifestExpiresAt) ||
       (mainOid === null && desired.files.size > 0);
     let result: 'committed' | 'unchanged' = 'unchanged';
     let headOid = mainOid;
@@ -360,7 +377,7 @@ export class Orchestrator {
       if (this.opts.signer) {
         try {
           files = await this.opts.signer(id, files, {
-            version: prev?.manifestVersion ?? main.manifestVersion ?? 0,
+            version: Math.max(prev?.manifestVersion ?? 0, main.manifestVersion ?? 0),
           });
         } catch (e) {
           throw new MargoError(
@@ -369,11 +386,9 @@ export class Orchestrator {
             { cause: e },
           );
         }
-        const m = files.get(MANIFEST_FILE);
-        if (m) {
-          const v = Number((JSON.parse(m.toString('utf8')) as { version?: unknown }).version);
-          if (Number.isFinite(v)) state.manifestVersion = v;
-        }
+        const facts = manifestFacts(files.get(MANIFEST_FILE));
+        if (facts.manifestVersion !== undefined) state.manifestVersion = facts.manifestVersion;
+        if (facts.manifestExpiresAt !== undefined) state.manifestExpiresAt = facts.manifestExpiresAt;
       }
       const nowSec = Math.floor(this.now() / 1000);
       const who = this.opts.identity ?? {

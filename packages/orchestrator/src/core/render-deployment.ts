@@ -33,7 +33,16 @@ export interface RenderInput {
  * const yaml = renderApplicationDeployment({ deploymentId, name: 'web', namespace: 'web', applicationId: 'hello', applicationVersion: '1.0.0', profile, parameters: {}, dependsOn: [] });
  */
 export function renderApplicationDeployment(input: RenderInput): string {
-  const resolve = input.resolveLocation;
+  const given = input.resolveLocation;
+  // Only package-relative locations (`resources/x.tar.gz`, `./x`, `file:x`) are resolved;
+  // absolute URLs (`https://...`, `oci://...`) are kept as written.
+  const resolve = given
+    ? (l: string) => {
+        if (/^file:/i.test(l) && !/^file:\/\//i.test(l)) return given(l.slice(5).replace(/^\.\//, ''));
+        if (/^[a-z][a-z0-9+.-]*:/i.test(l) || l.startsWith('/')) return l;
+        return given(l.replace(/^\.\//, ''));
+      }
+    : undefined;
   const profile: DeploymentProfile = resolve
     ? {
         ...input.profile,

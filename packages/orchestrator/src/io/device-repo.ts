@@ -26,6 +26,37 @@ export interface DeviceMain {
   current: Map<string, CurrentDeployment>;
   /** `version` of the current signed manifest, when there is one. */
   manifestVersion?: number;
+  /** Expiry of the current signed manifest (ms since epoch). */
+  manifestExpiresAt?: number;
+}
+
+/**
+ * Version and expiry of a margo-manifest.json (trust's `{ manifest: { version, expiresAt } }`, or
+ * the same fields at the top level); empty when unreadable (the signer then starts at 1).
+ */
+export function manifestFacts(bytes: Buffer | undefined): {
+  manifestVersion?: number;
+  manifestExpiresAt?: number;
+} {
+  if (!bytes) return {};
+  try {
+    const doc = JSON.parse(bytes.toString('utf8')) as { manifest?: Record<string, unknown> } & Record<
+      string,
+      unknown
+    >;
+    const m = (doc.manifest && typeof doc.manifest === 'object' ? doc.manifest : doc) as Record<
+      string,
+      unknown
+    >;
+    const out: { manifestVersion?: number; manifestExpiresAt?: number } = {};
+    const v = Number(m.version ?? m.manifestVersion);
+    if (Number.isFinite(v)) out.manifestVersion = v;
+    const e = typeof m.expiresAt === 'string' ? Date.parse(m.expiresAt) : NaN;
+    if (Number.isFinite(e)) out.manifestExpiresAt = e;
+    return out;
+  } catch {
+    return {};
+  }
 }
 
 function parametersOf(bytes: Buffer): Record<string, ParamValue> | undefined {
@@ -53,19 +84,7 @@ export async function readDeviceMain(gitdir: string, oid: string | null): Promis
     if (item.name === 'deployments' && item.mode === '40000') out.deploymentsTree = item.oid;
     if (item.name === MANIFEST_FILE) {
       const m = await readObject(gitdir, item.oid);
-      try {
-        const v = Number(
-          (
-            JSON.parse(m?.content.toString('utf8') ?? '{}') as {
-              version?: unknown;
-              manifestVersion?: unknown;
-            }
-          ).version ?? NaN,
-        );
-        if (Number.isFinite(v)) out.manifestVersion = v;
-      } catch {
-        /* unreadable manifest: the signer starts a new version line */
-      }
+      Object.assign(out, manifestFacts(m?.content));
     }
   }
   if (out.deploymentsTree) {

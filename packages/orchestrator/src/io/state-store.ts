@@ -9,6 +9,7 @@ export interface DeviceState {
   mainOid: string | null;
   statusOid: string | null;
   manifestVersion?: number;
+  manifestExpiresAt?: number;
   outcomes: DeploymentOutcome[];
   /** Deployment name -> ms when its desired file last changed. */
   changedAt: Record<string, number>;
