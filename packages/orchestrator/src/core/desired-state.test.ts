@@ -115,3 +115,34 @@ test('errors hold what the device already runs; immutable change is refused per 
   assert.equal(held.outcomes[0]?.code, 'ORCH_PARAMETER_IMMUTABLE');
   assert.ok(held.files.get('deployments/web.yaml')!.equals(bytes));
 });
+
+test('a deployment document with errors does not uninstall it: devices keep it', () => {
+  const ctx = prepareReconcile(fleet, catalog);
+  const bytes = desiredForDevice(ctx, dev('big'), obs.big!).files.get('deployments/web.yaml')!;
+  const broken = parseFleet(
+    new Map([
+      ...fleetFiles,
+      [
+        'deployments/web.yaml',
+        'kind: Deployment\nname: web\napplication: {id: hello}\ntargets: {devices: [big]}\n',
+      ],
+    ]),
+  );
+  assert.ok(!broken.deployments.has('web'));
+  const held = desiredForDevice(prepareReconcile(broken, catalog), dev('big'), {
+    capabilities: caps(),
+    current: new Map([['web', { bytes }]]),
+  });
+  assert.ok(held.files.get('deployments/web.yaml')!.equals(bytes));
+  assert.equal(held.outcomes.find((o) => o.deployment === 'web')?.status, 'held');
+  assert.match(held.outcomes.find((o) => o.deployment === 'web')?.reason ?? '', /deployments\/web.yaml/);
+  // Deleting the file (no finding) still removes it.
+  const deleted = parseFleet(new Map([...fleetFiles].filter(([p]) => p !== 'deployments/web.yaml')));
+  assert.equal(
+    desiredForDevice(prepareReconcile(deleted, catalog), dev('big'), {
+      capabilities: caps(),
+      current: new Map([['web', { bytes }]]),
+    }).files.size,
+    0,
+  );
+});

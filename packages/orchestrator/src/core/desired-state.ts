@@ -78,6 +78,11 @@ export interface ReconcileContext {
   validate?: ParameterValidator;
   resolveLocation?: (appId: string, version: string, location: string) => string;
   renderCache: Map<string, string>;
+  /**
+   * Deployment files present in the fleet but refused (schema or YAML errors): devices keep what
+   * they have for these names instead of losing it to a typo.
+   */
+  brokenIntents: Map<string, string>;
 }
 
 export interface PrepareOptions {
@@ -97,7 +102,19 @@ export function prepareReconcile(
   catalog: Catalog,
   opts: PrepareOptions = {},
 ): ReconcileContext {
-  const ctx: ReconcileContext = { fleet, intents: [], byDevice: new Map(), renderCache: new Map(), ...opts };
+  const ctx: ReconcileContext = {
+    fleet,
+    intents: [],
+    byDevice: new Map(),
+    renderCache: new Map(),
+    brokenIntents: new Map(),
+    ...opts,
+  };
+  for (const f of fleet.findings) {
+    const m = f.severity === 'error' ? /^deployments\/([^/]+)\.ya?ml$/.exec(f.file ?? '') : null;
+    if (m && !fleet.deployments.has(m[1]!) && !ctx.brokenIntents.has(m[1]!))
+      ctx.brokenIntents.set(m[1]!, `${f.code} ${f.file}${f.line ? `:${f.line}` : ''}: ${f.message}`);
+  }
   for (const name of [...fleet.deployments.keys()].sort()) {
     const intent = fleet.deployments.get(name)!;
     const sel = selectTargets(intent, fleet.devices);
@@ -214,6 +231,20 @@ export function desiredForDevice(
     }
     out.files.set(path, Buffer.from(text.replace(ID_PLACEHOLDER, deploymentId), 'utf8'));
     out.outcomes.push({ ...base, status: 'matched', profileType: choice.profile.type });
+  }
+  for (const [name, cur] of obs.current) {
+    const why = ctx.brokenIntents.get(name);
+    if (why === undefined || out.files.has(`deployments/${name}.yaml`)) continue;
+    out.files.set(`deployments/${name}.yaml`, cur.bytes);
+    out.outcomes.push({
+      deployment: name,
+      deviceId: device.id,
+      deploymentId: deploymentIdFor(device.id, name),
+      status: 'held',
+      code: 'ORCH_FLEET_SCHEMA',
+      reason: `the deployment document is invalid; kept the previous desired state (${why})`,
+      applicationId: '',
+    });
   }
   return out;
 }
