@@ -10,7 +10,9 @@ export { createStatusHttpHandler, type StatusHttpOptions } from './status-http.j
 
 // Pure core (no I/O).
 export {
+  reconcile,
   prepareReconcile,
+  type ReconcileInput,
   desiredForDevice,
   type Catalog,
   type CatalogEntry,

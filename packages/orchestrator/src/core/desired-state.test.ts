@@ -3,7 +3,13 @@ import { test } from 'node:test';
 import { parseFleet, type FleetDevice } from '@margo-gitops/spec';
 import { parse } from 'yaml';
 import { deploymentIdFor } from './deployment-id.js';
-import { desiredForDevice, prepareReconcile, type Catalog, type DeviceObservation } from './desired-state.js';
+import {
+  desiredForDevice,
+  prepareReconcile,
+  reconcile,
+  type Catalog,
+  type DeviceObservation,
+} from './desired-state.js';
 import { DEPENDS_ON_ANNOTATION } from './render-deployment.js';
 import { caps, helloApp } from './test-fixtures.js';
 
@@ -145,4 +151,15 @@ test('a deployment document with errors does not uninstall it: devices keep it',
     }).files.size,
     0,
   );
+});
+
+test('reconcile: every fleet device, including those that reported nothing', () => {
+  const all = reconcile({
+    fleet,
+    catalog,
+    observations: new Map(Object.entries(obs).filter(([k]) => k !== 'new')),
+  });
+  assert.deepEqual([...all.keys()], ['big', 'k8s', 'new', 'small']);
+  assert.equal(all.get('new')!.outcomes[0]?.reason, 'no capabilities reported');
+  assert.equal(all.get('big')!.files.size, 1);
 });

@@ -248,3 +248,30 @@ export function desiredForDevice(
   }
   return out;
 }
+
+export interface ReconcileInput extends PrepareOptions {
+  fleet: Fleet;
+  catalog: Catalog;
+  /** What each device reported and currently has; a device without an entry has reported nothing. */
+  observations: ReadonlyMap<string, DeviceObservation>;
+}
+
+/**
+ * The whole pure reconcile: every fleet device's complete desired state.
+ *
+ * @example
+ * const desired = reconcile({ fleet, catalog, observations: new Map([['edge-1', { capabilities, current: new Map() }]]) });
+ * desired.get('edge-1')!.files; // Map { 'deployments/web.yaml' => <Buffer ...> }
+ */
+export function reconcile(input: ReconcileInput): Map<string, DeviceDesired> {
+  const { fleet, catalog, observations, ...opts } = input;
+  const ctx = prepareReconcile(fleet, catalog, opts);
+  const out = new Map<string, DeviceDesired>();
+  for (const id of [...fleet.devices.keys()].sort()) {
+    out.set(
+      id,
+      desiredForDevice(ctx, fleet.devices.get(id)!, observations.get(id) ?? { current: new Map() }),
+    );
+  }
+  return out;
+}
