@@ -2,12 +2,16 @@
 
 /** Escapes one path segment (`~` -> `~0`, `/` -> `~1`). */
 export function escapeSegment(segment: string | number): string {
-  return String(segment).replace(/~/g, '~0').replace(/\//g, '~1');
+  if (typeof segment === 'number') return String(segment);
+  if (segment.indexOf('~') === -1 && segment.indexOf('/') === -1) return segment;
+  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
 /** Joins segments into a pointer; `[]` gives `""` (the whole document). */
 export function toPointer(segments: readonly (string | number)[]): string {
-  return segments.map((s) => '/' + escapeSegment(s)).join('');
+  let out = '';
+  for (const s of segments) out += '/' + escapeSegment(s);
+  return out;
 }
 
 /** Splits a pointer into unescaped segments. */

@@ -24,8 +24,14 @@ export function normaliseProfileType(type: unknown): ProfileType | undefined {
 }
 
 /** A string field, taking numbers as written in the source (`revision: 1.10` stays "1.10"). */
-export function textAt(value: unknown, pointer: string, sourceText?: SourceText): string | undefined {
-  if (typeof value === 'number') return sourceText?.(pointer) ?? String(value);
+export function textAt(
+  value: unknown,
+  pointer: string | (() => string),
+  sourceText?: SourceText,
+): string | undefined {
+  if (typeof value === 'number') {
+    return sourceText?.(typeof pointer === 'string' ? pointer : pointer()) ?? String(value);
+  }
   return str(value);
 }
 
@@ -37,7 +43,6 @@ function normaliseComponent(
 ): Component {
   const r = rec(raw);
   const props = rec(r.properties);
-  const p = childPointer(pointer, 'properties');
   const wait = bool(props.wait) ?? true;
   const timeout = str(props.timeout);
   const timeoutSeconds = timeout !== undefined ? parseTimeout(timeout) : undefined;
@@ -45,12 +50,17 @@ function normaliseComponent(
   if (type === 'helm.v3') {
     component.helm = {
       repository: str(props.repository) ?? '',
-      revision: textAt(props.revision, childPointer(p, 'revision'), sourceText) ?? '',
+      revision:
+        textAt(props.revision, () => childPointer(pointer, 'properties', 'revision'), sourceText) ?? '',
       wait,
       ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
     };
   } else if (type === 'compose') {
-    const revision = textAt(props.revision, childPointer(p, 'revision'), sourceText);
+    const revision = textAt(
+      props.revision,
+      () => childPointer(pointer, 'properties', 'revision'),
+      sourceText,
+    );
     component.compose = {
       ...(str(props.packageLocation) !== undefined ? { packageLocation: str(props.packageLocation)! } : {}),
       ...(str(props.keyLocation) !== undefined ? { keyLocation: str(props.keyLocation)! } : {}),

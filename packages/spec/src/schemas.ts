@@ -24,25 +24,21 @@ export const schemas: Readonly<Record<DocumentKind, object>> & { common: object 
   DesiredStateManifest: desiredStateManifestSchema,
 };
 
-let compiled: Map<DocumentKind, ValidateFunction> | undefined;
+let ajv: Ajv | undefined;
+const compiled = new Map<DocumentKind, ValidateFunction>();
 
-function validators(): Map<DocumentKind, ValidateFunction> {
-  if (compiled) return compiled;
-  const ajv = new Ajv({ allErrors: true, verbose: true, strict: false, allowUnionTypes: true });
-  ajv.addVocabulary(['x-code']);
-  ajv.addSchema(commonSchema);
-  const map = new Map<DocumentKind, ValidateFunction>();
-  for (const kind of [
-    'ApplicationDescription',
-    'ApplicationDeployment',
-    'DeploymentStatus',
-    'DeviceCapabilities',
-    'DesiredStateManifest',
-  ] as const) {
-    map.set(kind, ajv.compile(schemas[kind]));
+/** The validator of one kind, compiled on first use (one shared ajv instance, `allErrors`). */
+function validatorFor(kind: DocumentKind): ValidateFunction {
+  let v = compiled.get(kind);
+  if (v) return v;
+  if (!ajv) {
+    ajv = new Ajv({ allErrors: true, verbose: true, strict: false, allowUnionTypes: true });
+    ajv.addVocabulary(['x-code']);
+    ajv.addSchema(commonSchema);
   }
-  compiled = map;
-  return map;
+  v = ajv.compile(schemas[kind]);
+  compiled.set(kind, v);
+  return v;
 }
 
 function describe(value: unknown): string {
@@ -144,7 +140,7 @@ function toFinding(err: ErrorObject): Finding {
  * validateAgainstSchema('DeploymentStatus', { deploymentId: 'x' }); // [{ code: 'SPEC_REQUIRED_FIELD', ... }, ...]
  */
 export function validateAgainstSchema(kind: DocumentKind, data: unknown): Finding[] {
-  const validate = validators().get(kind)!;
+  const validate = validatorFor(kind);
   if (validate(data)) return [];
   const out: Finding[] = [];
   for (const err of validate.errors ?? []) {

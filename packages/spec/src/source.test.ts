@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseDocument } from './parse-document.js';
-import { parseSource, scanNesting } from './source.js';
+import { parse as yamlParse } from 'yaml';
+import { fastLoad, parseSource, scanNesting } from './source.js';
+import { baseApp, baseDeployment, yaml } from './test-fixtures.js';
 
 function codes(input: string | Uint8Array, opts = {}): string[] {
   return parseDocument(input, opts).findings.map((f) => f.code);
@@ -114,4 +116,35 @@ test('YAML errors carry line and column', () => {
   assert.equal(f!.file, 'x.yaml');
   assert.equal(f!.line, 2);
   assert.equal(f!.column, 1);
+});
+
+test('fast path (js-yaml) and position parser (yaml) read the same data', () => {
+  const docs = [
+    yaml(baseApp()),
+    yaml(baseDeployment()),
+    'version: 1.0\nrevision: 1.10\nwait: "true"\nflag: yes\nempty:\nn: ~\nhex: 0x1F\noct: 0o17\nexp: 1e3\ninf: .inf\ndate: 2024-01-01\nmulti: |\n  a\n  b\n',
+    '{"a": [1, 2.5, "x", true, null], "b": {"c": "d"}}',
+  ];
+  for (const text of docs) {
+    const fast = fastLoad(text);
+    assert.ok(fast.ok, text.slice(0, 30));
+    assert.deepEqual(fast.data, yamlParse(text));
+    assert.deepEqual(parseSource(text).data, yamlParse(text));
+  }
+});
+
+test('the fast path declines aliases, multi-documents, duplicates and syntax errors', () => {
+  for (const text of [
+    'a: &x 1\nb: *x\n',
+    'a: 1\n---\nb: 2\n',
+    'a: 1\na: 2\n',
+    'a: [1\n',
+    '# only a comment\n',
+  ]) {
+    assert.equal(fastLoad(text).ok, false, text);
+  }
+  // Positions are still available (built lazily) for fast-path documents.
+  const src = parseSource('a:\n  b: 1\n');
+  assert.deepEqual(src.locate('/a/b'), { line: 2, column: 6 });
+  assert.equal(src.sourceText('/a/b'), '1');
 });

@@ -2,7 +2,14 @@
  * Turns bytes or text into parsed YAML/JSON data plus a position index, refusing hostile input
  * (too large, binary, not UTF-8, alias bombs, absurd nesting) with findings instead of crashes.
  * Pure: no I/O.
+ *
+ * Two parsers: `yaml` gives node positions (line:column of every finding) but is slow; `js-yaml`
+ * is many times faster but has no positions. Documents without anchors/aliases are read with
+ * js-yaml first; the `yaml` document is built lazily, only when a position or the source text of
+ * a scalar is asked for (i.e. when there is something to report). Anything js-yaml rejects, and
+ * anything using anchors/aliases, goes through `yaml` (with its alias-expansion limit).
  */
+import jsyaml from 'js-yaml';
 import {
   isAlias,
   isMap,
@@ -124,65 +131,83 @@ export function decodeInput(
  * only refuses text whose lines start past column 1000 or whose flow collections nest deeper than 256.
  */
 export function scanNesting(text: string): { line: number; reason: string } | undefined {
+  const NL = 10,
+    SP = 32,
+    TAB = 9,
+    DASH = 45,
+    QM = 63,
+    COLON = 58,
+    HASH = 35,
+    BS = 92;
+  const DQ = 34,
+    SQ = 39,
+    LB = 91,
+    RB = 93,
+    LC = 123,
+    RC = 125;
   let flow = 0;
-  let quote = '';
+  let quote = 0;
   let line = 1;
   let atLineStart = true;
   let column = 0;
-  let lastSignificant = '';
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (c === '\n') {
+  let last = 0; // last significant character on the line (0 = none)
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === NL) {
       line++;
       atLineStart = true;
       column = 0;
-      lastSignificant = '';
-      if (quote === "'" && flow === 0) quote = '';
+      last = 0;
+      if (quote === SQ && flow === 0) quote = 0;
       continue;
     }
     if (quote) {
-      if (c === '\\' && quote === '"') i++;
-      else if (c === quote) quote = '';
+      if (c === BS && quote === DQ) i++;
+      else if (c === quote) quote = 0;
       continue;
     }
     if (atLineStart) {
-      if (
-        c === ' ' ||
-        ((c === '-' || c === '?' || c === ':') && (text[i + 1] === ' ' || text[i + 1] === '\t'))
-      ) {
-        column += c === ' ' ? 1 : 2;
-        if (c !== ' ') i++;
-        if (column > MAX_COLUMN)
+      if (c === SP) {
+        if (++column > MAX_COLUMN)
           return { line, reason: `a line starts at column ${column} (nesting too deep)` };
-        if (c !== ' ') lastSignificant = c;
         continue;
+      }
+      if (c === DASH || c === QM || c === COLON) {
+        const next = text.charCodeAt(i + 1);
+        if (next === SP || next === TAB) {
+          column += 2;
+          i++;
+          last = c;
+          if (column > MAX_COLUMN)
+            return { line, reason: `a line starts at column ${column} (nesting too deep)` };
+          continue;
+        }
       }
       atLineStart = false;
     }
-    if (c === '#' && (i === 0 || text[i - 1] === ' ' || text[i - 1] === '\t' || text[i - 1] === '\n')) {
-      while (i + 1 < text.length && text[i + 1] !== '\n') i++;
-      continue;
+    if (c === HASH) {
+      const prev = i === 0 ? NL : text.charCodeAt(i - 1);
+      if (prev === SP || prev === TAB || prev === NL) {
+        const eol = text.indexOf('\n', i);
+        i = (eol === -1 ? n : eol) - 1;
+        continue;
+      }
     }
     if (flow > 0) {
-      if (c === '"' || c === "'") quote = c;
-      else if (c === '[' || c === '{') {
+      if (c === DQ || c === SQ) quote = c;
+      else if (c === LB || c === LC) {
         if (++flow > MAX_FLOW_DEPTH)
           return { line, reason: `flow collections nest deeper than ${MAX_FLOW_DEPTH}` };
-      } else if (c === ']' || c === '}') flow--;
+      } else if (c === RB || c === RC) flow--;
       continue;
     }
-    if (c === '[' || c === '{') {
-      if (
-        lastSignificant === '' ||
-        lastSignificant === ':' ||
-        lastSignificant === '-' ||
-        lastSignificant === '?'
-      )
-        flow = 1;
-    } else if (c === '"' && (lastSignificant === '' || lastSignificant === ':' || lastSignificant === '-')) {
+    if (c === LB || c === LC) {
+      if (last === 0 || last === COLON || last === DASH || last === QM) flow = 1;
+    } else if (c === DQ && (last === 0 || last === COLON || last === DASH)) {
       quote = c;
     }
-    if (c !== ' ' && c !== '\t') lastSignificant = c;
+    if (c !== SP && c !== TAB) last = c;
   }
   return undefined;
 }
@@ -205,6 +230,66 @@ function nodeDepthExceeds(root: unknown, maxDepth: number): string[] | undefined
     }
   }
   return undefined;
+}
+
+/** Anchors (`&a`) or aliases (`*a`) anywhere: such text takes the `yaml` path with its alias limit. */
+const ANCHOR_OR_ALIAS = /(?:^|[\s[{,:-])[&*][^\s[\]{},]/m;
+
+/** js-yaml with the YAML 1.2 core schema (no timestamps, no merge keys); fails on anything odd. */
+export function fastLoad(text: string): { ok: true; data: unknown } | { ok: false } {
+  if (ANCHOR_OR_ALIAS.test(text)) return { ok: false };
+  try {
+    const data = jsyaml.load(text, { schema: jsyaml.CORE_SCHEMA, json: false });
+    return data === undefined || data === null ? { ok: false } : { ok: true, data };
+  } catch {
+    return { ok: false }; // multi-document, duplicate keys, syntax errors: `yaml` reports them
+  }
+}
+
+/** Depth of plain data (a tree: the fast path has no aliases). Recursion is bounded by the pre-scan. */
+function dataDepthExceeds(node: unknown, maxDepth: number, depth = 0): boolean {
+  if (typeof node !== 'object' || node === null) return false;
+  if (depth > maxDepth) return true;
+  if (Array.isArray(node)) {
+    for (const v of node)
+      if (typeof v === 'object' && v !== null && dataDepthExceeds(v, maxDepth, depth + 1)) return true;
+  } else {
+    for (const k in node) {
+      const v = (node as Record<string, unknown>)[k];
+      if (typeof v === 'object' && v !== null && dataDepthExceeds(v, maxDepth, depth + 1)) return true;
+    }
+  }
+  return false;
+}
+
+/** A ParsedSource whose position index is built on first use. */
+function lazySource(text: string, data: unknown): ParsedSource {
+  let doc: Document.Parsed | undefined;
+  let lineCounter: LineCounter | undefined;
+  const get = () => {
+    if (!doc) {
+      lineCounter = new LineCounter();
+      doc = parseAllDocuments(text, parseOptions(lineCounter))[0] as Document.Parsed;
+    }
+    return { doc, lineCounter: lineCounter! };
+  };
+  return {
+    data,
+    documents: [data],
+    findings: [],
+    locate(pointer) {
+      const { doc, lineCounter } = get();
+      const { node } = findNode(doc, pointer);
+      const range = node?.range ?? (doc.contents as Node | null)?.range;
+      if (!range) return undefined;
+      const p = lineCounter.linePos(range[0]);
+      return { line: p.line, column: p.col };
+    },
+    sourceText(pointer) {
+      const { node, exact } = findNode(get().doc, pointer);
+      return exact && isScalar(node) && typeof node.source === 'string' ? node.source : undefined;
+    },
+  };
 }
 
 function findNode(doc: Document, pointer: string): { node?: Node; keyNode?: Node; exact: boolean } {
@@ -247,6 +332,20 @@ export function parseSource(input: string | Uint8Array, opts: SourceOptions = {}
   if ('finding' in decoded) return failed([decoded.finding]);
   const text = decoded.text;
   if (text.trim() === '') return failed([finding('SPEC_EMPTY_DOCUMENT', 'the file is empty')]);
+
+  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
+  // Fast path first; js-yaml fails (also with RangeError on absurd nesting) rather than crash,
+  // and anything it cannot take goes through the guarded `yaml` path below.
+  const fast = fastLoad(text);
+  if (fast.ok) {
+    let tooDeep = true;
+    try {
+      tooDeep = dataDepthExceeds(fast.data, maxDepth);
+    } catch {
+      // RangeError: deeper than the stack; the slow path reports it.
+    }
+    if (!tooDeep) return lazySource(text, fast.data);
+  }
   const deep = scanNesting(text);
   if (deep)
     return failed([
@@ -286,7 +385,6 @@ export function parseSource(input: string | Uint8Array, opts: SourceOptions = {}
       ...(at ? { line: at.line, column: at.column } : {}),
     });
   }
-  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
   const documents: unknown[] = [];
   for (const [index, doc] of real.entries()) {
     if (index > 0 && !opts.allowMultiDocument) break;
