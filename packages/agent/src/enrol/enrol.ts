@@ -47,6 +47,10 @@ function serverError(message: string, cause?: unknown): MargoError {
   return new MargoError('TRUST_ENROL_SERVER_ERROR', message, { cause });
 }
 
+function sameServer(a: string, b: string): boolean {
+  return a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
+}
+
 function normaliseFingerprint(f: string): string {
   return f.replace(/[:\s]/g, '').toLowerCase();
 }
@@ -93,7 +97,8 @@ export async function enrol(opts: EnrolOptions): Promise<Enrolment> {
 
   try {
     const existing = await loadEnrolment(opts.stateDir);
-    if (existing.deviceId === opts.deviceId && existing.serverUrl === opts.serverUrl) return existing;
+    if (existing.deviceId === opts.deviceId && sameServer(existing.serverUrl, opts.serverUrl))
+      return existing;
     throw new MargoError(
       'TRUST_ENROL_STATE_CONFLICT',
       `${paths.dir} already holds the enrolment of device ${existing.deviceId} with ${existing.serverUrl}`,
