@@ -1,3 +1,6 @@
+export { Agent, type AgentOptions, type PollResult, type Verifier } from './agent.js';
+export { runAgentMain } from './main.js';
+export { createAgentLogger } from './logger.js';
 export {
   loadAgentConfig,
   envName,
@@ -14,3 +17,24 @@ export {
   type Schedule,
   type Activity,
 } from './config/windows.js';
+export type {
+  Driver,
+  ComponentContext,
+  RemoveContext,
+  Observation,
+  Progress,
+  Prepared,
+  RegistryCredentials,
+} from './drivers/driver.js';
+export { ComposeDriver, type ComposeDriverOptions } from './drivers/compose-driver.js';
+export { HelmDriver, type HelmDriverOptions } from './drivers/helm-driver.js';
+export { discoverCapabilities, type DiscoverOptions } from './capabilities/discover-capabilities.js';
+export { planActions, type PlannedAction, type ActionKind, type Plan } from './plan/plan-actions.js';
+export {
+  fingerprintOf,
+  DEPENDS_ON_ANNOTATION,
+  REMOVE_VOLUMES_ANNOTATION,
+  type DeploymentFingerprint,
+} from './plan/fingerprint.js';
+export { REGISTRY_POINTERS } from './desired/read-desired.js';
+export { buildDeploymentStatus } from './status/build-status.js';

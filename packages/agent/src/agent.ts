@@ -1,0 +1,881 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { IsoGitStore, NativeGitStore, type GitAuth, type GitStore } from '@margo-gitops/git';
+import { MargoError, toMargoError } from '@margo-gitops/spec';
+import type {
+  ApplicationDeployment,
+  ComponentStatus,
+  DeploymentState,
+  StatusError,
+} from '@margo-gitops/spec';
+import { retryDelay } from './backoff.js';
+import { discoverCapabilities } from './capabilities/discover-capabilities.js';
+import type { AgentConfig } from './config/agent-config.js';
+import { activityAt, msUntilActive, parseWindow, type Schedule, type TimeWindow } from './config/windows.js';
+import { readDesired, valuesForComponent, type DesiredDeployment } from './desired/read-desired.js';
+import { ComposeDriver } from './drivers/compose-driver.js';
+import type { Driver, Progress } from './drivers/driver.js';
+import { HelmDriver } from './drivers/helm-driver.js';
+import { createAgentLogger } from './logger.js';
+import { fingerprintOf, REMOVE_VOLUMES_ANNOTATION } from './plan/fingerprint.js';
+import { planActions, type PlannedAction } from './plan/plan-actions.js';
+import {
+  appliedFingerprint,
+  StateStore,
+  type AppliedComponent,
+  type AppliedDeployment,
+} from './state/state-store.js';
+import { buildDeploymentStatus, statusFileContent, type DeploymentReport } from './status/build-status.js';
+import { errInfo, StatusReporter } from './status/status-reporter.js';
+
+/** Verifies a desired-state commit (signed manifest). Throw a MargoError to refuse the commit. */
+export type Verifier = (
+  files: Map<string, Buffer>,
+  state: { deviceId: string; commit: string },
+) => Promise<void>;
+
+export interface AgentOptions {
+  config: AgentConfig;
+  logger?: Logger;
+  /** Runtimes; default: Compose, plus Helm when `kubeconfig` is set. */
+  drivers?: Driver[];
+  verifier?: Verifier;
+  /** Turns `sealed:v1:...` parameter values into clear text (device key). */
+  unseal?: (value: string) => string;
+  /** Payload signature of a status file: `<public key>;<signature>`. */
+  signStatus?: (bytes: Buffer) => string;
+  /** Git store for the device repository; default by `config.gitBackend` in `<stateDir>/repo`. */
+  gitStore?: GitStore;
+  now?: () => Date;
+  random?: () => number;
+}
+
+export interface PollResult {
+  /** False when the server could not be reached (or the poll was skipped by a window). */
+  ok: boolean;
+  skipped?: 'downtime' | 'outside-polling-window';
+  commit?: string | null;
+  /** True when the desired state was (re)applied in this poll. */
+  reconciled: boolean;
+  actions: { kind: string; name: string; result: 'ok' | 'failed' | 'waiting' }[];
+  repairs: number;
+  error?: { code: string; message: string };
+}
+
+interface Tracked {
+  report: DeploymentReport;
+  /** Extra fields in the status extension (last repair). */
+  lastRepair?: { component: string; detail: string };
+}
+
+const STATUS_DIR = 'deployments/';
+
+/**
+ * The device agent: polls the device repository, plans and applies the desired deployments with
+ * the drivers, and reports DeploymentStatus and DeviceCapabilities on the `status` branch.
+ *
+ * @example
+ * const agent = new Agent({ config, logger });
+ * await agent.start(); // runs until stop()
+ */
+export class Agent {
+  readonly config: AgentConfig;
+  readonly logger: Logger;
+  private readonly drivers: Driver[];
+  private readonly driverErrors = new Map<string, MargoError>();
+  private readonly state: StateStore;
+  private readonly store: GitStore;
+  private readonly reporter: StatusReporter;
+  private readonly auth: GitAuth;
+  private readonly schedule: Schedule;
+  private readonly now: () => Date;
+  private readonly random: () => number;
+  private initialised: Promise<void> | null = null;
+  private running = false;
+  private wake: (() => void) | null = null;
+  private loopDone: Promise<void> | null = null;
+  private polling: Promise<PollResult> | null = null;
+  private pollCount = 0;
+  private fetchFailures = 0;
+  private applyFailures = 0;
+  private retryAt = 0;
+  private forceReconcile = true;
+  private desiredCache = new Map<string, DesiredDeployment>();
+  private desiredFiles = new Map<string, Buffer>();
+  private tracked = new Map<string, Tracked>();
+
+  constructor(private readonly o: AgentOptions) {
+    this.config = o.config;
+    this.logger = o.logger ?? createAgentLogger({ level: o.config.logLevel, deviceId: o.config.deviceId });
+    this.now = o.now ?? (() => new Date());
+    this.random = o.random ?? Math.random;
+    mkdirSync(o.config.stateDir, { recursive: true });
+    this.state = new StateStore(o.config.stateDir);
+    this.store =
+      o.gitStore ??
+      (o.config.gitBackend === 'native'
+        ? new NativeGitStore(join(o.config.stateDir, 'repo'))
+        : new IsoGitStore(join(o.config.stateDir, 'repo')));
+    this.auth = { token: o.config.token ?? '', username: o.config.gitUsername };
+    this.drivers = o.drivers ?? [
+      new ComposeDriver({
+        ...(o.config.composeCommand ? { composeCommand: o.config.composeCommand } : {}),
+        dockerPath: o.config.dockerPath,
+      }),
+      ...(o.config.kubeconfig
+        ? [
+            new HelmDriver({
+              helmPath: o.config.helmPath,
+              kubeconfig: o.config.kubeconfig,
+              plainHttp: o.config.helmPlainHttp,
+            }),
+          ]
+        : []),
+    ];
+    const win = (s: string) => parseWindow(s) as TimeWindow;
+    this.schedule = {
+      ...(o.config.pollingWindow ? { pollingWindow: win(o.config.pollingWindow) } : {}),
+      downtimeWindows: o.config.downtimeWindows.map(win),
+      timeBase: o.config.windowTimeBase,
+    };
+    this.reporter = new StatusReporter({
+      store: this.store,
+      url: o.config.repoUrl,
+      auth: this.auth,
+      stateDir: o.config.stateDir,
+      deviceId: o.config.deviceId,
+      historyLimit: o.config.statusHistoryLimit,
+      logger: this.logger.child({ part: 'status' }),
+      ...(o.signStatus ? { signStatus: o.signStatus } : {}),
+      now: this.now,
+    });
+  }
+
+  private init(): Promise<void> {
+    this.initialised ??= (async () => {
+      await this.store.init({ bare: true, defaultBranch: 'main' });
+      await this.reporter.init();
+      await this.initDrivers();
+      for (const i of this.state.listIntents()) {
+        this.logger.warn(
+          { deploymentId: i.deploymentId, action: i.action, since: i.startedAt },
+          'resuming interrupted action',
+        );
+      }
+      // Rebuild the in-memory view of reported states from the status branch.
+      for (const p of this.reporter.paths()) {
+        if (!p.startsWith(STATUS_DIR)) continue;
+        try {
+          const doc = JSON.parse(this.reporter.get(p)!) as Record<string, any>;
+          const ext = doc['x-margo-gitops-extensions'] ?? {};
+          this.tracked.set(doc.deploymentId, {
+            report: {
+              deploymentId: doc.deploymentId,
+              name: ext.deploymentName ?? doc.deploymentId,
+              deviceId: this.config.deviceId,
+              components: (doc.components ?? []).map((c: any) => ({
+                name: c.name,
+                state: c.state,
+                ...(c.error ? { error: c.error } : {}),
+                ...(c.progress ? { progress: c.progress } : {}),
+              })),
+              ...(ext.commit ? { commit: ext.commit } : {}),
+              ...(doc.status?.error && !(doc.components ?? []).length
+                ? { error: doc.status.error, state: doc.status.state }
+                : {}),
+            },
+          });
+        } catch {
+          // unreadable status file: it is rewritten on the next change
+        }
+      }
+    })();
+    return this.initialised;
+  }
+
+  private async initDrivers(): Promise<void> {
+    for (const d of this.drivers) {
+      try {
+        await d.init(this.logger.child({ driver: d.name }));
+        this.driverErrors.delete(d.name);
+      } catch (e) {
+        const err = toMargoError(e, 'AGENT_COMPOSE_UNAVAILABLE');
+        this.driverErrors.set(d.name, err);
+        this.logger.error({ driver: d.name, err: errInfo(err) }, 'driver unavailable');
+      }
+    }
+  }
+
+  /** Runs the poll loop until `stop()`. Resolves when the loop has ended. */
+  async start(): Promise<void> {
+    if (this.running) return this.loopDone ?? undefined;
+    this.running = true;
+    await this.init();
+    this.logger.info(
+      { repo: redactUrl(this.config.repoUrl), pollIntervalSeconds: this.config.pollIntervalSeconds },
+      'agent started',
+    );
+    this.loopDone = (async () => {
+      while (this.running) {
+        const r = await this.pollOnce().catch((e) => {
+          this.logger.error({ err: errInfo(e) }, 'poll failed');
+          return { ok: false } as PollResult;
+        });
+        if (!this.running) break;
+        await this.sleep(this.nextDelay(r));
+      }
+    })();
+    return this.loopDone;
+  }
+
+  /** Stops the loop after the current poll (an action in progress finishes first). */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loopDone;
+    await this.polling;
+    this.logger.info('agent stopped');
+  }
+
+  private nextDelay(r: PollResult): number {
+    const interval = this.config.pollIntervalSeconds * 1000;
+    if (r.skipped) {
+      const until = msUntilActive(this.now(), this.schedule);
+      return Math.max(interval, until === null ? 3_600_000 : until);
+    }
+    if (!r.ok)
+      return retryDelay(this.fetchFailures, interval, this.config.maxBackoffSeconds * 1000, this.random);
+    if (this.retryAt > 0) return Math.max(Math.min(interval, this.retryAt - this.now().getTime()), 50);
+    return interval;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.wake = null;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        this.wake = null;
+        resolve();
+      };
+    });
+  }
+
+  /** One poll: fetch, and when the desired commit changed (or a retry is due) plan + apply + report. */
+  pollOnce(): Promise<PollResult> {
+    if (this.polling) return this.polling;
+    this.polling = this.doPoll().finally(() => {
+      this.polling = null;
+    });
+    return this.polling;
+  }
+
+  private async doPoll(): Promise<PollResult> {
+    await this.init();
+    const result: PollResult = { ok: true, reconciled: false, actions: [], repairs: 0 };
+    const activity = activityAt(this.now(), this.schedule);
+    if (!activity.active) {
+      this.logger.debug({ reason: activity.reason, window: activity.window }, 'poll skipped');
+      return { ...result, ok: false, skipped: activity.reason };
+    }
+    let commit: string | null;
+    try {
+      const fetched = await this.store.fetch(this.config.repoUrl, {
+        ref: 'main',
+        into: 'main',
+        auth: this.auth,
+      });
+      commit = fetched.oid;
+      this.logger.debug({ commit, changed: fetched.changed }, 'fetched');
+      if (this.fetchFailures > 0)
+        this.logger.info({ failures: this.fetchFailures }, 'server reachable again');
+      this.fetchFailures = 0;
+    } catch (e) {
+      this.fetchFailures++;
+      const err = toMargoError(e, 'AGENT_REPO_UNREACHABLE');
+      this.logger.warn(
+        { err: errInfo(err), failures: this.fetchFailures },
+        'fetch failed; workloads keep running',
+      );
+      return { ...result, ok: false, error: { code: err.code, message: err.message } };
+    }
+    result.commit = commit;
+    this.pollCount++;
+    const marker = this.state.getMarker();
+    const retryDue = this.retryAt > 0 && this.now().getTime() >= this.retryAt;
+    if (commit && (this.forceReconcile || commit !== marker.lastReconciledCommit || retryDue)) {
+      await this.reconcile(commit, result);
+      this.forceReconcile = false;
+    } else if (
+      this.config.driftCheckEvery > 0 &&
+      this.pollCount % this.config.driftCheckEvery === 0 &&
+      this.tracked.size
+    ) {
+      await this.checkDrift(result);
+    }
+    if (this.pollCount === 1 || this.pollCount % this.config.capabilitiesEvery === 0)
+      await this.reportCapabilities();
+    if (this.reporter.hasUnpushed()) await this.flushStatus();
+    return result;
+  }
+
+  private async flushStatus(): Promise<void> {
+    try {
+      await this.reporter.flush();
+    } catch (e) {
+      this.logger.warn(
+        { err: errInfo(e), queued: this.reporter.pendingChanges() },
+        'status push failed; kept queued',
+      );
+    }
+  }
+
+  /** Starts a push in the background (status is already durable on disk). */
+  private kickFlush(): void {
+    void this.reporter
+      .flush()
+      .catch((e) => this.logger.debug({ err: errInfo(e) }, 'background status push failed'));
+  }
+
+  private async reportCapabilities(): Promise<void> {
+    try {
+      const helm = this.drivers.find((d): d is HelmDriver => d instanceof HelmDriver);
+      let nodeCapacity;
+      if (helm) nodeCapacity = await helm.nodeCapacity().catch(() => undefined);
+      const caps = discoverCapabilities({
+        deviceId: this.config.deviceId,
+        storagePath: this.config.stateDir,
+        runtimes: this.drivers.map((d) => d.name),
+        ...(nodeCapacity ? { nodeCapacity } : {}),
+        ...(this.config.capabilitiesFile ? { overridesFile: this.config.capabilitiesFile } : {}),
+      });
+      if (this.reporter.report({ 'capabilities.json': statusFileContent(caps) }, 'capabilities'))
+        this.logger.info('capabilities reported');
+    } catch (e) {
+      this.logger.warn({ err: errInfo(e) }, 'capabilities discovery failed');
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Status
+
+  private publish(id: string, message: string): void {
+    const t = this.tracked.get(id);
+    if (!t) return;
+    const doc = buildDeploymentStatus(t.report);
+    if (t.lastRepair) (doc['x-margo-gitops-extensions'] as Record<string, unknown>).lastRepair = t.lastRepair;
+    if (this.reporter.report({ [`${STATUS_DIR}${id}.json`]: statusFileContent(doc) }, message))
+      this.kickFlush();
+  }
+
+  private track(id: string, name: string, components: string[], commit: string): Tracked {
+    let t = this.tracked.get(id);
+    const previous = new Map((t?.report.components ?? []).map((c) => [c.name, c]));
+    const comps = components.map((n) => previous.get(n) ?? { name: n, state: 'pending' as DeploymentState });
+    const lastRepair = t?.lastRepair;
+    t = {
+      report: { deploymentId: id, name, deviceId: this.config.deviceId, components: comps, commit },
+      ...(lastRepair ? { lastRepair } : {}),
+    };
+    this.tracked.set(id, t);
+    return t;
+  }
+
+  private setComponent(
+    id: string,
+    component: string,
+    state: DeploymentState,
+    extra: { error?: StatusError; progress?: Progress | 'repairing' } = {},
+    message?: string,
+  ): void {
+    const t = this.tracked.get(id);
+    if (!t) return;
+    t.report.components = t.report.components.map(
+      (c): ComponentStatus =>
+        c.name === component
+          ? {
+              name: c.name,
+              state,
+              ...(extra.error ? { error: extra.error } : {}),
+              ...(extra.progress ? { progress: extra.progress } : {}),
+            }
+          : c,
+    );
+    delete t.report.error;
+    delete t.report.state;
+    this.publish(
+      id,
+      message ?? `${t.report.name}/${component}: ${state}${extra.progress ? ` (${extra.progress})` : ''}`,
+    );
+  }
+
+  private failDeployment(
+    id: string,
+    name: string,
+    commit: string,
+    error: StatusError,
+    state: DeploymentState = 'failed',
+  ): void {
+    const t = this.tracked.get(id) ?? this.track(id, name, [], commit);
+    t.report = {
+      ...t.report,
+      name,
+      commit,
+      state,
+      error,
+      components: t.report.components.map((c) =>
+        c.state === 'installed' ? c : { name: c.name, state: c.state === 'installing' ? 'failed' : c.state },
+      ),
+    };
+    this.publish(id, `${name}: ${state} ${error.code}`);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reconcile
+
+  private driverFor(type: string): Driver | undefined {
+    return this.drivers.find((d) => d.supports(type as never));
+  }
+
+  private async reconcile(commit: string, result: PollResult): Promise<void> {
+    const log = this.logger.child({ commit: commit.slice(0, 12) });
+    result.reconciled = true;
+    this.retryAt = 0;
+    if (this.driverErrors.size) await this.initDrivers();
+    const files = await this.store.readFiles(commit);
+    const { desired, rejected } = readDesired(files);
+
+    if (this.o.verifier) {
+      try {
+        await this.o.verifier(files, { deviceId: this.config.deviceId, commit });
+      } catch (e) {
+        const err = toMargoError(e, 'AGENT_VERIFICATION_FAILED');
+        log.error(
+          { err: errInfo(err) },
+          'desired state refused by verification; last good state keeps running',
+        );
+        for (const d of desired) {
+          this.track(
+            d.model.id,
+            d.model.name,
+            d.model.profile.components.map((c) => c.name),
+            commit,
+          );
+          this.failDeployment(d.model.id, d.model.name, commit, { code: err.code, message: err.message });
+        }
+        this.state.putMarker({ lastReconciledCommit: commit });
+        return;
+      }
+    }
+    this.desiredFiles = files;
+
+    // Deployments that cannot be applied keep their last good state: neither desired nor removable.
+    const applied = this.state.listApplied();
+    const frozen = new Set<string>();
+    for (const r of rejected) {
+      const a = applied.find((x) => (r.id && x.id === r.id) || x.name === r.name);
+      const id = r.id ?? a?.id;
+      if (a) frozen.add(a.id);
+      log.error({ file: r.file, deploymentId: id, code: r.code }, r.message);
+      if (id) this.failDeployment(id, r.name, commit, { code: r.code, message: r.message });
+    }
+    const valid: DesiredDeployment[] = [];
+    for (const d of desired) {
+      const driver = this.driverFor(d.model.profile.type);
+      if (!driver) {
+        const a = applied.find((x) => x.id === d.model.id);
+        if (a) frozen.add(a.id);
+        this.track(
+          d.model.id,
+          d.model.name,
+          d.model.profile.components.map((c) => c.name),
+          commit,
+        );
+        this.failDeployment(d.model.id, d.model.name, commit, {
+          code: 'AGENT_PROFILE_UNSUPPORTED',
+          message: `this device has no runtime for profile type ${d.model.profile.rawType}`,
+        });
+        continue;
+      }
+      valid.push(d);
+    }
+    this.desiredCache = new Map(valid.map((d) => [d.model.id, d]));
+    const desiredFps = valid.map((d) => fingerprintOf(d.model));
+    const appliedFps = applied.filter((a) => !frozen.has(a.id)).map(appliedFingerprint);
+    const plan = planActions(desiredFps, appliedFps);
+    for (const p of plan.problems) {
+      if (p.code === 'AGENT_DEPENDENCY_CYCLE') {
+        const d = this.desiredCache.get(p.deploymentId)!;
+        this.track(
+          p.deploymentId,
+          p.name,
+          d.model.profile.components.map((c) => c.name),
+          commit,
+        );
+        this.failDeployment(p.deploymentId, p.name, commit, { code: p.code, message: p.message });
+      }
+    }
+    log.info(
+      {
+        actions: plan.actions.filter((a) => a.kind !== 'noop').map((a) => `${a.kind}:${a.name}`),
+        rejected: rejected.length,
+      },
+      'plan',
+    );
+
+    const installed = new Set<string>();
+    let retryable = false;
+    for (const action of plan.actions) {
+      if (!this.running && this.loopDone) {
+        retryable = true;
+        break; // stopping: leave the rest for the next start
+      }
+      const outcome = await this.execute(action, commit, installed, log);
+      result.actions.push({ kind: action.kind, name: action.name, result: outcome });
+      if (outcome !== 'ok') {
+        const t = this.tracked.get(action.deploymentId);
+        const code = t?.report.components.find((c) => c.error)?.error?.code ?? t?.report.error?.code;
+        const info = code ? isRetryable(code) : true;
+        if (info || outcome === 'waiting') retryable = true;
+      }
+    }
+    if (retryable) {
+      this.applyFailures++;
+      this.retryAt =
+        this.now().getTime() +
+        retryDelay(
+          this.applyFailures,
+          this.config.pollIntervalSeconds * 1000,
+          this.config.maxBackoffSeconds * 1000,
+          this.random,
+        );
+      log.info({ retryInMs: this.retryAt - this.now().getTime() }, 'some deployments will be retried');
+    } else {
+      this.applyFailures = 0;
+    }
+    this.state.putMarker({ lastReconciledCommit: commit });
+  }
+
+  private async execute(
+    action: PlannedAction,
+    commit: string,
+    installed: Set<string>,
+    log: Logger,
+  ): Promise<'ok' | 'failed' | 'waiting'> {
+    const dlog = log.child({
+      deploymentId: action.deploymentId,
+      deployment: action.name,
+      action: action.kind,
+    });
+    if (action.kind === 'remove') return this.removeDeployment(action, commit, dlog);
+    const d = this.desiredCache.get(action.deploymentId)!;
+    const comps = d.model.profile.components.map((c) => c.name);
+    this.track(d.model.id, d.model.name, comps, commit);
+    const waitingFor = action.kind === 'noop' ? [] : action.waitFor.filter((n) => !installed.has(n));
+    if (waitingFor.length) {
+      const t = this.tracked.get(d.model.id)!;
+      t.report.components = t.report.components.map((c) => ({
+        name: c.name,
+        state: c.state === 'installed' ? 'installed' : 'pending',
+      }));
+      t.report.error = {
+        code: 'AGENT_DEPENDENCY_NOT_READY',
+        message: `waiting for ${waitingFor.join(', ')} to be installed`,
+      };
+      t.report.state = 'pending';
+      this.publish(d.model.id, `${d.model.name}: waiting for ${waitingFor.join(', ')}`);
+      dlog.info({ waitingFor }, 'waiting for dependencies');
+      return 'waiting';
+    }
+    const ok = await this.applyDeployment(d, action, commit, dlog);
+    if (ok) installed.add(d.model.name);
+    return ok ? 'ok' : 'failed';
+  }
+
+  private timeoutOf(d: ApplicationDeployment, component: string): number {
+    const c = d.profile.components.find((x) => x.name === component);
+    return c?.helm?.timeoutSeconds ?? c?.compose?.timeoutSeconds ?? this.config.defaultTimeoutSeconds;
+  }
+
+  /** Install / upgrade / reconfigure / noop (status refresh) of one deployment, component by component. */
+  private async applyDeployment(
+    dd: DesiredDeployment,
+    action: PlannedAction,
+    commit: string,
+    log: Logger,
+    force = new Set<string>(),
+  ): Promise<boolean> {
+    const d = dd.model;
+    const fp = fingerprintOf(d);
+    let applied = this.state.getApplied(d.id);
+    const driver = this.driverFor(d.profile.type)!;
+    const driverError = this.driverErrors.get(driver.name);
+    if (action.kind === 'noop' && !force.size) {
+      for (const c of d.profile.components)
+        this.setComponent(d.id, c.name, 'installed', { progress: 'deployed' });
+      return true;
+    }
+    this.state.putIntent({
+      deploymentId: d.id,
+      name: d.name,
+      action: action.kind,
+      commit,
+      startedAt: this.now().toISOString(),
+    });
+    try {
+      // Profile type changed, or components dropped: remove what no longer belongs first.
+      if (applied) {
+        const keep = new Set(applied.profileType === d.profile.type ? fp.components.map((c) => c.name) : []);
+        const gone = applied.components.filter((c) => !keep.has(c.fingerprint.name));
+        for (const c of [...gone].reverse()) {
+          const drv = this.drivers.find((x) => x.name === c.driver);
+          if (drv)
+            await drv.remove({
+              record: c.record,
+              removeVolumes: false,
+              logger: log,
+              timeoutSeconds: this.config.defaultTimeoutSeconds,
+            });
+          applied = { ...applied, components: applied.components.filter((x) => x !== c) };
+          this.state.putApplied(applied);
+        }
+      }
+      if (driverError) throw driverError;
+      for (const c of d.profile.components) {
+        const cfp = fp.components.find((x) => x.name === c.name)!;
+        const current = applied?.components.find((x) => x.fingerprint.name === c.name);
+        if (
+          current &&
+          current.fingerprint.source === cfp.source &&
+          current.fingerprint.config === cfp.config &&
+          !force.has(c.name)
+        ) {
+          this.setComponent(d.id, c.name, 'installed', { progress: 'deployed' });
+          continue;
+        }
+        const clog = log.child({ component: c.name });
+        this.state.putIntent({
+          deploymentId: d.id,
+          name: d.name,
+          action: action.kind,
+          component: c.name,
+          commit,
+          startedAt: this.now().toISOString(),
+        });
+        this.setComponent(d.id, c.name, 'installing', {
+          progress: force.has(c.name) ? 'repairing' : 'prepared',
+        });
+        try {
+          const { values, registry } = valuesForComponent(d, c.name, this.o.unseal);
+          const ctx = {
+            deployment: d,
+            component: c,
+            values,
+            ...(registry ? { registry } : {}),
+            repoFiles: this.desiredFiles,
+            workDir: join(this.config.stateDir, driver.name, d.id, c.name),
+            timeoutSeconds: this.timeoutOf(d, c.name),
+            ...(current ? { previous: current.record } : {}),
+            logger: clog,
+            progress: (p: Progress) => this.setComponent(d.id, c.name, 'installing', { progress: p }),
+          };
+          mkdirSync(ctx.workDir, { recursive: true });
+          const prepared = await driver.prepare(ctx);
+          const record = await driver.apply(ctx, prepared);
+          const entry: AppliedComponent = { fingerprint: cfp, driver: driver.name, record };
+          const base: AppliedDeployment = applied ?? {
+            id: d.id,
+            name: d.name,
+            profileType: d.profile.type,
+            namespace: d.namespace,
+            dependsOn: fp.dependsOn,
+            annotations: d.annotations ?? {},
+            components: [],
+            appliedAt: '',
+            commit,
+          };
+          const order = fp.components.map((x) => x.name);
+          const comps = [...base.components.filter((x) => x.fingerprint.name !== c.name), entry].sort(
+            (a, b) => order.indexOf(a.fingerprint.name) - order.indexOf(b.fingerprint.name),
+          );
+          applied = {
+            ...base,
+            name: d.name,
+            profileType: d.profile.type,
+            namespace: d.namespace,
+            dependsOn: fp.dependsOn,
+            annotations: d.annotations ?? {},
+            components: comps,
+            appliedAt: this.now().toISOString(),
+            commit,
+          };
+          this.state.putApplied(applied);
+          this.setComponent(d.id, c.name, 'installed', { progress: 'deployed' });
+          clog.info({ kind: action.kind }, 'component applied');
+        } catch (e) {
+          const err = toMargoError(e, driver.name === 'helm' ? 'AGENT_HELM_FAILED' : 'AGENT_COMPOSE_FAILED');
+          clog.error({ err: errInfo(err) }, 'component failed');
+          this.setComponent(d.id, c.name, 'failed', { error: { code: err.code, message: err.message } });
+          // Later components are not attempted (ordered install); they stay as they are.
+          return false;
+        }
+      }
+      // The deployment-level fields (dependsOn, annotations) may change without any component change.
+      if (
+        applied &&
+        (JSON.stringify(applied.dependsOn) !== JSON.stringify(fp.dependsOn) || applied.name !== d.name)
+      ) {
+        applied = { ...applied, name: d.name, dependsOn: fp.dependsOn, annotations: d.annotations ?? {} };
+        this.state.putApplied(applied);
+      }
+      return true;
+    } catch (e) {
+      const err = toMargoError(e);
+      log.error({ err: errInfo(err) }, 'deployment failed');
+      this.failDeployment(d.id, d.name, commit, { code: err.code, message: err.message });
+      return false;
+    } finally {
+      this.state.clearIntent(d.id);
+    }
+  }
+
+  private async removeDeployment(
+    action: PlannedAction,
+    commit: string,
+    log: Logger,
+  ): Promise<'ok' | 'failed'> {
+    const a = this.state.getApplied(action.deploymentId);
+    if (!a) return 'ok';
+    const t = this.track(
+      a.id,
+      a.name,
+      a.components.map((c) => c.fingerprint.name),
+      commit,
+    );
+    void t;
+    this.state.putIntent({
+      deploymentId: a.id,
+      name: a.name,
+      action: 'remove',
+      commit,
+      startedAt: this.now().toISOString(),
+    });
+    const removeVolumes = a.annotations[REMOVE_VOLUMES_ANNOTATION] === 'true';
+    try {
+      for (const c of [...a.components].reverse()) {
+        this.setComponent(a.id, c.fingerprint.name, 'removing');
+        const drv = this.drivers.find((x) => x.name === c.driver);
+        if (!drv)
+          throw new MargoError(
+            'AGENT_PROFILE_UNSUPPORTED',
+            `no ${c.driver} driver to remove ${c.fingerprint.name}`,
+          );
+        await drv.remove({
+          record: c.record,
+          removeVolumes,
+          logger: log.child({ component: c.fingerprint.name }),
+          timeoutSeconds: this.config.defaultTimeoutSeconds,
+        });
+        this.setComponent(a.id, c.fingerprint.name, 'removed');
+      }
+      this.state.deleteApplied(a.id);
+      log.info('deployment removed');
+      return 'ok';
+    } catch (e) {
+      const err = toMargoError(e);
+      log.error({ err: errInfo(err) }, 'removal failed');
+      const comp = a.components.find(
+        (c) =>
+          this.tracked.get(a.id)?.report.components.find((x) => x.name === c.fingerprint.name)?.state ===
+          'removing',
+      );
+      if (comp)
+        this.setComponent(a.id, comp.fingerprint.name, 'failed', {
+          error: { code: err.code, message: err.message },
+        });
+      else this.failDeployment(a.id, a.name, commit, { code: err.code, message: err.message });
+      return 'failed';
+    } finally {
+      this.state.clearIntent(a.id);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Drift
+
+  private async checkDrift(result: PollResult): Promise<void> {
+    for (const a of this.state.listApplied()) {
+      const dd = this.desiredCache.get(a.id);
+      if (!dd) continue;
+      const drifted = new Set<string>();
+      const details: string[] = [];
+      for (const c of a.components) {
+        const drv = this.drivers.find((x) => x.name === c.driver);
+        if (!drv) continue;
+        try {
+          const obs = await drv.observe(c.record, this.logger);
+          if (!obs.ok) {
+            drifted.add(c.fingerprint.name);
+            details.push(`${c.fingerprint.name}: ${obs.detail ?? 'drifted'}`);
+          }
+        } catch (e) {
+          this.logger.debug({ deploymentId: a.id, err: errInfo(e) }, 'observe failed');
+        }
+      }
+      if (!drifted.size) continue;
+      const log = this.logger.child({
+        deploymentId: a.id,
+        deployment: a.name,
+        commit: a.commit.slice(0, 12),
+      });
+      log.warn({ drift: details }, 'drift detected; repairing');
+      const t =
+        this.tracked.get(a.id) ??
+        this.track(
+          a.id,
+          a.name,
+          dd.model.profile.components.map((c) => c.name),
+          a.commit,
+        );
+      t.lastRepair = { component: [...drifted].join(','), detail: details.join('; ') };
+      const ok = await this.applyDeployment(
+        dd,
+        { kind: 'upgrade', deploymentId: a.id, name: a.name, waitFor: [] },
+        a.commit,
+        log,
+        drifted,
+      );
+      result.repairs++;
+      log.info({ ok }, ok ? 'drift repaired' : 'drift repair failed');
+    }
+  }
+}
+
+function isRetryable(code: string): boolean {
+  return ![
+    'AGENT_INVALID_DOCUMENT',
+    'AGENT_PROFILE_UNSUPPORTED',
+    'AGENT_SIGNATURE_INVALID',
+    'AGENT_CHECKSUM_MISMATCH',
+    'AGENT_OCI_UNSUPPORTED',
+    'AGENT_DEPENDENCY_CYCLE',
+    'AGENT_UNSEAL_FAILED',
+    'AGENT_VERIFICATION_FAILED',
+    'AGENT_PACKAGE_INVALID',
+  ].includes(code);
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    u.search = '';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
