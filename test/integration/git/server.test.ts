@@ -170,14 +170,16 @@ test('catalog history cannot be rewritten or deleted; the fleet repository may b
   assert.equal(f.code, 0, f.stderr);
 });
 
-test('oversized files are refused and nothing is stored', async (t) => {
+test('oversized files are refused and nothing is stored (per file where pushes are checked, per push elsewhere)', async (t) => {
   const env = await startEnv(t, { maxObjectBytes: 10_000 });
-  const dir = await workTree(t, env.url('fleet.git'), env.token.operator);
   const { writeFile } = await import('node:fs/promises');
+  const { randomBytes } = await import('node:crypto');
+  // catalog: checked in pre-receive, per file, with a finding
+  const dir = await workTree(t, env.url('catalog.git'), env.token.publisher);
   await writeFile(join(dir, 'huge.bin'), Buffer.alloc(20_000, 7));
   await git(dir, 'add', '.');
   await git(dir, 'commit', '-qm', 'huge');
-  const gitdir = join(env.repos, 'fleet.git');
+  const gitdir = join(env.repos, 'catalog.git');
   const before = await snapshot(gitdir);
   const r = await git(dir, 'push', 'origin', 'main');
   assert.notEqual(r.code, 0);
@@ -186,6 +188,19 @@ test('oversized files are refused and nothing is stored', async (t) => {
     /remote: huge\.bin GIT_OBJECT_TOO_LARGE file is 20000 bytes; the server accepts at most 10000/,
   );
   assert.equal(await snapshot(gitdir), before);
+  // device status branch: no hook runs; the whole push is limited by receive.maxInputSize
+  const dev = await workTree(t, env.url('devices/d1.git'), env.token.device);
+  await git(dev, 'checkout', '-q', 'status');
+  await writeFile(join(dev, 'noise.bin'), randomBytes(30_000));
+  await git(dev, 'add', '.');
+  await git(dev, 'commit', '-qm', 'noise');
+  const devdir = join(env.repos, 'devices/d1.git');
+  const devBefore = await snapshot(devdir);
+  const d = await git(dev, 'push', 'origin', 'status');
+  assert.notEqual(d.code, 0);
+  assert.match(d.stderr, /maximum allowed size|unpack/i);
+  assert.equal(await snapshot(devdir), devBefore);
+  assert.equal(env.events.length, 0);
 });
 
 test('authentication: 401 with a Basic challenge, Bearer accepted, revoked token refused, rotated token valid in grace', async (t) => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
  * the server over a Unix socket and prints the verdict's messages (git shows them as `remote:`).
  */
 const HOOK_JS = String.raw`'use strict';
-// margo-gitops git hook (generated; do not edit). Usage: node margo-hook.cjs <pre-receive|post-receive>
+// margo-gitops git hook (generated; do not edit). Usage: node margo-hook.cjs pre-receive
 const http = require('node:http');
 const path = require('node:path');
 const kind = process.argv[2];
@@ -59,11 +59,11 @@ function wrapper(hook: string): string {
   return `#!/bin/sh\n# margo-gitops (generated)\nexec "\${MARGO_HOOK_NODE:-node}" "$(dirname "$0")/margo-hook.cjs" ${hook}\n`;
 }
 
-/** Writes `pre-receive`, `post-receive` and `margo-hook.cjs` into `dir`. */
+/** Writes `pre-receive` and `margo-hook.cjs` into `dir`. */
 export async function installHooks(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await writeFile(join(dir, 'margo-hook.cjs'), HOOK_JS, { mode: 0o644 });
-  for (const hook of ['pre-receive', 'post-receive']) {
+  for (const hook of ['pre-receive']) {
     const p = join(dir, hook);
     await writeFile(p, wrapper(hook));
     await chmod(p, 0o755);

@@ -10,10 +10,11 @@ import { createGunzip } from 'node:zlib';
 import { MargoError } from '@margo-gitops/spec';
 import { baseGitEnv, configEnv, execGit } from '../exec-git.js';
 import { ZERO_OID } from '../paths.js';
+import { readRef } from '../refs-fs.js';
 import { canPush, canRead, canUpdateRef, type RepoKind, type RepoRef } from './access.js';
 import { validateCatalogPush } from './catalog-validator.js';
 import { installHooks } from './hook-script.js';
-import { parseCommandList, refusalReport } from './pkt-line.js';
+import { parseCommandList, refusalReport, type RefUpdateCommand } from './pkt-line.js';
 import {
   changedFiles,
   formatPushFinding,
@@ -185,6 +186,7 @@ export function createGitHttpHandler(opts: GitHttpHandlerOptions): GitHttpHandle
   const maxPushBytes = opts.maxPushBytes ?? 256 * 1024 * 1024;
   const fastAdvertisement = opts.fastAdvertisement ?? true;
   const protectHistory = new Set(opts.protectHistory ?? ['catalog']);
+  const needsCheck = (kind: RepoKind): boolean => Boolean(validators[kind]) || protectHistory.has(kind);
   const secret = randomBytes(24).toString('hex');
   const pending = new Map<string, PendingPush>();
   let agent: Promise<string> | undefined;
@@ -248,22 +250,6 @@ export function createGitHttpHandler(opts: GitHttpHandlerOptions): GitHttpHandle
     const ctx = pending.get(call.request);
     if (!ctx) return answer(false, ['margo: unknown push request; refused']);
     const updates = parseHookInput(call.stdin);
-    if (call.hook === 'post-receive') {
-      answer(true, []);
-      for (const u of updates) {
-        opts.onPush?.({
-          repo: ctx.repo.name,
-          kind: ctx.repo.kind,
-          ...(ctx.repo.deviceId ? { deviceId: ctx.repo.deviceId } : {}),
-          ref: u.ref,
-          before: u.before,
-          after: u.after,
-          tokenName: ctx.token.name,
-          tokenId: ctx.token.id,
-        });
-      }
-      return;
-    }
     if (call.hook !== 'pre-receive') return answer(true, []);
     const findings: PushFinding[] = [];
     for (const u of updates) {
@@ -297,14 +283,19 @@ export function createGitHttpHandler(opts: GitHttpHandlerOptions): GitHttpHandle
     token: TokenInfo,
     body: Readable | undefined,
     bodyEncoding: string | undefined,
+    commands?: RefUpdateCommand[],
   ): Promise<void> {
+    // Pushes to kinds without validator or history protection (device status reports, the most
+    // frequent pushes) run no hook at all: their ref rules were checked before git started, and
+    // the whole push is limited to maxObjectBytes instead of each file.
+    const checked = needsCheck(route.repo.kind);
     const cfg: [string, string][] = [
       ['http.uploadpack', 'true'],
       ['http.receivepack', 'true'],
-      ['receive.maxInputSize', String(maxPushBytes)],
+      ['receive.maxInputSize', String(checked ? maxPushBytes : Math.min(maxPushBytes, maxObjectBytes))],
       ['uploadpack.allowFilter', 'false'],
     ];
-    if (route.repo.kind === 'catalog')
+    if (protectHistory.has(route.repo.kind))
       cfg.push(['receive.denyNonFastForwards', 'true'], ['receive.denyDeletes', 'true']);
     const env: Record<string, string | undefined> = {
       ...baseGitEnv(),
@@ -319,7 +310,7 @@ export function createGitHttpHandler(opts: GitHttpHandlerOptions): GitHttpHandle
       GIT_PROTOCOL: (req.headers['git-protocol'] as string | undefined) ?? undefined,
       HTTP_CONTENT_ENCODING: bodyEncoding,
     };
-    if (route.action === 'receive-pack') {
+    if (route.action === 'receive-pack' && checked) {
       const h = await hooks();
       const id = randomBytes(12).toString('hex');
       pending.set(id, { repo: route.repo, token });
@@ -399,11 +390,21 @@ export function createGitHttpHandler(opts: GitHttpHandlerOptions): GitHttpHandle
             ),
           );
           sendText(res, 500, 'margo: the git backend failed');
-        } else res.end();
+        } else {
+          if (commands) void emitPushEvents(route.repo, token, commands).finally(() => res.end());
+          else res.end();
+        }
         resolve();
       });
-      if (body) body.pipe(child.stdin);
-      else child.stdin.end();
+      // A client that goes away mid-request must not leave git waiting for input forever.
+      res.once('close', () => {
+        if (child.exitCode === null && child.signalCode === null && !res.writableFinished)
+          child.kill('SIGTERM');
+      });
+      if (body) {
+        body.once('error', () => child.kill('SIGTERM'));
+        body.pipe(child.stdin);
+      } else child.stdin.end();
     });
   }
 
@@ -459,7 +460,35 @@ export function createGitHttpHandler(opts: GitHttpHandlerOptions): GitHttpHandle
         }
       })(),
     );
-    await runBackend(req, res, route, token, rest, undefined);
+    await runBackend(req, res, route, token, rest, undefined, parsed.commands);
+  }
+
+  /** After receive-pack: one event per ref that now points where the push asked (before the client sees the end of the answer). */
+  async function emitPushEvents(
+    repo: RepoRef,
+    token: TokenInfo,
+    commands: RefUpdateCommand[],
+  ): Promise<void> {
+    if (!opts.onPush) return;
+    const gitdir = join(opts.reposRoot, repo.name);
+    for (const c of commands) {
+      const now = await readRef(gitdir, c.ref).catch(() => undefined);
+      if (now === undefined || (now ?? ZERO_OID) !== c.new) continue;
+      try {
+        opts.onPush({
+          repo: repo.name,
+          kind: repo.kind,
+          ...(repo.deviceId ? { deviceId: repo.deviceId } : {}),
+          ref: c.ref,
+          before: c.old,
+          after: c.new,
+          tokenName: token.name,
+          tokenId: token.id,
+        });
+      } catch (e) {
+        opts.onError?.(e);
+      }
+    }
   }
 
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
