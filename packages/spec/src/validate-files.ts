@@ -257,8 +257,11 @@ export async function validatePaths(
       const i = next++;
       const t = tasks[i]!;
       if (t.type === 'error') results[i] = { file: t.path, findings: [ioFinding(t.path, t.message)] };
-      else if (t.type === 'package') results[i] = await validateApplicationPackage(t.path, opts);
-      else results[i] = await validateFile(t.path, opts);
+      else if (t.type === 'package') {
+        // Drop the model: a walk over a large catalog should not keep every document alive.
+        const { model: _model, ...rest } = await validateApplicationPackage(t.path, opts);
+        results[i] = rest;
+      } else results[i] = await validateFile(t.path, opts);
     }
   };
   await Promise.all(Array.from({ length: Math.min(16, tasks.length) }, worker));
