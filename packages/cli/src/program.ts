@@ -310,6 +310,7 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
     .option('--exit-when-installed', 'exit (0) once hello-world is installed, or 1 on failure (for CI)')
     .option('--once', 'same as --exit-when-installed')
     .option('--timeout <seconds>', 'give up waiting for installed after this long', (v) => Number(v), 300)
+    .option('--app-port <port>', 'port of hello-world on this machine (default 18080)', (v) => Number(v))
     .action(async (o) =>
       done(
         await pe.runners.quickstart(
@@ -318,6 +319,7 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
             listen: o.listen,
             exitWhenInstalled: Boolean(o.exitWhenInstalled || o.once),
             timeoutSeconds: o.timeout,
+            ...(o.appPort ? { appPort: o.appPort } : {}),
           },
           deps({}),
         ),

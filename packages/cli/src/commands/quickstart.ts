@@ -21,6 +21,8 @@ export interface QuickstartOptions {
   listen?: string;
   exitWhenInstalled: boolean;
   timeoutSeconds: number;
+  /** Port of hello-world on this machine (its HOST_PORT parameter); default 18080. */
+  appPort?: number;
 }
 
 export const QUICKSTART_DEVICE = 'local-device';
@@ -168,7 +170,7 @@ export async function run(opts: QuickstartOptions, deps: CommandDeps): Promise<n
           name: QUICKSTART_DEPLOYMENT,
           device: [QUICKSTART_DEVICE],
           selector: [],
-          set: [],
+          set: opts.appPort ? [`HOST_PORT=${opts.appPort}`] : [],
           setString: ['GREETING=Hello from margo'],
           secret: [],
           dependsOn: [],

@@ -1,0 +1,116 @@
+// `margo quickstart --once` (what `npm start` runs, bounded for CI) in a temporary folder, with the
+// built CLI and the testbed's Docker engine: it must get examples/hello-world to `installed`.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { requireComponent, testbedProcessEnv } from '../../testbed/env.js';
+
+const repo = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+const bin = join(repo, 'packages/cli/bin/margo.js');
+
+const freePort = () =>
+  new Promise<number>((res, rej) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+    s.on('error', rej);
+  });
+
+function run(
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  seconds: number,
+): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((res) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), seconds * 1000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      res({ code: code ?? -1, out, err });
+    });
+  });
+}
+
+describe('margo quickstart', { timeout: 420_000 }, () => {
+  it(
+    'initialises ./margo-data, serves, enrols a local agent, publishes and deploys hello-world until installed',
+    { todo: 'waiting for the agent enrol wiring and the onboarding route (see cli.test.ts)' },
+    async (t) => {
+      const tb = requireComponent(t, ['docker', 'image']);
+      if (!tb) return;
+      assert.ok(existsSync(join(repo, 'packages/cli/dist/main.js')), 'build first: npm run build');
+      const dir = await mkdtemp(join(tmpdir(), 'margo-e2e-quickstart-'));
+      const appPort = await freePort();
+      const env = {
+        ...testbedProcessEnv(tb),
+        MARGO_CONFIG: join(dir, 'config.json'),
+        NO_COLOR: '1',
+        MARGO_AGENT_POLL_INTERVAL_SECONDS: '1',
+      };
+      try {
+        const port = await freePort();
+        const r = await run(
+          [
+            'quickstart',
+            '--once',
+            '--listen',
+            `127.0.0.1:${port}`,
+            '--app-port',
+            String(appPort),
+            '--timeout',
+            '240',
+          ],
+          dir,
+          env,
+          300,
+        );
+        assert.equal(r.code, 0, `${r.out}\n${r.err}`);
+        assert.match(r.err, /ok hello-world on local-device: installed/);
+        assert.match(r.out, /margo is serving on http:\/\/127\.0\.0\.1:\d+/);
+        assert.ok(existsSync(join(dir, 'margo-data', 'config.json')));
+        // A second run reuses the data folder and the enrolled agent.
+        const again = await run(
+          [
+            'quickstart',
+            '--once',
+            '--listen',
+            `127.0.0.1:${port}`,
+            '--app-port',
+            String(appPort),
+            '--timeout',
+            '240',
+          ],
+          dir,
+          env,
+          300,
+        );
+        assert.equal(again.code, 0, `${again.out}\n${again.err}`);
+        assert.match(again.err, /reusing the existing one/);
+        assert.match(again.err, /already enrolled/);
+      } finally {
+        try {
+          execFileSync('sh', ['-c', `docker ps -aq --filter publish=${appPort} | xargs -r docker rm -f`], {
+            env,
+            stdio: 'ignore',
+          });
+        } catch {
+          /* no docker */
+        }
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
+});
