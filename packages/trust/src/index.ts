@@ -39,6 +39,14 @@ export {
   type Pki,
 } from './pki-store.js';
 export { nextManifestVersion, AppliedManifestStore, type AppliedManifestRecord } from './manifest-state.js';
+export {
+  createManifestSigner,
+  createDesiredStateVerifier,
+  createStatusSigner,
+  createUnsealer,
+  type ManifestSignerOptions,
+  type DesiredStateVerifierOptions,
+} from './adapters.js';
 export { RevocationList, type RevokedEntry } from './revocation.js';
 export {
   MANIFEST_FILE,

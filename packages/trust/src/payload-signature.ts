@@ -149,7 +149,8 @@ export function verifyPayload(
 }
 
 /**
- * Builds signatures.json for a set of status files: `{ "version": 1, "signatures": { path: header } }`.
+ * Builds signatures.json for a set of status files: a flat JSON object `{ "<path>": "<cert>;<signature>" }`
+ * with sorted keys (docs/CONTRACTS.md).
  *
  * @example
  * files.set(SIGNATURES_FILE, signFiles(files, keyPem, certPem));
@@ -164,7 +165,7 @@ export function signFiles(
     if (p === SIGNATURES_FILE) continue;
     signatures[p] = signPayload(files.get(p)!, deviceKeyPem, deviceCertPem);
   }
-  return Buffer.from(JSON.stringify({ version: 1, signatures }, null, 2) + '\n', 'utf8');
+  return Buffer.from(JSON.stringify(signatures, null, 2) + '\n', 'utf8');
 }
 
 export interface SignedFilesResult {
@@ -190,9 +191,13 @@ export function verifySignedFiles(
     fileProblem = { code: 'TRUST_STATUS_UNSIGNED', message: `${SIGNATURES_FILE} is missing` };
   else {
     try {
-      const doc = JSON.parse(Buffer.from(signaturesJson).toString('utf8')) as { signatures?: unknown };
-      if (!doc.signatures || typeof doc.signatures !== 'object') throw new Error('no signatures');
-      sigs = doc.signatures as Record<string, unknown>;
+      const doc = JSON.parse(Buffer.from(signaturesJson).toString('utf8')) as Record<string, unknown>;
+      if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('not an object');
+      // flat `{path: signature}`; also accepts a `{signatures: {...}}` wrapper
+      sigs =
+        doc.signatures && typeof doc.signatures === 'object'
+          ? (doc.signatures as Record<string, unknown>)
+          : doc;
     } catch {
       fileProblem = { code: 'TRUST_STATUS_MALFORMED', message: `${SIGNATURES_FILE} is not valid` };
     }

@@ -1,0 +1,111 @@
+/**
+ * Ready-made functions for the seams of the orchestrator (`DesiredStateSigner`) and the agent
+ * (`Verifier`, `unseal`, `signStatus`), so composing them is one line each.
+ */
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import type { KeyAndCert } from './ca.js';
+import { MANIFEST_FILE, createSignedManifest, verifyManifest, type VerifiedManifest } from './manifest.js';
+import { AppliedManifestStore, nextManifestVersion } from './manifest-state.js';
+import { signPayload } from './payload-signature.js';
+import { unseal } from './sealed.js';
+
+export interface ManifestSignerOptions {
+  /** Lifetime of each manifest; default 7 days. Re-sign well before (orchestrator: 2 days). */
+  ttlMs?: number;
+  now?: () => Date;
+}
+
+/**
+ * Orchestrator: `(deviceId, files, prev) => files + margo-manifest.json`, signed with the current
+ * signing key. Pass a getter to pick up a rotated key without restarting.
+ *
+ * @example
+ * new Orchestrator({ dataDir, logger, signer: createManifestSigner(() => pki.signing) });
+ */
+export function createManifestSigner(
+  signing: KeyAndCert | (() => KeyAndCert | Promise<KeyAndCert>),
+  opts: ManifestSignerOptions = {},
+): (
+  deviceId: string,
+  files: Map<string, Buffer>,
+  prev: { version: number | bigint | string },
+) => Promise<Map<string, Buffer>> {
+  const ttl = opts.ttlMs ?? 7 * 86_400_000;
+  return async (deviceId, files, prev) => {
+    const key = typeof signing === 'function' ? await signing() : signing;
+    const now = opts.now?.() ?? new Date();
+    const out = new Map(files);
+    out.delete(MANIFEST_FILE);
+    const previous =
+      prev.version === 0 || prev.version === 0n || prev.version === '0' ? undefined : prev.version;
+    const version = nextManifestVersion(previous, now);
+    out.set(
+      MANIFEST_FILE,
+      createSignedManifest(
+        { deviceId, files: out, version, expiresAt: new Date(now.getTime() + ttl), issuedAt: now },
+        key,
+      ),
+    );
+    return out;
+  };
+}
+
+export interface DesiredStateVerifierOptions {
+  caCertPem: string;
+  deviceId: string;
+  /** Where the last accepted manifest is remembered, e.g. `<stateDir>/identity/applied-manifest.json`. */
+  appliedManifestPath: string;
+  now?: () => Date;
+  /** Called for every accepted manifest (e.g. to log version and signer). */
+  onVerified?: (v: VerifiedManifest) => void;
+}
+
+/**
+ * Agent: `(files, {commit}) => Promise<void>` that verifies a desired-state commit (all files of the
+ * tree, margo-manifest.json included) and throws the TRUST_MANIFEST_* MargoError to refuse it. The
+ * accepted version is remembered at once, so an older commit can never be accepted afterwards
+ * (even if applying the accepted one fails); re-checking the same commit is accepted.
+ *
+ * @example
+ * new Agent({ config, verifier: createDesiredStateVerifier({ caCertPem, deviceId, appliedManifestPath }) });
+ */
+export function createDesiredStateVerifier(
+  opts: DesiredStateVerifierOptions,
+): (files: Map<string, Buffer>, state: { deviceId?: string; commit?: string }) => Promise<void> {
+  const mem = new AppliedManifestStore(opts.appliedManifestPath);
+  return async (files, state) => {
+    const last = await mem.read();
+    const v = verifyManifest(files.get(MANIFEST_FILE), {
+      caCertPem: opts.caCertPem,
+      deviceId: opts.deviceId,
+      files,
+      lastAppliedVersion: last?.version,
+      lastAppliedDigest: last?.digest,
+      now: opts.now?.() ?? new Date(),
+    });
+    if (!v.unchanged) await mem.record(opts.deviceId, v, state.commit);
+    opts.onVerified?.(v);
+  };
+}
+
+/**
+ * Agent: `(bytes) => '<cert>;<signature>'` for status files.
+ *
+ * @example
+ * new Agent({ config, signStatus: createStatusSigner(e.keyPem, e.certPem) });
+ */
+export function createStatusSigner(deviceKeyPem: string, deviceCertPem: string): (bytes: Buffer) => string {
+  const key = createPrivateKey(deviceKeyPem);
+  return (bytes) => signPayload(bytes, key, deviceCertPem);
+}
+
+/**
+ * Agent: `(sealed) => plaintext` with the device key parsed once.
+ *
+ * @example
+ * new Agent({ config, unseal: createUnsealer(e.keyPem) });
+ */
+export function createUnsealer(deviceKeyPem: string | KeyObject): (value: string) => string {
+  const key = typeof deviceKeyPem === 'string' ? createPrivateKey(deviceKeyPem) : deviceKeyPem;
+  return (value) => unseal(value, key);
+}
