@@ -188,10 +188,12 @@ export async function commitChange(
   repo: string,
   message: string | (() => string),
   change: (co: Checkout) => Promise<boolean | void>,
-  opts: { attempts?: number } = {},
+  opts: { attempts?: number; onStep?: (step: string) => void } = {},
 ): Promise<ChangeResult> {
   const attempts = opts.attempts ?? 4;
+  const step = opts.onStep ?? (() => {});
   for (let i = 1; ; i++) {
+    step(i === 1 ? `cloning ${repo}` : `another change landed first; cloning ${repo} again (attempt ${i})`);
     const co = await checkout(conn, repo);
     try {
       if ((await change(co)) === false) return { remote: [] };
@@ -201,6 +203,7 @@ export async function commitChange(
       await co.git(['commit', '--quiet', '-m', typeof message === 'function' ? message() : message]);
       const head = (await co.git(['rev-parse', 'HEAD'])).stdout.trim();
       try {
+        step(`pushing to ${repo}`);
         const r = await co.git(
           ['push', '--porcelain', 'origin', 'HEAD:refs/heads/main'],
           `pushing to the ${repo} repository`,

@@ -6,6 +6,7 @@ import { readAppMeta } from '../../app-package.js';
 import type { CommandDeps } from '../../context.js';
 import { commitChange, remoteLines } from '../../git-remote.js';
 import { formatOutput, type OutputFormat } from '../../output.js';
+import { createProgress } from '../../progress.js';
 
 export interface PublishOptions {
   dir: string;
@@ -35,23 +36,36 @@ export async function run(opts: PublishOptions, deps: CommandDeps): Promise<numb
   const target = `${meta.id}/${meta.version}`;
   const packed: string[] = [];
   let res;
+  const progress = createProgress(io);
+  const task = progress.task(`publish ${meta.id} ${meta.version}`);
   try {
-    res = await commitChange(conn, 'catalog', `publish ${meta.id} ${meta.version}`, async (co) => {
-      const dest = join(co.dir, target);
-      if (await exists(dest)) {
-        throw new MargoError(
-          'CLI_APP_EXISTS',
-          `${meta.id} version ${meta.version} is already in the catalog`,
-          { data: { id: meta.id, version: meta.version } },
-        );
-      }
-      await mkdir(dirname(dest), { recursive: true });
-      await cp(src, dest, { recursive: true, filter: (p) => !SKIP.has(p.split(/[\\/]/).pop() ?? '') });
-      for (const loc of meta.packageLocations) {
-        packed.push(...(await packIfNeeded(dest, loc)));
-      }
-    });
+    res = await commitChange(
+      conn,
+      'catalog',
+      `publish ${meta.id} ${meta.version}`,
+      async (co) => {
+        const dest = join(co.dir, target);
+        if (await exists(dest)) {
+          throw new MargoError(
+            'CLI_APP_EXISTS',
+            `${meta.id} version ${meta.version} is already in the catalog`,
+            { data: { id: meta.id, version: meta.version } },
+          );
+        }
+        await mkdir(dirname(dest), { recursive: true });
+        await cp(src, dest, { recursive: true, filter: (p) => !SKIP.has(p.split(/[\\/]/).pop() ?? '') });
+        for (const loc of meta.packageLocations) {
+          task.update(`packing ${loc}`);
+          packed.push(...(await packIfNeeded(dest, loc)));
+        }
+      },
+      { onStep: (s) => task.update(s) },
+    );
+    task.done();
+    progress.stop();
   } catch (e) {
+    task.fail();
+    progress.stop();
     if (
       isMargoError(e) &&
       (e.code === 'CLI_GIT_FAILED' || e.code === 'CLI_AUTH_FAILED') &&
