@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import {
   createDesiredStateVerifier,
   createManifestSigner,
+  createStatusVerifier,
   createStatusSigner,
   createUnsealer,
 } from './adapters.js';
@@ -87,4 +88,43 @@ test('status signer and unsealer adapters; flat signatures.json', () => {
     [],
   );
   assert.equal(SIGNATURES_FILE, 'signatures.json');
+});
+
+test('createStatusVerifier keeps verified files and re-reads revocations; revokeDeviceCredentials', async (t) => {
+  const { initPki, writeDeviceCert } = await import('./pki-store.js');
+  const { revokeDeviceCredentials } = await import('./revoke-device.js');
+  const { ClientCredentialStore } = await import('./client-credentials.js');
+  const { EnrolmentTokenStore } = await import('./enrolment-tokens.js');
+  const data = await mkdtemp(join(tmpdir(), 'margo-statusv-'));
+  t.after(() => rm(data, { recursive: true, force: true }));
+  const pki = await initPki(join(data, 'pki'), { commonName: 'r', bits: BITS });
+  const k = createDeviceKeyAndCsr('press-7', { bits: BITS });
+  const c = signDeviceCsr(pki.ca, k.csrPem, { expectedDeviceId: 'press-7' });
+  await writeDeviceCert(pki.dir, 'press-7', c);
+  const status = new Map([
+    ['a.json', Buffer.from('{"a":1}')],
+    ['b.json', Buffer.from('{"b":1}')],
+  ]);
+  const tree = new Map(status)
+    .set(SIGNATURES_FILE, signFiles(status, k.keyPem, c))
+    .set('b.json', Buffer.from('{"b":2}'));
+  const verifyStatus = createStatusVerifier({ caCertPem: pki.ca.certPem, pkiDir: pki.dir });
+  const r1 = await verifyStatus('press-7', tree);
+  assert.deepEqual([...r1.files.keys()], ['a.json']);
+  assert.deepEqual(
+    r1.refused.map((x) => [x.path, x.code]),
+    [['b.json', 'TRUST_STATUS_FORGED']],
+  );
+
+  const clients = new ClientCredentialStore(data);
+  const { clientId, clientSecret } = await clients.issue('press-7');
+  await new EnrolmentTokenStore(data).issue('press-7');
+  const r = await revokeDeviceCredentials(data, 'press-7', { reason: 'test' });
+  assert.deepEqual([r.certificate.deviceId, r.clientsRevoked, r.enrolmentTokensWithdrawn], ['press-7', 1, 1]);
+  await assert.rejects(clients.issueAccessToken(clientId, clientSecret), {
+    code: 'TRUST_OAUTH_INVALID_CLIENT',
+  } as never);
+  const r2 = await verifyStatus('press-7', tree);
+  assert.deepEqual([...r2.files.keys()], []);
+  assert.ok(r2.refused.some((x) => x.path === 'a.json' && x.code === 'TRUST_DEVICE_CERT_REVOKED'));
 });

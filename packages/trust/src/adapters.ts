@@ -6,7 +6,8 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import type { KeyAndCert } from './ca.js';
 import { MANIFEST_FILE, createSignedManifest, verifyManifest, type VerifiedManifest } from './manifest.js';
 import { AppliedManifestStore, nextManifestVersion } from './manifest-state.js';
-import { signPayload } from './payload-signature.js';
+import { SIGNATURES_FILE, signPayload, verifySignedFiles } from './payload-signature.js';
+import { RevocationList } from './revocation.js';
 import { unseal } from './sealed.js';
 
 export interface ManifestSignerOptions {
@@ -108,4 +109,37 @@ export function createStatusSigner(deviceKeyPem: string, deviceCertPem: string):
 export function createUnsealer(deviceKeyPem: string | KeyObject): (value: string) => string {
   const key = typeof deviceKeyPem === 'string' ? createPrivateKey(deviceKeyPem) : deviceKeyPem;
   return (value) => unseal(value, key);
+}
+
+/**
+ * Orchestrator: `(deviceId, statusFiles) => { files, refused }` for the tree of a device's `status`
+ * branch (signatures.json included). `files` holds only the verified files (without
+ * signatures.json); `refused` lists the others with their codes, to be ignored and flagged. The
+ * revocation list is re-read on every call.
+ *
+ * @example
+ * const verifyStatus = createStatusVerifier({ caCertPem: pki.ca.certPem, pkiDir: pki.dir });
+ * const { files, refused } = await verifyStatus('press-7', statusTree);
+ */
+export function createStatusVerifier(opts: {
+  caCertPem: string;
+  pkiDir: string;
+  now?: () => Date;
+}): (
+  deviceId: string,
+  files: ReadonlyMap<string, Buffer>,
+) => Promise<{ files: Map<string, Buffer>; refused: { path: string; code: string; message: string }[] }> {
+  const revocation = new RevocationList(opts.pkiDir);
+  return async (deviceId, files) => {
+    const content = new Map(files);
+    const sigs = content.get(SIGNATURES_FILE);
+    content.delete(SIGNATURES_FILE);
+    const r = verifySignedFiles(content, sigs, {
+      caCertPem: opts.caCertPem,
+      deviceId,
+      revoked: await revocation.serials(),
+      now: opts.now?.() ?? new Date(),
+    });
+    return { files: new Map([...r.verified.keys()].map((p) => [p, content.get(p)!])), refused: r.refused };
+  };
 }

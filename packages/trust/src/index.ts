@@ -44,9 +44,11 @@ export {
   createDesiredStateVerifier,
   createStatusSigner,
   createUnsealer,
+  createStatusVerifier,
   type ManifestSignerOptions,
   type DesiredStateVerifierOptions,
 } from './adapters.js';
+export { revokeDeviceCredentials } from './revoke-device.js';
 export { RevocationList, type RevokedEntry } from './revocation.js';
 export {
   MANIFEST_FILE,
