@@ -100,6 +100,12 @@ test('verifyPayload refuses unsigned, other device, forged, revoked', () => {
       code: 'TRUST_STATUS_FORGED',
     },
     {
+      name: 'revoked (expected cert)',
+      header: good,
+      opts: { expectedCertPem: certA, revoked: new Set([describeCertificate(certA).serial]) },
+      code: 'TRUST_DEVICE_CERT_REVOKED',
+    },
+    {
       name: 'revoked',
       header: good,
       opts: { ...ca7, revoked: new Set([describeCertificate(certA).serial]) },

@@ -34,7 +34,7 @@ export function signPayload(
 
 export type VerifyPayloadOptions =
   /** Expect exactly this certificate's key (the orchestrator's stored device certificate). */
-  | { expectedCertPem: string; now?: Date }
+  | { expectedCertPem: string; revoked?: ReadonlySet<string>; now?: Date }
   /** Accept a device certificate issued by the CA, optionally for `deviceId` and not revoked. */
   | { caCertPem: string; deviceId?: string; revoked?: ReadonlySet<string>; now?: Date };
 
@@ -114,7 +114,13 @@ export function verifyPayload(
       throw new MargoError('TRUST_STATUS_FORGED', `the payload signature for device ${cn} is invalid`, {
         data: { deviceId: cn },
       });
-    return { deviceId: cn, serial: expected.serialNumber.toLowerCase().replace(/^0+(?=.)/, '') };
+    const serial = expected.serialNumber.toLowerCase().replace(/^0+(?=.)/, '');
+    if (opts.revoked?.has(serial)) {
+      throw new MargoError('TRUST_DEVICE_CERT_REVOKED', `the certificate of device ${cn} was revoked`, {
+        data: { deviceId: cn, serial },
+      });
+    }
+    return { deviceId: cn, serial };
   }
 
   if (!sigOk) throw new MargoError('TRUST_STATUS_FORGED', 'the payload signature is invalid');
