@@ -1,7 +1,7 @@
 /** The public entry points: parse, detect, validate and normalise one Margo document. */
 import { detectKind } from './detect-kind.js';
 import { dedupeFindings, finding, hasErrors, sortFindings } from './finding.js';
-import type { AnyMargoDocument, DocumentKind, Finding } from './model.js';
+import type { AnyMargoDocument, DocumentKind, Finding, Severity } from './model.js';
 import { normaliseApplicationDeployment } from './normalise-application-deployment.js';
 import { normaliseApplicationDescription } from './normalise-application-description.js';
 import { normaliseDeviceCapabilities } from './normalise-device-capabilities.js';
@@ -15,6 +15,12 @@ import { isRecord, rec } from './read.js';
 export interface ParseOptions extends SourceOptions {
   /** Validate as this kind instead of detecting it. */
   kind?: DocumentKind;
+  /**
+   * Severity for a document that is not a Margo document at all (not a mapping, or no kind and
+   * no Margo shape, or a foreign kind without Margo shape). Default `error`; folder walks use
+   * `info` so that other YAML/JSON files beside Margo documents are reported, not failed.
+   */
+  foreignSeverity?: Severity;
 }
 
 export interface ParseResult {
@@ -68,6 +74,8 @@ export function parseDocument(input: string | Uint8Array, opts: ParseOptions = {
       finding(
         'SPEC_NOT_AN_OBJECT',
         `the document is ${Array.isArray(data) ? 'a list' : `a single value (${JSON.stringify(data)?.slice(0, 40)})`}; a Margo document is a mapping with apiVersion and kind`,
+        '',
+        opts.foreignSeverity ?? 'error',
       ),
     );
     return done(undefined);
@@ -84,6 +92,7 @@ export function parseDocument(input: string | Uint8Array, opts: ParseOptions = {
             ? `kind ${JSON.stringify(guess.declared)} is not a Margo kind; the document looks like ${KIND_HINT[kind]}, so set kind to that`
             : `kind ${JSON.stringify(guess.declared)} is not a Margo kind margo-gitops knows`,
           '/kind',
+          kind ? 'error' : (opts.foreignSeverity ?? 'error'),
         ),
       );
     } else if (!kind) {
@@ -91,6 +100,8 @@ export function parseDocument(input: string | Uint8Array, opts: ParseOptions = {
         finding(
           'SPEC_UNKNOWN_KIND',
           'cannot tell which Margo document this is: it has no kind and no fields that identify one',
+          '',
+          opts.foreignSeverity ?? 'error',
         ),
       );
     }

@@ -123,3 +123,25 @@ test('validatePaths walks folders, detects packages and kinds, refuses big files
   const missing = await validatePaths([join(root, 'nope')]);
   assert.equal(missing[0]!.findings[0]!.code, 'IO_ERROR');
 });
+
+test('walked files that are not Margo documents are info, named files are errors', async () => {
+  const dir = join(root, 'mixed');
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'package.json'), '{"name": "x", "version": "1.0.0"}');
+  await writeFile(join(dir, 'pod.yaml'), 'apiVersion: v1\nkind: Pod\nmetadata: { name: p }\n');
+  await writeFile(join(dir, 'list.yaml'), '- a\n- b\n');
+  await writeFile(join(dir, 'wrong-kind.yaml'), yaml({ ...baseDeployment(), kind: 'SomethingErroneous' }));
+  const walked = await validatePaths([dir]);
+  const sev = Object.fromEntries(
+    walked.map((r) => [r.file.slice(dir.length + 1), r.findings.map((f) => `${f.severity} ${f.code}`)]),
+  );
+  assert.deepEqual(sev, {
+    'list.yaml': ['info SPEC_NOT_AN_OBJECT'],
+    'package.json': ['info SPEC_UNKNOWN_KIND'],
+    'pod.yaml': ['info SPEC_UNKNOWN_KIND'],
+    // It looks like a Margo document: a wrong kind stays an error.
+    'wrong-kind.yaml': ['error SPEC_UNKNOWN_KIND'],
+  });
+  const named = await validatePaths([join(dir, 'package.json'), join(dir, 'pod.yaml')]);
+  for (const r of named) assert.equal(r.findings[0]!.severity, 'error');
+});

@@ -197,7 +197,9 @@ export async function validateApplicationPackage(
   return result;
 }
 
-type Task = { type: 'file' | 'package'; path: string } | { type: 'error'; path: string; message: string };
+type Task =
+  | { type: 'file' | 'package'; path: string; walked?: boolean }
+  | { type: 'error'; path: string; message: string };
 
 /** Walks the given paths into an ordered task list (directory entries sorted by name). */
 async function collect(paths: readonly string[], maxFiles: number): Promise<Task[]> {
@@ -221,7 +223,7 @@ async function collect(paths: readonly string[], maxFiles: number): Promise<Task
       const child = join(dir, d.name);
       if (d.isDirectory()) await walkDir(child);
       else if (d.isFile() && DOCUMENT_EXTENSIONS.some((ext) => d.name.toLowerCase().endsWith(ext))) {
-        tasks.push({ type: 'file', path: child });
+        tasks.push({ type: 'file', path: child, walked: true });
       }
     }
   };
@@ -242,8 +244,9 @@ async function collect(paths: readonly string[], maxFiles: number): Promise<Task
 /**
  * Validates files and folders: a folder holding `margo.yaml` is an application package; other
  * folders are walked (not following symlinks; skipping dot-folders, node_modules, dist) and every
- * `.yaml`, `.yml` and `.json` file in them is validated. Files are read and validated with bounded
- * concurrency; results come back in walk order.
+ * `.yaml`, `.yml` and `.json` file in them is validated. Files found by walking that are not Margo
+ * (or fleet) documents at all get an `info` finding instead of an error; files named explicitly
+ * must be Margo documents. Results come back in walk order.
  */
 export async function validatePaths(
   paths: readonly string[],
@@ -261,7 +264,7 @@ export async function validatePaths(
         // Drop the model: a walk over a large catalog should not keep every document alive.
         const { model: _model, ...rest } = await validateApplicationPackage(t.path, opts);
         results[i] = rest;
-      } else results[i] = await validateFile(t.path, opts);
+      } else results[i] = await validateFile(t.path, t.walked ? { foreignSeverity: 'info', ...opts } : opts);
     }
   };
   await Promise.all(Array.from({ length: Math.min(16, tasks.length) }, worker));
