@@ -17,6 +17,7 @@ import {
   shortRef,
   toBuffer,
 } from './paths.js';
+import { IsoGitStore } from './iso-git-store.js';
 import { readAllRefs, readRef } from './refs-fs.js';
 import type {
   CommitFilesInput,
@@ -75,11 +76,23 @@ function networkError(e: unknown, url: string, action: string): MargoError {
  * const store = new NativeGitStore('/srv/margo-data/repos/devices/d1.git');
  * await store.commitFiles({ ref: 'main', expectedOid: null, changes: new Map([['a.yaml', 'x: 1\n']]), message: 'init', author });
  */
+export interface NativeGitStoreOptions {
+  /**
+   * Change sets up to this many files are written in-process (the same objects, byte for byte, as
+   * the git binary writes; the ref still moves by git's lock-file compare-and-swap) instead of by a
+   * chain of git processes, which costs more than the work for a few files. 0 disables. Default 32.
+   */
+  smallCommitThreshold?: number;
+}
+
 export class NativeGitStore implements GitStore {
   readonly dir: string;
+  private readonly smallCommitThreshold: number;
+  private inProcess: IsoGitStore | undefined;
 
-  constructor(dir: string) {
+  constructor(dir: string, opts: NativeGitStoreOptions = {}) {
     this.dir = dir;
+    this.smallCommitThreshold = opts.smallCommitThreshold ?? 32;
   }
 
   private get gitdir(): string {
@@ -214,6 +227,10 @@ export class NativeGitStore implements GitStore {
   }
 
   async commitFiles(input: CommitFilesInput): Promise<CommitResult> {
+    if (input.changes.size <= this.smallCommitThreshold) {
+      this.inProcess ??= new IsoGitStore(this.dir);
+      return this.inProcess.commitFiles(input);
+    }
     const ref = fullRef(input.ref);
     assertRefName(ref);
     const gitdir = this.gitdir;

@@ -228,6 +228,36 @@ export function localContract(backend: Backend, other: Backend): void {
     assert.equal(await s.resolveRef('main'), r3.oid);
   });
 
+  test(`${backend.name}: a large change set (250 files) commits, repeats as a no-op, and updates one file`, async (t) => {
+    const s = await fresh(t);
+    const big = new Map<string, string | null>();
+    for (let i = 0; i < 250; i++) big.set(`devices/d${String(i).padStart(3, '0')}.yaml`, `id: d${i}\n`);
+    const a = await s.commitFiles({ ref: 'main', expectedOid: null, changes: big, message: 'bulk', author });
+    assert.equal((await s.readTree('main', 'devices')).size, 250);
+    assert.deepEqual(
+      await s.commitFiles({ ref: 'main', expectedOid: a.oid, changes: big, message: 'again', author }),
+      { oid: a.oid, changed: false },
+    );
+    big.set('devices/d007.yaml', 'id: d7\nlabels: {a: b}\n');
+    big.set('devices/d008.yaml', null);
+    const b = await s.commitFiles({
+      ref: 'main',
+      expectedOid: a.oid,
+      changes: big,
+      message: 'one changed',
+      author,
+    });
+    assert.equal(b.changed, true);
+    const files = await s.readFiles('main');
+    assert.equal(files.size, 249);
+    assert.equal(files.get('devices/d007.yaml')?.toString(), 'id: d7\nlabels: {a: b}\n');
+    assert.equal(
+      await gitOut(s.dir, 'diff-tree', '--no-commit-id', '--name-only', '-r', a.oid, b.oid),
+      'devices/d007.yaml\ndevices/d008.yaml',
+    );
+    await execGit(['--git-dir', s.dir, 'fsck', '--strict', '--no-dangling']);
+  });
+
   test(`${backend.name}: compact keeps the newest N commits and the tree`, async (t) => {
     const s = await fresh(t);
     let oid: string | null = null;
