@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseDocument } from './parse-document.js';
-import { baseApp, baseDeployment, clone, yaml } from './test-fixtures.js';
+import {
+  baseApp,
+  baseCapabilities,
+  baseDeployment,
+  baseManifest,
+  baseStatus,
+  clone,
+  yaml,
+} from './test-fixtures.js';
 
 type Doc = Record<string, any>;
 interface Case {
@@ -13,10 +21,18 @@ interface Case {
   path?: string;
 }
 
-function run(kind: 'app' | 'deployment', cases: Case[]) {
+const BASES = {
+  app: baseApp,
+  deployment: baseDeployment,
+  status: baseStatus,
+  capabilities: baseCapabilities,
+  manifest: baseManifest,
+};
+
+function run(kind: keyof typeof BASES, cases: Case[], severity: 'error' | 'warning' = 'error') {
   for (const c of cases) {
     test(`${kind}: ${c.bad ? 'rejects' : 'accepts'} ${c.name}`, () => {
-      const doc = clone(kind === 'app' ? baseApp() : baseDeployment());
+      const doc = clone(BASES[kind]());
       c.mutate(doc);
       const { findings } = parseDocument(yaml(doc), { file: 'x.yaml' });
       const hit = findings.filter((f) => f.code === c.code);
@@ -40,7 +56,7 @@ function run(kind: 'app' | 'deployment', cases: Case[]) {
 }
 
 test('the base fixtures are valid', () => {
-  for (const doc of [baseApp(), baseDeployment()]) {
+  for (const doc of Object.values(BASES).map((f) => f())) {
     const r = parseDocument(yaml(doc));
     assert.deepEqual(r.findings, []);
     assert.ok(r.model);
@@ -659,5 +675,217 @@ run('deployment', [
     code: 'SPEC_UNKNOWN_KIND',
     bad: true,
     mutate: (d) => (d.kind = 'SomethingErroneous'),
+  },
+]);
+
+run('status', [
+  {
+    name: 'capitalised states (G24)',
+    code: 'SPEC_UNKNOWN_STATE',
+    bad: false,
+    mutate: (d) => {
+      d.status.state = 'Installing';
+      d.components[0].state = 'Installed';
+    },
+  },
+  {
+    name: 'Success/Failure (G24 workflow page)',
+    code: 'SPEC_UNKNOWN_STATE',
+    bad: false,
+    mutate: (d) => {
+      d.status.state = 'Failure';
+      d.components[0].state = 'Success';
+    },
+  },
+  {
+    name: 'an unknown overall state',
+    code: 'SPEC_UNKNOWN_STATE',
+    bad: true,
+    path: '/status/state',
+    mutate: (d) => (d.status.state = 'running'),
+  },
+  {
+    name: 'an unknown component state',
+    code: 'SPEC_UNKNOWN_STATE',
+    bad: true,
+    path: '/components/1/state',
+    mutate: (d) => (d.components[1].state = 'done'),
+  },
+  {
+    name: 'a component reported twice',
+    code: 'SPEC_DUPLICATE_COMPONENT',
+    bad: true,
+    path: '/components/1/name',
+    mutate: (d) => (d.components[1].name = 'db'),
+  },
+  {
+    name: 'a deploymentId that is not a UUID',
+    code: 'SPEC_INVALID_DEPLOYMENT_ID',
+    bad: true,
+    mutate: (d) => (d.deploymentId = 'x'),
+  },
+  {
+    name: 'no apiVersion/kind (N drafts) with deviceId and error.source',
+    code: 'SPEC_REQUIRED_FIELD',
+    bad: false,
+    mutate: (d) => {
+      delete d.apiVersion;
+      delete d.kind;
+      d.deviceId = 'gw/child';
+      d.status.error = { code: '102', message: 'unreachable', source: 'gw' };
+    },
+  },
+  {
+    name: 'no components list',
+    code: 'SPEC_REQUIRED_FIELD',
+    bad: true,
+    path: '/components',
+    mutate: (d) => delete d.components,
+  },
+  {
+    name: 'G24 kind DeploymentStatus',
+    code: 'SPEC_UNKNOWN_KIND',
+    bad: false,
+    mutate: (d) => {
+      d.kind = 'DeploymentStatus';
+      d.apiVersion = 'deployment.margo/v1';
+    },
+  },
+]);
+
+run('capabilities', [
+  {
+    name: 'lower-case roles (gateway draft)',
+    code: 'SPEC_UNKNOWN_ROLE',
+    bad: false,
+    mutate: (d) => (d.properties.roles = ['standalone cluster', 'cluster leader', 'Gateway']),
+  },
+  {
+    name: 'an unknown role',
+    code: 'SPEC_UNKNOWN_ROLE',
+    bad: true,
+    path: '/properties/roles/0',
+    mutate: (d) => (d.properties.roles = ['Edge Box']),
+  },
+  {
+    name: 'fractional cores under cpu',
+    code: 'SPEC_WRONG_TYPE',
+    bad: true,
+    path: '/properties/resources/cpu/cores',
+    mutate: (d) => (d.properties.resources.cpu.cores = 2.5),
+  },
+  {
+    name: 'cpu as a list (gateway draft)',
+    code: 'SPEC_WRONG_TYPE',
+    bad: false,
+    mutate: (d) => (d.properties.resources.cpu = [{ cores: 4, architecture: 'x86_64' }]),
+  },
+  {
+    name: 'an unknown architecture under cpu',
+    code: 'SPEC_UNKNOWN_ARCHITECTURE',
+    bad: true,
+    mutate: (d) => (d.properties.resources.cpu.architecture = 'riscv'),
+  },
+  {
+    name: 'no resources (gateway-only device)',
+    code: 'SPEC_REQUIRED_FIELD',
+    bad: false,
+    mutate: (d) => {
+      delete d.properties.resources;
+      d.properties.roles = ['Gateway'];
+    },
+  },
+  {
+    name: 'no serialNumber',
+    code: 'SPEC_REQUIRED_FIELD',
+    bad: true,
+    path: '/properties/serialNumber',
+    mutate: (d) => delete d.properties.serialNumber,
+  },
+  {
+    name: 'an id with a space',
+    code: 'SPEC_PATTERN_MISMATCH',
+    bad: true,
+    mutate: (d) => (d.properties.id = 'edge 1'),
+  },
+  {
+    name: 'a gateway path id',
+    code: 'SPEC_PATTERN_MISMATCH',
+    bad: false,
+    mutate: (d) => (d.properties.id = 'gw-1/child-2'),
+  },
+  { name: 'wrong kind', code: 'SPEC_UNKNOWN_KIND', bad: true, mutate: (d) => (d.kind = 'SomeIncorrectKind') },
+]);
+
+run(
+  'capabilities',
+  [
+    {
+      name: 'a free-text architecture under cpus that cannot be mapped (warning)',
+      code: 'SPEC_UNKNOWN_ARCHITECTURE',
+      bad: true,
+      mutate: (d) => {
+        d.properties.resources = { cpus: [{ architecture: 'PowerPC', cores: 4 }], memory: '8 GB' };
+      },
+    },
+    {
+      name: 'G24 free-text architecture Intel x64',
+      code: 'SPEC_UNKNOWN_ARCHITECTURE',
+      bad: false,
+      mutate: (d) => {
+        d.properties.resources = { cpus: [{ architecture: 'Intel x64', cores: 4 }] };
+      },
+    },
+    {
+      name: 'a memory quantity that cannot be read (warning)',
+      code: 'SPEC_INVALID_QUANTITY',
+      bad: true,
+      path: '/properties/resources/memory',
+      mutate: (d) => (d.properties.resources.memory = 'lots'),
+    },
+    {
+      name: 'memory "64.0 GB" (G24)',
+      code: 'SPEC_INVALID_QUANTITY',
+      bad: false,
+      mutate: (d) => (d.properties.resources.memory = '64.0 GB'),
+    },
+  ],
+  'warning',
+);
+
+run('manifest', [
+  {
+    name: 'bundle null (no deployments)',
+    code: 'SPEC_REQUIRED_FIELD',
+    bad: false,
+    mutate: (d) => {
+      d.bundle = null;
+      d.deployments = [];
+    },
+  },
+  {
+    name: 'a digest without algorithm',
+    code: 'SPEC_PATTERN_MISMATCH',
+    bad: true,
+    path: '/deployments/0/digest',
+    mutate: (d) => (d.deployments[0].digest = 'abc'),
+  },
+  {
+    name: 'manifestVersion 0',
+    code: 'SPEC_SCHEMA_VIOLATION',
+    bad: true,
+    mutate: (d) => (d.manifestVersion = 0),
+  },
+  {
+    name: 'manifestVersion as a decimal string',
+    code: 'SPEC_SCHEMA_VIOLATION',
+    bad: false,
+    mutate: (d) => (d.manifestVersion = '18446744073709551615'),
+  },
+  {
+    name: 'a deployment without url',
+    code: 'SPEC_REQUIRED_FIELD',
+    bad: true,
+    mutate: (d) => delete d.deployments[0].url,
   },
 ]);

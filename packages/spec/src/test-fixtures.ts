@@ -126,3 +126,59 @@ export function clone<T>(x: T): T {
 export function yaml(doc: unknown): string {
   return stringify(doc);
 }
+
+/** A valid DeploymentStatus (R1 shape). */
+export function baseStatus(): Record<string, any> {
+  return {
+    apiVersion: 'deployment.margo.org/v1alpha1',
+    kind: 'DeploymentStatusManifest',
+    deploymentId: 'a3e2f5dc-912e-494f-8395-52cf3769bc06',
+    status: { state: 'installing' },
+    components: [
+      { name: 'db', state: 'installed' },
+      { name: 'web', state: 'installing' },
+    ],
+  };
+}
+
+/** Valid DeviceCapabilities (DM shape). */
+export function baseCapabilities(): Record<string, any> {
+  return {
+    apiVersion: 'device.margo.org/v1alpha1',
+    kind: 'DeviceCapabilitiesManifest',
+    properties: {
+      id: 'edge-1',
+      vendor: 'V',
+      modelNumber: 'M',
+      serialNumber: 'S',
+      roles: ['Standalone Device'],
+      resources: {
+        cpu: { cores: 2, architecture: 'amd64' },
+        memory: '1 Gi',
+        storage: '10 Gi',
+        peripherals: [{ type: 'gpu' }],
+        interfaces: [{ type: 'ethernet' }],
+      },
+    },
+  };
+}
+
+/** A valid state manifest (R1). */
+export function baseManifest(): Record<string, any> {
+  const digest = 'sha256:' + '0'.repeat(64);
+  return {
+    manifestVersion: 3,
+    bundle: {
+      mediaType: 'application/vnd.margo.bundle.v1+tar+gzip',
+      digest,
+      url: `/api/v1/bundles/${digest}`,
+    },
+    deployments: [
+      {
+        deploymentId: 'a3e2f5dc-912e-494f-8395-52cf3769bc06',
+        digest,
+        url: `/api/v1/deployments/x/${digest}`,
+      },
+    ],
+  };
+}
