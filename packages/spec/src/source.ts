@@ -264,29 +264,40 @@ function dataDepthExceeds(node: unknown, maxDepth: number, depth = 0): boolean {
 
 /** A ParsedSource whose position index is built on first use. */
 function lazySource(text: string, data: unknown): ParsedSource {
-  let doc: Document.Parsed | undefined;
-  let lineCounter: LineCounter | undefined;
+  let state: { doc: Document.Parsed; lineCounter: LineCounter } | null | undefined;
+  // Built on first use; null when the text is unfit for the position parser (then no positions).
   const get = () => {
-    if (!doc) {
-      lineCounter = new LineCounter();
-      doc = parseAllDocuments(text, parseOptions(lineCounter))[0] as Document.Parsed;
+    if (state === undefined) {
+      state = null;
+      if (!scanNesting(text)) {
+        try {
+          const lineCounter = new LineCounter();
+          const doc = parseAllDocuments(text, parseOptions(lineCounter))[0] as Document.Parsed | undefined;
+          if (doc) state = { doc, lineCounter };
+        } catch {
+          state = null;
+        }
+      }
     }
-    return { doc, lineCounter: lineCounter! };
+    return state;
   };
   return {
     data,
     documents: [data],
     findings: [],
     locate(pointer) {
-      const { doc, lineCounter } = get();
-      const { node } = findNode(doc, pointer);
-      const range = node?.range ?? (doc.contents as Node | null)?.range;
+      const st = get();
+      if (!st) return undefined;
+      const { node } = findNode(st.doc, pointer);
+      const range = node?.range ?? (st.doc.contents as Node | null)?.range;
       if (!range) return undefined;
-      const p = lineCounter.linePos(range[0]);
+      const p = st.lineCounter.linePos(range[0]);
       return { line: p.line, column: p.col };
     },
     sourceText(pointer) {
-      const { node, exact } = findNode(get().doc, pointer);
+      const st = get();
+      if (!st) return undefined;
+      const { node, exact } = findNode(st.doc, pointer);
       return exact && isScalar(node) && typeof node.source === 'string' ? node.source : undefined;
     },
   };
