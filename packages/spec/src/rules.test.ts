@@ -889,3 +889,46 @@ run('manifest', [
     mutate: (d) => delete d.deployments[0].url,
   },
 ]);
+
+run(
+  'app',
+  [
+    {
+      name: 'a misspelt top-level field (warning)',
+      code: 'SPEC_UNKNOWN_FIELD',
+      bad: true,
+      path: '/parameter',
+      mutate: (d) => (d.parameter = {}),
+    },
+    {
+      name: 'a misspelt component property (warning)',
+      code: 'SPEC_UNKNOWN_FIELD',
+      bad: true,
+      path: '/deploymentProfiles/0/components/0/properties/revison',
+      mutate: (d) => (d.deploymentProfiles[0].components[0].properties.revison = '1'),
+    },
+    {
+      name: 'vendor extension fields',
+      code: 'SPEC_UNKNOWN_FIELD',
+      bad: false,
+      mutate: (d) => {
+        d['x-acme-extensions'] = { a: 1 };
+        d.deploymentProfiles[0].components[0].properties['x-acme-extensions'] = {};
+      },
+    },
+  ],
+  'warning',
+);
+run(
+  'deployment',
+  [
+    {
+      name: 'an unknown field in spec (warning)',
+      code: 'SPEC_UNKNOWN_FIELD',
+      bad: true,
+      path: '/spec/parameter',
+      mutate: (d) => (d.spec.parameter = {}),
+    },
+  ],
+  'warning',
+);

@@ -109,6 +109,15 @@ function toFinding(err: ErrorObject): Finding {
         message: `"${field}" ${describe(err.data)} does not match ${String(err.schema)}${xcode ? `: ${codeInfo(xcode)!.summary}` : ''}`,
         path: err.instancePath,
       };
+    case 'additionalProperties': {
+      const extra = (err.params as { additionalProperty: string }).additionalProperty;
+      return {
+        code: 'SPEC_UNKNOWN_FIELD',
+        severity: 'warning',
+        message: `unknown field "${extra}" in ${field === 'document' ? 'the document' : `"${field}"`} is ignored (a typo? vendor fields start with x-)`,
+        path: `${err.instancePath}/${extra.replace(/~/g, '~0').replace(/\//g, '~1')}`,
+      };
+    }
     case 'minItems':
       return {
         code: xcode ?? 'SPEC_REQUIRED_FIELD',

@@ -59,6 +59,10 @@ export const validationCodes = {
     hint: 'Use one of the values named in the message.',
   },
   SPEC_PATTERN_MISMATCH: { summary: 'A field does not match its required pattern.' },
+  SPEC_UNKNOWN_FIELD: {
+    summary: 'A field is not part of the Margo document and is ignored (a warning).',
+    hint: 'Check the spelling; vendor extensions start with x-.',
+  },
   SPEC_SCHEMA_VIOLATION: { summary: 'The document breaks its JSON Schema.' },
   SPEC_INVALID_APPLICATION_ID: {
     summary: 'An application id breaks the id rule: only a-z, 0-9 and "-", 1 to 200 characters.',
