@@ -63,3 +63,4 @@ export {
   type RefUpdate,
   type ChangedFile,
 } from './server/push-validation.js';
+export { checkGitBinary, parseGitVersion, MIN_GIT_VERSION } from './server/git-binary.js';

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { MargoError } from '@margo-gitops/spec';
@@ -13,6 +13,7 @@ import { ZERO_OID } from '../paths.js';
 import { readRef } from '../refs-fs.js';
 import { canPush, canRead, canUpdateRef, type RepoKind, type RepoRef } from './access.js';
 import { validateCatalogPush } from './catalog-validator.js';
+import { checkGitBinary } from './git-binary.js';
 import { installHooks } from './hook-script.js';
 import { parseCommandList, refusalReport, type RefUpdateCommand } from './pkt-line.js';
 import {
@@ -174,7 +175,8 @@ interface PendingPush {
  * const git = createGitHttpHandler({ reposRoot, tokens: TokenStore.open(file), onPush: (e) => reconcile(e) });
  * http.createServer(async (req, res) => { if (!(await git(req, res))) otherRoutes(req, res); });
  */
-export function createGitHttpHandler(opts: GitHttpHandlerOptions): GitHttpHandler {
+export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHandler {
+  const opts = { ...options, reposRoot: resolve(options.reposRoot) };
   const basePath = (opts.basePath ?? '/git').replace(/\/+$/, '');
   const limiter =
     opts.rateLimit === false ? undefined : new RateLimiter(opts.rateLimit ?? DEFAULT_RATE_LIMIT, opts.now);
@@ -205,6 +207,10 @@ export function createGitHttpHandler(opts: GitHttpHandlerOptions): GitHttpHandle
           }`,
       )
       .catch(() => 'git/unknown'));
+
+  // Without a recent git the hooks and limits (passed as GIT_CONFIG_COUNT) would silently not apply.
+  let gitChecked: Promise<unknown> | undefined;
+  const requireGit = (): Promise<unknown> => (gitChecked ??= checkGitBinary());
 
   const hooks = (): Promise<{ dir: string; socket: string; server: http.Server }> =>
     (hookSetup ??= (async () => {
@@ -559,6 +565,16 @@ export function createGitHttpHandler(opts: GitHttpHandlerOptions): GitHttpHandle
             'Cache-Control': 'no-cache, max-age=0, must-revalidate',
           });
           res.end(body);
+          return true;
+        }
+      }
+      if (route.action === 'receive-pack' || route.action === 'advertise-receive') {
+        try {
+          await requireGit();
+        } catch (e) {
+          opts.onError?.(e);
+          req.resume();
+          sendText(res, 500, `margo: ${(e as Error).message}; pushes are disabled`);
           return true;
         }
       }
