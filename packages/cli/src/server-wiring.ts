@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createGitHttpHandler, ensureDeviceRepo, TokenStore, tokenFromHeader } from '@margo-gitops/git';
@@ -14,6 +14,29 @@ import { catalogFilesHandler } from './catalog-files.js';
 import { readServerSettings } from './data-dir.js';
 import { listenComposed, type Route } from './http-server.js';
 import type { Logger, RunningServer } from './services.js';
+
+/** What the onboarding handler is built from (createOnboardingHttpHandler's options). */
+export interface OnboardingParts {
+  dataDir: string;
+  pki: Pki;
+  publicGitUrl(deviceId: string): string;
+  issueGitToken(deviceId: string): Promise<string>;
+  revokeGitToken(deviceId: string): void;
+  onEnrolled(deviceId: string): void;
+  log: {
+    info(obj: Record<string, unknown>, msg: string): void;
+    warn(obj: Record<string, unknown>, msg: string): void;
+  };
+}
+
+/**
+ * Pieces of `margo serve` supplied by other packages.
+ * ONBOARDING-WIRING: once @margo-gitops/orchestrator exports createOnboardingHttpHandler, set
+ * `onboarding: createOnboardingHttpHandler` here.
+ */
+export const serverParts: {
+  onboarding?: (parts: OnboardingParts) => (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+} = {};
 
 export const tokensFile = (dataDir: string) => join(dataDir, 'auth', 'tokens.json');
 
@@ -72,24 +95,20 @@ export async function startServer(opts: {
       orchestrator.notifyPush({ repo: e.repo, ref: e.ref, ...(e.deviceId ? { deviceId: e.deviceId } : {}) }),
     onError: (e) => opts.log.error('git request failed', { error: (e as Error).message }),
   });
-  // ONBOARDING-WIRING: enable once @margo-gitops/orchestrator exports createOnboardingHttpHandler
-  // (import it above, uncomment, and add the two routes below).
-  // const onboarding = createOnboardingHttpHandler({
-  //   dataDir,
-  //   pki,
-  //   publicGitUrl: (id) => `${url}/git/devices/${id}.git`,
-  //   issueGitToken: async (id) => {
-  //     await ensureDeviceRepo(reposRoot, id);
-  //     return tokens.issueToken('device', { deviceId: id, name: `device ${id}` }).token;
-  //   },
-  //   revokeGitToken: (id) => {
-  //     for (const t of tokens.list()) if (t.deviceId === id && !t.revoked) tokens.revoke(t.id);
-  //   },
-  //   onEnrolled: (id) => void orchestrator.reconcileDevice(id, 'enrolled').catch(() => {}),
-  //   log: logger.child({ component: 'onboarding' }),
-  // });
-  void ensureDeviceRepo;
-  void pki;
+  const onboarding = serverParts.onboarding?.({
+    dataDir,
+    pki,
+    publicGitUrl: (id) => `${url}/git/devices/${id}.git`,
+    issueGitToken: async (id) => {
+      await ensureDeviceRepo(reposRoot, id);
+      return tokens.issueToken('device', { deviceId: id, name: `device ${id}` }).token;
+    },
+    revokeGitToken: (id) => {
+      for (const t of tokens.list()) if (t.deviceId === id && !t.revoked) tokens.revoke(t.id);
+    },
+    onEnrolled: (id) => void orchestrator.reconcileDevice(id, 'enrolled').catch(() => {}),
+    log: logger.child({ component: 'onboarding' }),
+  });
   /** Status may be read with any admin or operator token. */
   const canReadStatus = (req: IncomingMessage) => {
     const t = tokenFromHeader(req.headers.authorization);
@@ -99,8 +118,12 @@ export async function startServer(opts: {
   const status = createStatusHttpHandler(orchestrator, { authorize: canReadStatus });
   const routes: Route[] = [
     { prefix: '/git/', name: 'git', handle: git },
-    // ONBOARDING-WIRING: { prefix: '/onboarding', name: 'onboarding', handle: onboarding },
-    // ONBOARDING-WIRING: { prefix: '/oauth/', name: 'oauth', handle: onboarding },
+    ...(onboarding
+      ? [
+          { prefix: '/onboarding', name: 'onboarding', handle: onboarding },
+          { prefix: '/oauth/', name: 'oauth', handle: onboarding },
+        ]
+      : []),
     { prefix: '/api/v1/status', name: 'status', handle: status },
     { prefix: '/catalog/', name: 'catalog', handle: catalogFilesHandler(dataDir) },
   ];

@@ -55,14 +55,24 @@ async function exists(p: string): Promise<boolean> {
   );
 }
 
-/** Runs a command's run() with its stdout captured (quickstart prints its own summary). */
+/**
+ * Runs a command's run() with its output captured (quickstart prints its own summary). What the
+ * command said on stderr (e.g. the server's findings) is shown only when it fails with a code
+ * the caller does not expect.
+ */
 async function quiet<O>(
   runner: (o: O, d: CommandDeps) => Promise<number>,
   o: O,
   deps: CommandDeps,
+  expected: string[] = [],
 ): Promise<string> {
   const io = memoryIo({ errIsTTY: false });
-  await runner(o, { ...deps, io: { ...io, err: deps.io.err } });
+  try {
+    await runner(o, { ...deps, io });
+  } catch (e) {
+    if (!(isMargoError(e) && expected.includes(e.code))) deps.io.err(io.stderr());
+    throw e;
+  }
   return io.stdout();
 }
 
@@ -133,6 +143,7 @@ export async function run(opts: QuickstartOptions, deps: CommandDeps): Promise<n
             add.run,
             { id: QUICKSTART_DEVICE, role: 'standalone-device', label: ['site=local'], output: 'json' },
             qdeps,
+            ['CLI_DEVICE_EXISTS'],
           ),
         ) as add.AddResult;
         enrolToken = r.enrolmentToken;
@@ -154,7 +165,9 @@ export async function run(opts: QuickstartOptions, deps: CommandDeps): Promise<n
 
     t = pr.task('publish examples/hello-world');
     try {
-      await quiet(publish.run, { dir: join(examplesDir, 'hello-world'), output: 'json' }, qdeps);
+      await quiet(publish.run, { dir: join(examplesDir, 'hello-world'), output: 'json' }, qdeps, [
+        'CLI_APP_EXISTS',
+      ]);
       t.done('published');
     } catch (e) {
       if (!isMargoError(e) || e.code !== 'CLI_APP_EXISTS') throw e;
@@ -236,18 +249,24 @@ export async function run(opts: QuickstartOptions, deps: CommandDeps): Promise<n
     io.out(
       [
         '',
-        p.bold(`margo is serving on ${srv.url}`),
+        opts.exitWhenInstalled
+          ? p.bold(
+              `hello-world is ${docker ? 'installed' : 'rendered'}; the server is stopping (--once). Run \`npm start\` to keep it serving.`,
+            )
+          : p.bold(`margo is serving on ${srv.url}`),
         '',
-        'Try next (in another terminal, in this folder):',
+        opts.exitWhenInstalled
+          ? 'Then try (in another terminal, in this folder):'
+          : 'Try next (in another terminal, in this folder):',
         '  npx margo status                 fleet status (-o json for scripts)',
         '  npx margo deploy hello-world --name hello-world --device local-device --set-string GREETING=Hi',
         '  npx margo app list               the catalog',
         '  npx margo device list            the fleet',
         '  npx margo rollback hello-world   undo the last change',
-        docker ? '  docker ps                        the running hello-world container' : '',
+        docker ? `  curl -s http://127.0.0.1:${opts.appPort ?? 18080}/cgi-bin/env | grep GREETING` : '',
         '',
       ]
-        .filter((l) => l !== null)
+        .filter((l, i, a) => l !== '' || i === 0 || a[i - 1] !== '')
         .join('\n'),
     );
     if (opts.exitWhenInstalled) return (await shutdown(), 0);
