@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { ensureDeviceRepo } from '@margo-gitops/git';
-import { MargoError, toMargoError, type Fleet } from '@margo-gitops/spec';
+import { MargoError, toMargoError, type Fleet, type FleetParseCache } from '@margo-gitops/spec';
 import type { Logger } from 'pino';
 import {
   desiredForDevice,
@@ -108,6 +108,7 @@ export class Orchestrator {
   private reports = new Map<string, DeviceReport>();
   private knownRepos = new Set<string>();
   private catalogReader = new CatalogReader();
+  private fleetCache: FleetParseCache = new Map();
   private fleet: Fleet = EMPTY_FLEET;
   private catalog: Catalog = new Map();
   private fleetOid: string | null | undefined;
@@ -222,6 +223,11 @@ export class Orchestrator {
       throw err;
     }
     const ctx = this.ctx!;
+    if (!this.knownRepos.size) {
+      // One directory listing instead of a check per device.
+      const names = await fs.readdir(join(this.reposRoot, 'devices')).catch(() => [] as string[]);
+      for (const n of names) if (n.endsWith('.git')) this.knownRepos.add(n.slice(0, -4));
+    }
     const ids = (only ?? [...this.fleet.devices.keys()]).filter((id) => this.fleet.devices.has(id)).sort();
     const summary: ReconcileSummary = {
       reason,
@@ -295,7 +301,7 @@ export class Orchestrator {
     const [fleetOid, catalogOid] = await Promise.all([headOf(fleetDir), headOf(catalogDir)]);
     let changed = !this.ctx;
     if (fleetOid !== this.fleetOid) {
-      this.fleet = fleetOid ? await readFleet(fleetDir, fleetOid) : EMPTY_FLEET;
+      this.fleet = fleetOid ? await readFleet(fleetDir, fleetOid, this.fleetCache) : EMPTY_FLEET;
       this.fleetOid = fleetOid;
       this.authorCache.clear();
       for (const f of this.fleet.findings) this.log.warn({ finding: f }, 'fleet document problem');

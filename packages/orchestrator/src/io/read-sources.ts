@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { parseFleet, type Fleet } from '@margo-gitops/spec';
+import { parseFleet, type Fleet, type FleetParseCache } from '@margo-gitops/spec';
 import { parse } from 'yaml';
 import type { Catalog, CatalogEntry } from '../core/desired-state.js';
 import { normaliseApplication } from '../spec-adapter.js';
@@ -52,13 +52,13 @@ function parseCatalogEntry(appId: string, version: string, content: Buffer): Cat
 }
 
 /** Reads and parses the fleet repository at `oid`. */
-export async function readFleet(gitdir: string, oid: string): Promise<Fleet> {
+export async function readFleet(gitdir: string, oid: string, cache?: FleetParseCache): Promise<Fleet> {
   const files = await readFilesCli(
     gitdir,
     oid,
     (p) => p.startsWith('devices/') || p.startsWith('deployments/'),
   );
-  return parseFleet(files);
+  return parseFleet(files, cache);
 }
 
 /** Head of `main` of a repository, null when the repository or branch does not exist. */

@@ -5,5 +5,6 @@ export {
   parseFleetDevice,
   parseDeploymentIntent,
   type Fleet,
+  type FleetParseCache,
   type FleetParseResult,
 } from './parse-fleet.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseDeploymentIntent, parseFleet, parseFleetDevice } from './index.js';
+import { parseDeploymentIntent, parseFleet, parseFleetDevice, type FleetParseCache } from './index.js';
 
 test('device: valid document with defaults', () => {
   const r = parseFleetDevice(
@@ -111,4 +111,24 @@ test('the commented examples in repos-template/fleet are valid documents', async
   );
   assert.deepEqual(i.findings, []);
   assert.equal(i.value?.profile, 'compose');
+});
+
+test('fleet: a parse cache reuses unchanged documents and drops removed ones', () => {
+  const cache: FleetParseCache = new Map();
+  const files = new Map<string, string>([
+    ['devices/a.yaml', 'kind: Device\nid: a\n'],
+    ['devices/b.yaml', 'kind: Device\nid: b\n'],
+  ]);
+  const f1 = parseFleet(files, cache);
+  assert.equal(cache.size, 2);
+  files.set('devices/b.yaml', 'kind: Device\nid: b\nlabels: {x: "1"}\n');
+  files.delete('devices/a.yaml');
+  const f2 = parseFleet(files, cache);
+  assert.equal(cache.size, 1);
+  assert.deepEqual(f2.devices.get('b')?.labels, { x: '1' });
+  files.set('devices/a.yaml', 'kind: Device\nid: a\n');
+  const f3 = parseFleet(files, cache);
+  assert.notEqual(f3.devices.get('a'), undefined);
+  assert.equal(parseFleet(files, cache).devices.get('b'), f3.devices.get('b')); // same object: not parsed again
+  assert.ok(f1.devices.has('a'));
 });

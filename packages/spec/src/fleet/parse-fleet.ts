@@ -10,6 +10,13 @@ export interface FleetParseResult<T> {
   findings: Finding[];
 }
 
+/**
+ * Results of earlier parseFleet calls, by path and content: pass the same map to every call and
+ * unchanged documents are not parsed again (entries of files no longer present are dropped).
+ * Cached values are shared between calls: treat them as read-only.
+ */
+export type FleetParseCache = Map<string, FleetParseResult<FleetDevice | DeploymentIntent>>;
+
 /** Everything read from a fleet repository. */
 export interface Fleet {
   devices: Map<string, FleetDevice>;
@@ -281,18 +288,31 @@ function nameMatchesFile(
  * Documents with errors are left out of the result; their findings say why.
  *
  * @example
- * const fleet = parseFleet(new Map([['devices/edge-1.yaml', 'kind: Device\nid: edge-1\n']]));
+ * const cache: FleetParseCache = new Map();
+ * const fleet = parseFleet(new Map([['devices/edge-1.yaml', 'kind: Device\nid: edge-1\n']]), cache);
  */
-export function parseFleet(files: Map<string, Buffer | string>): Fleet {
+export function parseFleet(files: Map<string, Buffer | string>, cache?: FleetParseCache): Fleet {
   const fleet: Fleet = { devices: new Map(), deployments: new Map(), findings: [] };
   const paths = [...files.keys()].sort();
+  const used = new Set<string>();
+  const cached = <T extends FleetDevice | DeploymentIntent>(
+    key: string,
+    parse: () => FleetParseResult<T>,
+  ): FleetParseResult<T> => {
+    if (!cache) return parse();
+    used.add(key);
+    let r = cache.get(key) as FleetParseResult<T> | undefined;
+    if (!r) cache.set(key, (r = parse()));
+    return r;
+  };
   for (const path of paths) {
     const m = /^(devices|deployments)\/([^/]+)\.ya?ml$/.exec(path);
     if (!m) continue;
     const raw = files.get(path)!;
     const text = typeof raw === 'string' ? raw : raw.toString('utf8');
+    const key = `${path}\0${text}`;
     if (m[1] === 'devices') {
-      const r = parseFleetDevice(text, path);
+      const r = cached(key, () => parseFleetDevice(text, path));
       fleet.findings.push(...r.findings);
       if (!r.value || r.findings.some((f) => f.severity === 'error')) continue;
       if (fleet.devices.has(r.value.id)) {
@@ -307,7 +327,7 @@ export function parseFleet(files: Map<string, Buffer | string>): Fleet {
       }
       fleet.devices.set(r.value.id, r.value);
     } else {
-      const r = parseDeploymentIntent(text, path);
+      const r = cached(key, () => parseDeploymentIntent(text, path));
       fleet.findings.push(...r.findings);
       if (!r.value || r.findings.some((f) => f.severity === 'error')) continue;
       if (fleet.deployments.has(r.value.name)) {
@@ -323,6 +343,7 @@ export function parseFleet(files: Map<string, Buffer | string>): Fleet {
       fleet.deployments.set(r.value.name, r.value);
     }
   }
+  if (cache) for (const k of cache.keys()) if (!used.has(k)) cache.delete(k);
   for (const [name, dep] of fleet.deployments) {
     for (const dn of dep.dependsOn) {
       if (!fleet.deployments.has(dn)) {
