@@ -159,8 +159,12 @@ async function main(): Promise<void> {
       };
       await poll(margo, 'margo embedded server, isomorphic-git client (target <= 5 ms, <= 2048 B)', 'iso');
       await poll(cgi, 'stock git http-backend (CGI, no auth), isomorphic-git client', 'iso');
-      await poll(margo, 'margo embedded server, stock git client (protocol v2)', 'git');
-      await poll(cgi, 'stock git http-backend (CGI, no auth), stock git client (protocol v2)', 'git');
+      await poll(margo, 'margo embedded server, stock git client (NativeGitStore, protocol v1)', 'git');
+      await poll(
+        cgi,
+        'stock git http-backend (CGI, no auth), stock git client (NativeGitStore, protocol v1)',
+        'git',
+      );
 
       // ---- (3) sustained polling by 1,000 simulated devices: devices take turns polling their own
       // repository (each with its own token) over at most 64 concurrent keep-alive connections, for a

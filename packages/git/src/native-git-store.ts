@@ -131,7 +131,9 @@ export class NativeGitStore implements GitStore {
     assertRefName(remoteRef);
     assertRefName(into);
     const before = await readRef(this.gitdir, into);
-    const env = configEnv(authConfig(opts.auth, opts.headers));
+    // Protocol v1: an up-to-date fetch is then one ref advertisement, which the embedded server
+    // answers without starting git (v2 always starts git on the server). Repositories have few refs.
+    const env = configEnv([['protocol.version', '1'], ...authConfig(opts.auth, opts.headers)]);
     const args = ['fetch', '-q', '--no-tags', '--no-write-fetch-head', '--update-head-ok'];
     if (opts.depth) args.push(`--depth=${opts.depth}`);
     const res = await this.git([...args, url, `+${remoteRef}:${into}`], { env, okCodes: [0, 1, 128] }).catch(
