@@ -8,7 +8,12 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { parseDocument, type DocumentKind } from '@margo-gitops/spec';
+import {
+  emitApplicationDeployment,
+  parseDocument,
+  type ApplicationDeployment,
+  type DocumentKind,
+} from '@margo-gitops/spec';
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 const examples = resolve(repoRoot, '../shared/margo-spec/examples');
@@ -148,3 +153,24 @@ test('G24 DeploymentStatus: the key "message " (trailing space) is a warning, no
     [['SPEC_UNKNOWN_FIELD', 'warning', '/components/1/error/message ']],
   );
 });
+
+test(
+  'every valid ApplicationDeployment fixture re-emits (2024 shape) to a valid document with the same model',
+  { skip },
+  () => {
+    const strip = (m: ApplicationDeployment) => {
+      const { original: _o, idPlacement: _p, annotations: _a, profile, ...rest } = m;
+      const { rawType: _r, id: _i, ...p } = profile;
+      return { ...rest, profile: { ...p, components: p.components.map(({ raw: _raw, ...c }) => c) } };
+    };
+    for (const [file, kind] of Object.entries(VALID)) {
+      if (kind !== 'ApplicationDeployment') continue;
+      const first = parseDocument(readFileSync(join(examples, file))).model as ApplicationDeployment;
+      const yaml = emitApplicationDeployment(first);
+      assert.equal(emitApplicationDeployment(first), yaml, 'byte-stable');
+      const again = parseDocument(yaml);
+      assert.deepEqual(again.findings, [], file);
+      assert.deepEqual(strip(again.model as ApplicationDeployment), strip(first), file);
+    }
+  },
+);
