@@ -130,7 +130,10 @@ describe('margo commands on real git repositories', () => {
     const list = await margo('device', 'list', '-o', 'json');
     assert.deepEqual(JSON.parse(list.out)[0].labels, { line: '3' });
     const table = await margo('device', 'list');
-    assert.match(table.out, /^ID\s+ROLE\s+LABELS\s+ENROLLED\ndev1\s+standalone-device\s+line=3\s+no\n$/);
+    assert.match(
+      table.out,
+      /^ID\s+ROLE\s+LABELS\s+REPORTING\s+LAST REPORT\s+DEPLOYMENTS\ndev1\s+standalone-device\s+line=3\s+-\s+-\s+-\n$/,
+    );
     assert.equal((await margo('device', 'show', 'nope')).code, 3);
     assert.match((await margo('device', 'show', 'dev1', '-o', 'yaml')).out, /id: dev1/);
   });

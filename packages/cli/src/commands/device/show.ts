@@ -1,6 +1,6 @@
 import { MargoError } from '@margo-gitops/spec';
 import type { CommandDeps } from '../../context.js';
-import { readDevices } from '../../fleet-read.js';
+import { devicesWithStatus } from './list.js';
 import { formatOutput, renderFields, type OutputFormat } from '../../output.js';
 import { labelText } from './list.js';
 
@@ -10,7 +10,7 @@ export interface ShowOptions {
 }
 
 export async function run(opts: ShowOptions, deps: CommandDeps): Promise<number> {
-  const devices = await readDevices(await deps.connect());
+  const devices = await devicesWithStatus(await deps.connect(), deps);
   const d = devices.find((x) => x.id === opts.id);
   if (!d)
     throw new MargoError('CLI_DEVICE_NOT_FOUND', `no device "${opts.id}" in the fleet repository`, {
@@ -25,6 +25,13 @@ export async function run(opts: ShowOptions, deps: CommandDeps): Promise<number>
         ['Report every', x.expectedReportSeconds ? `${x.expectedReportSeconds}s` : undefined],
         ['Enrolled', (x.enrolment?.enrolledAt as string | undefined) ?? 'no'],
         ['Certificate', x.enrolment?.certificateFingerprint as string | undefined],
+        ['Reporting', x.status?.reporting],
+        ['Last report', x.status?.lastReportAt],
+        ['Deployments', x.status?.deployments],
+        [
+          'Repo error',
+          x.status?.repoError ? `${x.status.repoError.code}: ${x.status.repoError.message}` : undefined,
+        ],
       ]),
     ),
   );
