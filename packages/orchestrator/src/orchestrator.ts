@@ -428,7 +428,7 @@ export class Orchestrator {
       for (const n of changes.removed) delete changedAt[n];
       state.changedAt = changedAt;
       result = 'committed';
-      this.log.info(
+      this.log.debug(
         {
           deviceId: id,
           commit: headOid,

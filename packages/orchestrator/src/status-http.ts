@@ -48,7 +48,10 @@ export function createStatusHttpHandler(
     try {
       if (opts.authorize && !(await opts.authorize(req))) {
         res.setHeader('www-authenticate', 'Bearer');
-        send(res, 401, { code: 'UNAUTHORIZED', message: 'a valid token is required to read fleet status' });
+        send(res, 401, {
+          code: 'ORCH_UNAUTHORIZED',
+          message: 'a valid token is required to read fleet status',
+        });
         return true;
       }
       const status = await source.getFleetStatus();
@@ -59,7 +62,10 @@ export function createStatusHttpHandler(
       const name = decodeURIComponent(path.slice(base.length + 1));
       const d = status.deployments.find((x) => x.name === name);
       if (!d) {
-        send(res, 404, { code: 'NOT_FOUND', message: `no deployment named ${name} in the fleet repository` });
+        send(res, 404, {
+          code: 'ORCH_DEPLOYMENT_NOT_FOUND',
+          message: `no deployment named ${name} in the fleet repository`,
+        });
         return true;
       }
       send(res, 200, {

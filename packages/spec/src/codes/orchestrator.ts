@@ -84,6 +84,19 @@ export const orchestratorCodes = {
     hint: 'Check the signing key under pki/.',
     retry: 'backoff',
   },
+  ORCH_NOT_MATCHED: {
+    summary:
+      'A targeted device does not fit the application (role, profile or reported capabilities), so it gets nothing.',
+    hint: 'The reason names what is missing, e.g. "needs 4Gi memory, device reports 2Gi".',
+  },
+  ORCH_UNAUTHORIZED: {
+    summary: 'The status API was called without a token allowed to read fleet status.',
+    hint: 'Send `Authorization: Bearer <token>` with an admin or operator token.',
+  },
+  ORCH_DEPLOYMENT_NOT_FOUND: {
+    summary: 'No deployment of that name exists in the fleet repository.',
+    hint: 'List deployments with `margo status`.',
+  },
   ORCH_STOPPED: {
     summary: 'The orchestrator was stopped.',
   },
