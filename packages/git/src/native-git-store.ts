@@ -331,6 +331,15 @@ export class NativeGitStore implements GitStore {
     }
   }
 
+  /**
+   * Packs loose objects when git thinks it is time (`git gc --auto`; `{ auto: false }` packs now). Commits written by a store
+   * are loose objects; call this now and then (e.g. after a reconcile pass) on busy repositories.
+   * Pushes received by the embedded server trigger the same through git itself.
+   */
+  async gc(opts: { auto?: boolean } = {}): Promise<void> {
+    await this.git(['gc', '--quiet', ...((opts.auto ?? true) ? ['--auto'] : [])]);
+  }
+
   private async casUpdate(ref: string, oid: string, expected: string | null, reason: string): Promise<void> {
     const res = await this.git(['update-ref', '-m', reason, ref, oid, expected ?? ZERO_OID], {
       okCodes: [0, 1, 128],
