@@ -145,3 +145,12 @@ test('walked files that are not Margo documents are info, named files are errors
   const named = await validatePaths([join(dir, 'package.json'), join(dir, 'pod.yaml')]);
   for (const r of named) assert.equal(r.findings[0]!.severity, 'error');
 });
+
+test('a margo.yaml named explicitly is checked as its package (resources too)', async () => {
+  const dir = join(root, 'explicit');
+  await makePackage(dir, () => {}, false);
+  const [r] = await validatePaths([join(dir, 'margo.yaml')]);
+  assert.equal(r!.package, true);
+  assert.equal(r!.file, join(dir, 'margo.yaml'));
+  assert.ok(r!.findings.some((f) => f.code === 'SPEC_PACKAGE_RESOURCE_MISSING'));
+});

@@ -3,7 +3,7 @@
  * only module of packages/spec that touches the file system.
  */
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
-import { isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import { finding, sortFindings } from './finding.js';
 import type { ApplicationDescription, Finding } from './model.js';
 import { parseDocument, type ParseOptions } from './parse-document.js';
@@ -236,6 +236,7 @@ async function collect(paths: readonly string[], maxFiles: number): Promise<Task
       continue;
     }
     if (st.isDirectory()) await walkDir(p);
+    else if (basename(p) === PACKAGE_DESCRIPTION_FILE) tasks.push({ type: 'package', path: dirname(p) });
     else tasks.push({ type: 'file', path: p });
   }
   return tasks;
@@ -246,7 +247,8 @@ async function collect(paths: readonly string[], maxFiles: number): Promise<Task
  * folders are walked (not following symlinks; skipping dot-folders, node_modules, dist) and every
  * `.yaml`, `.yml` and `.json` file in them is validated. Files found by walking that are not Margo
  * (or fleet) documents at all get an `info` finding instead of an error; files named explicitly
- * must be Margo documents. Results come back in walk order.
+ * must be Margo documents; a file named `margo.yaml` is checked as its folder's package.
+ * Results come back in walk order.
  */
 export async function validatePaths(
   paths: readonly string[],

@@ -88,6 +88,7 @@ test('-o json prints findings as JSON', async () => {
   assert.ok(doc.summary.errors >= 1);
   assert.equal(doc.files[0].file, join(dir, 'a.yaml'));
   assert.equal(doc.files[0].findings[0].code, 'SPEC_YAML_SYNTAX');
+  assert.equal(doc.files[0].findings[0].hint, 'Fix the syntax at the reported position.');
   assert.equal(typeof doc.files[0].findings[0].line, 'number');
   assert.equal(doc.files[1].kind, 'DeploymentStatus');
   assert.equal(doc.files[1].valid, true);

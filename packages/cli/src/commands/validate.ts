@@ -5,7 +5,7 @@
  * usage errors (no path, a path that does not exist, an unknown output format).
  */
 import { stat } from 'node:fs/promises';
-import { formatFinding, validatePaths, type FileResult, type Finding } from '@margo-gitops/spec';
+import { codeInfo, formatFinding, validatePaths, type FileResult, type Finding } from '@margo-gitops/spec';
 import type { Io } from '../io.js';
 
 export interface ValidateOptions {
@@ -84,7 +84,10 @@ export async function run(
       ...(r.kind ? { kind: r.kind } : {}),
       ...(r.package ? { package: true } : {}),
       valid: !r.findings.some((f) => f.severity === 'error'),
-      findings: r.findings.map((f: Finding) => ({ ...f, file: f.file ?? r.file })),
+      findings: r.findings.map((f: Finding) => {
+        const hint = codeInfo(f.code)?.hint;
+        return { ...f, file: f.file ?? r.file, ...(hint ? { hint } : {}) };
+      }),
     }));
     out(JSON.stringify({ valid: sum.invalid === 0, summary: sum, files }, null, 2) + '\n');
   } else {
