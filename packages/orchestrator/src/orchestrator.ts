@@ -23,7 +23,13 @@ import {
 import { readRef, type Signature } from './io/git-objects.js';
 import { runBounded } from './io/pool.js';
 import { CatalogReader, headOf, lastAuthorOf, readFleet } from './io/read-sources.js';
-import { loadDeviceStates, saveDeviceStates, type DeviceState } from './io/state-store.js';
+import {
+  loadDeviceStates,
+  loadFleetSnapshot,
+  saveDeviceStates,
+  saveFleetSnapshot,
+  type DeviceState,
+} from './io/state-store.js';
 
 /**
  * Signs a device's desired files: receives the complete set (`deployments/*.yaml`) and returns the
@@ -301,7 +307,17 @@ export class Orchestrator {
     const [fleetOid, catalogOid] = await Promise.all([headOf(fleetDir), headOf(catalogDir)]);
     let changed = !this.ctx;
     if (fleetOid !== this.fleetOid) {
-      this.fleet = fleetOid ? await readFleet(fleetDir, fleetOid, this.fleetCache) : EMPTY_FLEET;
+      const snapshot =
+        fleetOid && this.fleetOid === undefined
+          ? await loadFleetSnapshot(this.opts.dataDir, fleetOid)
+          : undefined;
+      this.fleet =
+        snapshot ?? (fleetOid ? await readFleet(fleetDir, fleetOid, this.fleetCache) : EMPTY_FLEET);
+      if (fleetOid && !snapshot) {
+        await saveFleetSnapshot(this.opts.dataDir, fleetOid, this.fleet).catch((e: unknown) =>
+          this.log.warn({ err: toMargoError(e, 'IO_ERROR').toJSON() }, 'saving the parsed fleet failed'),
+        );
+      }
       this.fleetOid = fleetOid;
       this.authorCache.clear();
       for (const f of this.fleet.findings) this.log.warn({ finding: f }, 'fleet document problem');

@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import type { DeploymentIntent, Finding, Fleet, FleetDevice } from '@margo-gitops/spec';
 import type { DeploymentOutcome } from '../core/desired-state.js';
 
 /** What the orchestrator remembers about one device between passes (and restarts). */
@@ -42,4 +43,44 @@ export async function saveDeviceStates(
   const tmp = join(dir, `${FILE}.tmp-${process.pid}`);
   await fs.writeFile(tmp, JSON.stringify({ version: 1, devices: Object.fromEntries(states) }));
   await fs.rename(tmp, join(dir, FILE));
+}
+
+interface FleetSnapshotFile {
+  version: 1;
+  oid: string;
+  devices: FleetDevice[];
+  deployments: DeploymentIntent[];
+  findings: Finding[];
+}
+
+const FLEET_FILE = 'orchestrator-fleet.json';
+
+/** The parsed fleet saved at `oid`, so a restart skips re-parsing an unchanged fleet. */
+export async function loadFleetSnapshot(dataDir: string, oid: string): Promise<Fleet | undefined> {
+  try {
+    const d = JSON.parse(await fs.readFile(join(dataDir, 'state', FLEET_FILE), 'utf8')) as FleetSnapshotFile;
+    if (d.version !== 1 || d.oid !== oid) return undefined;
+    return {
+      devices: new Map(d.devices.map((x) => [x.id, x])),
+      deployments: new Map(d.deployments.map((x) => [x.name, x])),
+      findings: d.findings,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export async function saveFleetSnapshot(dataDir: string, oid: string, fleet: Fleet): Promise<void> {
+  const dir = join(dataDir, 'state');
+  await fs.mkdir(dir, { recursive: true });
+  const body: FleetSnapshotFile = {
+    version: 1,
+    oid,
+    devices: [...fleet.devices.values()],
+    deployments: [...fleet.deployments.values()],
+    findings: fleet.findings,
+  };
+  const tmp = join(dir, `${FLEET_FILE}.tmp-${process.pid}`);
+  await fs.writeFile(tmp, JSON.stringify(body));
+  await fs.rename(tmp, join(dir, FLEET_FILE));
 }
