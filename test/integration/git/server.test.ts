@@ -128,28 +128,38 @@ test('catalog push with an invalid margo.yaml fails, shows path:line:col CODE me
   );
 });
 
-test('catalog push is checked with the spec library rules (validateDocument)', async (t) => {
+test('catalog push is checked with the spec library rules (validateDocument): invalid refused, valid accepted', async (t) => {
   if (!specValidateDocument()) {
     t.skip(
       '@margo-gitops/spec has no validateDocument yet: the default catalog validator cannot be exercised',
     );
     return;
   }
+  const { mkdir, readFile, writeFile } = await import('node:fs/promises');
+  const valid = await readFile(join(import.meta.dirname, '../../../examples/hello-world/margo.yaml'), 'utf8');
+  const invalid = valid.replace(/^kind:.*\n/m, '');
+  assert.notEqual(invalid, valid, 'the example has a top-level kind line to remove');
   const env = await startEnv(t);
   const dir = await workTree(t, env.url('catalog.git'), env.token.publisher);
-  const { mkdir, writeFile } = await import('node:fs/promises');
-  await mkdir(join(dir, 'app/1.0'), { recursive: true });
-  await writeFile(
-    join(dir, 'app/1.0/margo.yaml'),
-    'apiVersion: margo.org/v1-alpha1\nkind: ApplicationDescription\nmetadata:\n  id: x\n',
-  );
+  await mkdir(join(dir, 'hello-world/1.0.0'), { recursive: true });
+  await writeFile(join(dir, 'hello-world/1.0.0/margo.yaml'), invalid);
   await git(dir, 'add', '.');
   await git(dir, 'commit', '-qm', 'add app');
   const before = await snapshot(join(env.repos, 'catalog.git'));
   const r = await git(dir, 'push', 'origin', 'main');
   assert.notEqual(r.code, 0);
-  assert.match(r.stderr, /remote: app\/1\.0\/margo\.yaml:\d+:\d+ [A-Z_]+ /);
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `remote: hello-world/1\\.0\\.0/margo\\.yaml:\\d+:\\d+ SPEC_REQUIRED_FIELD missing required field "kind"`,
+    ),
+  );
   assert.equal(await snapshot(join(env.repos, 'catalog.git')), before);
+  await writeFile(join(dir, 'hello-world/1.0.0/margo.yaml'), valid);
+  await git(dir, 'commit', '-qam', 'valid');
+  const ok = await git(dir, 'push', 'origin', 'main');
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(env.events.length, 1);
 });
 
 test('catalog history cannot be rewritten or deleted; the fleet repository may be force-pushed by its operator', async (t) => {
@@ -361,3 +371,47 @@ test('bulk creation: 300 device repositories are valid empty bare repositories w
   }
   await assert.rejects(ensureDeviceRepos(root, ['ok', '../evil']), { code: 'GIT_INVALID_REPO_ID' });
 });
+
+test(
+  '8 writers pushing to one branch through the server concurrently (fetch, commit, push, retry) lose nothing',
+  { timeout: 120_000 },
+  async (t) => {
+    const env = await startEnv(t);
+    const root = await tempDir(t);
+    const url = env.url('fleet.git');
+    const auth = { token: env.token.operator };
+    const n = 8;
+    const attempts = await Promise.all(
+      Array.from({ length: n }, async (_, i) => {
+        const s =
+          i % 2 ? new IsoGitStore(join(root, `w${i}.git`)) : new NativeGitStore(join(root, `w${i}.git`));
+        await s.init();
+        for (let attempt = 1; attempt <= 40; attempt++) {
+          const { oid } = await s.fetch(url, { auth });
+          await s.commitFiles({
+            ref: 'main',
+            expectedOid: oid,
+            changes: new Map([[`deployments/w${i}.yaml`, `writer: ${i}\n`]]),
+            message: `w${i}`,
+            author,
+          });
+          try {
+            await s.push(url, 'main', { auth });
+            return attempt;
+          } catch (e) {
+            if ((e as { code?: string }).code !== 'GIT_PUSH_REJECTED') throw e;
+            await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
+          }
+        }
+        throw new Error(`writer ${i} gave up`);
+      }),
+    );
+    const landed = await new NativeGitStore(join(env.repos, 'fleet.git')).readTree('main', 'deployments');
+    assert.equal(landed.size, n);
+    assert.equal(env.events.length, n, 'one push event per accepted push');
+    assert.ok(
+      attempts.some((a) => a > 1),
+      'the writers really raced',
+    );
+  },
+);
