@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { createRepos, ensureDeviceRepo } from '@margo-gitops/git';
+import { createRepos, ensureDeviceRepo, IsoGitStore } from '@margo-gitops/git';
 import { createStatusHttpHandler, deploymentIdFor, Orchestrator } from '@margo-gitops/orchestrator';
 import { pino } from 'pino';
 import { parse } from 'yaml';
@@ -112,8 +112,14 @@ test('catalog push + intent: the right devices get the right commits', async () 
   assert.match(msg, new RegExp(`Margo-Fleet-Commit: ${fleetOid}`));
   assert.match(msg, new RegExp(`Margo-Catalog-Commit: ${catalogOid}`));
   assert.match(msg, /Margo-Intent: web/);
-  // git itself finds the repository consistent.
+  // git itself finds the repository consistent, and isomorphic-git (the agent's backend) reads it.
   bareGit(dev('k8s-1'), 'fsck', '--strict');
+  const iso = await new IsoGitStore(dev('k8s-1')).readFiles('main');
+  assert.deepEqual([...iso.keys()].sort(), ['deployments/extra.yaml', 'deployments/web.yaml']);
+  assert.equal(
+    iso.get('deployments/web.yaml')!.toString(),
+    bareGit(dev('k8s-1'), 'show', 'main:deployments/web.yaml') + '\n',
+  );
 
   const reasons = Object.fromEntries(orch.deviceOutcomes('edge-2').map((o) => [o.deployment, o.reason]));
   assert.equal(reasons.web, 'needs 4Gi memory, device reports 2Gi');
