@@ -29,10 +29,13 @@ export const QUICKSTART_DEVICE = 'local-device';
 export const QUICKSTART_DEPLOYMENT = 'hello-world';
 const ADMIN_TOKEN_FILE = 'state/quickstart-admin.token';
 
-/** True when `docker info` answers within 5 s. */
+/** True when `docker info` answers within 5 s (the docker binary the agent uses: MARGO_AGENT_DOCKER_PATH or docker). */
 export function dockerAvailable(env: NodeJS.ProcessEnv): Promise<boolean> {
   return new Promise((resolvePromise) => {
-    const child = spawn('docker', ['info', '--format', '{{.ServerVersion}}'], { stdio: 'ignore', env });
+    const child = spawn(env.MARGO_AGENT_DOCKER_PATH || 'docker', ['info', '--format', '{{.ServerVersion}}'], {
+      stdio: 'ignore',
+      env,
+    });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       resolvePromise(false);
