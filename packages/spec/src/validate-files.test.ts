@@ -154,3 +154,26 @@ test('a margo.yaml named explicitly is checked as its package (resources too)', 
   assert.equal(r!.file, join(dir, 'margo.yaml'));
   assert.ok(r!.findings.some((f) => f.code === 'SPEC_PACKAGE_RESOURCE_MISSING'));
 });
+
+test('relative Compose package and key locations must exist (a X.tar.gz may be a folder X/)', async () => {
+  const dir = join(root, 'compose-files');
+  await makePackage(dir, (a) => {
+    a.deploymentProfiles[1].components[0].properties = {
+      packageLocation: 'resources/compose.tar.gz',
+      keyLocation: 'file:resources/key.asc',
+    };
+  });
+  let r = await validateApplicationPackage(dir);
+  assert.deepEqual(
+    r.findings.map((f) => [f.code, f.path]),
+    [
+      ['SPEC_PACKAGE_RESOURCE_MISSING', '/deploymentProfiles/1/components/0/properties/packageLocation'],
+      ['SPEC_PACKAGE_RESOURCE_MISSING', '/deploymentProfiles/1/components/0/properties/keyLocation'],
+    ],
+  );
+  assert.match(r.findings[0]!.message, /no folder resources\/compose\/ to pack it from/);
+  await mkdir(join(dir, 'resources', 'compose'));
+  await writeFile(join(dir, 'resources', 'key.asc'), 'key');
+  r = await validateApplicationPackage(dir);
+  assert.deepEqual(r.findings, []);
+});

@@ -5,6 +5,7 @@
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import { finding, sortFindings } from './finding.js';
+import { toPointer } from './json-pointer.js';
 import type { ApplicationDescription, Finding } from './model.js';
 import { parseDocument, type ParseOptions } from './parse-document.js';
 import { rec, str } from './read.js';
@@ -107,41 +108,85 @@ function isUrl(s: string): boolean {
 /** Catalog fields that name files of the package. */
 const CATALOG_FILES = ['descriptionFile', 'icon', 'licenseFile', 'releaseNotes'] as const;
 
+/** A file reference of the package: where it is written and what it names. */
+interface FileRef {
+  path: string;
+  label: string;
+  ref: string;
+  /** Compose packageLocation `X.tar.gz`/`X.tgz` may be a folder `X/` that `margo app publish` packs. */
+  packable?: boolean;
+}
+
+function isSafeStat(path: string): { file: boolean; dir: boolean } | undefined {
+  try {
+    const st = statSync(path);
+    return { file: st.isFile(), dir: st.isDirectory() };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Checks that the files the catalog names (`descriptionFile`, `icon`, `licenseFile`,
- * `releaseNotes`) exist inside the package folder. URLs are not fetched.
+ * Checks that the files the package names exist inside its folder: the catalog files
+ * (`descriptionFile`, `icon`, `licenseFile`, `releaseNotes`) and relative Compose
+ * `packageLocation`/`keyLocation` (a `X.tar.gz`/`X.tgz` package may also be a folder `X/`, packed
+ * at publish time). URLs are not fetched; paths leaving the folder are refused.
  */
 export async function checkPackageResources(
   dir: string,
   app: ApplicationDescription,
   file: string,
 ): Promise<Finding[]> {
+  const refs: FileRef[] = [];
   const application = rec(app.catalog.application);
-  const missing = (key: string, message: string): Finding => ({
-    ...finding('SPEC_PACKAGE_RESOURCE_MISSING', message, `/metadata/catalog/application/${key}`),
-    file,
-  });
-  const perKey = await Promise.all(
-    CATALOG_FILES.map(async (key): Promise<Finding | undefined> => {
-      const ref = str(application[key]);
-      if (!ref || isUrl(ref)) return undefined;
-      const rel = ref.replace(/^file:(\/\/)?/i, '');
-      const inside = relative(resolve(dir), resolve(dir, rel));
-      if (isAbsolute(rel) || inside.startsWith('..') || inside === '') {
-        return missing(key, `catalog ${key} "${ref}" points outside the package folder`);
-      }
-      try {
-        const st = statSync(resolve(dir, rel));
-        return st.isFile() ? undefined : missing(key, `catalog ${key} "${ref}" is not a file`);
-      } catch {
-        return missing(
-          key,
-          `catalog ${key} "${ref}" does not exist in the package (${normalize(rel).split(sep).join('/')})`,
-        );
+  for (const key of CATALOG_FILES) {
+    const ref = str(application[key]);
+    if (ref) refs.push({ path: `/metadata/catalog/application/${key}`, label: `catalog ${key}`, ref });
+  }
+  app.profiles.forEach((p, i) =>
+    p.components.forEach((c, j) => {
+      for (const key of ['packageLocation', 'keyLocation'] as const) {
+        const ref = c.compose?.[key];
+        if (ref) {
+          refs.push({
+            path: toPointer(['deploymentProfiles', i, 'components', j, 'properties', key]),
+            label: `component "${c.name}" ${key}`,
+            ref,
+            packable: key === 'packageLocation',
+          });
+        }
       }
     }),
   );
-  return perKey.filter((f): f is Finding => f !== undefined);
+  const out: Finding[] = [];
+  const root = resolve(dir);
+  for (const r of refs) {
+    if (isUrl(r.ref)) continue;
+    const missing = (message: string) =>
+      out.push({ ...finding('SPEC_PACKAGE_RESOURCE_MISSING', message, r.path), file });
+    const rel = r.ref.replace(/^file:(\/\/)?/i, '');
+    const target = resolve(root, rel);
+    const inside = relative(root, target);
+    if (isAbsolute(rel) || inside.startsWith('..') || inside === '') {
+      missing(`${r.label} "${r.ref}" points outside the package folder`);
+      continue;
+    }
+    const st = isSafeStat(target);
+    if (st?.file) continue;
+    if (st?.dir) {
+      missing(`${r.label} "${r.ref}" is a folder, not a file`);
+      continue;
+    }
+    const folder = r.packable ? /^(.*)\.(tar\.gz|tgz)$/.exec(target)?.[1] : undefined;
+    if (folder && isSafeStat(folder)?.dir) continue;
+    missing(
+      `${r.label} "${r.ref}" does not exist in the package (${normalize(rel).split(sep).join('/')})` +
+        (r.packable && folder
+          ? ` and there is no folder ${relative(root, folder).split(sep).join('/')}/ to pack it from`
+          : ''),
+    );
+  }
+  return out;
 }
 
 /**
