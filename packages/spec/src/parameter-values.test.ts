@@ -169,3 +169,15 @@ test('decimalPlaces', () => {
   ] as const)
     assert.equal(decimalPlaces(v), n);
 });
+
+test('odd inputs give findings, never exceptions', () => {
+  const model = app();
+  assert.equal(validateParameterValues(model, null as never)[0]!.code, 'SPEC_VALUE_TYPE');
+  assert.equal(validateParameterValues(model, [] as never)[0]!.code, 'SPEC_VALUE_TYPE');
+  assert.deepEqual(
+    validateParameterValues(model, { replicas: 10n, greeting: { a: 1 }, debug: [true] } as never).map(
+      (f) => f.code,
+    ),
+    ['SPEC_VALUE_TYPE', 'SPEC_VALUE_TYPE', 'SPEC_VALUE_TYPE'],
+  );
+});

@@ -66,7 +66,12 @@ export function decimalPlaces(v: unknown): number {
 }
 
 function show(v: unknown): string {
-  const s = JSON.stringify(v) ?? String(v);
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = typeof v === 'bigint' ? `${v}` : Object.prototype.toString.call(v);
+  }
   return s.length > 60 ? s.slice(0, 57) + '...' : s;
 }
 
@@ -261,6 +266,9 @@ export function validateParameterValues(
   values: Record<string, unknown>,
   opts: ParameterValueOptions = {},
 ): Finding[] {
+  if (typeof values !== 'object' || values === null || Array.isArray(values)) {
+    return [finding('SPEC_VALUE_TYPE', 'parameter values must be a mapping of parameter name to value')];
+  }
   const out: Finding[] = [];
   const settings = settingsByParameter(app);
   for (const name of Object.keys(values)) {
