@@ -148,3 +148,8 @@ test('the fast path declines aliases, multi-documents, duplicates and syntax err
   assert.deepEqual(src.locate('/a/b'), { line: 2, column: 6 });
   assert.equal(src.sourceText('/a/b'), '1');
 });
+
+test('non-text input from JavaScript callers is a finding', () => {
+  assert.deepEqual(codes(undefined as never), ['SPEC_EMPTY_DOCUMENT']);
+  assert.deepEqual(codes({ kind: 'x' } as never), ['SPEC_BINARY']);
+});

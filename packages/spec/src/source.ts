@@ -77,6 +77,11 @@ export function decodeInput(
   input: string | Uint8Array,
   maxBytes = DEFAULT_MAX_BYTES,
 ): { text: string } | { finding: Finding } {
+  if (input === undefined || input === null)
+    return { finding: finding('SPEC_EMPTY_DOCUMENT', 'no document was given') };
+  if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
+    return { finding: finding('SPEC_BINARY', 'the document must be text or bytes') };
+  }
   if (typeof input === 'string') {
     // Cheap upper bound first: a UTF-16 unit is at most 3 UTF-8 bytes.
     if (
