@@ -251,17 +251,24 @@ export function fastLoad(text: string): { ok: true; data: unknown } | { ok: fals
   }
 }
 
-/** Depth of plain data (a tree: the fast path has no aliases). Recursion is bounded by the pre-scan. */
-function dataDepthExceeds(node: unknown, maxDepth: number, depth = 0): boolean {
+/**
+ * True when plain data from the fast path is deeper than `maxDepth`, or holds more containers
+ * than `budget` (the text length): a tree cannot have more containers than its text has
+ * characters, so more means shared references (aliases the anchor scan missed), and the guarded
+ * `yaml` path must take over. Recursion is bounded by `maxDepth`.
+ */
+function unfitForFastPath(node: unknown, maxDepth: number, budget: { left: number }, depth = 0): boolean {
   if (typeof node !== 'object' || node === null) return false;
-  if (depth > maxDepth) return true;
+  if (depth > maxDepth || --budget.left < 0) return true;
   if (Array.isArray(node)) {
     for (const v of node)
-      if (typeof v === 'object' && v !== null && dataDepthExceeds(v, maxDepth, depth + 1)) return true;
+      if (typeof v === 'object' && v !== null && unfitForFastPath(v, maxDepth, budget, depth + 1))
+        return true;
   } else {
     for (const k in node) {
       const v = (node as Record<string, unknown>)[k];
-      if (typeof v === 'object' && v !== null && dataDepthExceeds(v, maxDepth, depth + 1)) return true;
+      if (typeof v === 'object' && v !== null && unfitForFastPath(v, maxDepth, budget, depth + 1))
+        return true;
     }
   }
   return false;
@@ -354,13 +361,13 @@ export function parseSource(input: string | Uint8Array, opts: SourceOptions = {}
   // and anything it cannot take goes through the guarded `yaml` path below.
   const fast = fastLoad(text);
   if (fast.ok) {
-    let tooDeep = true;
+    let unfit = true;
     try {
-      tooDeep = dataDepthExceeds(fast.data, maxDepth);
+      unfit = unfitForFastPath(fast.data, maxDepth, { left: text.length });
     } catch {
       // RangeError: deeper than the stack; the slow path reports it.
     }
-    if (!tooDeep) return lazySource(text, fast.data);
+    if (!unfit) return lazySource(text, fast.data);
   }
   const deep = scanNesting(text);
   if (deep)
