@@ -282,10 +282,22 @@ test('delete the intent: removal commits; device stops matching: removal', async
 
 test('notifyPush coalesces into passes and picks up a status change', async () => {
   fleet.write({ 'deployments/web.yaml': web('back') }, 'web back');
+  // Triggers arriving before a pass starts share it: one pass, one commit per device.
+  const before = commitCount('edge-1');
+  const a = orch.reconcileNow('push 1');
   orch.notifyPush({ repo: 'fleet.git', ref: 'refs/heads/main' });
-  orch.notifyPush({ repo: 'fleet.git', ref: 'refs/heads/main' });
-  const s = await orch.reconcileNow('after push');
-  assert.ok(s.committed === 0 || s.committed === 2);
+  const b = orch.reconcileNow('push 2');
+  assert.equal(a, b);
+  const s = await a;
+  assert.equal(s.committed, 2);
+  assert.equal(commitCount('edge-1'), before + 1);
+  // A trigger while a pass runs queues exactly one more.
+  const running = orch.reconcileDevice('edge-1', 'x');
+  const next1 = orch.reconcileNow('during');
+  const next2 = orch.reconcileNow('during 2');
+  assert.equal(next1, next2);
+  assert.notEqual(next1, running);
+  await Promise.all([running, next1]);
   assert.deepEqual(files('edge-1'), ['deployments/web.yaml']);
   // edge-2 grows memory: its status push makes it match.
   new WorkTree(root, dev('edge-2'), 'status').write(
