@@ -307,7 +307,10 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
     )
     .option('--data <dir>', 'data folder', defaultData)
     .option('--listen <addr>', 'listen address (host:port)')
-    .option('--exit-when-installed', 'exit (0) once hello-world is installed, or 1 on failure (for CI)')
+    .option(
+      '--exit-when-installed',
+      'exit (0) once hello-world is installed, or 1 on failure (for CI; env MARGO_QUICKSTART_EXIT_WHEN_INSTALLED=1)',
+    )
     .option('--once', 'same as --exit-when-installed')
     .option('--timeout <seconds>', 'give up waiting for installed after this long', (v) => Number(v), 300)
     .option('--app-port <port>', 'port of hello-world on this machine (default 18080)', (v) => Number(v))
@@ -317,7 +320,9 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
           {
             data: o.data,
             listen: o.listen,
-            exitWhenInstalled: Boolean(o.exitWhenInstalled || o.once),
+            exitWhenInstalled: Boolean(
+              o.exitWhenInstalled || o.once || pe.env.MARGO_QUICKSTART_EXIT_WHEN_INSTALLED === '1',
+            ),
             timeoutSeconds: o.timeout,
             ...(o.appPort ? { appPort: o.appPort } : {}),
           },
