@@ -81,6 +81,45 @@ describe('margo status', () => {
     assert.match((await status(['-o', 'yaml'], fleet)).out, /^generatedAt: 2026-01-01T00:00:00.000Z\n/);
   });
 
+  it('--watch redraws on change and stops on SIGINT/SIGTERM', async () => {
+    const io = memoryIo();
+    let calls = 0;
+    let stop!: (s: string) => void;
+    const stopped = new Promise<string>((r) => (stop = r));
+    const services = {
+      fetchStatus: async () => {
+        calls++;
+        if (calls === 3) stop('SIGINT');
+        return calls === 1 ? { deployments: [] } : fleet;
+      },
+    } as unknown as Services;
+    const code = await main(
+      [
+        'node',
+        'margo',
+        'status',
+        '--watch',
+        '--interval',
+        '0.05',
+        '--server',
+        'http://127.0.0.1:1',
+        '--token',
+        't',
+      ],
+      {
+        io,
+        env: { MARGO_CONFIG: '/nonexistent/c.json' },
+        services,
+        untilStopped: () => stopped,
+      },
+    );
+    assert.equal(code, 0);
+    assert.ok(calls >= 3);
+    // Drawn twice: the empty fleet, then the fleet with hello (the unchanged third answer is not redrawn).
+    assert.equal(io.stdout().match(/no deployments yet/g)?.length, 1);
+    assert.equal(io.stdout().match(/^hello\s/gm)?.length, 1);
+  });
+
   it('rows from a fleet answer', () => {
     assert.equal(toRows(fleet)[0]?.application, 'hello-world@1.0.0');
     assert.match(renderStatus({ deployments: [] }, undefined, false), /no deployments yet/);
