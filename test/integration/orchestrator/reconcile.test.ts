@@ -195,8 +195,8 @@ test('fleet status: roll-up per deployment, unknown when not seen, over HTTP', a
   const st = await orch.getFleetStatus();
   const w = st.deployments.find((d) => d.name === 'web')!;
   assert.equal(w.counts.installed, 1, JSON.stringify(w.devices));
-  assert.equal(w.counts['not-matched'], 1);
-  assert.equal(w.counts.error, 1); // new-1: no capabilities reported
+  assert.equal(w.counts['not-matched'], 2); // edge-2: memory; new-1: no capabilities reported
+  assert.equal(w.devices.find((r) => r.deviceId === 'new-1')?.reason, 'no capabilities reported');
   // k8s-1 reported capabilities long "ago" relative to its 300 s window? Its status commit is recent: pending.
   assert.equal(w.devices.find((r) => r.deviceId === 'k8s-1')?.state, 'pending');
   // An hour later nobody is fresh: every matched device is unknown, never installed.

@@ -86,6 +86,8 @@ test('desired state: matching, not matching, no capabilities, catalog errors', (
   const fresh = desiredForDevice(ctx, dev('new'), obs.new!);
   assert.equal(fresh.files.size, 0);
   assert.equal(fresh.outcomes[0]?.reason, 'no capabilities reported');
+  assert.equal(fresh.outcomes[0]?.status, 'not-matched');
+  assert.equal(fresh.outcomes[0]?.code, 'ORCH_NO_CAPABILITIES');
 });
 
 test('rendering is byte-for-byte deterministic and ids are stable', () => {

@@ -193,7 +193,9 @@ export function desiredForDevice(
     }
     const choice = chooseProfile(r.app, facts, r.intent.profile);
     if (!choice.ok) {
-      if (choice.hold) hold(choice.code, choice.reason);
+      // No capabilities yet: a device that runs nothing is simply not matched; one that already
+      // runs the deployment keeps it until it reports again.
+      if (choice.hold && current) hold(choice.code, choice.reason);
       else out.outcomes.push({ ...base, status: 'not-matched', code: choice.code, reason: choice.reason });
       continue;
     }

@@ -119,7 +119,12 @@ const cases: { name: string; view: DeviceView; want: RowState; reason?: RegExp }
     name: 'orchestrator error',
     view: {
       device: device('h'),
-      outcomes: [outcome('h', 'error', { code: 'ORCH_NO_CAPABILITIES', reason: 'no capabilities reported' })],
+      outcomes: [
+        outcome('h', 'error', {
+          code: 'ORCH_APP_NOT_FOUND',
+          reason: 'application hello is not in the catalog',
+        }),
+      ],
       statuses: new Map(),
       changedAt: {},
     },
@@ -159,7 +164,7 @@ test('rollup: counts, errors and an intent matching nothing', () => {
   const web = s.deployments.find((d) => d.name === 'web')!;
   assert.equal(web.total, cases.length);
   assert.equal(web.counts.unknown, 2);
-  assert.deepEqual(web.errors.map((e) => e.code).sort(), ['AGENT_X', 'ORCH_NO_CAPABILITIES']);
+  assert.deepEqual(web.errors.map((e) => e.code).sort(), ['AGENT_X', 'ORCH_APP_NOT_FOUND']);
   assert.equal(s.deployments.find((d) => d.name === 'idle')!.total, 0);
   assert.deepEqual(s.devices.find((d) => d.deviceId === 'b')?.reporting, 'stale');
 });
