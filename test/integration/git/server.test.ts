@@ -415,3 +415,28 @@ test(
     );
   },
 );
+
+test('a client that disconnects mid-request leaves no git process behind', async (t) => {
+  const env = await startEnv(t);
+  const { connect } = await import('node:net');
+  const gitChildren = async (): Promise<string[]> => {
+    const r = await pexec('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)]).catch(() => ({
+      stdout: '',
+    }));
+    return r.stdout.split('\n').filter((l) => /git/.test(l));
+  };
+  const port = env.srv.port;
+  const sock = connect(port, '127.0.0.1');
+  await new Promise((r) => sock.once('connect', r));
+  sock.write(
+    `POST /git/fleet.git/git-upload-pack HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${env.token.operator}\r\nContent-Type: application/x-git-upload-pack-request\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n0032w\r\n`,
+  );
+  // git http-backend is running and waiting for the rest of the body
+  const deadline = Date.now() + 5000;
+  while (!(await gitChildren()).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.ok((await gitChildren()).length > 0, 'git started for the request');
+  sock.destroy();
+  const gone = Date.now() + 5000;
+  while ((await gitChildren()).length && Date.now() < gone) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(await gitChildren(), []);
+});
