@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -238,7 +238,12 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
 
   async function onHookCall(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
+    let size = 0;
+    for await (const c of req) {
+      size += (c as Buffer).length;
+      if (size > 1024 * 1024) throw new MargoError('GIT_COMMAND_FAILED', 'hook call too large');
+      chunks.push(c as Buffer);
+    }
     const call = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
       hook: string;
       secret: string;
@@ -255,6 +260,16 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
       return answer(false, ['margo: hook call not authorised']);
     const ctx = pending.get(call.request);
     if (!ctx) return answer(false, ['margo: unknown push request; refused']);
+    const real = (p: string): string => {
+      try {
+        return realpathSync(p);
+      } catch {
+        return resolve(p);
+      }
+    };
+    if (real(call.gitDir) !== real(join(opts.reposRoot, ctx.repo.name))) {
+      return answer(false, ['margo: hook called for another repository; refused']);
+    }
     const updates = parseHookInput(call.stdin);
     if (call.hook !== 'pre-receive') return answer(true, []);
     const findings: PushFinding[] = [];
