@@ -166,6 +166,37 @@ async function main(): Promise<void> {
         'git',
       );
 
+      // the same poll against the testbed's nginx + fcgiwrap + git http-backend, when it is up
+      // (client latency only: its CPU is spread over nginx, fcgiwrap and git processes we did not start)
+      const tb = await import('../../test/testbed/env.ts')
+        .then((m) => m.loadTestbed())
+        .catch(() => undefined);
+      if (tb?.gitHttp && tb.gitRoot && tb.components.includes('git')) {
+        const name = `bench-${process.pid}.git`;
+        const remote = join(tb.gitRoot, name);
+        const seed = new NativeGitStore(remote);
+        await seed.init();
+        await seed.fetch(join(repos, 'devices', `${ids[0]}.git`), { ref: 'main' });
+        try {
+          const url = `${tb.gitHttp}/${name}`;
+          const store = new IsoGitStore(join(root, 'poll-nginx.git'));
+          await store.clone(url);
+          for (let i = 0; i < 5; i++) await store.fetch(url);
+          const lat: number[] = [];
+          for (let i = 0; i < POLLS; i++) {
+            const s = performance.now();
+            await store.fetch(url);
+            lat.push(performance.now() - s);
+          }
+          lat.sort((a, b) => a - b);
+          rows.push(
+            `(1) up-to-date poll, testbed nginx + git http-backend (no auth), isomorphic-git client: server CPU n/a, client latency p50 ${fmt(pct(lat, 50))} ms`,
+          );
+        } finally {
+          await rm(remote, { recursive: true, force: true });
+        }
+      } else rows.push('(1) testbed nginx + git http-backend: not up (run test/testbed/up to add that row)');
+
       // ---- (3) sustained polling by 1,000 simulated devices: devices take turns polling their own
       // repository (each with its own token) over at most 64 concurrent keep-alive connections, for a
       // bounded time; latency is per request on the wire (no client-side queueing counted).
