@@ -174,8 +174,7 @@ export function scanNesting(text: string): { line: number; reason: string } | un
     }
     if (atLineStart) {
       if (c === SP) {
-        if (++column > MAX_COLUMN)
-          return { line, reason: `a line starts at column ${column} (nesting too deep)` };
+        if (++column > MAX_COLUMN) return { line, reason: `a line starts at column ${column}` };
         continue;
       }
       if (c === DASH || c === QM || c === COLON) {
@@ -184,8 +183,7 @@ export function scanNesting(text: string): { line: number; reason: string } | un
           column += 2;
           i++;
           last = c;
-          if (column > MAX_COLUMN)
-            return { line, reason: `a line starts at column ${column} (nesting too deep)` };
+          if (column > MAX_COLUMN) return { line, reason: `a line starts at column ${column}` };
           continue;
         }
       }
