@@ -122,6 +122,7 @@ export class Agent {
       new ComposeDriver({
         ...(o.config.composeCommand ? { composeCommand: o.config.composeCommand } : {}),
         dockerPath: o.config.dockerPath,
+        stopTimeoutSeconds: o.config.composeStopTimeoutSeconds,
       }),
       ...(o.config.kubeconfig
         ? [
@@ -170,6 +171,7 @@ export class Agent {
           const doc = JSON.parse(this.reporter.get(p)!) as Record<string, any>;
           const ext = doc['x-margo-gitops-extensions'] ?? {};
           this.tracked.set(doc.deploymentId, {
+            ...(ext.lastRepair ? { lastRepair: ext.lastRepair } : {}),
             report: {
               deploymentId: doc.deploymentId,
               name: ext.deploymentName ?? doc.deploymentId,
@@ -300,6 +302,21 @@ export class Agent {
         { err: errInfo(err), failures: this.fetchFailures },
         'fetch failed; workloads keep running',
       );
+      // Offline: keep the workloads as they are; repair drift from the last known desired state
+      // (the status of the repair is queued on disk and pushed after reconnect).
+      this.pollCount++;
+      const local = this.forceReconcile ? await this.store.resolveRef('main').catch(() => null) : null;
+      if (local) {
+        // Restarted while offline: converge to the last fetched desired state.
+        await this.reconcile(local, result);
+        this.forceReconcile = false;
+      } else if (
+        this.config.driftCheckEvery > 0 &&
+        this.pollCount % this.config.driftCheckEvery === 0 &&
+        this.desiredCache.size
+      ) {
+        await this.checkDrift(result);
+      }
       return { ...result, ok: false, error: { code: err.code, message: err.message } };
     }
     result.commit = commit;
@@ -406,6 +423,7 @@ export class Agent {
     );
     delete t.report.error;
     delete t.report.state;
+    this.logger.debug({ deploymentId: id, component, state, progress: extra.progress }, 'component state');
     this.publish(
       id,
       message ?? `${t.report.name}/${component}: ${state}${extra.progress ? ` (${extra.progress})` : ''}`,
@@ -614,6 +632,8 @@ export class Agent {
     const driver = this.driverFor(d.profile.type)!;
     const driverError = this.driverErrors.get(driver.name);
     if (action.kind === 'noop' && !force.size) {
+      // Killed after the last step but before the intent was cleared: nothing is left to do.
+      this.state.clearIntent(d.id);
       for (const c of d.profile.components)
         this.setComponent(d.id, c.name, 'installed', { progress: 'deployed' });
       return true;

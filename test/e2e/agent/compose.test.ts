@@ -74,6 +74,7 @@ test(
           pollIntervalSeconds: 1,
           defaultTimeoutSeconds: 60,
           composeCommand: tb.compose!.join(' '),
+          composeStopTimeoutSeconds: 1,
         },
       });
       assert.deepEqual(problems, []);

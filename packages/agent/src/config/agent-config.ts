@@ -27,6 +27,8 @@ export interface AgentConfig {
   /** Compose command override, e.g. `docker-compose` or `docker compose` (detected when unset). */
   composeCommand?: string;
   dockerPath: string;
+  /** Seconds compose gives containers to stop (`up`/`down --timeout`) before killing them. */
+  composeStopTimeoutSeconds: number;
   helmPath: string;
   /** Kubeconfig for Helm devices; the Helm driver is enabled only when set. */
   kubeconfig?: string;
@@ -54,6 +56,7 @@ export const DEFAULT_CONFIG: Omit<AgentConfig, 'deviceId' | 'repoUrl' | 'stateDi
   gitBackend: 'iso',
   gitUsername: 'device',
   dockerPath: 'docker',
+  composeStopTimeoutSeconds: 10,
   helmPath: 'helm',
   helmPlainHttp: false,
   statusHistoryLimit: 50,

@@ -17,6 +17,8 @@ export interface ComposeDriverOptions {
   baseEnv?: Record<string, string>;
   /** Interval of readiness checks after `up -d`. */
   pollMs?: number;
+  /** Seconds containers get to stop on recreate/down (default 10). */
+  stopTimeoutSeconds?: number;
 }
 
 interface ComposeRecord extends DriverRecord {
@@ -197,7 +199,13 @@ export class ComposeDriver implements Driver {
       .map((s) => s.trim())
       .filter(Boolean)
       .sort();
-    const up = await this.compose(['up', '-d', '--remove-orphans'], rec, env, timeoutMs, secrets);
+    const up = await this.compose(
+      ['up', '-d', '--remove-orphans', '--timeout', String(this.o.stopTimeoutSeconds ?? 10)],
+      rec,
+      env,
+      timeoutMs,
+      secrets,
+    );
     if (up.timedOut)
       throw new MargoError(
         'AGENT_TIMEOUT',
@@ -308,7 +316,13 @@ export class ComposeDriver implements Driver {
     let done = false;
     if (existsSync(join(r.dir, r.composeFile))) {
       const res = await this.compose(
-        ['down', '--remove-orphans', ...(ctx.removeVolumes ? ['-v'] : [])],
+        [
+          'down',
+          '--remove-orphans',
+          '--timeout',
+          String(this.o.stopTimeoutSeconds ?? 10),
+          ...(ctx.removeVolumes ? ['-v'] : []),
+        ],
         r,
         this.env({}, join(r.dir, '..', 'docker-config')),
         timeoutMs,
