@@ -67,7 +67,7 @@ export function buildMessage(message: string, trailers?: Record<string, string>)
   return msg;
 }
 
-/** Branch-name check for the part after refs/heads/ used in urls and messages. */
+/** File content as a Buffer (strings are UTF-8). */
 export function toBuffer(v: Buffer | string): Buffer {
   return typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
 }
