@@ -29,6 +29,9 @@ export async function run(opts: AddOptions, deps: CommandDeps): Promise<number> 
     labels: parseKeyValues(opts.label, '--label'),
   });
   const conn = await deps.connect();
+  // The token first: when it cannot be issued here (remote server, no data folder), nothing is
+  // committed. A token issued for an id that turns out to exist is never shown, so it is useless.
+  const tok = await deps.services.issueEnrolmentToken(conn, opts.id);
   const res = await commitChange(conn, 'fleet', `add device ${opts.id}`, async (co) => {
     const file = join(co.dir, devicePath(opts.id));
     if (
@@ -44,7 +47,6 @@ export async function run(opts: AddOptions, deps: CommandDeps): Promise<number> 
     await mkdir(join(co.dir, 'devices'), { recursive: true });
     await writeFile(file, toYaml(doc));
   });
-  const tok = await deps.services.issueEnrolmentToken(conn, opts.id);
   const out: AddResult = {
     id: opts.id,
     commit: res.commit ?? '',
