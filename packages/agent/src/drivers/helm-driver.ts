@@ -24,7 +24,8 @@ interface HelmRecord extends DriverRecord {
   registryConfig: string;
 }
 
-const AUTH_RE = /unauthorized|authentication required|401|403 Forbidden|denied/i;
+const AUTH_RE =
+  /unauthorized|authentication required|credential not found|no basic auth credentials|401|403 Forbidden|denied/i;
 const NOT_FOUND_RE = /not found|no such host|connection refused|manifest unknown|failed to fetch|404/i;
 
 /** Release name for a component: the component name (Margo: Helm uses it as the chart name), at most 53 chars. */
@@ -114,7 +115,7 @@ export class HelmDriver implements Driver {
           '--password-stdin',
           '--registry-config',
           registryConfig,
-          ...(this.o.plainHttp ? ['--insecure'] : []),
+          ...(this.o.plainHttp ? ['--plain-http'] : []),
         ],
         {
           input: reg.password,
@@ -132,6 +133,7 @@ export class HelmDriver implements Driver {
     // Pull once to surface unreachable charts and auth problems before anything changes.
     const pullDir = join(ctx.workDir, 'chart');
     rmSync(pullDir, { recursive: true, force: true });
+    mkdirSync(pullDir, { recursive: true });
     const pull = await runCommand(
       this.helm,
       [
