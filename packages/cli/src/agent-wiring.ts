@@ -62,7 +62,7 @@ export function splitEnrolmentToken(
 
 /** First start enrols (token given), later starts resume from the state folder. */
 export async function startAgent(
-  opts: { server?: string; token?: string; stateDir: string; log: Logger },
+  opts: { server?: string; token?: string; stateDir: string; log: Logger; logTo?: string },
   env: NodeJS.ProcessEnv = process.env,
   api: EnrolApi = defaultEnrolApi,
 ): Promise<RunningAgent> {
@@ -104,7 +104,7 @@ export async function startAgent(
   }
   const agent = new Agent({
     config,
-    logger: createAgentLogger({ level: config.logLevel, deviceId: e.deviceId, destination: 2 }),
+    logger: createAgentLogger({ level: config.logLevel, deviceId: e.deviceId, destination: opts.logTo ?? 2 }),
     unseal: (v) => unseal(v, e.keyPem),
     signStatus: (bytes) => signPayload(bytes, e.keyPem, e.certPem),
     verifier: manifestVerifier(e, opts.stateDir),

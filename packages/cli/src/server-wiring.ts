@@ -67,6 +67,7 @@ export function manifestSigner(pki: Pki, now: () => number = Date.now): DesiredS
  * fleet status API (/api/v1/status), catalog files (/catalog/), and the orchestrator loop.
  */
 export async function startServer(opts: {
+  logTo?: string;
   dataDir: string;
   listen: string;
   publicUrl?: string;
@@ -77,7 +78,10 @@ export async function startServer(opts: {
   const reposRoot = join(dataDir, 'repos');
   const tokens = TokenStore.open(tokensFile(dataDir));
   const pki = await loadPki(join(dataDir, 'pki'));
-  const logger = pino({ base: { component: 'orchestrator' } }, pino.destination(2));
+  const logger = pino(
+    { base: { component: 'orchestrator' } },
+    pino.destination({ dest: opts.logTo ?? 2, mkdir: true, sync: true }),
+  );
   let url = opts.publicUrl ?? '';
   const orchestrator = new Orchestrator({
     dataDir,

@@ -43,9 +43,18 @@ export interface Services {
     listen: string;
     publicUrl?: string;
     log: Logger;
+    /** File for the JSON log lines of the libraries (default: stderr). */
+    logTo?: string;
   }): Promise<RunningServer>;
   /** The device agent: enrols on first start (token = enrolment token), resumes later. */
-  startAgent(opts: { server?: string; token?: string; stateDir: string; log: Logger }): Promise<RunningAgent>;
+  startAgent(opts: {
+    server?: string;
+    token?: string;
+    stateDir: string;
+    log: Logger;
+    /** File for the agent's JSON log lines (default: stderr). */
+    logTo?: string;
+  }): Promise<RunningAgent>;
   /** Fleet status roll-up as JSON (from the server's status API). */
   fetchStatus(conn: Connection, name?: string): Promise<unknown>;
 }

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { isMargoError, type MargoError } from '@margo-gitops/spec';
 import type { Connection } from '../client-config.js';
@@ -9,6 +10,7 @@ import { checkout } from '../git-remote.js';
 import { memoryIo } from '../io.js';
 import { examplesDir } from '../paths.js';
 import { createProgress } from '../progress.js';
+import type { Logger } from '../services.js';
 import * as add from './device/add.js';
 import * as deploy from './deploy.js';
 import * as init from './init.js';
@@ -116,7 +118,12 @@ export async function run(opts: QuickstartOptions, deps: CommandDeps): Promise<n
   }
 
   t = pr.task('start server');
-  const srv = await startServe({ data: dataDir, ...(opts.listen ? { listen: opts.listen } : {}) }, deps);
+  const logDir = join(dataDir, 'logs');
+  await mkdir(logDir, { recursive: true });
+  const srv = await startServe({ data: dataDir, ...(opts.listen ? { listen: opts.listen } : {}) }, deps, {
+    logTo: join(logDir, 'server.log'),
+    log: fileLogger(join(logDir, 'server.log'), 'server'),
+  });
   t.done(srv.url);
   const conn: Connection = {
     server: srv.url,
@@ -162,7 +169,8 @@ export async function run(opts: QuickstartOptions, deps: CommandDeps): Promise<n
       server: srv.url,
       ...(enrolToken ? { token: enrolToken } : {}),
       stateDir,
-      log: { info: () => {}, error: (m, f) => io.err(`agent: ${m} ${f ? JSON.stringify(f) : ''}\n`) },
+      log: fileLogger(join(logDir, 'agent.log'), 'agent'),
+      logTo: join(logDir, 'agent.log'),
     });
     t.done(`state in ${relative(deps.cwd, stateDir)}`);
 
@@ -257,6 +265,7 @@ export async function run(opts: QuickstartOptions, deps: CommandDeps): Promise<n
               `hello-world is ${docker ? 'installed' : 'rendered'}; the server is stopping (--once). Run \`npm start\` to keep it serving.`,
             )
           : p.bold(`margo is serving on ${srv.url}`),
+        `Logs: ${relative(deps.cwd, logDir) || logDir}/server.log and agent.log`,
         '',
         opts.exitWhenInstalled
           ? 'Then try (in another terminal, in this folder):'
@@ -283,6 +292,16 @@ export async function run(opts: QuickstartOptions, deps: CommandDeps): Promise<n
     await shutdown();
     throw e as MargoError;
   }
+}
+
+/** JSON log lines appended to a file (quickstart keeps the terminal for progress). */
+function fileLogger(file: string, component: string): Logger {
+  const line = (level: string, msg: string, fields?: Record<string, unknown>) =>
+    appendFileSync(
+      file,
+      JSON.stringify({ time: new Date().toISOString(), level, component, msg, ...fields }) + '\n',
+    );
+  return { info: (m, f) => line('info', m, f), error: (m, f) => line('error', m, f) };
 }
 
 /** Polls `get` every 500 ms until `done(value)` or the timeout; returns the last value. */

@@ -37,7 +37,11 @@ export async function updateLocalContexts(
 }
 
 /** Starts the server; returns it running (used by `serve` and `quickstart`). */
-export async function startServe(opts: ServeOptions, deps: CommandDeps): Promise<RunningServer> {
+export async function startServe(
+  opts: ServeOptions,
+  deps: CommandDeps,
+  logs?: { logTo: string; log: Logger },
+): Promise<RunningServer> {
   const dataDir = resolve(deps.cwd, opts.data);
   const settings = await readServerSettings(dataDir);
   const listen = opts.listen ?? settings.listen;
@@ -53,7 +57,8 @@ export async function startServe(opts: ServeOptions, deps: CommandDeps): Promise
     listen,
     // An explicit --listen wins over the public URL recorded by init.
     ...(opts.listen ? {} : { publicUrl: settings.publicUrl }),
-    log: stderrLogger(deps, { component: 'server' }),
+    log: logs?.log ?? stderrLogger(deps, { component: 'server' }),
+    ...(logs ? { logTo: logs.logTo } : {}),
   });
   await updateLocalContexts(deps.env, dataDir, srv.url);
   return srv;
