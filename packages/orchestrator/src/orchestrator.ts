@@ -337,6 +337,15 @@ export class Orchestrator {
     }
   }
 
+  /**
+   * The options that shape rendered files, as part of every device's input key: a changed public
+   * URL (package locations) or signer makes the next pass recompute every device.
+   */
+  private optionsKey(): string {
+    const loc = this.opts.resolvePackageLocation?.('app', '0', 'file') ?? '';
+    return `${this.opts.signer ? 's' : 'u'}:${loc}`;
+  }
+
   private deviceDir(id: string): string {
     return join(this.reposRoot, 'devices', `${id}.git`);
   }
@@ -354,7 +363,7 @@ export class Orchestrator {
     const gitdir = this.deviceDir(id);
     const [mainOid, statusOid] = await Promise.all([readRef(gitdir, 'main'), readRef(gitdir, 'status')]);
     const prev = this.states.get(id);
-    const keyBase = `${this.fleetOid ?? '-'}|${this.catalogOid ?? '-'}|${statusOid ?? '-'}|${this.opts.signer ? 's' : 'u'}`;
+    const keyBase = `${this.fleetOid ?? '-'}|${this.catalogOid ?? '-'}|${statusOid ?? '-'}|${this.optionsKey()}`;
     const resignAt = (expiresAt: number | undefined) =>
       this.opts.signer !== undefined &&
       expiresAt !== undefined &&
