@@ -38,6 +38,7 @@ export { matchesSelector } from './core/label-selector.js';
 export { resolveVersion, type VersionResolution } from './core/resolve-version.js';
 export { chooseProfile, runnableTypes, type DeviceFacts, type ProfileChoice } from './core/choose-profile.js';
 export { unmetRequirements, formatBytes } from './core/match-capabilities.js';
+export { unmetPropertySelector } from './core/property-selector.js';
 export {
   resolveParameters,
   type ResolvedParameter,

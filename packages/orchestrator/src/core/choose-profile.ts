@@ -8,6 +8,7 @@ import type {
 } from '@margo-gitops/spec';
 import { matchesSelector } from './label-selector.js';
 import { unmetRequirements } from './match-capabilities.js';
+import { unmetPropertySelector } from './property-selector.js';
 
 /** What the orchestrator knows about one device when matching. */
 export interface DeviceFacts {
@@ -93,14 +94,22 @@ export function chooseProfile(
 
 function unmetEligibility(p: DeploymentProfile, device: DeviceFacts): string[] {
   if (!p.eligibility?.length) return [];
-  // Rules are alternatives. Label selectors are evaluated against the fleet labels plus the labels
-  // the device reports; property selectors (JSON pointers into capabilities) are not evaluated yet.
+  // Rules are alternatives (any one suffices); within a rule both selectors must hold. Label
+  // selectors see the fleet labels plus the labels the device reports; property selectors are JSON
+  // pointers into the reported capabilities.
   const capLabels: Record<string, string> = {};
   for (const [k, v] of Object.entries(device.capabilities?.labels ?? {})) capLabels[k] = String(v);
   const labels = { ...capLabels, ...device.labels };
+  let first: string[] | undefined;
   for (const rule of p.eligibility) {
-    const lab = rule.labelSelector ? matchesSelector(labels, { matchExpressions: rule.labelSelector }) : true;
-    if (lab) return [];
+    const unmet: string[] = [];
+    if (rule.labelSelector && !matchesSelector(labels, { matchExpressions: rule.labelSelector })) {
+      unmet.push(`device labels do not satisfy the label selector of profile ${p.id}`);
+    }
+    if (rule.propertySelector)
+      unmet.push(...unmetPropertySelector(device.capabilities?.original, rule.propertySelector));
+    if (!unmet.length) return [];
+    first ??= unmet;
   }
-  return [`device labels do not satisfy the eligibility rules of profile ${p.id}`];
+  return first ?? [];
 }
