@@ -320,3 +320,22 @@ test('a device whose labels stop matching loses the deployment', async () => {
   assert.deepEqual(files('edge-1'), []);
   assert.match(bareGit(dev('edge-1'), 'log', '-1', '--format=%B', 'main'), /edge-1: remove web/);
 });
+
+test('a catalog package whose folder does not match its id is reported, not deployed', async () => {
+  catalog.write({ 'broken/1.0.0/margo.yaml': helloYaml('1.0.0') }, 'publish a misplaced package');
+  fleet.write(
+    {
+      'deployments/brk.yaml':
+        'kind: Deployment\nname: brk\napplication: {id: broken, version: 1.0.0}\ntargets: {devices: [k8s-1]}\n',
+    },
+    'deploy brk',
+  );
+  const s = await orch.reconcileNow('broken catalog');
+  assert.equal(s.committed, 0);
+  const o = orch.deviceOutcomes('k8s-1').find((x) => x.deployment === 'brk');
+  assert.equal(o?.status, 'error');
+  assert.equal(o?.code, 'ORCH_CATALOG_INVALID');
+  assert.match(o?.reason ?? '', /declares id hello, but its folder is broken\//);
+  const st = await orch.getFleetStatus();
+  assert.equal(st.deployments.find((d) => d.name === 'brk')?.errors[0]?.code, 'ORCH_CATALOG_INVALID');
+});
