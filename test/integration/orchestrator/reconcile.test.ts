@@ -133,8 +133,21 @@ test('re-run: zero commits', async () => {
   assert.equal(s.unchanged, 4);
   assert.deepEqual(['edge-1', 'k8s-1'].map(commitCount), before);
   // A fresh orchestrator (no memory, saved state only) also writes nothing.
-  const o2 = new Orchestrator({ dataDir, reposRoot, logger: pino({ level: 'silent' }), intervalMs: 0 });
+  const progress: [number, number][] = [];
+  const o2 = new Orchestrator({
+    dataDir,
+    reposRoot,
+    logger: pino({ level: 'silent' }),
+    intervalMs: 0,
+    onProgress: (p) => progress.push([p.done, p.total]),
+  });
   assert.equal((await o2.reconcileNow('restart')).committed, 0);
+  assert.deepEqual(progress, [
+    [1, 4],
+    [2, 4],
+    [3, 4],
+    [4, 4],
+  ]);
   rmSync(join(dataDir, 'state'), { recursive: true, force: true });
   const o3 = new Orchestrator({ dataDir, reposRoot, logger: pino({ level: 'silent' }), intervalMs: 0 });
   assert.equal((await o3.reconcileNow('cold')).committed, 0);
