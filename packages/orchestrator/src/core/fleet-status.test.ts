@@ -168,3 +168,57 @@ test('rollup: counts, errors and an intent matching nothing', () => {
   assert.equal(s.deployments.find((d) => d.name === 'idle')!.total, 0);
   assert.deepEqual(s.devices.find((d) => d.deviceId === 'b')?.reporting, 'stale');
 });
+
+test('rollup: deployments still reported but no longer desired are listed as removals', () => {
+  const statuses = new Map<string, DeploymentStatus>([
+    ...report('x', 'installed'),
+    [
+      'old-1',
+      {
+        kind: 'DeploymentStatus',
+        apiVersion: 'x',
+        deploymentId: 'old-1',
+        state: 'removing',
+        components: [],
+        original: {},
+      },
+    ],
+    [
+      'old-2',
+      {
+        kind: 'DeploymentStatus',
+        apiVersion: 'x',
+        deploymentId: 'old-2',
+        state: 'removed',
+        components: [],
+        original: {},
+      },
+    ],
+    [
+      'old-3',
+      {
+        kind: 'DeploymentStatus',
+        apiVersion: 'x',
+        deploymentId: 'old-3',
+        state: 'failed',
+        error: { code: 'AGENT_Y', message: 'stuck' },
+        components: [],
+        original: {},
+      },
+    ],
+  ]);
+  const s = rollupFleetStatus({
+    now: NOW,
+    fleetCommit: null,
+    catalogCommit: null,
+    findings: [],
+    intents: [{ name: 'web', applicationId: 'hello' }],
+    devices: [
+      { device: device('x'), outcomes: [outcome('x', 'matched')], reportedAt: NOW, statuses, changedAt: {} },
+    ],
+  });
+  assert.deepEqual(s.removals, [
+    { deviceId: 'x', deploymentId: 'old-1', state: 'removing' },
+    { deviceId: 'x', deploymentId: 'old-3', state: 'failed', error: { code: 'AGENT_Y', message: 'stuck' } },
+  ]);
+});

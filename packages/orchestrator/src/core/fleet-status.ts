@@ -47,6 +47,17 @@ export interface FleetStatus {
   findings: Finding[];
   deployments: DeploymentRollup[];
   devices: DeviceRow[];
+  /**
+   * Deployments a device still reports although it is no longer desired there (intent deleted or
+   * device no longer matching): shows removals in progress (`removing`) and ones that failed.
+   * `removed` reports are left out.
+   */
+  removals: {
+    deviceId: string;
+    deploymentId: string;
+    state: DeploymentState;
+    error?: { code: string; message: string };
+  }[];
 }
 
 /** What the roll-up needs to know about one device. */
@@ -109,6 +120,7 @@ export function rollupFleetStatus(input: RollupInput): FleetStatus {
     });
   }
   const devices: DeviceRow[] = [];
+  const removals: FleetStatus['removals'] = [];
   for (const v of [...input.devices].sort((a, b) => (a.device.id < b.device.id ? -1 : 1))) {
     const windowMs = v.device.expectedReportSeconds * 1000;
     const fresh = v.reportedAt !== undefined && input.now - v.reportedAt <= windowMs;
@@ -121,6 +133,18 @@ export function rollupFleetStatus(input: RollupInput): FleetStatus {
       deployments: v.outcomes.filter((o) => o.status === 'matched' || o.status === 'held').length,
       ...(v.repoError ? { repoError: v.repoError } : {}),
     });
+    const desiredIds = new Set(
+      v.outcomes.filter((o) => o.status === 'matched' || o.status === 'held').map((o) => o.deploymentId),
+    );
+    for (const [id, st] of [...v.statuses].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (desiredIds.has(id) || st.state === 'removed') continue;
+      removals.push({
+        deviceId: v.device.id,
+        deploymentId: id,
+        state: st.state,
+        ...(st.error ? { error: { code: st.error.code, message: st.error.message } } : {}),
+      });
+    }
     for (const o of v.outcomes) {
       const r = rollups.get(o.deployment);
       if (!r) continue;
@@ -185,5 +209,6 @@ export function rollupFleetStatus(input: RollupInput): FleetStatus {
     findings: input.findings,
     deployments: [...rollups.values()],
     devices,
+    removals,
   };
 }
