@@ -14,6 +14,11 @@ import { requireComponent, testbedProcessEnv } from '../../testbed/env.js';
 const repo = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const bin = join(repo, 'packages/cli/bin/margo.js');
 
+/** Set to `{}` once `margo agent` can enrol (the wiring the lead adds); until then these tests are todo. */
+const AGENT_STEP: { todo?: string } = {
+  todo: 'waiting for the agent enrol wiring and the onboarding route (see cli.test.ts)',
+};
+
 const freePort = () =>
   new Promise<number>((res, rej) => {
     const s = createServer();
@@ -47,7 +52,7 @@ function run(
 describe('margo quickstart', { timeout: 420_000 }, () => {
   it(
     'without a Docker engine says so plainly and still shows the rendered desired state',
-    { todo: 'waiting for the agent enrol wiring and the onboarding route (see cli.test.ts)' },
+    AGENT_STEP,
     async () => {
       assert.ok(existsSync(join(repo, 'packages/cli/dist/main.js')), 'build first: npm run build');
       const dir = await mkdtemp(join(tmpdir(), 'margo-e2e-quickstart-nodocker-'));
@@ -85,7 +90,7 @@ describe('margo quickstart', { timeout: 420_000 }, () => {
 
   it(
     'initialises ./margo-data, serves, enrols a local agent, publishes and deploys hello-world until installed',
-    { todo: 'waiting for the agent enrol wiring and the onboarding route (see cli.test.ts)' },
+    AGENT_STEP,
     async (t) => {
       const tb = requireComponent(t, ['docker', 'image']);
       if (!tb) return;
