@@ -1,4 +1,4 @@
-import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { MargoError } from '@margo-gitops/spec';
 
 function statusOf(e: unknown): number | undefined {
@@ -42,27 +42,35 @@ export function parseQuantity(q: string): number {
   return f === undefined ? NaN : n * f;
 }
 
-/** The little the agent needs from the Kubernetes API (what Helm does not tell). */
+/**
+ * The little the agent needs from the Kubernetes API (what Helm does not tell). The client library
+ * is loaded on first use, so Compose-only devices never pay for it.
+ */
 export class KubeClient {
-  private readonly core: CoreV1Api;
-  private readonly apps: AppsV1Api;
-  constructor(kubeconfigPath: string) {
-    const kc = new KubeConfig();
-    kc.loadFromFile(kubeconfigPath);
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.apps = kc.makeApiClient(AppsV1Api);
+  private clients: Promise<{ core: CoreV1Api; apps: AppsV1Api }> | null = null;
+  constructor(private readonly kubeconfigPath: string) {}
+
+  private api(): Promise<{ core: CoreV1Api; apps: AppsV1Api }> {
+    this.clients ??= import('@kubernetes/client-node').then((k) => {
+      const kc = new k.KubeConfig();
+      kc.loadFromFile(this.kubeconfigPath);
+      return { core: kc.makeApiClient(k.CoreV1Api), apps: kc.makeApiClient(k.AppsV1Api) };
+    });
+    return this.clients;
   }
 
   /** Creates the namespace when it does not exist. */
   async ensureNamespace(name: string): Promise<'created' | 'exists'> {
     try {
-      await this.core.readNamespace({ name });
+      await (await this.api()).core.readNamespace({ name });
       return 'exists';
     } catch (e) {
       if (statusOf(e) !== 404) throw kubeError(`reading namespace ${name}`, e);
     }
     try {
-      await this.core.createNamespace({
+      await (
+        await this.api()
+      ).core.createNamespace({
         body: { metadata: { name, labels: { 'app.kubernetes.io/managed-by': 'margo-gitops' } } },
       });
       return 'created';
@@ -75,7 +83,9 @@ export class KubeClient {
   /** Deployments of a Helm release that do not have all replicas ready. */
   async unreadyWorkloads(namespace: string, release: string): Promise<string[]> {
     try {
-      const list = await this.apps.listNamespacedDeployment({
+      const list = await (
+        await this.api()
+      ).apps.listNamespacedDeployment({
         namespace,
         labelSelector: `app.kubernetes.io/instance=${release}`,
       });
@@ -89,7 +99,7 @@ export class KubeClient {
 
   async nodeCapacity(): Promise<NodeCapacity> {
     try {
-      const nodes = await this.core.listNode();
+      const nodes = await (await this.api()).core.listNode();
       const cap: NodeCapacity = { nodes: nodes.items.length, cpuCores: 0, memoryBytes: 0, architectures: [] };
       for (const n of nodes.items) {
         const c = n.status?.capacity ?? {};

@@ -11,8 +11,6 @@ import {
 } from 'node:fs';
 import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as openpgp from 'openpgp';
-import * as tar from 'tar';
 import { MargoError } from '@margo-gitops/spec';
 
 export interface LocationOptions {
@@ -102,6 +100,7 @@ export async function verifyDetachedSignature(
   key: Buffer,
   what: string,
 ): Promise<void> {
+  const openpgp = await import('openpgp'); // loaded only for signed packages
   try {
     const text = key.toString('utf8');
     const verificationKeys = text.includes('-----BEGIN PGP')
@@ -200,6 +199,7 @@ export async function unpackPackage(
   const archive = `${tmp}.tar`;
   writeFileSync(archive, bytes);
   try {
+    const tar = await import('tar');
     await tar.x({ file: archive, cwd: tmp, strict: true, preservePaths: false });
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
