@@ -1,0 +1,245 @@
+// Integration tests of the agent loop against a real git server (git http-backend), with an
+// in-process recording driver standing in for a container runtime (the real runtimes are covered
+// by compose/helm/faults tests on the testbed). Covers: dependsOn order, waiting on a failed
+// dependency, verifier refusal, unsupported profile, downtime windows with an injected clock,
+// sealed values through the unseal hook, status signatures and history compaction.
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { pino } from 'pino';
+import { MargoError } from '@margo-gitops/spec';
+import type { ProfileType } from '@margo-gitops/spec';
+import {
+  Agent,
+  loadAgentConfig,
+  type ComponentContext,
+  type Driver,
+  type Observation,
+  type RemoveContext,
+} from '@margo-gitops/agent';
+import { deploymentYaml, DeviceRepo, startGitServer, tempDir } from './helpers.ts';
+
+class RecordingDriver implements Driver {
+  readonly name = 'compose' as const;
+  log: string[] = [];
+  running = new Map<string, Record<string, unknown>>();
+  failing = new Set<string>();
+  supports(type: ProfileType): boolean {
+    return type === 'compose';
+  }
+  async init(): Promise<void> {}
+  async prepare(ctx: ComponentContext) {
+    ctx.progress('downloading');
+    return {};
+  }
+  async apply(ctx: ComponentContext) {
+    const key = `${ctx.deployment.name}/${ctx.component.name}`;
+    if (this.failing.has(ctx.deployment.name)) throw new MargoError('AGENT_COMPOSE_FAILED', `${key} refused`);
+    this.log.push(`apply ${key} ${JSON.stringify(ctx.values)}`);
+    this.running.set(key, Object.fromEntries(ctx.values));
+    return { key };
+  }
+  async remove(ctx: RemoveContext) {
+    this.log.push(`remove ${String(ctx.record.key)}`);
+    this.running.delete(String(ctx.record.key));
+  }
+  async observe(record: Record<string, unknown>): Promise<Observation> {
+    return { ok: this.running.has(String(record.key)) };
+  }
+}
+
+const ids = {
+  db: '0000000e-7777-4a5b-9c3d-000000000001',
+  api: '0000000e-7777-4a5b-9c3d-000000000002',
+  web: '0000000e-7777-4a5b-9c3d-000000000003',
+  helm: '0000000e-7777-4a5b-9c3d-000000000004',
+};
+const app = (name: keyof typeof ids, deps: string[] = [], greeting = 'hi') =>
+  deploymentYaml({
+    name,
+    id: ids[name],
+    components: [{ name: 'c', properties: { packageLocation: 'x.tgz' } }],
+    parameters: { g: { value: greeting, pointer: 'ENV.GREETING', components: ['c'] } },
+    ...(deps.length ? { annotations: { 'margo-gitops.io/depends-on': deps.join(', ') } } : {}),
+  });
+
+async function setup(
+  extra: Record<string, unknown> = {},
+  opts: Partial<ConstructorParameters<typeof Agent>[0]> = {},
+) {
+  const dir = tempDir('agent-loop-');
+  const token = 'loop-token';
+  const server = await startGitServer(join(dir, 'srv'), token);
+  const repo = new DeviceRepo(join(dir, 'srv'), 'dev-l');
+  const driver = new RecordingDriver();
+  const { config, problems } = loadAgentConfig({
+    flags: {
+      deviceId: 'dev-l',
+      repoUrl: `${server.url}/dev-l.git`,
+      token,
+      stateDir: join(dir, 'state'),
+      pollIntervalSeconds: 1,
+      ...extra,
+    },
+  });
+  assert.deepEqual(problems, []);
+  const agent = new Agent({ config, logger: pino({ level: 'silent' }), drivers: [driver], ...opts });
+  return {
+    repo,
+    driver,
+    agent,
+    cleanup: async () => {
+      await agent.stop();
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+test('loop: installs in dependency order, waits on a failed dependency, removes in reverse order', async () => {
+  const { repo, driver, agent, cleanup } = await setup();
+  try {
+    repo.commit({
+      'deployments/web.yaml': app('web', ['api']),
+      'deployments/api.yaml': app('api', ['db']),
+      'deployments/db.yaml': app('db'),
+    });
+    const r1 = await agent.pollOnce();
+    assert.deepEqual(
+      r1.actions.map((a) => `${a.kind}:${a.name}:${a.result}`),
+      ['install:db:ok', 'install:api:ok', 'install:web:ok'],
+    );
+    assert.deepEqual(driver.log, [
+      'apply db/c [["GREETING","hi"]]',
+      'apply api/c [["GREETING","hi"]]',
+      'apply web/c [["GREETING","hi"]]',
+    ]);
+
+    // db fails to upgrade -> api (changed too) waits, pending with a reason; web unchanged stays installed.
+    driver.failing.add('db');
+    repo.commit({
+      'deployments/db.yaml': app('db', [], 'new'),
+      'deployments/api.yaml': app('api', ['db'], 'new'),
+    });
+    const r2 = await agent.pollOnce();
+    assert.deepEqual(
+      r2.actions.map((a) => `${a.kind}:${a.name}:${a.result}`),
+      ['reconfigure:db:failed', 'reconfigure:api:waiting', 'noop:web:ok'],
+    );
+    await agent.pollOnce(); // pushes
+    assert.equal(repo.statusJson(`deployments/${ids.db}.json`).status.error.code, 'AGENT_COMPOSE_FAILED');
+    assert.equal(repo.statusJson(`deployments/${ids.api}.json`).status.state, 'pending');
+    assert.equal(
+      repo.statusJson(`deployments/${ids.api}.json`).status.error.code,
+      'AGENT_DEPENDENCY_NOT_READY',
+    );
+
+    // the retry after backoff succeeds once db works again (no new commit needed).
+    driver.failing.clear();
+    driver.log = [];
+    await new Promise((r) => setTimeout(r, 1100));
+    const r3 = await agent.pollOnce();
+    assert.deepEqual(
+      r3.actions.map((a) => `${a.kind}:${a.name}:${a.result}`),
+      ['reconfigure:db:ok', 'reconfigure:api:ok', 'noop:web:ok'],
+    );
+
+    driver.log = [];
+    repo.commit({ 'deployments/web.yaml': null, 'deployments/api.yaml': null, 'deployments/db.yaml': null });
+    await agent.pollOnce();
+    assert.deepEqual(driver.log, ['remove web/c', 'remove api/c', 'remove db/c']);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('loop: verifier refusal applies nothing; unsupported profile fails only that deployment', async () => {
+  let refuse = true;
+  const { repo, driver, agent, cleanup } = await setup(
+    {},
+    {
+      verifier: async (files) => {
+        assert.ok(files.has('deployments/db.yaml'));
+        if (refuse) throw new MargoError('AGENT_VERIFICATION_FAILED', 'manifest signature does not verify');
+      },
+    },
+  );
+  try {
+    repo.commit({ 'deployments/db.yaml': app('db') });
+    await agent.pollOnce();
+    assert.deepEqual(driver.log, []);
+    assert.equal(
+      repo.statusJson(`deployments/${ids.db}.json`)?.status?.error?.code,
+      'AGENT_VERIFICATION_FAILED',
+    );
+    refuse = false;
+    repo.commit({
+      'deployments/db.yaml': app('db'),
+      'deployments/helm.yaml': deploymentYaml({
+        name: 'helm',
+        id: ids.helm,
+        type: 'helm.v3',
+        components: [{ name: 'c', properties: { repository: 'oci://127.0.0.1:1/c', revision: '1.0.0' } }],
+      }),
+    });
+    const r = await agent.pollOnce();
+    assert.deepEqual(
+      r.actions.map((a) => `${a.kind}:${a.name}:${a.result}`),
+      ['install:db:ok'],
+    );
+    await agent.pollOnce();
+    assert.equal(
+      repo.statusJson(`deployments/${ids.helm}.json`).status.error.code,
+      'AGENT_PROFILE_UNSUPPORTED',
+    );
+    assert.equal(repo.statusJson(`deployments/${ids.db}.json`).status.state, 'installed');
+  } finally {
+    await cleanup();
+  }
+});
+
+test('loop: downtime window skips polling entirely (injected clock)', async () => {
+  let now = new Date('2026-03-10T12:30:00Z');
+  const { repo, driver, agent, cleanup } = await setup(
+    { downtimeWindows: ['12:00-13:00'], windowTimeBase: 'utc' },
+    { now: () => now },
+  );
+  try {
+    repo.commit({ 'deployments/db.yaml': app('db') });
+    const r1 = await agent.pollOnce();
+    assert.equal(r1.skipped, 'downtime');
+    assert.deepEqual(driver.log, []);
+    now = new Date('2026-03-10T13:00:00Z');
+    const r2 = await agent.pollOnce();
+    assert.equal(r2.ok, true);
+    assert.deepEqual(driver.log.length, 1);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('loop: sealed values go through unseal, status files are signed, history is compacted', async () => {
+  const { repo, driver, agent, cleanup } = await setup(
+    { statusHistoryLimit: 4 },
+    { unseal: (v) => v.replace('sealed:v1:', 'clear-'), signStatus: (b) => `pk;${b.length}` },
+  );
+  try {
+    for (let i = 0; i < 6; i++) {
+      repo.commit({ 'deployments/db.yaml': app('db', [], `sealed:v1:${i}`) });
+      await agent.pollOnce();
+    }
+    await agent.pollOnce();
+    assert.deepEqual(driver.running.get('db/c'), { GREETING: 'clear-5' });
+    const sigs = repo.statusJson('signatures.json');
+    assert.match(sigs[`deployments/${ids.db}.json`], /^pk;\d+$/);
+    assert.ok(sigs['capabilities.json']);
+    assert.ok(repo.statusCommits() <= 8, `status history compacted (${repo.statusCommits()} commits)`);
+    assert.ok(
+      !(repo.statusFile(`deployments/${ids.db}.json`) ?? '').includes('clear-'),
+      'no clear value in status',
+    );
+  } finally {
+    await cleanup();
+  }
+});
