@@ -120,7 +120,7 @@ export async function run(opts: DeployOptions, deps: CommandDeps): Promise<numbe
   deps.io.out(
     formatOutput(out, opts.output, (r) =>
       r.commit
-        ? `deployment ${r.name} (${r.application.id}@${r.application.version}) written to the fleet (commit ${r.commit.slice(0, 12)})\nfollow it with: margo status ${r.name} --watch\n`
+        ? `deployment ${r.name} (${r.application.id} ${r.application.version === '*' ? 'newest version' : r.application.version}) written to the fleet (commit ${r.commit.slice(0, 12)})\nfollow it with: margo status ${r.name} --watch\n`
         : `deployment ${r.name} unchanged\n`,
     ),
   );
