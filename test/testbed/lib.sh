@@ -4,14 +4,19 @@
 TB_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$TB_SRC/../.." && pwd)"
 TB_DIR="${MARGO_TESTBED_DIR:-$REPO/.testbed}"
-CACHE="${MARGO_TESTBED_CACHE:-$HOME/.cache/margo-testbed}"
+CACHE="${MARGO_TESTBED_CACHE:-${HOME:-/root}/.cache/margo-testbed}"
 PIDS="$TB_DIR/pids"
+# fcgiwrap, nginx and dockerd live in sbin folders, which a CI environment may not have on PATH
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin:/usr/local/go/bin"
 LOGS="$TB_DIR/logs"
 
 # ---- pinned versions --------------------------------------------------------
-HELM_VERSION="v3.22.0"          # helm.sh/helm/v3
+# kube/go.mod pins k8s.io/kubernetes, etcd and helm (one module graph); these names are for
+# messages and the env file and must match it. kwok is built on its own (its k8s.io/* differ).
+KUBE_VERSION="v1.34.4"          # k8s.io/kubernetes
+ETCD_VERSION="v3.6.4"           # go.etcd.io/etcd/server/v3 (required by k8s.io/kubernetes v1.34.4)
+HELM_VERSION="v3.19.5"          # helm.sh/helm/v3 (k8s.io/* v0.34, like the control plane)
 KWOK_VERSION="v0.7.0"           # sigs.k8s.io/kwok
-KUBE_VERSION="v1.34.4"          # k8s.io/kubernetes (see kube/go.mod; etcd v3.6.4 comes from its go.mod)
 
 # ---- ports (all on 127.0.0.1) -----------------------------------------------
 REGISTRY_PORT=5000
@@ -50,11 +55,33 @@ wait_until() {
   done
 }
 
-# pid_alive NAME : true when .testbed/pids/NAME.pid names a live process.
-pid_alive() {
-  local f="$PIDS/$1.pid"
-  [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
+# Pid files hold "PID STARTTIME" (field 22 of /proc/PID/stat), so that a pid reused by another
+# process after a reboot is never taken for ours (and never signalled).
+proc_start() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null; }
+# signal_daemon NAME PID SIG : signal the daemon's whole process group (start_bg makes each daemon a
+# session leader, so its pgid is its pid; fcgiwrap's prefork children die with it). dockerd only
+# gets the signal itself: it shuts its containerd down in order.
+signal_daemon() {
+  local name="$1" pid="$2" sig="$3"
+  if [ "$name" != dockerd ] && [ "$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ')" = "$pid" ]; then
+    kill "-$sig" -- "-$pid" 2>/dev/null || true
+  else
+    kill "-$sig" "$pid" 2>/dev/null || true
+  fi
 }
+# running PID : alive and not a zombie
+running() { kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+# pid_of NAME : prints the pid recorded for NAME if that process is still the one we started.
+pid_of() {
+  local f="$PIDS/$1.pid" pid st
+  [ -f "$f" ] || return 1
+  read -r pid st < "$f" || true
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  if [ -n "${st:-}" ] && [ "$(proc_start "$pid")" != "$st" ]; then return 1; fi
+  echo "$pid"
+}
+# pid_alive NAME : true when .testbed/pids/NAME.pid names a live process that we started.
+pid_alive() { pid_of "$1" >/dev/null; }
 
 # start_bg NAME CMD... : start CMD in the background (own session), log to .testbed/logs/NAME.log,
 # record its pid in .testbed/pids/NAME.pid.
@@ -62,24 +89,48 @@ start_bg() {
   local name="$1"; shift
   mkdir -p "$PIDS" "$LOGS"
   setsid "$@" >>"$LOGS/$name.log" 2>&1 < /dev/null &
-  echo $! > "$PIDS/$name.pid"
+  echo "$! $(proc_start $!)" > "$PIDS/$name.pid"
 }
 
 # stop_pid NAME : stop the process recorded in NAME.pid (TERM, then KILL after 15 s).
 stop_pid() {
   local name="$1" f="$PIDS/$1.pid" pid i
   [ -f "$f" ] || return 0
-  pid="$(cat "$f")"
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    if kill -0 "$pid" 2>/dev/null; then
+  if pid="$(pid_of "$name")"; then
+    signal_daemon "$name" "$pid" TERM
+    for i in $(seq 1 30); do running "$pid" || break; sleep 0.5; done
+    if running "$pid"; then
       log "$name (pid $pid) did not stop on TERM; sending KILL"
-      kill -KILL "$pid" 2>/dev/null || true
+      signal_daemon "$name" "$pid" KILL
     fi
     log "stopped $name (pid $pid)"
   fi
   rm -f "$f"
+}
+
+# stop_all NAME... : TERM all of them at once, wait up to 20 s, then KILL what is left.
+stop_all() {
+  local name pid i alive
+  local -a live=()
+  for name in "$@"; do
+    [ -f "$PIDS/$name.pid" ] || continue
+    if pid="$(pid_of "$name")"; then signal_daemon "$name" "$pid" TERM; live+=("$name:$pid"); fi
+    rm -f "$PIDS/$name.pid"
+  done
+  for i in $(seq 1 40); do
+    alive=0
+    for name in "${live[@]}"; do running "${name#*:}" && alive=1; done
+    [ $alive = 0 ] && break
+    sleep 0.5
+  done
+  for name in "${live[@]}"; do
+    if running "${name#*:}"; then
+      log "${name%%:*} (pid ${name#*:}) did not stop on TERM; sending KILL"
+      signal_daemon "${name%%:*}" "${name#*:}" KILL
+    else
+      log "stopped ${name%%:*} (pid ${name#*:})"
+    fi
+  done
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -91,6 +142,6 @@ timed() {
   "$@"
   local rc=$?
   mkdir -p "$TB_DIR"
-  printf '%-22s %4ss\n' "$name" "$(( $(date +%s) - s ))" >> "$TB_DIR/timings.txt"
+  printf '%-30s %4ss\n' "$name" "$(( $(date +%s) - s ))" >> "$TB_DIR/timings.txt"
   return $rc
 }
