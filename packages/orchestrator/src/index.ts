@@ -52,3 +52,6 @@ export {
   type RenderInput,
 } from './core/render-deployment.js';
 export { deploymentIdFor, DEPLOYMENT_ID_NAMESPACE } from './core/deployment-id.js';
+
+// Onboarding API (root CA, enrolment, OAuth2 token endpoint).
+export * from './onboarding/index.js';
