@@ -159,6 +159,31 @@ test(
       assert.equal(r3.repairs, 1);
       assert.equal((await configMap('frontend'))?.data?.message, 'second message');
 
+      // drift: the frontend values changed by hand (new helm revision) -> restored.
+      execFileSync(
+        tb.helm!,
+        [
+          'upgrade',
+          'frontend',
+          `${tb.chartRepo}/frontend`,
+          '--version',
+          '0.1.0',
+          '--plain-http',
+          '-n',
+          ns,
+          '--reuse-values',
+          '--set',
+          'message=tampered',
+          '--kubeconfig',
+          tb.kubeconfig!,
+        ],
+        { stdio: 'ignore' },
+      );
+      assert.equal((await configMap('frontend'))?.data?.message, 'tampered');
+      const r3b = await agent.pollOnce();
+      assert.equal(r3b.repairs, 1);
+      assert.equal((await configMap('frontend'))?.data?.message, 'second message');
+
       // unreachable chart revision: failed with a specific code, the rest unaffected.
       repo.commit({ 'deployments/shop.yaml': shop('second message', '9.9.9') });
       const r4 = await agent.pollOnce();

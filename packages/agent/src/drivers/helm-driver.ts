@@ -22,6 +22,8 @@ interface HelmRecord extends DriverRecord {
   chart: string;
   version: string;
   registryConfig: string;
+  /** Helm revision the agent made; another revision means someone changed the release by hand. */
+  revision?: number;
 }
 
 const AUTH_RE =
@@ -208,23 +210,50 @@ export class HelmDriver implements Driver {
       rmSync(valuesFile, { force: true });
     }
     ctx.progress('deployed');
-    const record: HelmRecord = { release, namespace, chart, version, registryConfig };
+    const now = await this.releaseStatus(release, namespace);
+    const record: HelmRecord = {
+      release,
+      namespace,
+      chart,
+      version,
+      registryConfig,
+      ...(now?.revision ? { revision: now.revision } : {}),
+    };
     return record;
+  }
+
+  /** `helm status` of a release: null when it does not exist. */
+  private async releaseStatus(
+    release: string,
+    namespace: string,
+  ): Promise<{ status?: string; revision?: number } | null> {
+    const s = await runCommand(
+      this.helm,
+      ['status', release, '--namespace', namespace, '-o', 'json', ...this.base()],
+      { timeoutMs: 30_000 },
+    );
+    if (s.code !== 0) {
+      if (/not found/i.test(s.stderr)) return null;
+      throw this.classify(s.stderr, `helm status ${release}`);
+    }
+    const j = JSON.parse(s.stdout) as { info?: { status?: string }; version?: number };
+    return {
+      ...(j.info?.status ? { status: j.info.status } : {}),
+      ...(j.version ? { revision: j.version } : {}),
+    };
   }
 
   async observe(record: DriverRecord): Promise<Observation> {
     const r = record as HelmRecord;
-    const s = await runCommand(
-      this.helm,
-      ['status', r.release, '--namespace', r.namespace, '-o', 'json', ...this.base()],
-      { timeoutMs: 30_000 },
-    );
-    if (s.code !== 0) {
-      if (/not found/i.test(s.stderr)) return { ok: false, detail: `release ${r.release} not found` };
-      throw this.classify(s.stderr, `helm status ${r.release}`);
+    const s = await this.releaseStatus(r.release, r.namespace);
+    if (!s) return { ok: false, detail: `release ${r.release} not found` };
+    if (s.status !== 'deployed') return { ok: false, detail: `release ${r.release} is ${s.status}` };
+    if (r.revision && s.revision && s.revision !== r.revision) {
+      return {
+        ok: false,
+        detail: `release ${r.release} was changed outside the agent (revision ${s.revision}, applied ${r.revision})`,
+      };
     }
-    const status = (JSON.parse(s.stdout) as { info?: { status?: string } }).info?.status;
-    if (status !== 'deployed') return { ok: false, detail: `release ${r.release} is ${status}` };
     return { ok: true };
   }
 
