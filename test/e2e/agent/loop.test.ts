@@ -243,3 +243,21 @@ test('loop: sealed values go through unseal, status files are signed, history is
     await cleanup();
   }
 });
+
+test('loop: native git backend fetches and reports like the default one', async () => {
+  const { repo, driver, agent, cleanup } = await setup({ gitBackend: 'native' });
+  try {
+    repo.commit({ 'deployments/db.yaml': app('db') });
+    const r = await agent.pollOnce();
+    assert.deepEqual(
+      r.actions.map((a) => `${a.kind}:${a.name}:${a.result}`),
+      ['install:db:ok'],
+    );
+    assert.equal(driver.running.size, 1);
+    assert.equal(repo.statusJson(`deployments/${ids.db}.json`).status.state, 'installed');
+    const again = await agent.pollOnce();
+    assert.equal(again.reconciled, false);
+  } finally {
+    await cleanup();
+  }
+});
