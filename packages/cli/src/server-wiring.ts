@@ -2,7 +2,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createGitHttpHandler, ensureDeviceRepo, TokenStore, tokenFromHeader } from '@margo-gitops/git';
-import { createStatusHttpHandler, Orchestrator, type DesiredStateSigner } from '@margo-gitops/orchestrator';
+import {
+  createOnboardingHttpHandler,
+  createStatusHttpHandler,
+  Orchestrator,
+  type DesiredStateSigner,
+} from '@margo-gitops/orchestrator';
 import {
   createSignedManifest,
   loadPki,
@@ -29,14 +34,10 @@ export interface OnboardingParts {
   };
 }
 
-/**
- * Pieces of `margo serve` supplied by other packages.
- * ONBOARDING-WIRING: once @margo-gitops/orchestrator exports createOnboardingHttpHandler, set
- * `onboarding: createOnboardingHttpHandler` here.
- */
+/** Pieces of `margo serve` supplied by other packages (replaceable in tests). */
 export const serverParts: {
   onboarding?: (parts: OnboardingParts) => (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
-} = {};
+} = { onboarding: createOnboardingHttpHandler };
 
 export const tokensFile = (dataDir: string) => join(dataDir, 'auth', 'tokens.json');
 

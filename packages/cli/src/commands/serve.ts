@@ -68,7 +68,7 @@ export async function startServe(
 export async function run(opts: ServeOptions, deps: CommandDeps): Promise<number> {
   const srv = await startServe(opts, deps);
   deps.io.out(`margo serving on ${srv.url}\n`);
-  for (const [what, url] of Object.entries(srv.endpoints)) deps.io.out(`  ${what.padEnd(12)} ${url}\n`);
+  for (const [what, url] of Object.entries(srv.endpoints)) deps.io.out(`  ${what.padEnd(14)} ${url}\n`);
   const sig = await deps.untilStopped();
   deps.io.err(`${sig}: stopping\n`);
   await srv.close();
