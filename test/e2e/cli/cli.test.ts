@@ -16,7 +16,7 @@ import { loadTestbed, requireComponent, testbedProcessEnv } from '../../testbed/
 const repo = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const bin = join(repo, 'packages/cli/bin/margo.js');
 const WAITING_FOR_AGENT =
-  'waiting for the agent enrol wiring (@margo-gitops/agent export of enrol/loadEnrolment) and the onboarding route (@margo-gitops/orchestrator export of createOnboardingHttpHandler)';
+  'waiting for @margo-gitops/agent to export enrol and loadEnrolment (then agent-wiring.ts defaultEnrolApi uses them)';
 /** Set to `{}` once `margo agent` can enrol (the wiring the lead adds); until then these steps are todo. */
 const AGENT_STEP: { todo?: string } = { todo: WAITING_FOR_AGENT };
 

@@ -16,7 +16,7 @@ const bin = join(repo, 'packages/cli/bin/margo.js');
 
 /** Set to `{}` once `margo agent` can enrol (the wiring the lead adds); until then these tests are todo. */
 const AGENT_STEP: { todo?: string } = {
-  todo: 'waiting for the agent enrol wiring and the onboarding route (see cli.test.ts)',
+  todo: 'waiting for @margo-gitops/agent to export enrol and loadEnrolment (see cli.test.ts)',
 };
 
 const freePort = () =>
