@@ -38,3 +38,13 @@ export {
 } from './plan/fingerprint.js';
 export { REGISTRY_POINTERS } from './desired/read-desired.js';
 export { buildDeploymentStatus } from './status/build-status.js';
+export {
+  enrol,
+  loadEnrolment,
+  updateRepositoryToken,
+  forgetEnrolment,
+  identityPaths,
+  type EnrolOptions,
+  type Enrolment,
+  type EnrolmentRecord,
+} from './enrol/index.js';

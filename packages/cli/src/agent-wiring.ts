@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { Agent, createAgentLogger, loadAgentConfig } from '@margo-gitops/agent';
+import { Agent, createAgentLogger, enrol, loadAgentConfig, loadEnrolment } from '@margo-gitops/agent';
 import { MargoError } from '@margo-gitops/spec';
 import {
   AppliedManifestStore,
@@ -31,15 +31,7 @@ export interface EnrolApi {
   loadEnrolment(stateDir: string): Promise<DeviceEnrolment>;
 }
 
-// ENROL-WIRING: replace with `import { enrol, loadEnrolment } from '@margo-gitops/agent'` once the
-// agent package exports them, and pass `{ enrol, loadEnrolment }` here.
-const notWired = async (): Promise<never> => {
-  throw new MargoError(
-    'CLI_NOT_AVAILABLE',
-    'device enrolment (@margo-gitops/agent enrol) is not wired into this build yet',
-  );
-};
-export const defaultEnrolApi: EnrolApi = { enrol: notWired, loadEnrolment: notWired };
+export const defaultEnrolApi: EnrolApi = { enrol, loadEnrolment };
 
 /**
  * The one-time enrolment token printed by `margo device add` is `<deviceId>:<secret>`, so
@@ -67,8 +59,9 @@ export async function startAgent(
   api: EnrolApi = defaultEnrolApi,
 ): Promise<RunningAgent> {
   let enrolment = await api.loadEnrolment(opts.stateDir).catch((e: unknown) => {
-    if (e instanceof MargoError && e.code === 'CLI_NOT_AVAILABLE') throw e;
-    return undefined;
+    // Only "nothing enrolled yet" means enrol now; a damaged identity must not be overwritten.
+    if (e instanceof MargoError && e.code === 'TRUST_ENROL_STATE_MISSING') return undefined;
+    throw e;
   });
   if (!enrolment) {
     if (!opts.token || !opts.server) {

@@ -15,10 +15,7 @@ import { loadTestbed, requireComponent, testbedProcessEnv } from '../../testbed/
 
 const repo = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const bin = join(repo, 'packages/cli/bin/margo.js');
-const WAITING_FOR_AGENT =
-  'waiting for @margo-gitops/agent to export enrol and loadEnrolment (then agent-wiring.ts defaultEnrolApi uses them)';
-/** Set to `{}` once `margo agent` can enrol (the wiring the lead adds); until then these steps are todo. */
-const AGENT_STEP: { todo?: string } = { todo: WAITING_FOR_AGENT };
+const AGENT_STEP: { todo?: string } = {};
 
 let dir: string;
 let env: NodeJS.ProcessEnv;

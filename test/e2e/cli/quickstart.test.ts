@@ -14,10 +14,7 @@ import { requireComponent, testbedProcessEnv } from '../../testbed/env.js';
 const repo = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const bin = join(repo, 'packages/cli/bin/margo.js');
 
-/** Set to `{}` once `margo agent` can enrol (the wiring the lead adds); until then these tests are todo. */
-const AGENT_STEP: { todo?: string } = {
-  todo: 'waiting for @margo-gitops/agent to export enrol and loadEnrolment (see cli.test.ts)',
-};
+const AGENT_STEP: { todo?: string } = {};
 
 const freePort = () =>
   new Promise<number>((res, rej) => {
