@@ -28,7 +28,10 @@ function walk(dir, out) {
 }
 
 const roots = unitOnly ? ['packages'] : ['packages', 'test'];
-let files = roots.flatMap((r) => walk(join(root, r), [])).map((f) => relative(root, f)).sort();
+let files = roots
+  .flatMap((r) => walk(join(root, r), []))
+  .map((f) => relative(root, f))
+  .sort();
 if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)));
 if (!files.length) {
   console.error('run-tests: no test files matched');
