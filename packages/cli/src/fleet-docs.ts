@@ -1,5 +1,5 @@
 import YAML from 'yaml';
-import { MargoError } from '@margo-gitops/spec';
+import { DEVICE_ID_RULE, isValidDeviceId, MargoError } from '@margo-gitops/spec';
 
 /** apiVersion of fleet documents (packages/spec/src/fleet). */
 export const FLEET_API_VERSION = 'fleet.margo-gitops.io/v1alpha1';
@@ -33,12 +33,11 @@ export interface DeploymentDoc {
 
 export const DEVICE_ROLES = ['standalone-device', 'standalone-cluster', 'cluster-leader'] as const;
 const NAME_RE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const DEVICE_ID_RE = /^[A-Za-z0-9._~-]{1,200}$/;
 
 export function checkDeviceId(id: string): void {
-  if (!DEVICE_ID_RE.test(id)) {
+  if (!isValidDeviceId(id)) {
     throw new MargoError('USAGE_ERROR', `"${id}" is not a valid device id`, {
-      hint: 'Use 1-200 of A-Z a-z 0-9 . _ ~ -',
+      hint: DEVICE_ID_RULE.charAt(0).toUpperCase() + DEVICE_ID_RULE.slice(1) + '.',
     });
   }
 }

@@ -1,6 +1,4 @@
-import { MargoError } from '@margo-gitops/spec';
-
-const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+import { DEVICE_ID_RULE, isValidDeviceId as validId, MargoError } from '@margo-gitops/spec';
 
 /**
  * Throws TRUST_DEVICE_ID_INVALID unless `id` can be a certificate common name and a file name.
@@ -9,12 +7,13 @@ const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
  * assertDeviceId('press-7'); // ok
  */
 export function assertDeviceId(id: unknown): asserts id is string {
-  if (typeof id !== 'string' || !DEVICE_ID.test(id) || id.includes('..')) {
+  if (!validId(id)) {
     throw new MargoError(
       'TRUST_DEVICE_ID_INVALID',
       `device id ${JSON.stringify(String(id).slice(0, 80))} is not valid`,
       {
         data: { deviceId: String(id).slice(0, 80) },
+        hint: DEVICE_ID_RULE,
       },
     );
   }
@@ -22,5 +21,5 @@ export function assertDeviceId(id: unknown): asserts id is string {
 
 /** True when `id` is a valid device id (see assertDeviceId). */
 export function isValidDeviceId(id: unknown): id is string {
-  return typeof id === 'string' && DEVICE_ID.test(id) && !id.includes('..');
+  return validId(id);
 }

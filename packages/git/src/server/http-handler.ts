@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { MargoError } from '@margo-gitops/spec';
+import { isValidDeviceId, MargoError } from '@margo-gitops/spec';
 import { baseGitEnv, configEnv, execGit } from '../exec-git.js';
 import { ZERO_OID } from '../paths.js';
 import { readRef } from '../refs-fs.js';
@@ -29,7 +29,6 @@ import {
 } from './push-validation.js';
 import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { uploadPackAdvertisement } from './ref-advertisement.js';
-import { DEVICE_ID_PATTERN } from './repos.js';
 import type { TokenInfo } from './token-store.js';
 
 /** What the handler needs from a token store (TokenStore fits). */
@@ -111,7 +110,7 @@ export function parseGitPath(
         };
   }
   const deviceId = m[2];
-  if (deviceId !== undefined && (!DEVICE_ID_PATTERN.test(deviceId) || deviceId.endsWith('.lock'))) {
+  if (deviceId !== undefined && !isValidDeviceId(deviceId)) {
     return { error: 404, message: 'invalid device id in repository path' };
   }
   const repo: RepoRef = m[1]

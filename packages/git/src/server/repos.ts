@@ -2,15 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MargoError } from '@margo-gitops/spec';
+import { DEVICE_ID_RULE, isValidDeviceId, MargoError } from '@margo-gitops/spec';
 import type { RepoKind, RepoRef } from './access.js';
-
-export const DEVICE_ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 
 /** Throws GIT_INVALID_REPO_ID unless `id` is a safe device id. */
 export function assertDeviceId(id: string): void {
-  if (!DEVICE_ID_PATTERN.test(id) || id.endsWith('.git') || id.endsWith('.lock')) {
-    throw new MargoError('GIT_INVALID_REPO_ID', `invalid device id "${id}"`, { data: { id } });
+  if (!isValidDeviceId(id)) {
+    throw new MargoError('GIT_INVALID_REPO_ID', `invalid device id "${id.slice(0, 80)}"`, {
+      data: { id: id.slice(0, 80) },
+      hint: DEVICE_ID_RULE,
+    });
   }
 }
 

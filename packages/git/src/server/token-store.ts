@@ -10,7 +10,7 @@ import {
   closeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
-import { MargoError } from '@margo-gitops/spec';
+import { DEVICE_ID_RULE, isValidDeviceId, MargoError } from '@margo-gitops/spec';
 
 export type Role = 'admin' | 'publisher' | 'operator' | 'device';
 export const ROLES: readonly Role[] = ['admin', 'publisher', 'operator', 'device'];
@@ -40,7 +40,6 @@ export interface IssuedToken {
 }
 
 const TOKEN_RE = /^mgt_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
-const DEVICE_ID_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 
 export function sha256Hex(s: string): string {
   return createHash('sha256').update(s, 'utf8').digest('hex');
@@ -139,8 +138,10 @@ export class TokenStore {
       });
     if (role === 'device' && !opts.deviceId)
       throw new MargoError('USAGE_ERROR', 'a device token needs a device id');
-    if (opts.deviceId !== undefined && !DEVICE_ID_RE.test(opts.deviceId)) {
-      throw new MargoError('GIT_INVALID_REPO_ID', `invalid device id "${opts.deviceId}"`);
+    if (opts.deviceId !== undefined && !isValidDeviceId(opts.deviceId)) {
+      throw new MargoError('GIT_INVALID_REPO_ID', `invalid device id "${opts.deviceId.slice(0, 80)}"`, {
+        hint: DEVICE_ID_RULE,
+      });
     }
     this.maybeReload();
     const id = randomBytes(8).toString('hex');

@@ -61,7 +61,7 @@ export const gitCodes = {
   },
   GIT_INVALID_REPO_ID: {
     summary: 'A repository or device id contains characters that are not allowed.',
-    hint: 'Use letters, digits, ".", "_" and "-" (1-128 characters, not starting with ".").',
+    hint: 'A device id is 1-63 of letters, digits, ".", "_" and "-", starting with a letter or digit, without "..", not ending in .git or .lock.',
   },
   GIT_TOKEN_NOT_FOUND: {
     summary: 'No token record with this id exists.',

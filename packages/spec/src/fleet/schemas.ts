@@ -1,7 +1,8 @@
 /** JSON Schemas (draft-07, ajv) of the fleet documents. The source of truth for their shape. */
+import { DEVICE_ID_PATTERN_SOURCE } from '../device-id.js';
 
 const name = { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' } as const;
-const deviceId = { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$' } as const;
+const deviceId = { type: 'string', pattern: DEVICE_ID_PATTERN_SOURCE } as const;
 const labelKey = '^([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
 const labels = {
   type: 'object',
