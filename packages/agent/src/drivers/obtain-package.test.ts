@@ -63,6 +63,11 @@ test('obtainPackage: detached PGP signatures (.sig binary, .asc armored), wrong 
     obtainPackage('pkgs/app.tgz', undefined, { 'x-margo-gitops-extensions': { sha256: 'ab'.repeat(32) } }, o),
     { code: 'AGENT_CHECKSUM_MISMATCH' },
   );
+  const keySha = createHash('sha256').update(good.publicKey).digest('hex');
+  assert.equal((await obtainPackage('pkgs/app.tgz', `keys/good.asc#sha256=${keySha}`, {}, o)).signed, true);
+  await assert.rejects(obtainPackage('pkgs/app.tgz', `keys/good.asc#sha256=${'2'.repeat(64)}`, {}, o), {
+    code: 'AGENT_CHECKSUM_MISMATCH',
+  });
   await assert.rejects(obtainPackage('../etc/passwd', undefined, {}, o), {
     code: 'AGENT_PACKAGE_UNREACHABLE',
   });

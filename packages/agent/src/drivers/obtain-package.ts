@@ -162,6 +162,15 @@ export async function obtainPackage(
       `signing key not found at ${showLocation(keyLocation)}`,
       { retry: 'backoff' },
     );
+  const wantKey = expectedDigest(keyLocation, {});
+  if (wantKey) {
+    const keySha = createHash('sha256').update(key).digest('hex');
+    if (keySha !== wantKey)
+      throw new MargoError(
+        'AGENT_CHECKSUM_MISMATCH',
+        `signing key ${showLocation(keyLocation)} has sha256 ${keySha}, expected ${wantKey}`,
+      );
+  }
   const base = withoutFragment(packageLocation);
   const sig = (await readLocation(`${base}.sig`, o)) ?? (await readLocation(`${base}.asc`, o));
   if (!sig)

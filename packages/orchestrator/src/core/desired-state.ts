@@ -14,7 +14,14 @@ import { resolveVersion } from './resolve-version.js';
 import { selectTargets } from './select-targets.js';
 
 /** One catalog entry: a parsed description, or why it could not be parsed. */
-export type CatalogEntry = { app: ApplicationDescription } | { error: string };
+/**
+ * One catalog package. `digests` maps each package-relative Compose `packageLocation`/`keyLocation`
+ * (as normalised by render-deployment's `packageRelativePath`) to the SHA-256 of that file in the catalog, so the
+ * rendered URL carries `#sha256=` and the signed desired state pins the bytes the device downloads.
+ */
+export type CatalogEntry =
+  | { app: ApplicationDescription; digests?: ReadonlyMap<string, string> }
+  | { error: string };
 
 /** The catalog: application id -> version (as written in the folder name) -> entry. */
 export type Catalog = ReadonlyMap<string, ReadonlyMap<string, CatalogEntry>>;
@@ -66,6 +73,8 @@ export interface IntentResolution {
   unregistered: string[];
   app?: ApplicationDescription;
   version?: string;
+  /** SHA-256 of package-relative Compose files (see CatalogEntry). */
+  digests?: ReadonlyMap<string, string>;
   error?: { code: string; reason: string };
 }
 
@@ -140,7 +149,10 @@ export function prepareReconcile(
             code: 'ORCH_CATALOG_INVALID',
             reason: `application ${intent.application.id} ${v.version}: ${entry.error}`,
           };
-        else r.app = entry.app;
+        else {
+          r.app = entry.app;
+          if (entry.digests) r.digests = entry.digests;
+        }
       }
     }
     ctx.intents.push(r);
@@ -226,7 +238,13 @@ export function desiredForDevice(
         parameters: params.parameters,
         dependsOn: r.intent.dependsOn,
         ...(ctx.resolveLocation
-          ? { resolveLocation: (l: string) => ctx.resolveLocation!(app.id, version, l) }
+          ? {
+              resolveLocation: (l: string) => {
+                const url = ctx.resolveLocation!(app.id, version, l);
+                const digest = r.digests?.get(l);
+                return digest && !url.includes('#') ? `${url}#sha256=${digest}` : url;
+              },
+            }
           : {}),
       });
       ctx.renderCache.set(key, text);

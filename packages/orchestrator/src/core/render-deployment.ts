@@ -10,6 +10,17 @@ export const DEPENDS_ON_ANNOTATION = 'margo-gitops.io/depends-on';
 /** Annotation carrying the catalog version the deployment was rendered from. */
 export const APP_VERSION_ANNOTATION = 'margo-gitops.io/application-version';
 
+/**
+ * The path, relative to the package folder, that a Compose location names; undefined for absolute
+ * URLs (`https://`, `oci://`, `file:///`) and absolute paths, which are kept as written.
+ */
+export function packageRelativePath(location: string): string | undefined {
+  if (/^file:/i.test(location) && !/^file:\/\//i.test(location))
+    return location.slice(5).replace(/^\.\//, '');
+  if (/^[a-z][a-z0-9+.-]*:/i.test(location) || location.startsWith('/')) return undefined;
+  return location.replace(/^\.\//, '');
+}
+
 export interface RenderInput {
   deploymentId: string;
   name: string;
@@ -38,9 +49,8 @@ export function renderApplicationDeployment(input: RenderInput): string {
   // absolute URLs (`https://...`, `oci://...`) are kept as written.
   const resolve = given
     ? (l: string) => {
-        if (/^file:/i.test(l) && !/^file:\/\//i.test(l)) return given(l.slice(5).replace(/^\.\//, ''));
-        if (/^[a-z][a-z0-9+.-]*:/i.test(l) || l.startsWith('/')) return l;
-        return given(l.replace(/^\.\//, ''));
+        const rel = packageRelativePath(l);
+        return rel === undefined ? l : given(rel);
       }
     : undefined;
   const profile: DeploymentProfile = resolve

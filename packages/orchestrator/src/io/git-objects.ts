@@ -81,6 +81,19 @@ export function runGit(gitdir: string, args: string[], input?: string): Promise<
   });
 }
 
+/** Every file (blob) of the tree at `ref`: path -> blob id. */
+export async function listBlobsCli(gitdir: string, ref: string): Promise<Map<string, string>> {
+  const ls = (await runGit(gitdir, ['ls-tree', '-r', '-z', ref])).toString('utf8');
+  const out = new Map<string, string>();
+  for (const rec of ls.split('\0')) {
+    if (!rec) continue;
+    const tab = rec.indexOf('\t');
+    const [, type, oid] = rec.slice(0, tab).split(' ');
+    if (type === 'blob') out.set(rec.slice(tab + 1), oid!);
+  }
+  return out;
+}
+
 /** Reads objects in bulk through `git cat-file --batch` (handles packed objects). */
 export async function readObjectsCli(gitdir: string, oids: string[]): Promise<Map<string, GitObject>> {
   const out = new Map<string, GitObject>();
@@ -354,15 +367,7 @@ export async function readFilesCli(
   ref: string,
   filter: (path: string) => boolean = () => true,
 ): Promise<Map<string, Buffer>> {
-  const ls = (await runGit(gitdir, ['ls-tree', '-r', '-z', ref])).toString('utf8');
-  const wanted: [string, string][] = [];
-  for (const rec of ls.split('\0')) {
-    if (!rec) continue;
-    const tab = rec.indexOf('\t');
-    const [, type, oid] = rec.slice(0, tab).split(' ');
-    const path = rec.slice(tab + 1);
-    if (type === 'blob' && filter(path)) wanted.push([path, oid!]);
-  }
+  const wanted = [...(await listBlobsCli(gitdir, ref))].filter(([path]) => filter(path));
   const objs = await readObjectsCli(
     gitdir,
     wanted.map(([, oid]) => oid),

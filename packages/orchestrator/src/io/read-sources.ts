@@ -3,13 +3,16 @@ import { parseFleet, type Fleet, type FleetParseCache } from '@margo-gitops/spec
 import { parse } from 'yaml';
 import type { Catalog, CatalogEntry } from '../core/desired-state.js';
 import { normaliseApplication } from '../spec-adapter.js';
-import { readFilesCli, readRef, runGit } from './git-objects.js';
+import { packageRelativePath } from '../core/render-deployment.js';
+import { listBlobsCli, readFilesCli, readObjectsCli, readRef, runGit } from './git-objects.js';
 
 const MARGO_YAML = /^([^/]+)\/([^/]+)\/margo\.ya?ml$/;
 
 /** Parses margo.yaml files by content hash so an unchanged package is parsed once. */
 export class CatalogReader {
   private parsed = new Map<string, CatalogEntry>();
+  /** blob id -> SHA-256 hex of its content (blobs never change, so this cache is never stale). */
+  private sha256ByBlob = new Map<string, string>();
 
   /**
    * Reads every `<appId>/<version>/margo.yaml` at `oid` of the catalog repository. A package
@@ -17,6 +20,7 @@ export class CatalogReader {
    * error entry (deployments naming it are held, with the reason).
    */
   async read(gitdir: string, oid: string): Promise<Catalog> {
+    const blobs = await listBlobsCli(gitdir, oid);
     const files = await readFilesCli(gitdir, oid, (p) => MARGO_YAML.test(p));
     const catalog = new Map<string, Map<string, CatalogEntry>>();
     const seen = new Map<string, CatalogEntry>();
@@ -33,7 +37,59 @@ export class CatalogReader {
       versions.set(version!, entry);
     }
     this.parsed = seen;
+    await this.addDigests(gitdir, catalog, blobs);
     return catalog;
+  }
+
+  /**
+   * Pins every package-relative Compose file (`packageLocation`, `keyLocation`) by SHA-256, so
+   * the signed desired state names the exact bytes a device may run. A location naming no file in
+   * the catalog makes the package an error entry rather than an unverifiable download.
+   */
+  private async addDigests(
+    gitdir: string,
+    catalog: Map<string, Map<string, CatalogEntry>>,
+    blobs: ReadonlyMap<string, string>,
+  ): Promise<void> {
+    const wanted = new Map<CatalogEntry & { app: unknown }, Map<string, string>>(); // entry -> rel -> blob
+    const missing: string[] = [];
+    for (const [appId, versions] of catalog) {
+      for (const [version, entry] of versions) {
+        if (!('app' in entry)) continue;
+        const rels = new Map<string, string>();
+        const problems: string[] = [];
+        for (const profile of entry.app.profiles)
+          for (const c of profile.components)
+            for (const loc of [c.compose?.packageLocation, c.compose?.keyLocation]) {
+              const rel = loc === undefined ? undefined : packageRelativePath(loc);
+              if (rel === undefined) continue;
+              const blob = blobs.get(`${appId}/${version}/${rel}`);
+              if (blob) rels.set(rel, blob);
+              else problems.push(rel);
+            }
+        if (problems.length) {
+          versions.set(version, {
+            error: `Compose package file${problems.length > 1 ? 's' : ''} ${problems.join(', ')} not in the catalog under ${appId}/${version}/`,
+          });
+        } else if (rels.size) {
+          wanted.set(entry, rels);
+          for (const b of rels.values()) if (!this.sha256ByBlob.has(b)) missing.push(b);
+        }
+      }
+    }
+    if (missing.length) {
+      const objs = await readObjectsCli(gitdir, [...new Set(missing)]);
+      for (const [b, o] of objs)
+        this.sha256ByBlob.set(b, createHash('sha256').update(o.content).digest('hex'));
+    }
+    for (const [entry, rels] of wanted) {
+      const digests = new Map<string, string>();
+      for (const [rel, b] of rels) {
+        const d = this.sha256ByBlob.get(b);
+        if (d) digests.set(rel, d);
+      }
+      (entry as { digests?: ReadonlyMap<string, string> }).digests = digests;
+    }
   }
 }
 
