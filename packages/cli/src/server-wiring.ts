@@ -10,6 +10,7 @@ import {
 } from '@margo-gitops/orchestrator';
 import {
   createSignedManifest,
+  createStatusVerifier,
   loadPki,
   MANIFEST_FILE,
   nextManifestVersion,
@@ -89,6 +90,8 @@ export async function startServer(opts: {
     reposRoot,
     logger,
     signer: manifestSigner(pki),
+    // Status is used only when signed by the device's own certificate (revoked ones refused).
+    statusVerifier: createStatusVerifier({ caCertPem: pki.ca.certPem, pkiDir: pki.dir }),
     intervalMs: (settings.reconcileIntervalSeconds ?? 60) * 1000,
     resolvePackageLocation: (appId, version, location) =>
       `${url}/catalog/${appId}/${version}/${location.replace(/^\.\//, '')}`,

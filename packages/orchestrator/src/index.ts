@@ -6,6 +6,7 @@ export {
   type PushNotice,
   type DesiredStateSigner,
 } from './orchestrator.js';
+export { type StatusVerifier, type StatusProblem } from './io/device-repo.js';
 export { createStatusHttpHandler, type StatusHttpOptions } from './status-http.js';
 
 // Pure core (no I/O).

@@ -19,6 +19,7 @@ import {
   readDeviceStatus,
   writeDeviceMain,
   type DeviceReport,
+  type StatusVerifier,
 } from './io/device-repo.js';
 import { readRef, type Signature } from './io/git-objects.js';
 import { runBounded } from './io/pool.js';
@@ -63,6 +64,12 @@ export interface OrchestratorOptions {
   resignBeforeExpiryMs?: number;
   /** Identity of commits the orchestrator makes on its own. */
   identity?: { name: string; email: string };
+  /**
+   * Checks the signatures of every status report (trust's createStatusVerifier). Files that are
+   * unsigned, signed by another device, or forged are ignored and flagged (logged with their code,
+   * listed in the fleet status). Without it, status is trusted as the Git server authorised it.
+   */
+  statusVerifier?: StatusVerifier;
 }
 
 /** Outcome of one reconcile pass. */
@@ -379,7 +386,7 @@ export class Orchestrator {
 
     let report = this.reports.get(id);
     if (!report || report.oid !== statusOid) {
-      report = await readDeviceStatus(gitdir, statusOid);
+      report = await this.readReport(id, gitdir, statusOid);
       this.reports.set(id, report);
     }
     const main = await readDeviceMain(gitdir, mainOid);
@@ -492,6 +499,19 @@ export class Orchestrator {
    * The fleet roll-up: every deployment with per-state counts, errors and per-device rows, read
    * fresh from every device's status branch.
    */
+  /** Reads (and, with a verifier, checks) a status report; problems are logged once per report. */
+  private async readReport(id: string, gitdir: string, oid: string | null): Promise<DeviceReport> {
+    const v = this.opts.statusVerifier;
+    const report = await readDeviceStatus(gitdir, oid, v ? { deviceId: id, verifier: v } : undefined);
+    for (const p of report.problems) {
+      this.log.warn(
+        { deviceId: id, statusCommit: oid, path: p.path, code: p.code, reason: p.message },
+        'status file ignored',
+      );
+    }
+    return report;
+  }
+
   async getFleetStatus(): Promise<FleetStatus> {
     await this.load();
     if (this.fleetOid === undefined) {
@@ -506,7 +526,7 @@ export class Orchestrator {
       const gitdir = this.deviceDir(id);
       const oid = await readRef(gitdir, 'status');
       const cur = this.reports.get(id);
-      if (!cur || cur.oid !== oid) this.reports.set(id, await readDeviceStatus(gitdir, oid));
+      if (!cur || cur.oid !== oid) this.reports.set(id, await this.readReport(id, gitdir, oid));
     });
     const devices: DeviceView[] = ids.map((id) => {
       const st = this.states.get(id);
@@ -518,6 +538,7 @@ export class Orchestrator {
         statuses: rep?.statuses ?? new Map(),
         changedAt: st?.changedAt ?? {},
         ...(st?.error ? { repoError: { code: st.error.code, message: st.error.message } } : {}),
+        ...(rep?.problems.length ? { statusProblems: rep.problems } : {}),
       };
     });
     return rollupFleetStatus({

@@ -37,6 +37,11 @@ export interface DeviceRow {
   deployments: number;
   /** Last failure writing this device's repository (retried on the next pass). */
   repoError?: { code: string; message: string };
+  /**
+   * Status files of the latest report that were ignored: unsigned, signed by another device,
+   * forged (TRUST_STATUS_*), or unreadable (ORCH_STATUS_INVALID).
+   */
+  statusProblems?: { path: string; code: string; message: string }[];
 }
 
 export interface FleetStatus {
@@ -70,6 +75,7 @@ export interface DeviceView {
   /** deployment name -> ms when its desired file last changed on the device. */
   changedAt: Readonly<Record<string, number>>;
   repoError?: { code: string; message: string };
+  statusProblems?: readonly { path: string; code: string; message: string }[];
 }
 
 export interface RollupInput {
@@ -132,6 +138,7 @@ export function rollupFleetStatus(input: RollupInput): FleetStatus {
       expectedReportSeconds: v.device.expectedReportSeconds,
       deployments: v.outcomes.filter((o) => o.status === 'matched' || o.status === 'held').length,
       ...(v.repoError ? { repoError: v.repoError } : {}),
+      ...(v.statusProblems?.length ? { statusProblems: v.statusProblems.map((p) => ({ ...p })) } : {}),
     });
     const desiredIds = new Set(
       v.outcomes.filter((o) => o.status === 'matched' || o.status === 'held').map((o) => o.deploymentId),

@@ -107,17 +107,44 @@ export interface DeviceReport {
   capabilities?: DeviceCapabilities;
   /** deploymentId -> status. */
   statuses: Map<string, DeploymentStatus>;
-  /** Unreadable files, by path. */
-  problems: string[];
+  /** Files ignored: unreadable (ORCH_STATUS_INVALID) or refused by the status verifier (TRUST_STATUS_*). */
+  problems: StatusProblem[];
 }
 
-/** Reads the `status` branch of a device repository. */
-export async function readDeviceStatus(gitdir: string, oid: string | null): Promise<DeviceReport> {
+export interface StatusProblem {
+  path: string;
+  code: string;
+  message: string;
+}
+
+/**
+ * Checks the signatures of a status tree: returns the files that verified and the refused ones.
+ * (trust's createStatusVerifier fits.)
+ */
+export type StatusVerifier = (
+  deviceId: string,
+  files: ReadonlyMap<string, Buffer>,
+) => Promise<{ files: Map<string, Buffer>; refused: StatusProblem[] }>;
+
+/**
+ * Reads the `status` branch of a device repository. With a verifier, only files signed by this
+ * device are used; the others are ignored and listed in `problems` with their codes.
+ */
+export async function readDeviceStatus(
+  gitdir: string,
+  oid: string | null,
+  verify?: { deviceId: string; verifier: StatusVerifier },
+): Promise<DeviceReport> {
   const out: DeviceReport = { oid, statuses: new Map(), problems: [] };
   if (!oid) return out;
   const commit = await readCommit(gitdir, oid);
   if (commit.time !== undefined) out.reportedAt = commit.time * 1000;
-  const files = await readTreeFiles(gitdir, commit.tree);
+  let files = await readTreeFiles(gitdir, commit.tree);
+  if (verify) {
+    const r = await verify.verifier(verify.deviceId, files);
+    files = r.files;
+    out.problems.push(...r.refused);
+  }
   for (const [path, bytes] of files) {
     try {
       if (path === 'capabilities.json')
@@ -128,7 +155,11 @@ export async function readDeviceStatus(gitdir: string, oid: string | null): Prom
         out.statuses.set(id, s);
       }
     } catch (e) {
-      out.problems.push(`${path}: ${e instanceof Error ? e.message : String(e)}`);
+      out.problems.push({
+        path,
+        code: 'ORCH_STATUS_INVALID',
+        message: e instanceof Error ? e.message : String(e),
+      });
     }
   }
   return out;

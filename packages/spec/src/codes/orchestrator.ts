@@ -58,6 +58,11 @@ export const orchestratorCodes = {
     summary: 'A secret parameter has no sealed value for a target device.',
     hint: 'Seal the secret for this device (`margo secret seal`) and push the fleet repository.',
   },
+  ORCH_STATUS_INVALID: {
+    summary:
+      "A file on a device's status branch is not a valid DeviceCapabilities or DeploymentStatus; it is ignored.",
+    hint: "Check the agent's version and logs on that device; `margo device show ID` lists the file.",
+  },
   ORCH_NO_CAPABILITIES: {
     summary: 'The device has not reported its capabilities yet, so nothing is sent to it.',
     hint: 'Start the agent on the device; it reports capabilities on its first run.',

@@ -15,6 +15,8 @@ export type DeviceWithStatus = DeviceDoc & {
     lastReportAt?: string;
     deployments?: number;
     repoError?: { code: string; message: string };
+    /** Status files the server ignored (unsigned, forged, another device's, unreadable). */
+    statusProblems?: { path: string; code: string; message: string }[];
   };
 };
 

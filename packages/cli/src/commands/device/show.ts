@@ -32,6 +32,12 @@ export async function run(opts: ShowOptions, deps: CommandDeps): Promise<number>
           'Repo error',
           x.status?.repoError ? `${x.status.repoError.code}: ${x.status.repoError.message}` : undefined,
         ],
+        [
+          'Status ignored',
+          x.status?.statusProblems?.length
+            ? x.status.statusProblems.map((p) => `${p.path}: ${p.code} ${p.message}`).join('\n')
+            : undefined,
+        ],
       ]),
     ),
   );

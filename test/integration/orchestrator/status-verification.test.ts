@@ -1,0 +1,102 @@
+// The orchestrator uses a device's status only when it is signed by that device's certificate
+// (trust's createStatusVerifier): unsigned status, status signed by another device and status
+// edited on the Git host are ignored (capabilities too, so nothing is matched on forged facts)
+// and flagged with their codes in the fleet status.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { createRepos, ensureDeviceRepo } from '@margo-gitops/git';
+import { Orchestrator } from '@margo-gitops/orchestrator';
+import {
+  SIGNATURES_FILE,
+  createDeviceKeyAndCsr,
+  createStatusVerifier,
+  initPki,
+  signDeviceCsr,
+  signFiles,
+  type Pki,
+} from '@margo-gitops/trust';
+import { pino } from 'pino';
+import { bareGit, capabilities, helloYaml, tempRoot, WorkTree } from './helpers.js';
+
+const { root, cleanup } = tempRoot('margo-orch-statusverify-');
+const dataDir = join(root, 'data');
+const reposRoot = join(dataDir, 'repos');
+const dev = (id: string) => join(reposRoot, 'devices', `${id}.git`);
+const IDS = ['genuine', 'unsigned', 'borrowed', 'edited'];
+let pki: Pki;
+let orch: Orchestrator;
+const logs: Record<string, unknown>[] = [];
+
+function identity(id: string) {
+  const k = createDeviceKeyAndCsr(id, { bits: 2048 });
+  return { keyPem: k.keyPem, certPem: signDeviceCsr(pki.ca, k.csrPem, { expectedDeviceId: id }) };
+}
+
+function report(id: string, signer?: { keyPem: string; certPem: string }, tamper = false): void {
+  const caps = Buffer.from(capabilities(id, 'Standalone Device', '8Gi'));
+  const files = new Map([['capabilities.json', caps]]);
+  if (signer) files.set(SIGNATURES_FILE, Buffer.from(signFiles(files, signer.keyPem, signer.certPem)));
+  if (tamper) files.set('capabilities.json', Buffer.from(capabilities(id, 'Standalone Device', '64Gi')));
+  const wt = new WorkTree(root, dev(id), 'status', { name: id, email: `${id}@devices.invalid` });
+  wt.write(Object.fromEntries([...files].map(([p, b]) => [p, b.toString('utf8')])), 'status');
+}
+
+before(async () => {
+  pki = await initPki(join(dataDir, 'pki'), { commonName: 'status verification test', bits: 2048 });
+  await createRepos(reposRoot);
+  for (const id of IDS) await ensureDeviceRepo(reposRoot, id);
+  const genuine = identity('genuine');
+  report('genuine', genuine);
+  report('unsigned');
+  report('borrowed', genuine); // another device's valid signature
+  report('edited', identity('edited'), true); // signed, then changed on the Git host
+  new WorkTree(root, join(reposRoot, 'catalog.git'), 'main').write(
+    { 'hello/1.0.0/margo.yaml': helloYaml('1.0.0') },
+    'publish',
+  );
+  new WorkTree(root, join(reposRoot, 'fleet.git'), 'main').write(
+    {
+      ...Object.fromEntries(
+        IDS.map((id) => [`devices/${id}.yaml`, `kind: Device\nid: ${id}\nrole: standalone-device\n`]),
+      ),
+      'deployments/web.yaml': `kind: Deployment\nname: web\napplication: {id: hello, version: 1.0.0}\ntargets: {devices: [${IDS.join(', ')}]}\n`,
+    },
+    'deploy',
+  );
+  const logger = pino({ level: 'warn' }, { write: (l: string) => void logs.push(JSON.parse(l)) });
+  orch = new Orchestrator({
+    dataDir,
+    reposRoot,
+    logger,
+    intervalMs: 0,
+    statusVerifier: createStatusVerifier({ caCertPem: pki.ca.certPem, pkiDir: pki.dir }),
+  });
+});
+
+after(async () => {
+  await orch?.stop();
+  cleanup();
+});
+
+test('only genuinely signed capabilities are matched; the rest are ignored and flagged', async () => {
+  await orch.reconcileNow('test');
+  const hasWeb = (id: string) =>
+    bareGit(dev(id), 'ls-tree', '-r', '--name-only', 'main').includes('deployments/web.yaml');
+  assert.equal(hasWeb('genuine'), true);
+  for (const id of ['unsigned', 'borrowed', 'edited']) {
+    assert.equal(orch.deviceOutcomes(id)[0]?.reason, 'no capabilities reported', id);
+    assert.throws(() => bareGit(dev(id), 'rev-parse', '--verify', 'main'), `${id} got no desired state`);
+  }
+
+  const st = await orch.getFleetStatus();
+  const problems = (id: string) => st.devices.find((d) => d.deviceId === id)?.statusProblems ?? [];
+  assert.deepEqual(problems('genuine'), []);
+  assert.equal(problems('unsigned')[0]?.code, 'TRUST_STATUS_UNSIGNED');
+  assert.equal(problems('unsigned')[0]?.path, 'capabilities.json');
+  assert.equal(problems('borrowed')[0]?.code, 'TRUST_STATUS_WRONG_SIGNER');
+  assert.equal(problems('edited')[0]?.code, 'TRUST_STATUS_FORGED');
+
+  const flagged = logs.filter((l) => l.msg === 'status file ignored').map((l) => l.deviceId);
+  assert.deepEqual([...new Set(flagged)].sort(), ['borrowed', 'edited', 'unsigned']);
+});
