@@ -503,6 +503,14 @@ export class Orchestrator {
   private async readReport(id: string, gitdir: string, oid: string | null): Promise<DeviceReport> {
     const v = this.opts.statusVerifier;
     const report = await readDeviceStatus(gitdir, oid, v ? { deviceId: id, verifier: v } : undefined);
+    // An ignored file does not erase what the device last reported genuinely (while this process runs).
+    const prev = this.reports.get(id);
+    if (
+      !report.capabilities &&
+      prev?.capabilities &&
+      report.problems.some((p) => p.path === 'capabilities.json')
+    )
+      report.capabilities = prev.capabilities;
     for (const p of report.problems) {
       this.log.warn(
         { deviceId: id, statusCommit: oid, path: p.path, code: p.code, reason: p.message },

@@ -100,3 +100,16 @@ test('only genuinely signed capabilities are matched; the rest are ignored and f
   const flagged = logs.filter((l) => l.msg === 'status file ignored').map((l) => l.deviceId);
   assert.deepEqual([...new Set(flagged)].sort(), ['borrowed', 'edited', 'unsigned']);
 });
+
+test('an unsigned report after a genuine one keeps the last genuine capabilities and is flagged', async () => {
+  report('genuine'); // e.g. pushed with the device token, without the device key
+  await orch.reconcileNow('test');
+  assert.ok(
+    bareGit(dev('genuine'), 'ls-tree', '-r', '--name-only', 'main').includes('deployments/web.yaml'),
+    'the deployment stays',
+  );
+  assert.equal(orch.deviceOutcomes('genuine')[0]?.status, 'matched', 'still matched on the genuine facts');
+  const st = await orch.getFleetStatus();
+  const row = st.devices.find((d) => d.deviceId === 'genuine');
+  assert.equal(row?.statusProblems?.[0]?.code, 'TRUST_STATUS_UNSIGNED');
+});
