@@ -18,6 +18,7 @@ import {
 } from '@margo-gitops/trust';
 import { catalogFilesHandler } from './catalog-files.js';
 import { readServerSettings } from './data-dir.js';
+import { recordEnrolment } from './record-enrolment.js';
 import { listenComposed, type Route } from './http-server.js';
 import type { Logger, RunningServer } from './services.js';
 
@@ -114,7 +115,18 @@ export async function startServer(opts: {
     revokeGitToken: (id) => {
       for (const t of tokens.list()) if (t.deviceId === id && !t.revoked) tokens.revoke(t.id);
     },
-    onEnrolled: (id) => void orchestrator.reconcileDevice(id, 'enrolled').catch(() => {}),
+    onEnrolled: (id) =>
+      void recordEnrolment(dataDir, id)
+        .then((commit) => {
+          if (commit) orchestrator.notifyPush({ repo: 'fleet.git', ref: 'refs/heads/main' });
+        })
+        .catch((e: unknown) =>
+          logger.warn(
+            { deviceId: id, err: (e as Error).message },
+            'recording the enrolment in the fleet failed',
+          ),
+        )
+        .finally(() => void orchestrator.reconcileDevice(id, 'enrolled').catch(() => {})),
     log: logger.child({ component: 'onboarding' }),
   });
   /** Status may be read with any admin or operator token. */
