@@ -292,7 +292,10 @@ test('a gzip-encoded receive-pack request from a device to main is refused befor
   });
   assert.equal(res.status, 200);
   const text = Buffer.from(await res.arrayBuffer()).toString('latin1');
-  assert.match(text, /ng refs\/heads\/main margo: a device token may update only refs\/heads\/status/);
+  assert.match(
+    text,
+    /ng refs\/heads\/main margo: GIT_ACCESS_DENIED a device token may update only refs\/heads\/status/,
+  );
   assert.equal(await snapshot(gitdir), before);
 });
 

@@ -461,7 +461,7 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
       : parsed.commands.map((c) => canUpdateRef(token, route.repo, c.ref)).find((d) => !d.allow)?.reason;
     if (denied) {
       source.resume(); // drain the pack; nothing is written
-      const body = refusalReport(parsed.commands, parsed.capabilities, `margo: ${denied}`);
+      const body = refusalReport(parsed.commands, parsed.capabilities, `margo: GIT_ACCESS_DENIED ${denied}`);
       res.writeHead(200, {
         'Content-Type': 'application/x-git-receive-pack-result',
         'Content-Length': body.length,
