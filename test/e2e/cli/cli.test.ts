@@ -3,150 +3,42 @@
 // engine of the testbed) -> set a parameter -> undeploy -> rollback, checking output and exit codes,
 // including -o json. Needs `npm run build` (npm test does it) and the testbed's docker + image.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { loadTestbed, requireComponent, testbedProcessEnv } from '../../testbed/env.js';
-
-const repo = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
-const bin = join(repo, 'packages/cli/bin/margo.js');
-const AGENT_STEP: { todo?: string } = {};
+import { deployHelloArgs, freePort, json, MargoCli, repoRoot as repo, stop, type Run } from './harness.js';
 
 let dir: string;
 let env: NodeJS.ProcessEnv;
+let cli: MargoCli;
 let port: number;
 let hostPort: number;
 let server: ChildProcess | undefined;
 let agent: ChildProcess | undefined;
-let serverLog = '';
-let agentLog = '';
 let enrolmentToken = '';
 let firstDeployCommit = '';
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-    s.on('error', rej);
-  });
-}
+const margo = (...args: string[]): Promise<Run> => cli.run(...args);
+const until = <T>(seconds: number, what: string, get: () => Promise<T | undefined | false>) =>
+  cli.until(seconds, what, get);
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
+interface Row {
+  deviceId: string;
+  state: string;
+  error?: { code: string; message: string };
 }
-
-/** Runs `margo ARGS` to completion (bounded), like a user in a shell. */
-function margo(...args: string[]): Promise<Run> {
-  return new Promise((res) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      cwd: dir,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      res({ code: code ?? -1, out, err });
-    });
-  });
-}
-
-function json<T = any>(r: Run): T {
-  assert.equal(r.code, 0, `exit ${r.code}: ${r.err}`);
-  return JSON.parse(r.out) as T;
-}
-
-/** Starts a long-running `margo ...` and resolves once `ready` appears in its output. */
-function startLong(
-  args: string[],
-  ready: RegExp,
-  onLog: (s: string) => void,
-  extraEnv: NodeJS.ProcessEnv = {},
-): Promise<ChildProcess> {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      cwd: dir,
-      env: { ...env, ...extraEnv },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let seen = '';
-    const timer = setTimeout(
-      () => rej(new Error(`margo ${args[0]} not ready in 60 s:\n${seen.slice(-3000)}`)),
-      60_000,
-    );
-    const on = (d: Buffer) => {
-      const s = d.toString();
-      seen += s;
-      onLog(s);
-      if (ready.test(seen)) {
-        clearTimeout(timer);
-        res(child);
-      }
-    };
-    child.stdout!.on('data', on);
-    child.stderr!.on('data', on);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      rej(new Error(`margo ${args[0]} exited ${code}:\n${seen.slice(-3000)}`));
-    });
-  });
-}
-
-async function stop(child: ChildProcess | undefined): Promise<number | null> {
-  if (!child || child.exitCode !== null) return child?.exitCode ?? null;
-  return new Promise((res) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      res(code);
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-/** Polls `get` every 500 ms until it returns a truthy value or `seconds` pass. */
-async function until<T>(
-  seconds: number,
-  what: string,
-  get: () => Promise<T | undefined | false>,
-): Promise<T> {
-  const end = Date.now() + seconds * 1000;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await get();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(
-    `timed out after ${seconds}s waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}\nserver log tail:\n${serverLog.slice(-2000)}\nagent log tail:\n${agentLog.slice(-2000)}`,
-  );
-}
-
-async function deviceState(name: string): Promise<string | undefined> {
+async function deviceRow(name: string): Promise<Row | undefined> {
   const r = await margo('status', name, '-o', 'json');
   if (r.code !== 0) return undefined;
-  return (
-    JSON.parse(r.out) as { deployment: { devices: { deviceId: string; state: string }[] } }
-  ).deployment.devices.find((d) => d.deviceId === 'dev1')?.state;
+  return (JSON.parse(r.out) as { deployment: { devices: Row[] } }).deployment.devices.find(
+    (d) => d.deviceId === 'dev1',
+  );
 }
+const deviceState = async (name: string) => (await deviceRow(name))?.state;
 
 async function served(): Promise<string | undefined> {
   const res = await fetch(`http://127.0.0.1:${hostPort}/cgi-bin/env`, {
@@ -169,6 +61,7 @@ before(async () => {
   };
   for (const k of ['MARGO_SERVER', 'MARGO_TOKEN', 'MARGO_TOKEN_FILE', 'MARGO_CONTEXT', 'MARGO_DATA'])
     delete env[k];
+  cli = new MargoCli(dir, env);
 });
 
 after(async () => {
@@ -204,12 +97,12 @@ describe('margo CLI end to end', { timeout: 600_000 }, () => {
   });
 
   it('serve prints its URLs', async () => {
-    server = await startLong(
+    server = await cli.start(
+      'serve',
       ['serve', '--data', 'margo-data'],
       /status\s+http:\/\/\S+\/api\/v1\/status/,
-      (s) => (serverLog += s),
     );
-    assert.match(serverLog, new RegExp(`margo serving on http://127\\.0\\.0\\.1:${port}`));
+    assert.match(cli.logs.serve!, new RegExp(`margo serving on http://127\\.0\\.0\\.1:${port}`));
     const st = json<{ deployments: unknown[] }>(await margo('status', '-o', 'json'));
     assert.deepEqual(st.deployments, []);
   });
@@ -241,12 +134,20 @@ describe('margo CLI end to end', { timeout: 600_000 }, () => {
     assert.equal((await margo('device', 'add', 'dev1')).code, 5);
   });
 
-  it('agent enrols with the token', AGENT_STEP, async () => {
-    agent = await startLong(
+  it('agent enrols with the token', async () => {
+    agent = await cli.start(
+      'agent',
       ['agent', '--server', `http://127.0.0.1:${port}`, '--token', enrolmentToken, '--state', 'agent-state'],
       /agent for device dev1 running/,
-      (s) => (agentLog += s),
     );
+    // The server records the enrolment in the fleet repository (one commit, visible in device show).
+    const shown = await until(30, 'the enrolment in the fleet repository', async () => {
+      const d = json<{ enrolment?: { enrolledAt?: string; certificateFingerprint?: string } }>(
+        await margo('device', 'show', 'dev1', '-o', 'json'),
+      );
+      return d.enrolment?.enrolledAt ? d.enrolment : undefined;
+    });
+    assert.match(shown.certificateFingerprint ?? '', /^sha256:[0-9a-f]{64}$/);
   });
 
   it('app publish: a bad package is refused with the server findings; a good one lands', async () => {
@@ -273,20 +174,7 @@ describe('margo CLI end to end', { timeout: 600_000 }, () => {
 
   it('deploy writes one fleet commit and the orchestrator renders the device repository', async () => {
     const r = json<{ commit: string }>(
-      await margo(
-        'deploy',
-        'hello-world@1.0.0',
-        '--name',
-        'hello',
-        '--device',
-        'dev1',
-        '--set-string',
-        'GREETING=hi',
-        '--set',
-        `HOST_PORT=${hostPort}`,
-        '-o',
-        'json',
-      ),
+      await margo(...deployHelloArgs({ device: 'dev1', greeting: 'hi', hostPort })),
     );
     firstDeployCommit = r.commit;
     const st = await until(30, 'the deployment in the status API', async () => {
@@ -299,43 +187,30 @@ describe('margo CLI end to end', { timeout: 600_000 }, () => {
     assert.match(table.out, /\nhello\s+hello-world/);
   });
 
-  it(
-    'status reaches installed on the real Docker engine and the workload got GREETING',
-    AGENT_STEP,
-    async (t) => {
-      if (!requireComponent(t, ['docker', 'image'])) return;
-      assert.ok(agent, 'the agent is not running');
-      await until(180, 'hello installed on dev1', async () => (await deviceState('hello')) === 'installed');
-      assert.match((await until(30, 'the hello-world container to answer', served))!, /GREETING=hi/);
-    },
-  );
-
-  it('setting a parameter reaches the workload', AGENT_STEP, async (t) => {
+  it('status reaches installed on the real Docker engine and the workload got GREETING', async (t) => {
     if (!requireComponent(t, ['docker', 'image'])) return;
     assert.ok(agent, 'the agent is not running');
-    json(
-      await margo(
-        'deploy',
-        'hello-world@1.0.0',
-        '--name',
-        'hello',
-        '--device',
-        'dev1',
-        '--set-string',
-        'GREETING=bye',
-        '--set',
-        `HOST_PORT=${hostPort}`,
-        '-o',
-        'json',
-      ),
-    );
+    await until(180, 'hello installed on dev1', async () => (await deviceState('hello')) === 'installed');
+    assert.match((await until(30, 'the hello-world container to answer', served))!, /GREETING=hi/);
+  });
+
+  it('setting a parameter reaches the workload', async (t) => {
+    if (!requireComponent(t, ['docker', 'image'])) return;
+    assert.ok(agent, 'the agent is not running');
+    json(await margo(...deployHelloArgs({ device: 'dev1', greeting: 'bye', hostPort })));
     await until(120, 'GREETING=bye in the container', async () =>
       /GREETING=bye/.test((await served()) ?? ''),
     );
-    assert.equal(await deviceState('hello'), 'installed');
+    // The status push follows the container by up to a poll; a failed first attempt is retried.
+    const rows: Row[] = [];
+    await until(60, 'installed after the reconfigure', async () => {
+      const row = await deviceRow('hello');
+      if (row) rows.push(row);
+      return row?.state === 'installed';
+    }).catch((e: Error) => assert.fail(`${e.message}\nrows seen: ${JSON.stringify(rows.slice(-5))}`));
   });
 
-  it('undeploy removes the workload', AGENT_STEP, async (t) => {
+  it('undeploy removes the workload', async (t) => {
     const r = await margo('undeploy', 'hello', '-o', 'json');
     assert.equal(json<{ removed: boolean }>(r).removed, true);
     assert.equal((await margo('undeploy', 'hello')).code, 3);
@@ -344,24 +219,20 @@ describe('margo CLI end to end', { timeout: 600_000 }, () => {
     await until(120, 'the container to go away', async () => !(await served()));
   });
 
-  it(
-    'rollback restores the deployment as one commit (revert of the undeploy), then --to the first deploy',
-    AGENT_STEP,
-    async (t) => {
-      const r = json<{ present: boolean; commit: string }>(await margo('rollback', 'hello', '-o', 'json'));
-      assert.equal(r.present, true);
-      const to = json<{ present: boolean }>(
-        await margo('rollback', 'hello', '--to', firstDeployCommit, '-o', 'json'),
-      );
-      assert.equal(to.present, true);
-      assert.equal((await margo('rollback', 'hello', '--to', '0000000')).code, 3);
-      if (!requireComponent(t, ['docker', 'image'])) return;
-      assert.ok(agent, 'the agent is not running');
-      await until(180, 'GREETING=hi back in the container', async () =>
-        /GREETING=hi/.test((await served()) ?? ''),
-      );
-    },
-  );
+  it('rollback restores the deployment as one commit (revert of the undeploy), then --to the first deploy', async (t) => {
+    const r = json<{ present: boolean; commit: string }>(await margo('rollback', 'hello', '-o', 'json'));
+    assert.equal(r.present, true);
+    const to = json<{ present: boolean }>(
+      await margo('rollback', 'hello', '--to', firstDeployCommit, '-o', 'json'),
+    );
+    assert.equal(to.present, true);
+    assert.equal((await margo('rollback', 'hello', '--to', '0000000')).code, 3);
+    if (!requireComponent(t, ['docker', 'image'])) return;
+    assert.ok(agent, 'the agent is not running');
+    await until(180, 'GREETING=hi back in the container', async () =>
+      /GREETING=hi/.test((await served()) ?? ''),
+    );
+  });
 
   it('serve stops cleanly on SIGTERM', async () => {
     await stop(agent);
@@ -369,6 +240,6 @@ describe('margo CLI end to end', { timeout: 600_000 }, () => {
     // (the cleanup in after() needs the server only while an agent runs)
     const code = await stop(server);
     server = undefined;
-    assert.equal(code, 0, serverLog.slice(-2000));
+    assert.equal(code, 0, cli.logs.serve?.slice(-2000));
   });
 });

@@ -4,27 +4,11 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { requireComponent, testbedProcessEnv } from '../../testbed/env.js';
-
-const repo = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
-const bin = join(repo, 'packages/cli/bin/margo.js');
-
-const AGENT_STEP: { todo?: string } = {};
-
-const freePort = () =>
-  new Promise<number>((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-    s.on('error', rej);
-  });
+import { freePort, margoBin as bin, repoRoot as repo } from './harness.js';
 
 function run(
   args: string[],
@@ -47,110 +31,92 @@ function run(
 }
 
 describe('margo quickstart', { timeout: 420_000 }, () => {
-  it(
-    'without a Docker engine says so plainly and still shows the rendered desired state',
-    AGENT_STEP,
-    async () => {
-      assert.ok(existsSync(join(repo, 'packages/cli/dist/main.js')), 'build first: npm run build');
-      const dir = await mkdtemp(join(tmpdir(), 'margo-e2e-quickstart-nodocker-'));
-      const env = {
-        ...process.env,
-        MARGO_CONFIG: join(dir, 'config.json'),
-        NO_COLOR: '1',
-        MARGO_AGENT_POLL_INTERVAL_SECONDS: '1',
-        // No Docker engine for quickstart's check nor for the agent.
-        MARGO_AGENT_DOCKER_PATH: join(dir, 'no-docker'),
-        MARGO_AGENT_COMPOSE_COMMAND: join(dir, 'no-compose'),
-      };
-      try {
-        const port = await freePort();
-        const r = await run(
-          ['quickstart', '--once', '--listen', `127.0.0.1:${port}`, '--timeout', '120'],
-          dir,
-          env,
-          180,
-        );
-        assert.equal(r.code, 0, `${r.out}\n${r.err}`);
-        assert.match(r.err, /No Docker engine answers here/);
-        assert.match(r.out, /kind: ApplicationDeployment/);
-        assert.match(
-          r.out,
-          new RegExp(
-            `packageLocation: http://127\\.0\\.0\\.1:${port}/catalog/hello-world/1\\.0\\.0/resources/compose\\.tar\\.gz`,
-          ),
-        );
-      } finally {
-        await rm(dir, { recursive: true, force: true });
-      }
-    },
-  );
+  it('without a Docker engine says so plainly and still shows the rendered desired state', async () => {
+    assert.ok(existsSync(join(repo, 'packages/cli/dist/main.js')), 'build first: npm run build');
+    const dir = await mkdtemp(join(tmpdir(), 'margo-e2e-quickstart-nodocker-'));
+    const env = {
+      ...process.env,
+      MARGO_CONFIG: join(dir, 'config.json'),
+      NO_COLOR: '1',
+      MARGO_AGENT_POLL_INTERVAL_SECONDS: '1',
+      // No Docker engine for quickstart's check nor for the agent.
+      MARGO_AGENT_DOCKER_PATH: join(dir, 'no-docker'),
+      MARGO_AGENT_COMPOSE_COMMAND: join(dir, 'no-compose'),
+    };
+    try {
+      const port = await freePort();
+      const r = await run(
+        ['quickstart', '--once', '--listen', `127.0.0.1:${port}`, '--timeout', '120'],
+        dir,
+        env,
+        180,
+      );
+      assert.equal(r.code, 0, `${r.out}\n${r.err}`);
+      assert.match(r.err, /No Docker engine answers here/);
+      assert.match(r.out, /kind: ApplicationDeployment/);
+      assert.match(
+        r.out,
+        new RegExp(
+          `packageLocation: http://127\\.0\\.0\\.1:${port}/catalog/hello-world/1\\.0\\.0/resources/compose\\.tar\\.gz`,
+        ),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 
-  it(
-    'initialises ./margo-data, serves, enrols a local agent, publishes and deploys hello-world until installed',
-    AGENT_STEP,
-    async (t) => {
-      const tb = requireComponent(t, ['docker', 'image']);
-      if (!tb) return;
-      assert.ok(existsSync(join(repo, 'packages/cli/dist/main.js')), 'build first: npm run build');
-      const dir = await mkdtemp(join(tmpdir(), 'margo-e2e-quickstart-'));
-      const appPort = await freePort();
-      const env = {
-        ...testbedProcessEnv(tb),
-        MARGO_CONFIG: join(dir, 'config.json'),
-        NO_COLOR: '1',
-        MARGO_AGENT_POLL_INTERVAL_SECONDS: '1',
-      };
+  it('initialises ./margo-data, serves, enrols a local agent, publishes and deploys hello-world until installed', async (t) => {
+    const tb = requireComponent(t, ['docker', 'image']);
+    if (!tb) return;
+    assert.ok(existsSync(join(repo, 'packages/cli/dist/main.js')), 'build first: npm run build');
+    const dir = await mkdtemp(join(tmpdir(), 'margo-e2e-quickstart-'));
+    const appPort = await freePort();
+    const env = {
+      ...testbedProcessEnv(tb),
+      MARGO_CONFIG: join(dir, 'config.json'),
+      NO_COLOR: '1',
+      MARGO_AGENT_POLL_INTERVAL_SECONDS: '1',
+    };
+    try {
+      const port = await freePort();
+      const once = () =>
+        run(
+          [
+            'quickstart',
+            '--once',
+            '--listen',
+            `127.0.0.1:${port}`,
+            '--app-port',
+            String(appPort),
+            '--timeout',
+            '240',
+          ],
+          dir,
+          env,
+          300,
+        );
+      const r = await once();
+      assert.equal(r.code, 0, `${r.out}\n${r.err}`);
+      assert.match(r.err, /ok hello-world on local-device: installed/);
+      assert.match(r.err, new RegExp(`ok start server: http://127\\.0\\.0\\.1:${port}`));
+      assert.match(r.out, /hello-world is installed; the server is stopping \(--once\)/);
+      assert.match(r.out, new RegExp(`curl -s http://127\\.0\\.0\\.1:${appPort}/cgi-bin/env`));
+      assert.ok(existsSync(join(dir, 'margo-data', 'config.json')));
+      // A second run reuses the data folder and the enrolled agent.
+      const again = await once();
+      assert.equal(again.code, 0, `${again.out}\n${again.err}`);
+      assert.match(again.err, /reusing the existing one/);
+      assert.match(again.err, /already enrolled/);
+    } finally {
       try {
-        const port = await freePort();
-        const r = await run(
-          [
-            'quickstart',
-            '--once',
-            '--listen',
-            `127.0.0.1:${port}`,
-            '--app-port',
-            String(appPort),
-            '--timeout',
-            '240',
-          ],
-          dir,
+        execFileSync('sh', ['-c', `docker ps -aq --filter publish=${appPort} | xargs -r docker rm -f`], {
           env,
-          300,
-        );
-        assert.equal(r.code, 0, `${r.out}\n${r.err}`);
-        assert.match(r.err, /ok hello-world on local-device: installed/);
-        assert.match(r.out, /margo is serving on http:\/\/127\.0\.0\.1:\d+/);
-        assert.ok(existsSync(join(dir, 'margo-data', 'config.json')));
-        // A second run reuses the data folder and the enrolled agent.
-        const again = await run(
-          [
-            'quickstart',
-            '--once',
-            '--listen',
-            `127.0.0.1:${port}`,
-            '--app-port',
-            String(appPort),
-            '--timeout',
-            '240',
-          ],
-          dir,
-          env,
-          300,
-        );
-        assert.equal(again.code, 0, `${again.out}\n${again.err}`);
-        assert.match(again.err, /reusing the existing one/);
-        assert.match(again.err, /already enrolled/);
-      } finally {
-        try {
-          execFileSync('sh', ['-c', `docker ps -aq --filter publish=${appPort} | xargs -r docker rm -f`], {
-            env,
-            stdio: 'ignore',
-          });
-        } catch {
-          /* no docker */
-        }
-        await rm(dir, { recursive: true, force: true });
+          stdio: 'ignore',
+        });
+      } catch {
+        /* no docker */
       }
-    },
-  );
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -1,0 +1,153 @@
+// Runs the built CLI (node packages/cli/bin/margo.js) as a user would, for end-to-end suites:
+// one-shot commands, long-running `serve`/`agent` processes, polling with log tails on timeout.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+export const margoBin = join(repoRoot, 'packages/cli/bin/margo.js');
+
+export interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+    s.on('error', rej);
+  });
+}
+
+/** Parses a command's JSON output after checking it succeeded. */
+export function json<T = any>(r: Run): T {
+  assert.equal(r.code, 0, `exit ${r.code}: ${r.err}`);
+  return JSON.parse(r.out) as T;
+}
+
+/** `margo deploy` of examples/hello-world 1.0.0 as deployment `hello`, with -o json. */
+export function deployHelloArgs(o: { device: string; greeting: string; hostPort: number }): string[] {
+  return [
+    'deploy',
+    'hello-world@1.0.0',
+    '--name',
+    'hello',
+    '--device',
+    o.device,
+    '--set-string',
+    `GREETING=${o.greeting}`,
+    '--set',
+    `HOST_PORT=${o.hostPort}`,
+    '-o',
+    'json',
+  ];
+}
+
+/** SIGTERM (then SIGKILL after 20 s); resolves with the exit code. */
+export async function stop(child: ChildProcess | undefined): Promise<number | null> {
+  if (!child || child.exitCode !== null) return child?.exitCode ?? null;
+  return new Promise((res) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      res(code);
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** One user's shell: a working folder, an environment, and the logs of the processes it started. */
+export class MargoCli {
+  /** Output of long-running processes by name (`serve`, `agent`...), shown when a wait times out. */
+  readonly logs: Record<string, string> = {};
+
+  constructor(
+    readonly dir: string,
+    readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  /** Runs `margo ARGS` to completion (killed after 60 s). */
+  run(...args: string[]): Promise<Run> {
+    return new Promise((res) => {
+      const child = spawn(process.execPath, [margoBin, ...args], {
+        cwd: this.dir,
+        env: this.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        res({ code: code ?? -1, out, err });
+      });
+    });
+  }
+
+  /** Starts a long-running `margo ...`; resolves once `ready` appears in its output (logged under `name`). */
+  start(
+    name: string,
+    args: string[],
+    ready: RegExp,
+    extraEnv: NodeJS.ProcessEnv = {},
+  ): Promise<ChildProcess> {
+    this.logs[name] = '';
+    return new Promise((res, rej) => {
+      const child = spawn(process.execPath, [margoBin, ...args], {
+        cwd: this.dir,
+        env: { ...this.env, ...extraEnv },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let seen = '';
+      const timer = setTimeout(
+        () => rej(new Error(`margo ${args[0]} not ready in 60 s:\n${seen.slice(-3000)}`)),
+        60_000,
+      );
+      const on = (d: Buffer) => {
+        const s = d.toString();
+        seen += s;
+        this.logs[name] += s;
+        if (ready.test(seen)) {
+          clearTimeout(timer);
+          res(child);
+        }
+      };
+      child.stdout!.on('data', on);
+      child.stderr!.on('data', on);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        rej(new Error(`margo ${args[0]} exited ${code}:\n${seen.slice(-3000)}`));
+      });
+    });
+  }
+
+  /** Polls `get` every 500 ms until it returns a truthy value; on timeout shows the logs' tails. */
+  async until<T>(seconds: number, what: string, get: () => Promise<T | undefined | false>): Promise<T> {
+    const end = Date.now() + seconds * 1000;
+    let last: unknown;
+    while (Date.now() < end) {
+      try {
+        const v = await get();
+        if (v) return v;
+      } catch (e) {
+        last = e;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const tails = Object.entries(this.logs)
+      .map(([n, l]) => `${n} log tail:\n${l.slice(-2000)}`)
+      .join('\n');
+    throw new Error(
+      `timed out after ${seconds}s waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}\n${tails}`,
+    );
+  }
+}
