@@ -71,6 +71,11 @@ export interface LabelMatchExpression {
   key: string;
   operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Gt' | 'Lt' | 'ContainsAll' | 'ContainsAny';
   values?: string[];
+  /**
+   * rc.3, for ContainsAll/ContainsAny over a list of objects: expressions (JSON Pointers into one
+   * item) that items must match.
+   */
+  itemSelector?: LabelMatchExpression[];
 }
 
 export interface DeploymentProfile {

@@ -109,6 +109,7 @@ function matchExpressions(raw: unknown): LabelMatchExpression[] | undefined {
       key: str(e.key) ?? '',
       operator: (str(e.operator) ?? 'In') as LabelMatchExpression['operator'],
       ...(Array.isArray(e.values) ? { values: e.values.map((v) => String(v)) } : {}),
+      ...(isRecord(e.itemSelector) ? { itemSelector: matchExpressions(e.itemSelector) ?? [] } : {}),
     };
   });
 }

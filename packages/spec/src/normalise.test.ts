@@ -87,6 +87,17 @@ test('requirements from requiredResources and rc.3 deviceConstraints', () => {
     capacityRequirements: { cpu: { cores: 2 }, memory: '2Gi' },
     eligibilityRules: [
       { labelSelector: { matchExpressions: [{ key: 'site', operator: 'In', values: ['a'] }] } },
+      {
+        propertySelector: {
+          matchExpressions: [
+            {
+              key: '/peripherals',
+              operator: 'ContainsAny',
+              itemSelector: { matchExpressions: [{ key: '/type', operator: 'In', values: ['gpu'] }] },
+            },
+          ],
+        },
+      },
     ],
   };
   const app = model<ApplicationDescription>(yaml(a));
@@ -101,6 +112,15 @@ test('requirements from requiredResources and rc.3 deviceConstraints', () => {
   assert.deepEqual(app.profiles[1]!.requirements, { cpuCores: 2, memoryBytes: 2 * 1024 ** 3 });
   assert.deepEqual(app.profiles[1]!.eligibility, [
     { labelSelector: [{ key: 'site', operator: 'In', values: ['a'] }] },
+    {
+      propertySelector: [
+        {
+          key: '/peripherals',
+          operator: 'ContainsAny',
+          itemSelector: [{ key: '/type', operator: 'In', values: ['gpu'] }],
+        },
+      ],
+    },
   ]);
 });
 

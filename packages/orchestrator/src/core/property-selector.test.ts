@@ -12,6 +12,10 @@ const reported = {
     supportedDeploymentTypes: ['compose', 'helm'],
     otelCollector: true,
     'a/b': 'slash',
+    peripherals: [
+      { type: 'gpu', manufacturer: 'NVIDIA', model: 'T4' },
+      { type: 'camera', manufacturer: 'Basler' },
+    ],
   },
 };
 
@@ -41,6 +45,59 @@ const cases: [string, LabelMatchExpression, boolean][] = [
     true,
   ],
   ['escaped pointer', { key: '/a~1b', operator: 'In', values: ['slash'] }, true],
+  [
+    'ContainsAny itemSelector: one item matches every item expression',
+    {
+      key: '/peripherals',
+      operator: 'ContainsAny',
+      itemSelector: [
+        { key: '/type', operator: 'In', values: ['gpu'] },
+        { key: '/manufacturer', operator: 'In', values: ['NVIDIA'] },
+      ],
+    },
+    true,
+  ],
+  [
+    'ContainsAny itemSelector miss: no single item is an NVIDIA camera',
+    {
+      key: '/peripherals',
+      operator: 'ContainsAny',
+      itemSelector: [
+        { key: '/type', operator: 'In', values: ['camera'] },
+        { key: '/manufacturer', operator: 'In', values: ['NVIDIA'] },
+      ],
+    },
+    false,
+  ],
+  [
+    'ContainsAll itemSelector: each item expression matched by some item',
+    {
+      key: '/peripherals',
+      operator: 'ContainsAll',
+      itemSelector: [
+        { key: '/type', operator: 'In', values: ['camera'] },
+        { key: '/manufacturer', operator: 'In', values: ['NVIDIA'] },
+      ],
+    },
+    true,
+  ],
+  [
+    'ContainsAll itemSelector miss',
+    {
+      key: '/peripherals',
+      operator: 'ContainsAll',
+      itemSelector: [
+        { key: '/type', operator: 'In', values: ['gpu'] },
+        { key: '/type', operator: 'In', values: ['lidar'] },
+      ],
+    },
+    false,
+  ],
+  [
+    'itemSelector on a property that is not a list',
+    { key: '/otelCollector', operator: 'ContainsAny', itemSelector: [{ key: '/type', operator: 'Exists' }] },
+    false,
+  ],
 ];
 for (const [name, e, ok] of cases) {
   test(`propertySelector: ${name}`, () => {
@@ -53,6 +110,21 @@ test('propertySelector: the reason names the property and the need', () => {
   assert.deepEqual(
     unmetPropertySelector(reported, [{ key: '/cpus/0/architecture', operator: 'In', values: ['amd64'] }]),
     ['device property /cpus/0/architecture is arm64, needs In [amd64]'],
+  );
+});
+
+test('propertySelector: an itemSelector reason names the item expressions', () => {
+  assert.deepEqual(
+    unmetPropertySelector(reported, [
+      {
+        key: '/peripherals',
+        operator: 'ContainsAny',
+        itemSelector: [{ key: '/type', operator: 'In', values: ['lidar'] }],
+      },
+    ]),
+    [
+      'device property /peripherals is [{"type":"gpu","manufacturer":"NVIDIA","model":"T4"},{"type":"camera","manufacturer":"Basler"}], needs ContainsAny items matching /type In [lidar]',
+    ],
   );
 });
 
