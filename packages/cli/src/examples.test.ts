@@ -3,7 +3,7 @@
 // test/e2e/cli.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,6 +11,7 @@ import { validatePaths } from '@margo-gitops/spec';
 import { memoryIo } from './io.js';
 import { main } from './main.js';
 import { createReposNative } from './native-repos.js';
+import { HELLO_IMAGE } from './commands/quickstart.js';
 import { examplesDir, reposTemplateDir } from './paths.js';
 import type { Services } from './services.js';
 
@@ -30,6 +31,11 @@ before(async () => {
 after(() => rm(root, { recursive: true, force: true }));
 
 describe('examples/', () => {
+  it('hello-world runs the image the quickstart hint names', async () => {
+    const compose = await readFile(join(examplesDir, 'hello-world/resources/compose/docker-compose.yml'), 'utf8');
+    assert.match(compose, new RegExp(`image: ${HELLO_IMAGE.replace(/\./g, '\\.')}\\n`));
+  });
+
   it('every file is valid', async () => {
     const results = await validatePaths([examplesDir]);
     assert.ok(results.length >= 6, `only ${results.length} files found`);

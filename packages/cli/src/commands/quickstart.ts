@@ -29,6 +29,8 @@ export interface QuickstartOptions {
 
 export const QUICKSTART_DEVICE = 'local-device';
 export const QUICKSTART_DEPLOYMENT = 'hello-world';
+/** The image examples/hello-world runs (examples/hello-world/resources/compose). */
+export const HELLO_IMAGE = '127.0.0.1:5000/margo/echo:1';
 const ADMIN_TOKEN_FILE = 'state/quickstart-admin.token';
 
 /** True when `docker info` answers within 5 s (the docker binary the agent uses: MARGO_AGENT_DOCKER_PATH or docker). */
@@ -252,6 +254,9 @@ export async function run(opts: QuickstartOptions, deps: CommandDeps): Promise<n
             : (last?.state ?? 'no status reported in time'),
         );
         pr.stop();
+        io.err(
+          `\nhint: hello-world runs the image ${HELLO_IMAGE}, which \`bash test/testbed/up\` builds and pushes to a local registry (no image can be pulled from the internet here). Run it, then \`npm start\` again. The agent's log is ${relative(deps.cwd, logDir) || logDir}/agent.log.\n`,
+        );
         if (opts.exitWhenInstalled) return (await shutdown(), 1);
       }
       pr.stop();
