@@ -27,26 +27,37 @@ const IDS = ['genuine', 'unsigned', 'borrowed', 'edited'];
 let pki: Pki;
 let orch: Orchestrator;
 const logs: Record<string, unknown>[] = [];
+let genuineIdentity: { keyPem: string; certPem: string };
 
 function identity(id: string) {
   const k = createDeviceKeyAndCsr(id, { bits: 2048 });
   return { keyPem: k.keyPem, certPem: signDeviceCsr(pki.ca, k.csrPem, { expectedDeviceId: id }) };
 }
 
-function report(id: string, signer?: { keyPem: string; certPem: string }, tamper = false): void {
+function report(
+  id: string,
+  signer?: { keyPem: string; certPem: string },
+  tamper = false,
+  wt = new WorkTree(root, dev(id), 'status', { name: id, email: `${id}@devices.invalid` }),
+): void {
   const caps = Buffer.from(capabilities(id, 'Standalone Device', '8Gi'));
   const files = new Map([['capabilities.json', caps]]);
   if (signer) files.set(SIGNATURES_FILE, Buffer.from(signFiles(files, signer.keyPem, signer.certPem)));
   if (tamper) files.set('capabilities.json', Buffer.from(capabilities(id, 'Standalone Device', '64Gi')));
-  const wt = new WorkTree(root, dev(id), 'status', { name: id, email: `${id}@devices.invalid` });
-  wt.write(Object.fromEntries([...files].map(([p, b]) => [p, b.toString('utf8')])), 'status');
+  wt.write(
+    {
+      [SIGNATURES_FILE]: null, // an unsigned report has none, also on top of a signed one
+      ...Object.fromEntries([...files].map(([p, b]) => [p, b.toString('utf8')])),
+    },
+    'status',
+  );
 }
 
 before(async () => {
   pki = await initPki(join(dataDir, 'pki'), { commonName: 'status verification test', bits: 2048 });
   await createRepos(reposRoot);
   for (const id of IDS) await ensureDeviceRepo(reposRoot, id);
-  const genuine = identity('genuine');
+  const genuine = (genuineIdentity = identity('genuine'));
   report('genuine', genuine);
   report('unsigned');
   report('borrowed', genuine); // another device's valid signature
@@ -112,4 +123,31 @@ test('an unsigned report after a genuine one keeps the last genuine capabilities
   const st = await orch.getFleetStatus();
   const row = st.devices.find((d) => d.deviceId === 'genuine');
   assert.equal(row?.statusProblems?.[0]?.code, 'TRUST_STATUS_UNSIGNED');
+});
+
+test('after a restart, the last genuine capabilities are found in the status history', async () => {
+  const wt = new WorkTree(root, dev('genuine'), 'status', {
+    name: 'genuine',
+    email: 'genuine@devices.invalid',
+  });
+  report('genuine', genuineIdentity, false, wt);
+  report('genuine', undefined, false, wt); // the newest report is unsigned, its parent genuine
+  const fresh = new Orchestrator({
+    dataDir: join(root, 'data-restarted'),
+    reposRoot,
+    logger: pino({ level: 'silent' }),
+    intervalMs: 0,
+    statusVerifier: createStatusVerifier({ caCertPem: pki.ca.certPem, pkiDir: pki.dir }),
+  });
+  try {
+    await fresh.reconcileNow('restart');
+    assert.equal(fresh.deviceOutcomes('genuine')[0]?.status, 'matched');
+    const st = await fresh.getFleetStatus();
+    assert.equal(
+      st.devices.find((d) => d.deviceId === 'genuine')?.statusProblems?.[0]?.code,
+      'TRUST_STATUS_UNSIGNED',
+    );
+  } finally {
+    await fresh.stop();
+  }
 });

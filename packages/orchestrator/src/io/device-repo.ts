@@ -126,6 +126,31 @@ export type StatusVerifier = (
   files: ReadonlyMap<string, Buffer>,
 ) => Promise<{ files: Map<string, Buffer>; refused: StatusProblem[] }>;
 
+const CAPABILITIES_FILE = 'capabilities.json';
+/** How far back the status history is searched for genuine capabilities (the agent keeps a few). */
+const GENUINE_SEARCH_DEPTH = 16;
+
+/**
+ * The newest capabilities.json on the first-parent history that verifies: when the latest report's
+ * capabilities are ignored (unsigned, forged), matching goes on with the last genuine ones.
+ */
+async function lastGenuineCapabilities(
+  gitdir: string,
+  parents: string[],
+  verify: { deviceId: string; verifier: StatusVerifier },
+): Promise<Buffer | undefined> {
+  let next = parents[0];
+  for (let i = 0; next && i < GENUINE_SEARCH_DEPTH; i++) {
+    const c = await readCommit(gitdir, next).catch(() => undefined);
+    if (!c) return undefined;
+    const r = await verify.verifier(verify.deviceId, await readTreeFiles(gitdir, c.tree));
+    const caps = r.files.get(CAPABILITIES_FILE);
+    if (caps) return caps;
+    next = c.parents[0];
+  }
+  return undefined;
+}
+
 /**
  * Reads the `status` branch of a device repository. With a verifier, only files signed by this
  * device are used; the others are ignored and listed in `problems` with their codes.
@@ -144,10 +169,14 @@ export async function readDeviceStatus(
     const r = await verify.verifier(verify.deviceId, files);
     files = r.files;
     out.problems.push(...r.refused);
+    if (r.refused.some((p) => p.path === CAPABILITIES_FILE)) {
+      const genuine = await lastGenuineCapabilities(gitdir, commit.parents, verify);
+      if (genuine) files.set(CAPABILITIES_FILE, genuine);
+    }
   }
   for (const [path, bytes] of files) {
     try {
-      if (path === 'capabilities.json')
+      if (path === CAPABILITIES_FILE)
         out.capabilities = normaliseCapabilities(JSON.parse(bytes.toString('utf8')));
       else if (/^deployments\/[^/]+\.json$/.test(path)) {
         const s = normaliseStatus(JSON.parse(bytes.toString('utf8')));
