@@ -32,7 +32,10 @@ after(() => rm(root, { recursive: true, force: true }));
 
 describe('examples/', () => {
   it('hello-world runs the image the quickstart hint names', async () => {
-    const compose = await readFile(join(examplesDir, 'hello-world/resources/compose/docker-compose.yml'), 'utf8');
+    const compose = await readFile(
+      join(examplesDir, 'hello-world/resources/compose/docker-compose.yml'),
+      'utf8',
+    );
     assert.match(compose, new RegExp(`image: ${HELLO_IMAGE.replace(/\./g, '\\.')}\\n`));
   });
 
