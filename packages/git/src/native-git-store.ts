@@ -18,7 +18,7 @@ import {
   toBuffer,
 } from './paths.js';
 import { IsoGitStore } from './iso-git-store.js';
-import { readAllRefs, readRef } from './refs-fs.js';
+import { readAllRefs, readRef, removeStaleRefLock } from './refs-fs.js';
 import type {
   CommitFilesInput,
   CommitResult,
@@ -341,6 +341,8 @@ export class NativeGitStore implements GitStore {
   }
 
   private async casUpdate(ref: string, oid: string, expected: string | null, reason: string): Promise<void> {
+    // git refuses forever while a killed writer's `<ref>.lock` exists; take such a lock over.
+    await removeStaleRefLock(this.gitdir, ref);
     const res = await this.git(['update-ref', '-m', reason, ref, oid, expected ?? ZERO_OID], {
       okCodes: [0, 1, 128],
     });

@@ -1,4 +1,4 @@
-import { open, readFile, readdir, rename, mkdir, unlink } from 'node:fs/promises';
+import { open, readFile, readdir, rename, mkdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { MargoError } from '@margo-gitops/spec';
 import { ZERO_OID, fullRef, isOid } from './paths.js';
@@ -100,6 +100,32 @@ export async function readAllRefs(gitdir: string): Promise<PackedRefs> {
 }
 
 /**
+ * A ref lock is held for the milliseconds of one write + fsync + rename. One older than this was
+ * left by a writer that was killed (`kill -9`, power loss) and would block the ref forever.
+ */
+export const STALE_LOCK_MS = 10_000;
+
+/**
+ * Removes `<ref>.lock` when it is older than `staleMs` (a crashed writer's). Returns true when one
+ * was removed. Safe against a live writer: live locks are younger than any sensible `staleMs`.
+ */
+export async function removeStaleRefLock(
+  gitdir: string,
+  ref: string,
+  staleMs = STALE_LOCK_MS,
+): Promise<boolean> {
+  const lock = `${join(gitdir, fullRef(ref))}.lock`;
+  try {
+    const st = await stat(lock);
+    if (Date.now() - st.mtimeMs < staleMs) return false;
+    await unlink(lock);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Moves `ref` to `newOid` only if it still points at `expected` (null = must not exist), with
  * git's lock protocol (`<ref>.lock` created exclusively, then renamed). `force` skips the check.
  */
@@ -108,7 +134,7 @@ export async function casUpdateRef(
   ref: string,
   newOid: string,
   expected: string | null,
-  opts: { force?: boolean } = {},
+  opts: { force?: boolean; staleLockMs?: number } = {},
 ): Promise<void> {
   const name = fullRef(ref);
   const path = join(gitdir, name);
@@ -116,7 +142,12 @@ export async function casUpdateRef(
   await mkdir(dirname(path), { recursive: true });
   let fh;
   try {
-    fh = await open(lock, 'wx');
+    fh = await open(lock, 'wx').catch(async (e: NodeJS.ErrnoException) => {
+      // A lock left by a killed writer is taken over (once); a live one is a conflict.
+      if (e.code === 'EEXIST' && (await removeStaleRefLock(gitdir, name, opts.staleLockMs)))
+        return open(lock, 'wx');
+      throw e;
+    });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
       throw new MargoError('GIT_CAS_CONFLICT', `ref ${name} is being updated by another writer`, {

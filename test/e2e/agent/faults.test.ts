@@ -244,7 +244,9 @@ test(
           repo.statusJson(`deployments/${id}.json`)?.['x-margo-gitops-extensions']?.lastRepair?.component ===
           'echo',
         60_000,
-      );
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}\nagent log tail:\n${agent.lines.slice(-25).join('\n')}`);
+      });
       await waitFor(
         'new desired state applied after recovery',
         async () => /GREETING=two/.test((await httpGet(`http://127.0.0.1:${port}/cgi-bin/env`)) ?? ''),
