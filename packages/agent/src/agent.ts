@@ -123,6 +123,7 @@ export class Agent {
         ...(o.config.composeCommand ? { composeCommand: o.config.composeCommand } : {}),
         dockerPath: o.config.dockerPath,
         stopTimeoutSeconds: o.config.composeStopTimeoutSeconds,
+        ociPlainHttp: o.config.ociPlainHttp,
       }),
       ...(o.config.kubeconfig
         ? [
@@ -880,7 +881,6 @@ function isRetryable(code: string): boolean {
     'AGENT_PROFILE_UNSUPPORTED',
     'AGENT_SIGNATURE_INVALID',
     'AGENT_CHECKSUM_MISMATCH',
-    'AGENT_OCI_UNSUPPORTED',
     'AGENT_DEPENDENCY_CYCLE',
     'AGENT_UNSEAL_FAILED',
     'AGENT_VERIFICATION_FAILED',

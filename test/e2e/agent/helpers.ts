@@ -269,6 +269,18 @@ export function docker(env: NodeJS.ProcessEnv, ...args: string[]): string {
 }
 
 /** A free TCP port on 127.0.0.1. */
+/** Removes every container of a Compose project (test cleanup; nothing left is fine). */
+export function removeComposeProject(env: NodeJS.ProcessEnv, project: string): void {
+  try {
+    const ids = docker(env, 'ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`)
+      .split('\n')
+      .filter(Boolean);
+    if (ids.length) docker(env, 'rm', '-f', ...ids);
+  } catch {
+    /* no docker, or nothing left */
+  }
+}
+
 export async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));

@@ -15,6 +15,7 @@ import {
   deploymentYaml,
   DeviceRepo,
   docker,
+  removeComposeProject,
   freePort,
   httpGet,
   startGitServer,
@@ -123,18 +124,7 @@ test('compose: private registry without and with credentials', { timeout: 200_00
     );
   } finally {
     await agent?.stop();
-    try {
-      docker(
-        env,
-        'rm',
-        '-f',
-        ...docker(env, 'ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`)
-          .split('\n')
-          .filter(Boolean),
-      );
-    } catch {
-      /* nothing left */
-    }
+    removeComposeProject(env, project);
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }

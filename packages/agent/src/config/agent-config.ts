@@ -34,6 +34,8 @@ export interface AgentConfig {
   kubeconfig?: string;
   /** Pass `--plain-http` to helm for OCI registries (loopback/test registries over http). */
   helmPlainHttp: boolean;
+  /** Plain http for OCI registries holding Compose Archives (loopback/test registries). */
+  ociPlainHttp: boolean;
   /** Optional DeviceCapabilities overrides merged over what is discovered. */
   capabilitiesFile?: string;
   /** Keep this many commits on the status branch (older ones are squashed). */
@@ -59,6 +61,7 @@ export const DEFAULT_CONFIG: Omit<AgentConfig, 'deviceId' | 'repoUrl' | 'stateDi
   composeStopTimeoutSeconds: 10,
   helmPath: 'helm',
   helmPlainHttp: false,
+  ociPlainHttp: false,
   statusHistoryLimit: 50,
   driftCheckEvery: 1,
   capabilitiesEvery: 20,

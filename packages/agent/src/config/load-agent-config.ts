@@ -47,6 +47,7 @@ const KEYS: Record<keyof AgentConfig, KeySpec> = {
   helmPath: { kind: 'string' },
   kubeconfig: { kind: 'string', path: true },
   helmPlainHttp: { kind: 'boolean' },
+  ociPlainHttp: { kind: 'boolean' },
   capabilitiesFile: { kind: 'string', path: true },
   statusHistoryLimit: { kind: 'number', int: true, min: 2 },
   driftCheckEvery: { kind: 'number', int: true, min: 0 },

@@ -7,6 +7,7 @@ import type { ProfileType } from '@margo-gitops/spec';
 import type { DriverRecord } from '../state/state-store.js';
 import type { ComponentContext, Driver, Observation, Prepared, RemoveContext } from './driver.js';
 import { composeEnvironment, composeProjectName } from './compose-env.js';
+import { pullOciArchive } from './oci-archive.js';
 import { obtainPackage, showLocation, unpackPackage } from './obtain-package.js';
 import { redact, runCommand, tail, type RunResult } from './run-command.js';
 
@@ -20,6 +21,8 @@ export interface ComposeDriverOptions {
   pollMs?: number;
   /** Seconds containers get to stop on recreate/down (default 10). */
   stopTimeoutSeconds?: number;
+  /** Plain http to OCI registries holding Compose Archives (loopback/test registries). */
+  ociPlainHttp?: boolean;
 }
 
 interface ComposeRecord extends DriverRecord {
@@ -125,17 +128,31 @@ export class ComposeDriver implements Driver {
         'AGENT_INVALID_DOCUMENT',
         `component ${ctx.component.name} has no Compose properties`,
       );
-    if (!props.packageLocation) {
+    let source: string;
+    let pkg: { bytes: Buffer; sha256: string; signed: boolean };
+    if (props.packageLocation) {
+      ctx.progress('downloading');
+      source = showLocation(props.packageLocation);
+      pkg = await obtainPackage(props.packageLocation, props.keyLocation, ctx.component.raw, {
+        repoFiles: ctx.repoFiles,
+        timeoutMs: ctx.timeoutSeconds * 1000,
+      });
+    } else if (props.repository && props.revision) {
+      // rc.3 Compose Archive: an OCI artifact, content-addressed (its digest is checked).
+      ctx.progress('downloading');
+      source = `${props.repository}:${props.revision}`;
+      const a = await pullOciArchive(props.repository, props.revision, {
+        timeoutMs: ctx.timeoutSeconds * 1000,
+        ...(this.o.ociPlainHttp ? { plainHttp: true } : {}),
+        ...(ctx.registry ? { credentials: ctx.registry } : {}),
+      });
+      pkg = { bytes: a.bytes, sha256: a.digest.slice('sha256:'.length), signed: false };
+    } else {
       throw new MargoError(
-        'AGENT_OCI_UNSUPPORTED',
-        `component ${ctx.component.name}: Compose packages from OCI repositories (${props.repository ?? '?'}) are not supported yet; use packageLocation`,
+        'AGENT_INVALID_DOCUMENT',
+        `component ${ctx.component.name} names neither a packageLocation nor an OCI repository and revision`,
       );
     }
-    ctx.progress('downloading');
-    const pkg = await obtainPackage(props.packageLocation, props.keyLocation, ctx.component.raw, {
-      repoFiles: ctx.repoFiles,
-      timeoutMs: ctx.timeoutSeconds * 1000,
-    });
     const dir = join(ctx.workDir, pkg.sha256.slice(0, 16));
     let composeFile: string;
     const marker = join(dir, '.margo-unpacked');
@@ -147,10 +164,7 @@ export class ComposeDriver implements Driver {
       composeFile = join(u.root.slice(dir.length), u.composeFile).replace(/^\/+/, '');
       writeFileSync(marker, JSON.stringify({ composeFile, sha256: pkg.sha256 }));
     }
-    ctx.logger.debug(
-      { package: showLocation(props.packageLocation), sha256: pkg.sha256, signed: pkg.signed },
-      'package ready',
-    );
+    ctx.logger.debug({ package: source, sha256: pkg.sha256, signed: pkg.signed }, 'package ready');
     ctx.progress('prepared');
     return { dir, composeFile, sha256: pkg.sha256 };
   }

@@ -60,10 +60,6 @@ export const agentCodes = {
     summary: 'The downloaded package does not have the expected sha256 digest.',
     hint: 'Re-publish the package or fix the digest in the deployment.',
   },
-  AGENT_OCI_UNSUPPORTED: {
-    summary: 'Compose packages from OCI repositories are not supported by this agent yet.',
-    hint: 'Publish the Compose package as a tarball and reference it with packageLocation.',
-  },
   AGENT_REGISTRY_AUTH_FAILED: {
     summary: 'The container or chart registry refused the credentials (or credentials were missing).',
     hint: 'Give the deployment registry credentials (MARGO_REGISTRY_* parameters) that the registry accepts.',
