@@ -11,7 +11,11 @@ cleanup() {
   rm -rf "$scratch"
   [ "$had_data" = 1 ] || rm -rf margo-data
   # the quickstart leaves hello-world running for the newcomer; CI does not need it any more
-  docker ps -aq --filter label=com.docker.compose.project --filter name=margo-hello-world | xargs -r docker rm -f >/dev/null 2>&1 || true
+  for c in $(docker ps -aq --filter label=com.docker.compose.project --filter name=margo-hello-world 2>/dev/null); do
+    p=$(docker inspect -f '{{index .Config.Labels "com.docker.compose.project"}}' "$c")
+    docker rm -f "$c" >/dev/null 2>&1
+    docker network ls -q --filter "label=com.docker.compose.project=$p" | xargs -r docker network rm >/dev/null 2>&1
+  done
 }
 trap cleanup EXIT
 MARGO_QUICKSTART_EXIT_WHEN_INSTALLED=1 MARGO_CONFIG="$scratch/config.json" timeout 600 npm start

@@ -11,7 +11,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadTestbed, requireComponent, testbedProcessEnv } from '../testbed/env.js';
-import { deployHelloArgs, freePort, json, MargoCli, repoRoot, stop, type Run } from '../e2e/cli/harness.js';
+import {
+  deployHelloArgs,
+  freePort,
+  json,
+  MargoCli,
+  removeWorkloadOnPort,
+  repoRoot,
+  stop,
+  type Run,
+} from '../e2e/cli/harness.js';
 
 const FIRST = 'first-greeting';
 const SECOND = 'second-greeting';
@@ -104,13 +113,7 @@ after(async () => {
   }
   await stop(agent);
   await stop(server);
-  try {
-    execFileSync('sh', ['-c', `docker ps -aq --filter publish=${hostPort} | xargs -r docker rm -f`], {
-      stdio: 'ignore',
-    });
-  } catch {
-    /* no docker */
-  }
+  removeWorkloadOnPort(hostPort);
   await rm(dir, { recursive: true, force: true });
 });
 

@@ -37,6 +37,9 @@ function cleanup(env: NodeJS.ProcessEnv, prefix: string): void {
     const p = docker(env, 'inspect', '--format', '{{index .Config.Labels "com.docker.compose.project"}}', id);
     if (p.startsWith(prefix)) docker(env, 'rm', '-f', id);
   }
+  for (const net of docker(env, 'network', 'ls', '--format', '{{.Name}}').split('\n')) {
+    if (net.startsWith(prefix)) docker(env, 'network', 'rm', net);
+  }
 }
 
 test('kill -9 at each step of install and removal converges', { timeout: 600_000 }, async (t) => {

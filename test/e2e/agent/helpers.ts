@@ -276,6 +276,10 @@ export function removeComposeProject(env: NodeJS.ProcessEnv, project: string): v
       .split('\n')
       .filter(Boolean);
     if (ids.length) docker(env, 'rm', '-f', ...ids);
+    const nets = docker(env, 'network', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`)
+      .split('\n')
+      .filter(Boolean);
+    if (nets.length) docker(env, 'network', 'rm', ...nets);
   } catch {
     /* no docker, or nothing left */
   }

@@ -3,14 +3,23 @@
 // engine of the testbed) -> set a parameter -> undeploy -> rollback, checking output and exit codes,
 // including -o json. Needs `npm run build` (npm test does it) and the testbed's docker + image.
 import assert from 'node:assert/strict';
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadTestbed, requireComponent, testbedProcessEnv } from '../../testbed/env.js';
-import { deployHelloArgs, freePort, json, MargoCli, repoRoot as repo, stop, type Run } from './harness.js';
+import {
+  deployHelloArgs,
+  freePort,
+  json,
+  MargoCli,
+  removeWorkloadOnPort,
+  repoRoot as repo,
+  stop,
+  type Run,
+} from './harness.js';
 
 let dir: string;
 let env: NodeJS.ProcessEnv;
@@ -72,14 +81,7 @@ after(async () => {
   }
   await stop(agent);
   await stop(server);
-  try {
-    execFileSync('sh', ['-c', `docker ps -aq --filter publish=${hostPort} | xargs -r docker rm -f`], {
-      env,
-      stdio: 'ignore',
-    });
-  } catch {
-    /* no docker */
-  }
+  removeWorkloadOnPort(hostPort, env);
   await rm(dir, { recursive: true, force: true });
 });
 

@@ -1,7 +1,7 @@
 // Runs the built CLI (node packages/cli/bin/margo.js) as a user would, for end-to-end suites:
 // one-shot commands, long-running `serve`/`agent` processes, polling with log tails on timeout.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +48,23 @@ export function deployHelloArgs(o: { device: string; greeting: string; hostPort:
     '-o',
     'json',
   ];
+}
+
+/**
+ * Test cleanup: removes the containers publishing `port` and their Compose projects' networks
+ * (leaked networks exhaust Docker's address pools over a long run). No docker: nothing to do.
+ */
+export function removeWorkloadOnPort(port: number, env: NodeJS.ProcessEnv = process.env): void {
+  const script = `for c in $(docker ps -aq --filter publish=${port}); do
+  p=$(docker inspect -f '{{index .Config.Labels "com.docker.compose.project"}}' "$c")
+  docker rm -f "$c"
+  [ -n "$p" ] && docker network ls -q --filter "label=com.docker.compose.project=$p" | xargs -r docker network rm
+done`;
+  try {
+    execFileSync('sh', ['-c', script], { env, stdio: 'ignore' });
+  } catch {
+    /* no docker, or nothing left */
+  }
 }
 
 /** SIGTERM (then SIGKILL after 20 s); resolves with the exit code. */

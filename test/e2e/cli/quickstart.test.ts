@@ -1,14 +1,14 @@
 // `margo quickstart --once` (what `npm start` runs, bounded for CI) in a temporary folder, with the
 // built CLI and the testbed's Docker engine: it must get examples/hello-world to `installed`.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { requireComponent, testbedProcessEnv } from '../../testbed/env.js';
-import { freePort, margoBin as bin, repoRoot as repo } from './harness.js';
+import { freePort, margoBin as bin, removeWorkloadOnPort, repoRoot as repo } from './harness.js';
 
 function run(
   args: string[],
@@ -108,14 +108,7 @@ describe('margo quickstart', { timeout: 420_000 }, () => {
       assert.match(again.err, /reusing the existing one/);
       assert.match(again.err, /already enrolled/);
     } finally {
-      try {
-        execFileSync('sh', ['-c', `docker ps -aq --filter publish=${appPort} | xargs -r docker rm -f`], {
-          env,
-          stdio: 'ignore',
-        });
-      } catch {
-        /* no docker */
-      }
+      removeWorkloadOnPort(appPort, env);
       await rm(dir, { recursive: true, force: true });
     }
   });
