@@ -341,11 +341,16 @@ export class NativeGitStore implements GitStore {
   }
 
   private async casUpdate(ref: string, oid: string, expected: string | null, reason: string): Promise<void> {
-    // git refuses forever while a killed writer's `<ref>.lock` exists; take such a lock over.
-    await removeStaleRefLock(this.gitdir, ref);
-    const res = await this.git(['update-ref', '-m', reason, ref, oid, expected ?? ZERO_OID], {
-      okCodes: [0, 1, 128],
-    });
+    const updateRef = () =>
+      this.git(['update-ref', '-m', reason, ref, oid, expected ?? ZERO_OID], { okCodes: [0, 1, 128] });
+    let res = await updateRef();
+    // git refuses forever while a killed writer's `<ref>.lock` exists; such a lock is taken over.
+    if (
+      res.code !== 0 &&
+      /\.lock'?: File exists/i.test(res.stderr) &&
+      (await removeStaleRefLock(this.gitdir, ref))
+    )
+      res = await updateRef();
     if (res.code !== 0) {
       if (
         /cannot lock ref|is at .* but expected|reference already exists|unable to resolve reference/i.test(

@@ -13,6 +13,8 @@ const author = { name: 'tester', email: 'tester@example.invalid' };
 for (const [backend, make] of [
   ['isomorphic-git', (d: string) => new IsoGitStore(d)],
   ['native git', (d: string) => new NativeGitStore(d)],
+  // every commit through git plumbing (update-ref), not the in-process path for small commits
+  ['native git, plumbing path', (d: string) => new NativeGitStore(d, { smallCommitThreshold: 0 })],
 ] as [string, (d: string) => GitStore][]) {
   test(`${backend}: a ref lock left by a killed writer is taken over; a live one is a conflict`, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'margo-stale-lock-'));

@@ -16,6 +16,7 @@ import {
   MANIFEST_FILE,
   manifestFacts,
   readDeviceMain,
+  CAPABILITIES_FILE,
   readDeviceStatus,
   writeDeviceMain,
   type DeviceReport,
@@ -495,10 +496,6 @@ export class Orchestrator {
     return this.states.get(deviceId)?.outcomes ?? [];
   }
 
-  /**
-   * The fleet roll-up: every deployment with per-state counts, errors and per-device rows, read
-   * fresh from every device's status branch.
-   */
   /** Reads (and, with a verifier, checks) a status report; problems are logged once per report. */
   private async readReport(id: string, gitdir: string, oid: string | null): Promise<DeviceReport> {
     const v = this.opts.statusVerifier;
@@ -508,7 +505,7 @@ export class Orchestrator {
     if (
       !report.capabilities &&
       prev?.capabilities &&
-      report.problems.some((p) => p.path === 'capabilities.json')
+      report.problems.some((p) => p.path === CAPABILITIES_FILE)
     )
       report.capabilities = prev.capabilities;
     for (const p of report.problems) {
@@ -520,6 +517,10 @@ export class Orchestrator {
     return report;
   }
 
+  /**
+   * The fleet roll-up: every deployment with per-state counts, errors and per-device rows, read
+   * fresh from every device's status branch.
+   */
   async getFleetStatus(): Promise<FleetStatus> {
     await this.load();
     if (this.fleetOid === undefined) {

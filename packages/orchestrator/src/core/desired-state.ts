@@ -13,9 +13,8 @@ import { resolveParameters, type ParameterValidator } from './resolve-parameters
 import { resolveVersion } from './resolve-version.js';
 import { selectTargets } from './select-targets.js';
 
-/** One catalog entry: a parsed description, or why it could not be parsed. */
 /**
- * One catalog package. `digests` maps each package-relative Compose `packageLocation`/`keyLocation`
+ * One catalog package: a parsed description, or why it could not be parsed. `digests` maps each package-relative Compose `packageLocation`/`keyLocation`
  * (as normalised by render-deployment's `packageRelativePath`) to the SHA-256 of that file in the catalog, so the
  * rendered URL carries `#sha256=` and the signed desired state pins the bytes the device downloads.
  */

@@ -126,7 +126,8 @@ export type StatusVerifier = (
   files: ReadonlyMap<string, Buffer>,
 ) => Promise<{ files: Map<string, Buffer>; refused: StatusProblem[] }>;
 
-const CAPABILITIES_FILE = 'capabilities.json';
+/** The DeviceCapabilities file on a device's status branch. */
+export const CAPABILITIES_FILE = 'capabilities.json';
 /** How far back the status history is searched for genuine capabilities (the agent keeps a few). */
 const GENUINE_SEARCH_DEPTH = 16;
 

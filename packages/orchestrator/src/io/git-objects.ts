@@ -367,7 +367,17 @@ export async function readFilesCli(
   ref: string,
   filter: (path: string) => boolean = () => true,
 ): Promise<Map<string, Buffer>> {
-  const wanted = [...(await listBlobsCli(gitdir, ref))].filter(([path]) => filter(path));
+  return readBlobsCli(
+    gitdir,
+    [...(await listBlobsCli(gitdir, ref))].filter(([path]) => filter(path)),
+  );
+}
+
+/** Contents of listed blobs (`[path, blob id]`, e.g. from listBlobsCli): path -> bytes. */
+export async function readBlobsCli(
+  gitdir: string,
+  wanted: readonly (readonly [string, string])[],
+): Promise<Map<string, Buffer>> {
   const objs = await readObjectsCli(
     gitdir,
     wanted.map(([, oid]) => oid),

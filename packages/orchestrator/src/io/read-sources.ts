@@ -1,10 +1,15 @@
 import { createHash } from 'node:crypto';
-import { parseFleet, type Fleet, type FleetParseCache } from '@margo-gitops/spec';
+import {
+  parseFleet,
+  type ApplicationDescription,
+  type Fleet,
+  type FleetParseCache,
+} from '@margo-gitops/spec';
 import { parse } from 'yaml';
 import type { Catalog, CatalogEntry } from '../core/desired-state.js';
 import { normaliseApplication } from '../spec-adapter.js';
 import { packageRelativePath } from '../core/render-deployment.js';
-import { listBlobsCli, readFilesCli, readObjectsCli, readRef, runGit } from './git-objects.js';
+import { listBlobsCli, readBlobsCli, readFilesCli, readObjectsCli, readRef, runGit } from './git-objects.js';
 
 const MARGO_YAML = /^([^/]+)\/([^/]+)\/margo\.ya?ml$/;
 
@@ -21,7 +26,10 @@ export class CatalogReader {
    */
   async read(gitdir: string, oid: string): Promise<Catalog> {
     const blobs = await listBlobsCli(gitdir, oid);
-    const files = await readFilesCli(gitdir, oid, (p) => MARGO_YAML.test(p));
+    const files = await readBlobsCli(
+      gitdir,
+      [...blobs].filter(([p]) => MARGO_YAML.test(p)),
+    );
     const catalog = new Map<string, Map<string, CatalogEntry>>();
     const seen = new Map<string, CatalogEntry>();
     for (const [path, content] of files) {
@@ -44,20 +52,25 @@ export class CatalogReader {
   /**
    * Pins every package-relative Compose file (`packageLocation`, `keyLocation`) by SHA-256, so
    * the signed desired state names the exact bytes a device may run. A location naming no file in
-   * the catalog makes the package an error entry rather than an unverifiable download.
+   * the catalog makes the package an error entry rather than an unverifiable download. Entries are
+   * replaced, never changed (the parse cache shares them between reads).
    */
   private async addDigests(
     gitdir: string,
     catalog: Map<string, Map<string, CatalogEntry>>,
     blobs: ReadonlyMap<string, string>,
   ): Promise<void> {
-    const wanted = new Map<CatalogEntry & { app: unknown }, Map<string, string>>(); // entry -> rel -> blob
-    const missing: string[] = [];
+    const pinned: {
+      versions: Map<string, CatalogEntry>;
+      version: string;
+      app: ApplicationDescription;
+      rels: Map<string, string>;
+    }[] = [];
     for (const [appId, versions] of catalog) {
       for (const [version, entry] of versions) {
         if (!('app' in entry)) continue;
-        const rels = new Map<string, string>();
-        const problems: string[] = [];
+        const rels = new Map<string, string>(); // package-relative path -> blob id
+        const missing: string[] = [];
         for (const profile of entry.app.profiles)
           for (const c of profile.components)
             for (const loc of [c.compose?.packageLocation, c.compose?.keyLocation]) {
@@ -65,30 +78,23 @@ export class CatalogReader {
               if (rel === undefined) continue;
               const blob = blobs.get(`${appId}/${version}/${rel}`);
               if (blob) rels.set(rel, blob);
-              else problems.push(rel);
+              else missing.push(rel);
             }
-        if (problems.length) {
+        if (missing.length)
           versions.set(version, {
-            error: `Compose package file${problems.length > 1 ? 's' : ''} ${problems.join(', ')} not in the catalog under ${appId}/${version}/`,
+            error: `Compose package file${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not in the catalog under ${appId}/${version}/`,
           });
-        } else if (rels.size) {
-          wanted.set(entry, rels);
-          for (const b of rels.values()) if (!this.sha256ByBlob.has(b)) missing.push(b);
-        }
+        else if (rels.size) pinned.push({ versions, version, app: entry.app, rels });
       }
     }
-    if (missing.length) {
-      const objs = await readObjectsCli(gitdir, [...new Set(missing)]);
-      for (const [b, o] of objs)
-        this.sha256ByBlob.set(b, createHash('sha256').update(o.content).digest('hex'));
-    }
-    for (const [entry, rels] of wanted) {
-      const digests = new Map<string, string>();
-      for (const [rel, b] of rels) {
-        const d = this.sha256ByBlob.get(b);
-        if (d) digests.set(rel, d);
-      }
-      (entry as { digests?: ReadonlyMap<string, string> }).digests = digests;
+    const unknown = [...new Set(pinned.flatMap((p) => [...p.rels.values()]))].filter(
+      (b) => !this.sha256ByBlob.has(b),
+    );
+    for (const [b, o] of await readObjectsCli(gitdir, unknown))
+      this.sha256ByBlob.set(b, createHash('sha256').update(o.content).digest('hex'));
+    for (const { versions, version, app, rels } of pinned) {
+      const digests = new Map([...rels].map(([rel, b]) => [rel, this.sha256ByBlob.get(b)!]));
+      versions.set(version, { app, digests });
     }
   }
 }
