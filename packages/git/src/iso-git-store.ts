@@ -16,6 +16,7 @@ import {
   shortRef,
   toBuffer,
 } from './paths.js';
+import { isoFs } from './iso-fs.js';
 import { casUpdateRef, readAllRefs, readRef } from './refs-fs.js';
 import type {
   CommitFilesInput,
@@ -105,8 +106,9 @@ export class IsoGitStore implements GitStore {
     if (fs.existsSync(join(this.gitdir, 'HEAD'))) return;
     await mkdir(this.dir, { recursive: true });
     try {
-      if (opts.bare ?? true) await git.init({ fs, gitdir: this.dir, bare: true, defaultBranch: branch });
-      else await git.init({ fs, dir: this.dir, defaultBranch: branch });
+      if (opts.bare ?? true)
+        await git.init({ fs: isoFs, gitdir: this.dir, bare: true, defaultBranch: branch });
+      else await git.init({ fs: isoFs, dir: this.dir, defaultBranch: branch });
     } catch (e) {
       throw new MargoError(
         'GIT_COMMAND_FAILED',
@@ -132,10 +134,10 @@ export class IsoGitStore implements GitStore {
     let oid: string | null;
     const before = await readRef(this.gitdir, into);
     // isomorphic-git records remote-tracking refs and needs a refspec for that.
-    const spec = await git.getConfig({ fs, gitdir: this.gitdir, path: 'remote.origin.fetch' });
+    const spec = await git.getConfig({ fs: isoFs, gitdir: this.gitdir, path: 'remote.origin.fetch' });
     if (!spec)
       await git.setConfig({
-        fs,
+        fs: isoFs,
         gitdir: this.gitdir,
         path: 'remote.origin.fetch',
         value: '+refs/heads/*:refs/remotes/origin/*',
@@ -158,7 +160,7 @@ export class IsoGitStore implements GitStore {
     }
     try {
       const res = await git.fetch({
-        fs,
+        fs: isoFs,
         http,
         gitdir: this.gitdir,
         url,
@@ -183,7 +185,7 @@ export class IsoGitStore implements GitStore {
 
   private async hasCommit(oid: string): Promise<boolean> {
     try {
-      await git.readCommit({ fs, gitdir: this.gitdir, oid, cache: this.cache });
+      await git.readCommit({ fs: isoFs, gitdir: this.gitdir, oid, cache: this.cache });
       return true;
     } catch {
       return false;
@@ -196,7 +198,7 @@ export class IsoGitStore implements GitStore {
     const messages: string[] = [];
     try {
       await git.push({
-        fs,
+        fs: isoFs,
         http,
         gitdir: this.gitdir,
         url,
@@ -244,7 +246,12 @@ export class IsoGitStore implements GitStore {
 
   private async treeOf(commit: string): Promise<string> {
     try {
-      const { commit: c } = await git.readCommit({ fs, gitdir: this.gitdir, oid: commit, cache: this.cache });
+      const { commit: c } = await git.readCommit({
+        fs: isoFs,
+        gitdir: this.gitdir,
+        oid: commit,
+        cache: this.cache,
+      });
       return c.tree;
     } catch (e) {
       throw new MargoError('GIT_REF_NOT_FOUND', `commit ${commit} not found in ${this.dir}`, { cause: e });
@@ -252,7 +259,7 @@ export class IsoGitStore implements GitStore {
   }
 
   private async readTreeObject(oid: string): Promise<IsoTreeEntry[]> {
-    const { tree } = await git.readTree({ fs, gitdir: this.gitdir, oid, cache: this.cache });
+    const { tree } = await git.readTree({ fs: isoFs, gitdir: this.gitdir, oid, cache: this.cache });
     return tree as IsoTreeEntry[];
   }
 
@@ -260,7 +267,7 @@ export class IsoGitStore implements GitStore {
     const commit = await this.commitOf(ref);
     try {
       const { blob } = await git.readBlob({
-        fs,
+        fs: isoFs,
         gitdir: this.gitdir,
         oid: commit,
         filepath: path,
@@ -299,7 +306,7 @@ export class IsoGitStore implements GitStore {
     const tree = await this.readTree(ref, prefix);
     const out = new Map<string, Buffer>();
     for (const [p, e] of tree) {
-      const { blob } = await git.readBlob({ fs, gitdir: this.gitdir, oid: e.oid, cache: this.cache });
+      const { blob } = await git.readBlob({ fs: isoFs, gitdir: this.gitdir, oid: e.oid, cache: this.cache });
       out.set(p, Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength));
     }
     return out;
@@ -332,7 +339,7 @@ export class IsoGitStore implements GitStore {
       }
       const oid = await git.hashBlob({ object: content }).then((r) => r.oid);
       if (existing && existing.type === 'blob' && existing.oid === oid) continue;
-      await git.writeBlob({ fs, gitdir: this.gitdir, blob: content });
+      await git.writeBlob({ fs: isoFs, gitdir: this.gitdir, blob: content });
       const mode = existing && existing.type === 'blob' ? existing.mode : '100644';
       entries.set(p, { mode, path: p, oid, type: 'blob' });
       dirty = true;
@@ -353,7 +360,7 @@ export class IsoGitStore implements GitStore {
     }
     if (!dirty) return treeOid;
     if (entries.size === 0) return null;
-    return git.writeTree({ fs, gitdir: this.gitdir, tree: [...entries.values()] });
+    return git.writeTree({ fs: isoFs, gitdir: this.gitdir, tree: [...entries.values()] });
   }
 
   async commitFiles(input: CommitFilesInput): Promise<CommitResult> {
@@ -379,7 +386,7 @@ export class IsoGitStore implements GitStore {
     const parentTree = current ? await this.treeOf(current) : null;
     let tree = await this.applyToTree(parentTree, changes);
     if (current && tree === parentTree) return { oid: current, changed: false };
-    if (tree === null) tree = await git.writeTree({ fs, gitdir, tree: [] });
+    if (tree === null) tree = await git.writeTree({ fs: isoFs, gitdir, tree: [] });
     const who = {
       name: input.author.name,
       email: input.author.email,
@@ -387,7 +394,7 @@ export class IsoGitStore implements GitStore {
       timezoneOffset: input.author.timezoneOffset ?? 0,
     };
     const oid = await git.writeCommit({
-      fs,
+      fs: isoFs,
       gitdir,
       commit: {
         tree,
@@ -410,7 +417,12 @@ export class IsoGitStore implements GitStore {
     let cur: string | undefined = head;
     let total = 0;
     while (cur) {
-      const { commit } = await git.readCommit({ fs, gitdir: this.gitdir, oid: cur, cache: this.cache });
+      const { commit } = await git.readCommit({
+        fs: isoFs,
+        gitdir: this.gitdir,
+        oid: cur,
+        cache: this.cache,
+      });
       total++;
       if (chain.length < keep) {
         chain.push(cur);
@@ -424,7 +436,7 @@ export class IsoGitStore implements GitStore {
       const { gpgsig: _signature, ...c } = commits.get(chain[i]!)!;
       const rest = c.parent.slice(1);
       parent = await git.writeCommit({
-        fs,
+        fs: isoFs,
         gitdir: this.gitdir,
         commit: { ...c, parent: parent ? [parent, ...rest] : [] },
       });
