@@ -4,12 +4,13 @@
 // atomically, a killed write left a truncated loose object that isomorphic-git never rewrites.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { IsoGitStore } from './iso-git-store.js';
+import { STALE_LOCK_MS } from './refs-fs.js';
 
 const storeModule = fileURLToPath(new URL('./iso-git-store.ts', import.meta.url));
 
@@ -54,6 +55,12 @@ for (let i = 0; ; i++) {
       fsck.stdout + fsck.stderr,
     );
     assert.equal(fsck.status, 0, fsck.stderr);
+    // A kill can also leave the ref lock; it is taken over once it is STALE_LOCK_MS old (time passes).
+    const lock = join(dir, 'refs', 'heads', 'status.lock');
+    if (existsSync(lock)) {
+      const old = (Date.now() - STALE_LOCK_MS - 1000) / 1000;
+      utimesSync(lock, old, old);
+    }
     const head = await store.resolveRef('status');
     const next = await store.commitFiles({
       ref: 'status',
