@@ -138,8 +138,12 @@ test('loop: installs in dependency order, waits on a failed dependency, removes 
     // the retry after backoff succeeds once db works again (no new commit needed).
     driver.failing.clear();
     driver.log = [];
-    await new Promise((r) => setTimeout(r, 1100));
-    const r3 = await agent.pollOnce();
+    // The retry is due after a jittered backoff: poll until it is (bounded), as the loop would.
+    let r3 = await agent.pollOnce();
+    for (const end = Date.now() + 15_000; !r3.actions.length && Date.now() < end; ) {
+      await new Promise((r) => setTimeout(r, 200));
+      r3 = await agent.pollOnce();
+    }
     assert.deepEqual(
       r3.actions.map((a) => `${a.kind}:${a.name}:${a.result}`),
       ['reconfigure:db:ok', 'reconfigure:api:ok', 'noop:web:ok'],
