@@ -5,15 +5,14 @@ import { canonicalJson } from './canonical-json.js';
 import { assertDeviceId } from './device-id.js';
 import {
   SIGNER_OU,
-  checkIssuedBy,
-  hasExtKeyUsage,
+  certificateSerial,
+  certificateSubjectField,
+  checkIssued,
+  hasExtendedKeyUsage,
   normalisePem,
-  parseCertificate,
-  pki,
-  serialOf,
-  subjectField,
-} from './x509.js';
-import type forge from 'node-forge';
+  notAfter,
+  readCertificate,
+} from './x509-native.js';
 
 /** File name of the signed manifest at the root of a device repository's `main` branch. */
 export const MANIFEST_FILE = 'margo-manifest.json';
@@ -224,22 +223,26 @@ export interface VerifiedManifest {
 
 function checkSigner(
   certPem: string,
-  ca: forge.pki.Certificate,
+  ca: X509Certificate,
   now: Date,
-): { cert: forge.pki.Certificate; serial: string; commonName: string } {
-  let cert: forge.pki.Certificate;
+): { cert: X509Certificate; serial: string; commonName: string } {
+  let cert: X509Certificate;
   try {
-    cert = pki.certificateFromPem(certPem);
+    cert = new X509Certificate(certPem);
   } catch {
     throw new MargoError(
       'TRUST_MANIFEST_SIGNER_UNTRUSTED',
       'the manifest signer certificate cannot be parsed',
     );
   }
-  const serial = serialOf(cert);
-  const commonName = subjectField(cert, 'CN') ?? '';
-  const issued = checkIssuedBy(ca, cert, now);
-  if (issued !== 'ok' || subjectField(cert, 'OU') !== SIGNER_OU || !hasExtKeyUsage(cert, 'codeSigning')) {
+  const serial = certificateSerial(cert);
+  const commonName = certificateSubjectField(cert, 'CN') ?? '';
+  const issued = checkIssued(ca, cert, now);
+  if (
+    issued !== 'ok' ||
+    certificateSubjectField(cert, 'OU') !== SIGNER_OU ||
+    !hasExtendedKeyUsage(cert, 'codeSigning')
+  ) {
     const reason =
       issued === 'expired'
         ? 'expired or not yet valid'
@@ -272,7 +275,7 @@ export function verifyManifest(
 ): VerifiedManifest {
   const now = opts.now ?? new Date();
   const doc = parseSignedManifest(bytes);
-  const ca = parseCertificate(opts.caCertPem, 'root CA certificate');
+  const ca = readCertificate(opts.caCertPem, 'root CA certificate');
   const signer = checkSigner(doc.signer.certificates[0]!, ca, now);
 
   let canonical: string;
@@ -286,7 +289,7 @@ export function verifyManifest(
     ok = rsaVerify(
       'sha256',
       Buffer.from(canonical, 'utf8'),
-      new X509Certificate(doc.signer.certificates[0]!).publicKey,
+      signer.cert.publicKey,
       Buffer.from(doc.signature.value, 'base64'),
     );
   } catch {
@@ -421,9 +424,12 @@ export function needsResign(
   const exp = new Date(doc.manifest.expiresAt).getTime();
   if (Number.isNaN(exp) || exp <= limit) return true;
   try {
-    const signer = parseCertificate(doc.signer.certificates[0]!);
-    if (signer.validity.notAfter.getTime() <= limit) return true;
-    if (opts.signingCertPem && serialOf(signer) !== serialOf(parseCertificate(opts.signingCertPem)))
+    const signer = readCertificate(doc.signer.certificates[0]!);
+    if (notAfter(signer).getTime() <= limit) return true;
+    if (
+      opts.signingCertPem &&
+      certificateSerial(signer) !== certificateSerial(readCertificate(opts.signingCertPem))
+    )
       return true;
   } catch {
     return true;

@@ -8,12 +8,15 @@ import { MargoError } from '@margo-gitops/spec';
 
 export const pki = forge.pki;
 
-/** Organisational unit marking the desired-state signing certificate. */
-export const SIGNER_OU = 'margo-gitops desired-state signer';
-/** Organisational unit marking device certificates. */
-export const DEVICE_OU = 'margo-gitops device';
-/** Organisational unit of the root CA. */
-export const CA_OU = 'margo-gitops root CA';
+export {
+  SIGNER_OU,
+  DEVICE_OU,
+  CA_OU,
+  normaliseSerial,
+  normalisePem,
+  certificateFingerprint,
+} from './x509-native.js';
+import { normaliseSerial } from './x509-native.js';
 
 /** Default RSA modulus size for every key margo-gitops creates (about 128-bit security). */
 export const DEFAULT_RSA_BITS = 3072;
@@ -54,16 +57,6 @@ export function certificateDer(pemOrCert: string | forge.pki.Certificate): Buffe
   return Buffer.from(forge.asn1.toDer(pki.certificateToAsn1(cert)).getBytes(), 'binary');
 }
 
-/**
- * SHA-256 fingerprint of a certificate's DER encoding, lower-case hex without separators.
- *
- * @example
- * certificateFingerprint(caCertPem); // 'a3f1...'
- */
-export function certificateFingerprint(certPem: string): string {
-  return createHash('sha256').update(certificateDer(certPem)).digest('hex');
-}
-
 /** SHA-256 of the SubjectPublicKeyInfo DER of a forge public key (a stable key id). */
 export function publicKeyId(key: forge.pki.PublicKey): Buffer {
   const der = forge.asn1.toDer(pki.publicKeyToAsn1(key)).getBytes();
@@ -81,10 +74,6 @@ export function subjectField(
 /** Serial number of a certificate as lower-case hex without leading zeros. */
 export function serialOf(cert: forge.pki.Certificate): string {
   return normaliseSerial(cert.serialNumber);
-}
-
-export function normaliseSerial(serial: string): string {
-  return serial.toLowerCase().replace(/^0+(?=.)/, '');
 }
 
 export type IssuedCheck = 'ok' | 'untrusted' | 'expired';
@@ -119,11 +108,6 @@ export function hasExtKeyUsage(cert: forge.pki.Certificate, usage: 'codeSigning'
 export function keyBits(key: forge.pki.PublicKey): number {
   const n = (key as forge.pki.rsa.PublicKey).n;
   return n ? n.bitLength() : 0;
-}
-
-/** PEM with '\n' line endings and a final newline. */
-export function normalisePem(pem: string): string {
-  return pem.replace(/\r\n/g, '\n').trim() + '\n';
 }
 
 /** DER prefix of a SHA-256 DigestInfo (RFC 8017 section 9.2, note 1). */
