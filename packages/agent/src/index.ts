@@ -1,5 +1,15 @@
 export { Agent, type AgentOptions, type PollResult, type Verifier } from './agent.js';
 export { runAgentMain } from './main.js';
+export {
+  startDeviceAgent,
+  manifestVerifier,
+  splitEnrolmentToken,
+  defaultEnrolApi,
+  type EnrolApi,
+  type DeviceEnrolment,
+  type StartDeviceAgentOptions,
+  type RunningDeviceAgent,
+} from './device-agent.js';
 export { createAgentLogger } from './logger.js';
 export {
   loadAgentConfig,

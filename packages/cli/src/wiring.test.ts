@@ -25,7 +25,7 @@ describe('signed desired state between serve and agent', () => {
     const v1 = await sign('dev1', files, { version: 0 });
     t += 1000;
     const v2 = await sign('dev1', files, { version: 0 });
-    const verify = manifestVerifier({ caCertPem: pki.ca.certPem }, join(dir, 'agent'));
+    const verify = manifestVerifier({ caCertPem: pki.ca.certPem, deviceId: 'dev1' }, join(dir, 'agent'));
     await verify(v2, { deviceId: 'dev1', commit: 'c2' });
     await verify(v2, { deviceId: 'dev1', commit: 'c2' }); // same manifest again: fine
     await assert.rejects(verify(v1, { deviceId: 'dev1', commit: 'c1' }), { code: 'TRUST_MANIFEST_ROLLBACK' });
@@ -35,7 +35,7 @@ describe('signed desired state between serve and agent', () => {
       /^TRUST_/.test(e.code ?? ''),
     );
     await assert.rejects(
-      manifestVerifier({ caCertPem: pki.ca.certPem }, join(dir, 'other'))(v2, {
+      manifestVerifier({ caCertPem: pki.ca.certPem, deviceId: 'dev2' }, join(dir, 'other'))(v2, {
         deviceId: 'dev2',
         commit: 'c2',
       }),

@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MargoError } from '@margo-gitops/spec';
-import { assertOwnerOnly, readFileIfExists } from '@margo-gitops/trust';
+import { assertOwnerOnly, readFileIfExists } from '@margo-gitops/trust/device';
 
 /** Files of a device identity inside `<stateDir>/identity/` (folder 0700). */
 export const IDENTITY_FILES = {

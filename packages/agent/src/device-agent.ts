@@ -1,0 +1,144 @@
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { MargoError } from '@margo-gitops/spec';
+import { createDesiredStateVerifier, signPayload, unseal } from '@margo-gitops/trust/device';
+import { Agent } from './agent.js';
+import { loadAgentConfig } from './config/load-agent-config.js';
+import { loadEnrolment, type Enrolment } from './enrol/enrolment-state.js';
+import type { EnrolOptions } from './enrol/enrol.js';
+import { createAgentLogger } from './logger.js';
+
+/** The identity fields the secured agent needs from an enrolment. */
+export type DeviceEnrolment = Pick<
+  Enrolment,
+  'deviceId' | 'repoUrl' | 'token' | 'keyPem' | 'certPem' | 'caCertPem'
+>;
+
+/** Enrolment seams (tests inject stubs). The default enrols for real, loading node-forge only then. */
+export interface EnrolApi {
+  enrol(opts: EnrolOptions): Promise<DeviceEnrolment>;
+  loadEnrolment(stateDir: string): Promise<DeviceEnrolment>;
+}
+
+export const defaultEnrolApi: EnrolApi = {
+  // First start only: creating the key and the certificate request needs node-forge, which a
+  // running device otherwise never loads.
+  enrol: async (opts) => (await import('./enrol/enrol.js')).enrol(opts),
+  loadEnrolment,
+};
+
+/** What the caller logs through (the CLI's logger, or the agent's own). */
+export interface StartLogger {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface StartDeviceAgentOptions {
+  /** Orchestrator base URL, needed for the first start only. */
+  server?: string;
+  /** One-time enrolment token (`<deviceId>:<secret>`), needed for the first start only. */
+  token?: string;
+  stateDir: string;
+  log: StartLogger;
+  /** Where the agent's JSON log lines go: a file path or a file descriptor (default stderr). */
+  logTo?: string | number;
+}
+
+export interface RunningDeviceAgent {
+  deviceId: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The one-time enrolment token printed by `margo device add` is `<deviceId>:<secret>`, so
+ * `margo agent --token` alone names the device. A bare secret needs MARGO_AGENT_DEVICE_ID.
+ */
+export function splitEnrolmentToken(
+  token: string,
+  env: NodeJS.ProcessEnv,
+): { deviceId: string; secret: string } {
+  const i = token.indexOf(':');
+  if (i > 0) return { deviceId: token.slice(0, i), secret: token.slice(i + 1) };
+  const deviceId = env.MARGO_AGENT_DEVICE_ID;
+  if (!deviceId) {
+    throw new MargoError('USAGE_ERROR', 'the enrolment token does not name the device', {
+      hint: 'Use the token exactly as `margo device add` printed it (ID:SECRET), or set MARGO_AGENT_DEVICE_ID.',
+    });
+  }
+  return { deviceId, secret: token };
+}
+
+/**
+ * Starts the secured agent, as `margo agent` and `margo-agent` run it: the first start enrols
+ * (server and token given), later starts resume from the state folder. Every desired-state commit
+ * is verified against the enrolment's root CA before anything is applied, status is signed with
+ * the device key, and sealed parameter values are opened with it.
+ */
+export async function startDeviceAgent(
+  opts: StartDeviceAgentOptions,
+  env: NodeJS.ProcessEnv = process.env,
+  api: EnrolApi = defaultEnrolApi,
+): Promise<RunningDeviceAgent> {
+  let enrolment = await api.loadEnrolment(opts.stateDir).catch((e: unknown) => {
+    // Only "nothing enrolled yet" means enrol now; a damaged identity must not be overwritten.
+    if (e instanceof MargoError && e.code === 'TRUST_ENROL_STATE_MISSING') return undefined;
+    throw e;
+  });
+  if (!enrolment) {
+    if (!opts.token || !opts.server) {
+      throw new MargoError(
+        'CLI_AGENT_STATE_INVALID',
+        `${opts.stateDir} holds no enrolment, and --server and --token were not both given`,
+      );
+    }
+    const { deviceId, secret } = splitEnrolmentToken(opts.token, env);
+    enrolment = await api.enrol({
+      serverUrl: opts.server,
+      deviceId,
+      enrolmentToken: secret,
+      stateDir: opts.stateDir,
+      facts: { hostname: hostname() },
+    });
+    opts.log.info('enrolled', { deviceId });
+  } else if (opts.token) {
+    opts.log.info('already enrolled; the enrolment token is not needed any more', {
+      deviceId: enrolment.deviceId,
+    });
+  }
+  const e = enrolment;
+  const { config, problems } = loadAgentConfig({
+    env,
+    flags: { deviceId: e.deviceId, repoUrl: e.repoUrl, token: e.token, stateDir: opts.stateDir },
+  });
+  if (problems.length) {
+    throw new MargoError(
+      'USAGE_ERROR',
+      `agent configuration: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+    );
+  }
+  const agent = new Agent({
+    config,
+    logger: createAgentLogger({ level: config.logLevel, deviceId: e.deviceId, destination: opts.logTo ?? 2 }),
+    unseal: (v) => unseal(v, e.keyPem),
+    signStatus: (bytes) => signPayload(bytes, e.keyPem, e.certPem),
+    verifier: manifestVerifier(e, opts.stateDir),
+  });
+  const loop = agent.start();
+  loop.catch((err: unknown) =>
+    opts.log.error('agent stopped with an error', { error: (err as Error).message }),
+  );
+  return { deviceId: e.deviceId, stop: () => agent.stop() };
+}
+
+/**
+ * Checks margo-manifest.json of every desired-state commit before anything is applied: signed by
+ * the orchestrator's key under the enrolment's root CA, for this device, covering every file,
+ * newer than the last applied manifest (remembered in <state>/identity/applied-manifest.json).
+ */
+export function manifestVerifier(e: Pick<DeviceEnrolment, 'caCertPem' | 'deviceId'>, stateDir: string) {
+  return createDesiredStateVerifier({
+    caCertPem: e.caCertPem,
+    deviceId: e.deviceId,
+    appliedManifestPath: join(stateDir, 'identity', 'applied-manifest.json'),
+  });
+}

@@ -1,0 +1,117 @@
+import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { codeInfo, isMargoError, toMargoError } from '@margo-gitops/spec';
+import { startDeviceAgent, type EnrolApi, type StartLogger } from './device-agent.js';
+
+/**
+ * `margo-agent`: the device agent on its own, for devices. Same flags and behaviour as
+ * `margo agent` (first start enrols, later starts resume from --state; every desired-state commit
+ * is verified before it is applied), without the orchestrator, the client commands or commander,
+ * and shipped as one bundled file (`npm run build` writes packages/agent/dist/bundle/). Settings
+ * other than the three flags come from MARGO_AGENT_* variables (docs in packages/agent/README.md).
+ */
+export const USAGE = `usage: margo-agent --state <dir> [--server <url> --token <id:secret>] [--log-to <file>]
+
+  --state <dir>     state folder of this device (keys, enrolment, applied state)
+  --server <url>    margo server URL (first start only)
+  --token <token>   one-time enrolment token from \`margo device add\` (first start only)
+  --log-to <file>   append the JSON log lines to this file instead of stderr
+  --help            this text
+
+Other settings: MARGO_AGENT_* environment variables (see the agent's README).
+`;
+
+export interface DeviceMainIo {
+  err(text: string): void;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** Resolves with the signal name when the process is asked to stop. */
+  untilStopped(): Promise<string>;
+  enrolApi?: EnrolApi;
+}
+
+const FLAGS = new Set(['state', 'server', 'token', 'log-to']);
+
+/** Parses argv (without node and script); `{ error }` on a usage error. */
+export function parseDeviceArgs(
+  argv: string[],
+): { help: true } | { help: false; values: Record<string, string> } | { error: string } {
+  const values: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--help' || a === '-h') return { help: true };
+    if (!a.startsWith('--')) return { error: `unexpected argument ${a}` };
+    const [k, inline] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    if (!FLAGS.has(k)) return { error: `unknown option --${k}` };
+    const v = inline ?? argv[++i];
+    if (v === undefined || v === '') return { error: `--${k} needs a value` };
+    values[k] = v;
+  }
+  if (!values.state) return { error: '--state is required' };
+  return { help: false, values };
+}
+
+/** Runs the device agent until stopped; returns the process exit code (2 usage, 1 failure). */
+export async function runDeviceMain(argv: string[], io: DeviceMainIo): Promise<number> {
+  const parsed = parseDeviceArgs(argv);
+  if ('error' in parsed) {
+    io.err(`error USAGE_ERROR: ${parsed.error}\n${USAGE}`);
+    return 2;
+  }
+  if (parsed.help) {
+    io.err(USAGE);
+    return 0;
+  }
+  const v = parsed.values;
+  const stateDir = resolve(io.cwd, v.state!);
+  const line = (level: string) => (msg: string, fields?: Record<string, unknown>) =>
+    io.err(
+      JSON.stringify({ time: new Date().toISOString(), level, msg, component: 'agent', ...fields }) + '\n',
+    );
+  const log: StartLogger = { info: line('info'), error: line('error') };
+  try {
+    const agent = await startDeviceAgent(
+      {
+        ...(v.server ? { server: v.server } : {}),
+        ...(v.token ? { token: v.token } : {}),
+        ...(v['log-to'] ? { logTo: resolve(io.cwd, v['log-to']) } : {}),
+        stateDir,
+        log,
+      },
+      io.env,
+      io.enrolApi,
+    );
+    io.err(`agent for device ${agent.deviceId} running (state in ${stateDir})\n`);
+    const sig = await io.untilStopped();
+    io.err(`${sig}: stopping the agent\n`);
+    await agent.stop();
+    return 0;
+  } catch (e) {
+    const known = isMargoError(e) && codeInfo(e.code) !== undefined;
+    const err = known ? e : toMargoError(e);
+    io.err(`error ${err.code}: ${err.message}\n`);
+    if (err.hint) io.err(`hint: ${err.hint}\n`);
+    return err.code === 'USAGE_ERROR' || err.code === 'CLI_AGENT_STATE_INVALID' ? 2 : 1;
+  }
+}
+
+const self = fileURLToPath(import.meta.url);
+if (process.argv[1] && realpathSync(process.argv[1]) === realpathSync(self)) {
+  runDeviceMain(process.argv.slice(2), {
+    err: (t) => process.stderr.write(t),
+    env: process.env,
+    cwd: process.cwd(),
+    untilStopped: () =>
+      new Promise((r) => {
+        process.once('SIGTERM', () => r('SIGTERM'));
+        process.once('SIGINT', () => r('SIGINT'));
+      }),
+  }).then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`error INTERNAL_ERROR: ${(e as Error).stack ?? String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}
