@@ -3,14 +3,26 @@
 // loop doing `git fetch` + `<compose> up -d` with the same poll interval (target <= 1.25x floor);
 // (2) idle agent: CPU per no-change poll and RSS (target <= 60 MB).
 //
-//   node --conditions=source --import tsx bench/agent/index.ts [--rounds 9] [--idle-only]  (BENCH_TRACE=1 prints the agent's steps per round) [--interval 1]
+//   node --conditions=source --import tsx bench/agent/index.ts [--rounds 15] [--idle-only] [--interval 1]
+//   (BENCH_TRACE=1 prints the agent's steps per round)
 //
-// Uses the testbed (Docker, local registry image, nginx git server); the agent runs as a child
-// process from packages/agent/dist when built (else from sources through tsx, noted in the output).
+// The agent runs as a device runs it: packages/agent/bin/margo-agent (the bundle `npm run build`
+// writes, under the launcher's V8 flags; MARGO_AGENT_NODE_FLAGS overrides them), with an identity
+// under its state folder and every desired-state commit carrying a manifest signed under that
+// identity's root CA, so each change pays for the verification and each status commit for its
+// signature. Idle figures are also given for `node margo-agent.mjs` with node's defaults and for
+// the unbundled packages (packages/agent/dist/device-main.js), for comparison.
+//
+// Fairness of the latency comparison: the floor loop and the agent poll side by side for the whole
+// run and their rounds alternate, so load drifts hit both; round i commits at the same phase of
+// the poll interval for both (phases spread evenly over the interval, in a shuffled order).
+//
+// Uses the testbed (Docker, local registry image, nginx git server).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { createSignedManifest, initPki, MANIFEST_FILE, type Pki } from '@margo-gitops/trust';
+import { writeDeviceIdentity } from '../../test/fixtures/device-identity.ts';
 import { loadTestbed, testbedProcessEnv } from '../../test/testbed/env.ts';
 import { composePackage, deploymentYaml, git, tempDir } from '../../test/e2e/agent/helpers.ts';
 
@@ -19,16 +31,27 @@ const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : def;
 };
-const ROUNDS = arg('rounds', 9);
+const ROUNDS = arg('rounds', 15);
 const INTERVAL = arg('interval', 1);
 const IDLE_SECONDS = arg('idle-seconds', 20);
-/** Node flags recommended for small devices (README): smaller young generation, size-optimised code. */
-const SMALL_HEAP = ['--max-semi-space-size=1', '--optimize-for-size'];
+const LAUNCHER = join(root, 'packages/agent/bin/margo-agent');
+const BUNDLE = join(root, 'packages/agent/dist/bundle/margo-agent.mjs');
+const UNBUNDLED = join(root, 'packages/agent/dist/device-main.js');
+/** How a device starts the agent: the launcher (bundle + small-device V8 flags), or node on a file. */
+type Command = string[];
+const viaLauncher: Command = [LAUNCHER];
+const viaNode = (file: string): Command => [process.execPath, file];
 
 const tb = loadTestbed();
 if (!tb || !['docker', 'image', 'git'].every((c) => tb.components.includes(c as never))) {
   console.error('bench/agent needs the testbed (docker, image, git): run test/testbed/up');
   process.exit(2);
+}
+for (const f of [LAUNCHER, BUNDLE, UNBUNDLED]) {
+  if (!existsSync(f)) {
+    console.error(`bench/agent needs ${f}: run npm run build`);
+    process.exit(2);
+  }
 }
 const env = testbedProcessEnv(tb);
 const compose = tb.compose!;
@@ -38,27 +61,60 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 // No healthcheck: "installed" means running, as for `up -d` in the floor.
 const COMPOSE = `services:\n  echo:\n    image: ${tb.image}\n    environment:\n      GREETING: \${GREETING:-hi}\n`;
 
-function bareRepo(name: string): { url: string; work: string; bare: string } {
+interface Repo {
+  url: string;
+  work: string;
+  bare: string;
+  /** The files of `main`, to sign a manifest over (signed repositories only). */
+  files: Map<string, Buffer>;
+  signFor?: string;
+}
+
+function bareRepo(name: string, signFor?: string): Repo {
   const bare = join(tb!.gitRoot!, `${name}.git`);
   rmSync(bare, { recursive: true, force: true });
   execFileSync('git', ['init', '-q', '--bare', '-b', 'main', bare]);
   const work = tempDir(`bench-${name}-`);
   git(work, 'init', '-q', '-b', 'main');
-  return { url: `${tb!.gitHttpAuth}/${name}.git`, work, bare };
+  return {
+    url: `${tb!.gitHttpAuth}/${name}.git`,
+    work,
+    bare,
+    files: new Map(),
+    ...(signFor ? { signFor } : {}),
+  };
 }
 
-function commitPush(work: string, bare: string, files: Record<string, string | Buffer | null>): number {
-  for (const [p, c] of Object.entries(files)) {
-    const abs = join(work, p);
+let manifestVersion = BigInt(Date.now()) * 1000n;
+
+/** Commits and pushes; a signed repository gets a new margo-manifest.json in the same commit. */
+function commitPush(repo: Repo, files: Record<string, string | Buffer | null>): number {
+  const write = (p: string, c: string | Buffer | null) => {
+    const abs = join(repo.work, p);
     if (c === null) rmSync(abs, { force: true });
     else {
       mkdirSync(join(abs, '..'), { recursive: true });
       writeFileSync(abs, c);
     }
+  };
+  for (const [p, c] of Object.entries(files)) {
+    write(p, c);
+    if (c === null) repo.files.delete(p);
+    else repo.files.set(p, Buffer.from(c));
   }
-  git(work, 'add', '-A');
-  git(work, 'commit', '-q', '-m', 'bench');
-  git(work, 'push', '-q', '-f', bare, 'main');
+  if (repo.signFor) {
+    const expiresAt = new Date(Date.now() + 86_400_000);
+    write(
+      MANIFEST_FILE,
+      createSignedManifest(
+        { deviceId: repo.signFor, files: repo.files, version: ++manifestVersion, expiresAt },
+        pki.signing,
+      ),
+    );
+  }
+  git(repo.work, 'add', '-A');
+  git(repo.work, 'commit', '-q', '-m', 'bench');
+  git(repo.work, 'push', '-q', '-f', repo.bare, 'main');
   return performance.now();
 }
 
@@ -92,56 +148,55 @@ function removeProjects(prefix: string): void {
   }
 }
 
-function agentCommand(): { args: string[]; from: string } {
-  const dist = join(root, 'packages/agent/dist/main.js');
-  if (existsSync(dist)) return { args: [dist], from: 'dist' };
-  return {
-    args: ['--conditions=source', '--import', 'tsx', join(root, 'packages/agent/src/main.ts')],
-    from: 'sources via tsx',
-  };
-}
-
 function startAgent(
   dir: string,
-  url: string,
+  repo: Repo,
   deviceId: string,
   logLevel: string,
-  nodeFlags: string[] = [],
+  command: Command = viaLauncher,
 ): { child: ChildProcess; lines: string[] } {
-  const cfg = join(dir, `${deviceId}.yaml`);
-  writeFileSync(
-    cfg,
-    stringify({
-      deviceId,
-      repoUrl: url,
-      token: tb!.gitPassword,
-      gitUsername: tb!.gitUser,
-      stateDir: join(dir, `state-${deviceId}`),
-      pollIntervalSeconds: INTERVAL,
-      composeCommand: compose.join(' '),
-      composeStopTimeoutSeconds: 1,
-      logLevel,
-      capabilitiesEvery: 1000,
-    }),
-  );
-  const { args } = agentCommand();
-  const child = spawn(process.execPath, [...nodeFlags, ...args, '--config', cfg], {
+  const stateDir = join(dir, `state-${deviceId}`);
+  writeDeviceIdentity(stateDir, { pki, deviceId, repoUrl: repo.url, token: tb!.gitPassword! });
+  const logFile = join(dir, `${deviceId}.log`);
+  const child = spawn(command[0]!, [...command.slice(1), '--state', stateDir, '--log-to', logFile], {
     cwd: root,
-    env,
+    env: {
+      ...env,
+      // The launcher's own variables; the agent refuses MARGO_AGENT_* names it does not know.
+      MARGO_AGENT_NODE: command === viaLauncher ? process.execPath : undefined,
+      MARGO_AGENT_NODE_FLAGS: command === viaLauncher ? process.env.MARGO_AGENT_NODE_FLAGS : undefined,
+      MARGO_AGENT_POLL_INTERVAL_SECONDS: String(INTERVAL),
+      MARGO_AGENT_GIT_USERNAME: tb!.gitUser,
+      MARGO_AGENT_COMPOSE_COMMAND: compose.join(' '),
+      MARGO_AGENT_COMPOSE_STOP_TIMEOUT_SECONDS: '1',
+      MARGO_AGENT_LOG_LEVEL: logLevel,
+      MARGO_AGENT_CAPABILITIES_EVERY: '1000',
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  let stderr = '';
+  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+  child.once('exit', (code) => {
+    if (code) console.error(`agent ${deviceId} exited with ${code}: ${stderr.slice(-2000)}`);
+  });
+  // The JSON log lines, read from the file on demand.
   const lines: string[] = [];
-  let buf = '';
-  child.stderr!.on('data', (b: Buffer) => {
-    buf += b.toString();
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      lines.push(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-    }
+  let read = 0;
+  Object.defineProperty(lines, 'refresh', {
+    value: () => {
+      if (!existsSync(logFile)) return;
+      const all = readFileSync(logFile, 'utf8');
+      const fresh = all.slice(read);
+      const end = fresh.lastIndexOf('\n');
+      if (end < 0) return;
+      lines.push(...fresh.slice(0, end).split('\n'));
+      read += end + 1;
+    },
   });
   return { child, lines };
 }
+
+const refresh = (lines: string[]) => (lines as unknown as { refresh(): void }).refresh();
 
 async function stopChild(c: ChildProcess): Promise<void> {
   if (c.exitCode !== null) return;
@@ -161,54 +216,33 @@ async function waitUntil(fn: () => boolean, timeoutMs: number): Promise<number> 
   }
 }
 
-async function latencyAgent(dir: string): Promise<number[]> {
-  const repo = bareRepo('bench-agent');
-  commitPush(repo.work, repo.bare, {
-    'packages/app.tgz': await composePackage({ 'docker-compose.yml': COMPOSE }),
-  });
-  const { child, lines } = startAgent(
-    dir,
-    repo.url,
-    'bench-agent',
-    process.env.BENCH_TRACE ? 'debug' : 'warn',
-  );
-  const out: number[] = [];
-  try {
-    await sleep(3000); // started and idle
-    for (let i = 0; i < ROUNDS; i++) {
-      const id = `0000${String(i).padStart(4, '0')}-6666-4a5b-9c3d-000000000000`;
-      const doc = deploymentYaml({
-        name: `bench${i}`,
-        id,
-        components: [{ name: 'echo', properties: { packageLocation: 'packages/app.tgz' } }],
-        parameters: { g: { value: `round${i}`, pointer: 'ENV.GREETING', components: ['echo'] } },
-      });
-      await sleep(Math.random() * INTERVAL * 1000); // random phase against the poll timer
-      const t0 = commitPush(repo.work, repo.bare, { [`deployments/bench${i}.yaml`]: doc });
-      const wall0 = Date.now() - (performance.now() - t0);
-      const t1 = await waitUntil(() => statusState(repo.bare, id) === 'installed', 60_000);
-      out.push(t1 - t0);
-      if (process.env.BENCH_TRACE) {
-        for (const l of lines.splice(0)) {
-          const j = JSON.parse(l) as { time: number; msg: string; state?: string; progress?: string };
-          if (j.time >= wall0)
-            console.log(`  +${j.time - wall0} ms ${j.msg} ${j.state ?? ''} ${j.progress ?? ''}`);
-        }
-        console.log(`  +${(t1 - t0).toFixed(0)} ms visible on the server`);
-      }
-    }
-  } finally {
-    await stopChild(child);
-    removeProjects('margo-bench');
-    rmSync(repo.bare, { recursive: true, force: true });
-    rmSync(repo.work, { recursive: true, force: true });
+/** Phases (fractions of the poll interval) for the rounds: evenly spread, shuffled once. */
+function phases(n: number): number[] {
+  const p = Array.from({ length: n }, (_, i) => (i + 0.5) / n);
+  for (let i = p.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [p[i], p[j]] = [p[j]!, p[i]!];
   }
-  return out;
+  return p;
 }
 
-async function latencyFloor(dir: string): Promise<number[]> {
+/** Waits until `phase` of the poll interval, counted from when the poller started. */
+async function atPhase(startedAt: number, phase: number): Promise<void> {
+  const period = INTERVAL * 1000;
+  const now = performance.now();
+  const next = startedAt + Math.ceil((now - startedAt) / period + 1) * period + phase * period;
+  await sleep(next - now);
+}
+
+interface Poller {
+  startedAt: number;
+  round(i: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function floorPoller(dir: string): Promise<Poller> {
   const repo = bareRepo('bench-floor');
-  commitPush(repo.work, repo.bare, { README: 'floor\n' });
+  commitPush(repo, { README: 'floor\n' });
   const clone = join(dir, 'floor-clone');
   execFileSync('git', [
     'clone',
@@ -231,28 +265,104 @@ async function latencyFloor(dir: string): Promise<number[]> {
       sleep ${INTERVAL}
     done`;
   const child = spawn('bash', ['-c', script], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+  const startedAt = performance.now();
   const applied = new Set<string>();
   child.stdout!.on('data', (b: Buffer) => {
     for (const m of b.toString().matchAll(/applied (\S+)/g)) applied.add(m[1]!);
   });
-  const out: number[] = [];
-  try {
-    await sleep(3000);
-    for (let i = 0; i < ROUNDS; i++) {
-      await sleep(Math.random() * INTERVAL * 1000);
+  return {
+    startedAt,
+    async round(i) {
       const name = `f${i}`;
-      const t0 = commitPush(repo.work, repo.bare, {
+      const t0 = commitPush(repo, {
         [`apps/${name}.yml`]: COMPOSE.replace('${GREETING:-hi}', `round${i}`),
         current: name,
       });
       const t1 = await waitUntil(() => applied.has(name), 60_000);
-      out.push(t1 - t0);
+      return t1 - t0;
+    },
+    async close() {
+      child.kill('SIGKILL');
+      removeProjects('floor-');
+      rmSync(repo.bare, { recursive: true, force: true });
+      rmSync(repo.work, { recursive: true, force: true });
+    },
+  };
+}
+
+async function agentPoller(dir: string): Promise<Poller> {
+  const deviceId = 'bench-agent';
+  const repo = bareRepo(deviceId, deviceId);
+  commitPush(repo, { 'packages/app.tgz': await composePackage({ 'docker-compose.yml': COMPOSE }) });
+  const { child, lines } = startAgent(dir, repo, deviceId, process.env.BENCH_TRACE ? 'debug' : 'info');
+  const startedAt = performance.now();
+  // Up and polling: the first desired state was verified and the capabilities reported.
+  await waitUntil(() => {
+    try {
+      execFileSync('git', ['rev-parse', '-q', '--verify', 'refs/heads/status'], {
+        cwd: repo.bare,
+        stdio: 'ignore',
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 30_000);
+  return {
+    startedAt,
+    async round(i) {
+      const id = `0000${String(i).padStart(4, '0')}-6666-4a5b-9c3d-000000000000`;
+      const doc = deploymentYaml({
+        name: `bench${i}`,
+        id,
+        components: [{ name: 'echo', properties: { packageLocation: 'packages/app.tgz' } }],
+        parameters: { g: { value: `round${i}`, pointer: 'ENV.GREETING', components: ['echo'] } },
+      });
+      const t0 = commitPush(repo, { [`deployments/bench${i}.yaml`]: doc });
+      const wall0 = Date.now() - (performance.now() - t0);
+      const t1 = await waitUntil(() => statusState(repo.bare, id) === 'installed', 60_000);
+      if (process.env.BENCH_TRACE) {
+        refresh(lines);
+        for (const l of lines.splice(0)) {
+          const j = JSON.parse(l) as { time: number; msg: string; state?: string; progress?: string };
+          if (j.time >= wall0)
+            console.log(`  +${j.time - wall0} ms ${j.msg} ${j.state ?? ''} ${j.progress ?? ''}`);
+        }
+        console.log(`  +${(t1 - t0).toFixed(0)} ms visible on the server`);
+      }
+      return t1 - t0;
+    },
+    async close() {
+      await stopChild(child);
+      removeProjects('margo-bench');
+      rmSync(repo.bare, { recursive: true, force: true });
+      rmSync(repo.work, { recursive: true, force: true });
+    },
+  };
+}
+
+async function latency(dir: string): Promise<{ floor: number[]; agent: number[] }> {
+  const floorP = await floorPoller(dir);
+  const agentP = await agentPoller(dir);
+  const out = { floor: [] as number[], agent: [] as number[] };
+  try {
+    await sleep(2000);
+    const ph = phases(ROUNDS);
+    for (let i = 0; i < ROUNDS; i++) {
+      // Alternate which goes first, so neither always follows the other's compose run.
+      const order: ['floor' | 'agent', Poller][] = [
+        ['floor', floorP],
+        ['agent', agentP],
+      ];
+      if (i % 2) order.reverse();
+      for (const [name, p] of order) {
+        await atPhase(p.startedAt, ph[i]!);
+        out[name].push(await p.round(i));
+      }
     }
   } finally {
-    child.kill('SIGKILL');
-    removeProjects('floor-');
-    rmSync(repo.bare, { recursive: true, force: true });
-    rmSync(repo.work, { recursive: true, force: true });
+    await floorP.close();
+    await agentP.close();
   }
   return out;
 }
@@ -267,11 +377,12 @@ function procStats(pid: number): { cpuMs: number; rssMb: number } {
 
 async function idle(
   dir: string,
-  nodeFlags: string[],
+  label: string,
+  command: Command,
 ): Promise<{ polls: number; cpuPerPollMs: number; rssMb: number; maxRssMb: number }> {
-  const name = `bench-idle${nodeFlags.length ? '-small' : ''}`;
-  const repo = bareRepo(name);
-  commitPush(repo.work, repo.bare, {
+  const name = `bench-idle-${label}`;
+  const repo = bareRepo(name, name);
+  commitPush(repo, {
     'packages/app.tgz': await composePackage({ 'docker-compose.yml': COMPOSE }),
     'deployments/idle.yaml': deploymentYaml({
       name: 'idle',
@@ -279,17 +390,21 @@ async function idle(
       components: [{ name: 'echo', properties: { packageLocation: 'packages/app.tgz' } }],
     }),
   });
-  const { child, lines } = startAgent(dir, repo.url, name, 'debug', nodeFlags);
+  const { child, lines } = startAgent(dir, repo, name, 'debug', command);
   try {
     await waitUntil(
       () => statusState(repo.bare, '0000aaaa-6666-4a5b-9c3d-000000000000') === 'installed',
       60_000,
     ).catch((e) => {
+      refresh(lines);
       console.error(lines.slice(-10).join('\n'));
       throw e;
     });
     await sleep(3000);
-    const count = () => lines.filter((l) => l.includes('"msg":"fetched"')).length;
+    const count = () => {
+      refresh(lines);
+      return lines.filter((l) => l.includes('"msg":"fetched"')).length;
+    };
     const p0 = count();
     const s0 = procStats(child.pid!);
     let maxRss = s0.rssMb;
@@ -315,30 +430,34 @@ async function idle(
 }
 
 const dir = tempDir('bench-agent-');
+const pki: Pki = await initPki(join(dir, 'pki'), { commonName: 'bench CA', bits: 2048 });
 try {
   console.log(
-    `bench/agent: ${ROUNDS} rounds, poll interval ${INTERVAL}s, compose '${compose.join(' ')}', agent from ${agentCommand().from}`,
+    `bench/agent: ${ROUNDS} rounds, poll interval ${INTERVAL}s, compose '${compose.join(' ')}', agent: margo-agent launcher, signed desired state`,
   );
-  const skipLatency = process.argv.includes('--idle-only');
-  const floor = skipLatency ? [1] : await latencyFloor(dir);
-  const agent = skipLatency ? [1] : await latencyAgent(dir);
-  const ratio = median(agent) / median(floor);
-  if (!skipLatency)
+  if (!process.argv.includes('--idle-only')) {
+    const { floor, agent } = await latency(dir);
+    const ratio = median(agent) / median(floor);
+    const list = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
     console.log(
-      `latency floor (git fetch + up -d loop): median ${median(floor).toFixed(0)} ms  [${floor.map((x) => x.toFixed(0)).join(', ')}]`,
+      `latency floor (git fetch + up -d loop): median ${median(floor).toFixed(0)} ms  [${list(floor)}]`,
     );
-  if (!skipLatency)
     console.log(
-      `latency agent (commit -> installed on status branch): median ${median(agent).toFixed(0)} ms  [${agent.map((x) => x.toFixed(0)).join(', ')}]`,
+      `latency agent (commit -> installed on status branch): median ${median(agent).toFixed(0)} ms  [${list(agent)}]`,
     );
-  if (!skipLatency)
     console.log(
       `latency ratio agent/floor: ${ratio.toFixed(2)}x (target <= 1.25x) ${ratio <= 1.25 ? 'OK' : 'OVER TARGET'}`,
     );
-  for (const flags of [[], SMALL_HEAP]) {
-    const i = await idle(dir, flags);
+  }
+  const variants: [string, string, Command][] = [
+    ['launcher', 'margo-agent launcher: bundle + small-device V8 flags (as shipped)', viaLauncher],
+    ['bundle', 'node margo-agent.mjs, node defaults', viaNode(BUNDLE)],
+    ['unbundled', 'unbundled packages, node defaults', viaNode(UNBUNDLED)],
+  ];
+  for (const [label, what, command] of variants) {
+    const i = await idle(dir, label, command);
     console.log(
-      `idle agent${flags.length ? ` (node ${flags.join(' ')})` : ' (node defaults)'}: ${i.polls} no-change polls in ${IDLE_SECONDS}s, CPU ${i.cpuPerPollMs.toFixed(2)} ms per poll, RSS ${i.rssMb.toFixed(1)} MB (max ${i.maxRssMb.toFixed(1)} MB; target <= 60 MB) ${i.maxRssMb <= 60 ? 'OK' : 'OVER TARGET'}`,
+      `idle agent (${what}): ${i.polls} no-change polls in ${IDLE_SECONDS}s, CPU ${i.cpuPerPollMs.toFixed(2)} ms per poll, RSS ${i.rssMb.toFixed(1)} MB (max ${i.maxRssMb.toFixed(1)} MB; target <= 60 MB) ${i.maxRssMb <= 60 ? 'OK' : 'OVER TARGET'}`,
     );
   }
 } finally {

@@ -1,11 +1,13 @@
 // Drives the built CLI (node packages/cli/bin/margo.js) as a user would, in a temporary folder:
 // init -> serve -> device add -> agent -> publish -> deploy -> status (installed, on the real Docker
 // engine of the testbed) -> set a parameter -> undeploy -> rollback, checking output and exit codes,
-// including -o json. Needs `npm run build` (npm test does it) and the testbed's docker + image.
+// including -o json. The device runs the stand-alone `margo-agent` (the bundle, through its
+// launcher with the small-device V8 flags), as devices do; test/security/attacker-e2e.test.ts runs
+// `margo agent`. Needs `npm run build` (npm test does it) and the testbed's docker + image.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +17,7 @@ import {
   freePort,
   json,
   MargoCli,
+  margoAgentBin,
   removeWorkloadOnPort,
   repoRoot as repo,
   stop,
@@ -58,6 +61,10 @@ async function served(): Promise<string | undefined> {
 
 before(async () => {
   assert.ok(existsSync(join(repo, 'packages/cli/dist/main.js')), 'build first: npm run build');
+  assert.ok(
+    existsSync(join(repo, 'packages/agent/dist/bundle/margo-agent.mjs')),
+    'build first: npm run build',
+  );
   dir = await mkdtemp(join(tmpdir(), 'margo-e2e-cli-'));
   port = await freePort();
   hostPort = await freePort();
@@ -136,12 +143,18 @@ describe('margo CLI end to end', { timeout: 600_000 }, () => {
     assert.equal((await margo('device', 'add', 'dev1')).code, 5);
   });
 
-  it('agent enrols with the token', async () => {
+  it('margo-agent enrols with the token', async () => {
     agent = await cli.start(
       'agent',
-      ['agent', '--server', `http://127.0.0.1:${port}`, '--token', enrolmentToken, '--state', 'agent-state'],
+      ['--server', `http://127.0.0.1:${port}`, '--token', enrolmentToken, '--state', 'agent-state'],
       /agent for device dev1 running/,
+      {},
+      [margoAgentBin],
     );
+    // It runs the bundle under the flags of its launcher, as one process (the shell exec'd node).
+    const cmdline = (await readFile(`/proc/${agent.pid}/cmdline`, 'utf8')).split('\0');
+    assert.ok(cmdline.includes('--no-opt'), cmdline.join(' '));
+    assert.match(cmdline.join(' '), /dist\/bundle\/margo-agent\.mjs --server/);
     // The server records the enrolment in the fleet repository (one commit, visible in device show).
     const shown = await until(30, 'the enrolment in the fleet repository', async () => {
       const d = json<{ enrolment?: { enrolledAt?: string; certificateFingerprint?: string } }>(

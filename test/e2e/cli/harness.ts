@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 export const margoBin = join(repoRoot, 'packages/cli/bin/margo.js');
+/** The device agent's launcher (the bundle with the small-device V8 settings). */
+export const margoAgentBin = join(repoRoot, 'packages/agent/bin/margo-agent');
 
 export interface Run {
   code: number;
@@ -110,23 +112,27 @@ export class MargoCli {
     });
   }
 
-  /** Starts a long-running `margo ...`; resolves once `ready` appears in its output (logged under `name`). */
+  /**
+   * Starts a long-running `margo ...` (or `command`, e.g. [margoAgentBin]); resolves once `ready`
+   * appears in its output (logged under `name`).
+   */
   start(
     name: string,
     args: string[],
     ready: RegExp,
     extraEnv: NodeJS.ProcessEnv = {},
+    command: string[] = [process.execPath, margoBin],
   ): Promise<ChildProcess> {
     this.logs[name] = '';
     return new Promise((res, rej) => {
-      const child = spawn(process.execPath, [margoBin, ...args], {
+      const child = spawn(command[0]!, [...command.slice(1), ...args], {
         cwd: this.dir,
         env: { ...this.env, ...extraEnv },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let seen = '';
       const timer = setTimeout(
-        () => rej(new Error(`margo ${args[0]} not ready in 60 s:\n${seen.slice(-3000)}`)),
+        () => rej(new Error(`${name} not ready in 60 s:\n${seen.slice(-3000)}`)),
         60_000,
       );
       const on = (d: Buffer) => {
@@ -142,7 +148,7 @@ export class MargoCli {
       child.stderr!.on('data', on);
       child.on('exit', (code) => {
         clearTimeout(timer);
-        rej(new Error(`margo ${args[0]} exited ${code}:\n${seen.slice(-3000)}`));
+        rej(new Error(`${name} exited ${code}:\n${seen.slice(-3000)}`));
       });
     });
   }
