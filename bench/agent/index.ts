@@ -132,19 +132,23 @@ function statusState(bare: string, id: string): string | undefined {
 }
 
 function removeProjects(prefix: string): void {
-  const ids = execFileSync('docker', ['ps', '-aq', '--filter', 'label=com.docker.compose.project'], {
-    env,
-    encoding: 'utf8',
-  })
+  const rows = execFileSync(
+    'docker',
+    [
+      'ps',
+      '-a',
+      '--filter',
+      'label=com.docker.compose.project',
+      '--format',
+      '{{.ID}} {{.Label "com.docker.compose.project"}}',
+    ],
+    { env, encoding: 'utf8' },
+  )
     .split('\n')
     .filter(Boolean);
-  for (const id of ids) {
-    const p = execFileSync(
-      'docker',
-      ['inspect', '--format', '{{index .Config.Labels "com.docker.compose.project"}}', id],
-      { env, encoding: 'utf8' },
-    ).trim();
-    if (p.startsWith(prefix)) execFileSync('docker', ['rm', '-f', id], { env, stdio: 'ignore' });
+  for (const row of rows) {
+    const [id, p = ''] = row.split(' ');
+    if (p.startsWith(prefix)) execFileSync('docker', ['rm', '-f', id!], { env, stdio: 'ignore' });
   }
 }
 

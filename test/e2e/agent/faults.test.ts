@@ -30,12 +30,22 @@ function containers(env: NodeJS.ProcessEnv, project: string): string[] {
 }
 
 function cleanup(env: NodeJS.ProcessEnv, prefix: string): void {
-  const ids = docker(env, 'ps', '-aq', '--filter', 'label=com.docker.compose.project')
+  // One listing with the project label (no inspect per id: another test running at the same time
+  // may remove its containers between a listing and an inspect).
+  const rows = docker(
+    env,
+    'ps',
+    '-a',
+    '--filter',
+    'label=com.docker.compose.project',
+    '--format',
+    '{{.ID}} {{.Label "com.docker.compose.project"}}',
+  )
     .split('\n')
     .filter(Boolean);
-  for (const id of ids) {
-    const p = docker(env, 'inspect', '--format', '{{index .Config.Labels "com.docker.compose.project"}}', id);
-    if (p.startsWith(prefix)) docker(env, 'rm', '-f', id);
+  for (const row of rows) {
+    const [id, p = ''] = row.split(' ');
+    if (p.startsWith(prefix)) docker(env, 'rm', '-f', id!);
   }
   for (const net of docker(env, 'network', 'ls', '--format', '{{.Name}}').split('\n')) {
     if (net.startsWith(prefix)) docker(env, 'network', 'rm', net);
@@ -159,9 +169,13 @@ test('kill -9 at each step of install and removal converges', { timeout: 600_000
     await agent.stop();
   } finally {
     await agent.kill9();
-    cleanup(env, 'margo-kill');
-    await server.stop();
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      cleanup(env, 'margo-kill');
+    } finally {
+      // A failed cleanup must not leave the Git server running (the test file would never end).
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 });
 
@@ -269,9 +283,13 @@ test(
       await agent.stop();
     } finally {
       await agent.kill9();
-      cleanup(env, 'margo-outage');
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
+      try {
+        cleanup(env, 'margo-outage');
+      } finally {
+        // A failed cleanup must not leave the Git server running (the test file would never end).
+        await server.stop();
+        rmSync(dir, { recursive: true, force: true });
+      }
     }
   },
 );
