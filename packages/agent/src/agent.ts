@@ -15,7 +15,7 @@ import type { AgentConfig } from './config/agent-config.js';
 import { activityAt, msUntilActive, parseWindow, type Schedule, type TimeWindow } from './config/windows.js';
 import { readDesired, valuesForComponent, type DesiredDeployment } from './desired/read-desired.js';
 import { ComposeDriver } from './drivers/compose-driver.js';
-import type { Driver, Progress } from './drivers/driver.js';
+import type { Driver, Observation, Progress } from './drivers/driver.js';
 import { HelmDriver } from './drivers/helm-driver.js';
 import { createAgentLogger } from './logger.js';
 import { fingerprintOf, REMOVE_VOLUMES_ANNOTATION } from './plan/fingerprint.js';
@@ -221,12 +221,13 @@ export class Agent {
     );
     this.loopDone = (async () => {
       while (this.running) {
+        const started = performance.now();
         const r = await this.pollOnce().catch((e) => {
           this.logger.error({ err: errInfo(e) }, 'poll failed');
           return { ok: false } as PollResult;
         });
         if (!this.running) break;
-        await this.sleep(this.nextDelay(r));
+        await this.sleep(this.nextDelay(r, performance.now() - started));
       }
     })();
     return this.loopDone;
@@ -241,7 +242,11 @@ export class Agent {
     this.logger.info('agent stopped');
   }
 
-  private nextDelay(r: PollResult): number {
+  /**
+   * Time until the next poll. A healthy loop polls at a fixed rate, one poll starting every interval
+   * however long the last one took (`elapsedMs`), so a change waits at most one interval to be seen.
+   */
+  private nextDelay(r: PollResult, elapsedMs: number): number {
     const interval = this.config.pollIntervalSeconds * 1000;
     if (r.skipped) {
       const until = msUntilActive(this.now(), this.schedule);
@@ -250,7 +255,7 @@ export class Agent {
     if (!r.ok)
       return retryDelay(this.fetchFailures, interval, this.config.maxBackoffSeconds * 1000, this.random);
     if (this.retryAt > 0) return Math.max(Math.min(interval, this.retryAt - this.now().getTime()), 50);
-    return interval;
+    return Math.max(interval - elapsedMs, 0);
   }
 
   private sleep(ms: number): Promise<void> {
@@ -827,23 +832,51 @@ export class Agent {
   // ---------------------------------------------------------------------------------------------
   // Drift
 
+  /** Observes every applied component, one query per driver when the driver can (observeMany). */
+  private async observeApplied(
+    applied: ReturnType<StateStore['listApplied']>,
+  ): Promise<Map<unknown, Observation>> {
+    const out = new Map<unknown, Observation>();
+    for (const drv of this.drivers) {
+      const comps = applied.flatMap((a) =>
+        a.components.filter((c) => c.driver === drv.name).map((c) => ({ id: a.id, c })),
+      );
+      if (!comps.length) continue;
+      if (drv.observeMany) {
+        try {
+          const obs = await drv.observeMany(
+            comps.map((x) => x.c.record),
+            this.logger,
+          );
+          comps.forEach((x, i) => out.set(x.c, obs[i]!));
+        } catch (e) {
+          this.logger.debug({ driver: drv.name, err: errInfo(e) }, 'observe failed');
+        }
+        continue;
+      }
+      for (const x of comps) {
+        try {
+          out.set(x.c, await drv.observe(x.c.record, this.logger));
+        } catch (e) {
+          this.logger.debug({ deploymentId: x.id, err: errInfo(e) }, 'observe failed');
+        }
+      }
+    }
+    return out;
+  }
+
   private async checkDrift(result: PollResult): Promise<void> {
-    for (const a of this.state.listApplied()) {
-      const dd = this.desiredCache.get(a.id);
-      if (!dd) continue;
+    const applied = this.state.listApplied().filter((a) => this.desiredCache.has(a.id));
+    const observed = await this.observeApplied(applied);
+    for (const a of applied) {
+      const dd = this.desiredCache.get(a.id)!;
       const drifted = new Set<string>();
       const details: string[] = [];
       for (const c of a.components) {
-        const drv = this.drivers.find((x) => x.name === c.driver);
-        if (!drv) continue;
-        try {
-          const obs = await drv.observe(c.record, this.logger);
-          if (!obs.ok) {
-            drifted.add(c.fingerprint.name);
-            details.push(`${c.fingerprint.name}: ${obs.detail ?? 'drifted'}`);
-          }
-        } catch (e) {
-          this.logger.debug({ deploymentId: a.id, err: errInfo(e) }, 'observe failed');
+        const obs = observed.get(c);
+        if (obs && !obs.ok) {
+          drifted.add(c.fingerprint.name);
+          details.push(`${c.fingerprint.name}: ${obs.detail ?? 'drifted'}`);
         }
       }
       if (!drifted.size) continue;

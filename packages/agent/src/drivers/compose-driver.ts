@@ -324,9 +324,39 @@ export class ComposeDriver implements Driver {
 
   async observe(record: DriverRecord): Promise<Observation> {
     const r = record as ComposeRecord;
-    const cs = await this.containers(r.project);
-    const bad = r.services.filter((s) => !cs.some((c) => c.service === s && c.status === 'running'));
-    return bad.length ? { ok: false, detail: `services not running: ${bad.join(', ')}` } : { ok: true };
+    return observeProject(r, await this.containers(r.project));
+  }
+
+  /** One `docker ps` for every Compose project on the machine, however many deployments there are. */
+  async observeMany(records: DriverRecord[]): Promise<Observation[]> {
+    const res = await runCommand(
+      this.docker,
+      [
+        'ps',
+        '-a',
+        '--filter',
+        'label=com.docker.compose.project',
+        '--format',
+        '{{.Label "com.docker.compose.project"}}\t{{.Label "com.docker.compose.service"}}\t{{.State}}',
+      ],
+      { env: this.env({}), timeoutMs: 30_000 },
+    );
+    if (res.code !== 0)
+      throw new MargoError('AGENT_COMPOSE_FAILED', `docker ps failed: ${tail(res.stderr, 3)}`, {
+        retry: 'backoff',
+      });
+    const byProject = new Map<string, { service: string; status: string }[]>();
+    for (const line of res.stdout.split('\n')) {
+      const [project = '', service = '', status = ''] = line.trim().split('\t');
+      if (!project) continue;
+      let list = byProject.get(project);
+      if (!list) byProject.set(project, (list = []));
+      list.push({ service, status });
+    }
+    return records.map((record) => {
+      const r = record as ComposeRecord;
+      return observeProject(r, byProject.get(r.project) ?? []);
+    });
   }
 
   async remove(ctx: RemoveContext): Promise<void> {
@@ -376,4 +406,10 @@ export class ComposeDriver implements Driver {
     }
     rmSync(join(r.dir, '..'), { recursive: true, force: true });
   }
+}
+
+/** Drift verdict for one project from its containers: every applied service has a running one. */
+function observeProject(r: ComposeRecord, cs: { service: string; status: string }[]): Observation {
+  const bad = r.services.filter((s) => !cs.some((c) => c.service === s && c.status === 'running'));
+  return bad.length ? { ok: false, detail: `services not running: ${bad.join(', ')}` } : { ok: true };
 }

@@ -62,4 +62,9 @@ export interface Driver {
   remove(ctx: RemoveContext): Promise<void>;
   /** Whether the applied workload still exists and runs (drift detection). */
   observe(record: DriverRecord, logger: Logger): Promise<Observation>;
+  /**
+   * Optional: observes many records at once, in their order (one runtime query for all, so that a
+   * poll's drift check does not cost one query per workload). Same results as `observe` on each.
+   */
+  observeMany?(records: DriverRecord[], logger: Logger): Promise<Observation[]>;
 }
