@@ -24,7 +24,13 @@ import { join } from 'node:path';
 import { createSignedManifest, initPki, MANIFEST_FILE, type Pki } from '@margo-gitops/trust';
 import { writeDeviceIdentity } from '../../test/fixtures/device-identity.ts';
 import { loadTestbed, testbedProcessEnv } from '../../test/testbed/env.ts';
-import { composePackage, deploymentYaml, git, tempDir } from '../../test/e2e/agent/helpers.ts';
+import {
+  composeContainers,
+  composePackage,
+  deploymentYaml,
+  git,
+  tempDir,
+} from '../../test/e2e/agent/helpers.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const arg = (name: string, def: number) => {
@@ -132,24 +138,8 @@ function statusState(bare: string, id: string): string | undefined {
 }
 
 function removeProjects(prefix: string): void {
-  const rows = execFileSync(
-    'docker',
-    [
-      'ps',
-      '-a',
-      '--filter',
-      'label=com.docker.compose.project',
-      '--format',
-      '{{.ID}} {{.Label "com.docker.compose.project"}}',
-    ],
-    { env, encoding: 'utf8' },
-  )
-    .split('\n')
-    .filter(Boolean);
-  for (const row of rows) {
-    const [id, p = ''] = row.split(' ');
-    if (p.startsWith(prefix)) execFileSync('docker', ['rm', '-f', id!], { env, stdio: 'ignore' });
-  }
+  for (const c of composeContainers(env))
+    if (c.project.startsWith(prefix)) execFileSync('docker', ['rm', '-f', c.id], { env, stdio: 'ignore' });
 }
 
 function startAgent(

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { requireComponent, testbedProcessEnv } from '../../testbed/env.ts';
 import { AgentProcess } from './agent-process.ts';
 import {
+  composeContainers,
   composePackage,
   deploymentYaml,
   DeviceRepo,
@@ -30,23 +31,7 @@ function containers(env: NodeJS.ProcessEnv, project: string): string[] {
 }
 
 function cleanup(env: NodeJS.ProcessEnv, prefix: string): void {
-  // One listing with the project label (no inspect per id: another test running at the same time
-  // may remove its containers between a listing and an inspect).
-  const rows = docker(
-    env,
-    'ps',
-    '-a',
-    '--filter',
-    'label=com.docker.compose.project',
-    '--format',
-    '{{.ID}} {{.Label "com.docker.compose.project"}}',
-  )
-    .split('\n')
-    .filter(Boolean);
-  for (const row of rows) {
-    const [id, p = ''] = row.split(' ');
-    if (p.startsWith(prefix)) docker(env, 'rm', '-f', id!);
-  }
+  for (const c of composeContainers(env)) if (c.project.startsWith(prefix)) docker(env, 'rm', '-f', c.id);
   for (const net of docker(env, 'network', 'ls', '--format', '{{.Name}}').split('\n')) {
     if (net.startsWith(prefix)) docker(env, 'network', 'rm', net);
   }

@@ -268,6 +268,28 @@ export function docker(env: NodeJS.ProcessEnv, ...args: string[]): string {
   return execFileSync('docker', args, { encoding: 'utf8', env }).trim();
 }
 
+/**
+ * Every Compose container on the engine with its project, in one `docker ps` (no inspect per id:
+ * a test running at the same time may remove its containers between a listing and an inspect).
+ */
+export function composeContainers(env: NodeJS.ProcessEnv): { id: string; project: string }[] {
+  return docker(
+    env,
+    'ps',
+    '-a',
+    '--filter',
+    'label=com.docker.compose.project',
+    '--format',
+    '{{.ID}} {{.Label "com.docker.compose.project"}}',
+  )
+    .split('\n')
+    .filter(Boolean)
+    .map((row) => {
+      const [id = '', project = ''] = row.split(' ');
+      return { id, project };
+    });
+}
+
 /** A free TCP port on 127.0.0.1. */
 /** Removes every container of a Compose project (test cleanup; nothing left is fine). */
 export function removeComposeProject(env: NodeJS.ProcessEnv, project: string): void {
