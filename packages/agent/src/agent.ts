@@ -35,6 +35,9 @@ export type Verifier = (
   state: { deviceId: string; commit: string },
 ) => Promise<void>;
 
+/** How long a status report waits for others to join its commit and push. */
+const FLUSH_COALESCE_MS = 25;
+
 export interface AgentOptions {
   config: AgentConfig;
   logger?: Logger;
@@ -94,6 +97,7 @@ export class Agent {
   private initialised: Promise<void> | null = null;
   private running = false;
   private wake: (() => void) | null = null;
+  private flushTimer: NodeJS.Timeout | null = null;
   private loopDone: Promise<void> | null = null;
   private polling: Promise<PollResult> | null = null;
   private pollCount = 0;
@@ -239,6 +243,9 @@ export class Agent {
     this.wake?.();
     await this.loopDone;
     await this.polling;
+    // What a pending push would have sent stays queued on disk for the next start.
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
     this.logger.info('agent stopped');
   }
 
@@ -356,11 +363,18 @@ export class Agent {
     }
   }
 
-  /** Starts a push in the background (status is already durable on disk). */
+  /**
+   * Starts a push in the background (status is already durable on disk), a few milliseconds later
+   * so that reports made together ("deployed", then "installed") go out in one commit and push.
+   */
   private kickFlush(): void {
-    void this.reporter
-      .flush()
-      .catch((e) => this.logger.debug({ err: errInfo(e) }, 'background status push failed'));
+    if (this.flushTimer) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      void this.reporter
+        .flush()
+        .catch((e) => this.logger.debug({ err: errInfo(e) }, 'background status push failed'));
+    }, FLUSH_COALESCE_MS);
   }
 
   private async reportCapabilities(): Promise<void> {

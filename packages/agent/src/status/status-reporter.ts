@@ -23,8 +23,8 @@ const SIGNATURES = 'signatures.json';
 
 /**
  * Writes status files to the device's `status` branch. `report()` is synchronous and durable (the
- * change is queued on disk before it returns); `flush()` turns queued changes into commits (one
- * per change) and pushes. Unchanged content queues nothing, so there are no heartbeat commits.
+ * change is queued on disk before it returns); `flush()` turns everything queued into one commit
+ * and pushes. Unchanged content queues nothing, so there are no heartbeat commits.
  * When the server is unreachable the queue and the local commits wait for the next flush.
  */
 export class StatusReporter {
@@ -146,18 +146,29 @@ export class StatusReporter {
 
   private async flushOnce(): Promise<boolean> {
     const store = this.o.store;
-    for (const e of this.outbox.list()) {
+    // Everything queued becomes one commit (later contents of a file win): a new desired commit
+    // re-reports every deployment, and one commit per file would cost one commit each and bring
+    // the history compaction (a forced push of the whole branch) N times sooner.
+    const entries = this.outbox.list();
+    if (entries.length) {
+      const changes = new Map<string, string | null>();
+      for (const e of entries) for (const [p, c] of Object.entries(e.files)) changes.set(p, c);
+      const messages = [...new Set(entries.map((e) => e.message))];
+      const message =
+        messages.length === 1
+          ? messages[0]!
+          : `${messages.length} status changes\n\n${messages.map((m) => `- ${m}`).join('\n')}`;
       const expected = await store.resolveRef(STATUS_REF);
       const res = await store.commitFiles({
         ref: STATUS_REF,
         expectedOid: expected,
-        changes: new Map(Object.entries(e.files)),
-        message: e.message,
+        changes,
+        message,
         author: this.author(),
       });
       if (res.changed) this.commitsSinceCompact++;
       this.localOid = res.oid;
-      this.outbox.ack(e.seq);
+      for (const e of entries) this.outbox.ack(e.seq);
     }
     this.localOid = await store.resolveRef(STATUS_REF);
     if (!this.localOid || this.localOid === this.pushedOid) return true;
