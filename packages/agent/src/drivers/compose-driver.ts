@@ -253,34 +253,34 @@ export class ComposeDriver implements Driver {
     return record;
   }
 
+  /**
+   * The project's containers in one `docker ps` (no inspect): state, and health from the status
+   * text (`Up 3 seconds (healthy)`, `(health: starting)`, `(unhealthy)`).
+   */
   private async containers(project: string): Promise<{ service: string; status: string; health: string }[]> {
-    const ids = await runCommand(
+    const res = await runCommand(
       this.docker,
-      ['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`],
+      [
+        'ps',
+        '-a',
+        '--filter',
+        `label=com.docker.compose.project=${project}`,
+        '--format',
+        '{{.Label "com.docker.compose.service"}}\t{{.State}}\t{{.Status}}',
+      ],
       { env: this.env({}), timeoutMs: 30_000 },
     );
-    if (ids.code !== 0)
-      throw new MargoError('AGENT_COMPOSE_FAILED', `docker ps failed: ${tail(ids.stderr, 3)}`, {
+    if (res.code !== 0)
+      throw new MargoError('AGENT_COMPOSE_FAILED', `docker ps failed: ${tail(res.stderr, 3)}`, {
         retry: 'backoff',
       });
-    const list = ids.stdout
+    return res.stdout
       .split('\n')
-      .map((s) => s.trim())
-      .filter(Boolean);
-    if (!list.length) return [];
-    const fmt =
-      '{{index .Config.Labels "com.docker.compose.service"}}\t{{.State.Status}}\t{{if .State.Health}}{{.State.Health.Status}}{{end}}';
-    const ins = await runCommand(this.docker, ['inspect', '--format', fmt, ...list], {
-      env: this.env({}),
-      timeoutMs: 30_000,
-    });
-    if (ins.code !== 0) return []; // containers vanished between ps and inspect
-    return ins.stdout
-      .split('\n')
-      .filter(Boolean)
+      .filter((l) => l.trim())
       .map((l) => {
-        const [service = '', status = '', health = ''] = l.split('\t');
-        return { service, status, health };
+        const [service = '', status = '', text = ''] = l.split('\t');
+        const h = /\((healthy|unhealthy|health: starting)\)/.exec(text)?.[1];
+        return { service, status, health: h === 'health: starting' ? 'starting' : (h ?? '') };
       });
   }
 
