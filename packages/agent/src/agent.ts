@@ -564,9 +564,16 @@ export class Agent {
       'plan',
     );
 
-    const installed = new Set<string>();
+    // Unchanged deployments only re-report their status (for the new commit): do that after the
+    // real work, so that a change does not wait behind one status update per deployment. They
+    // count as installed for deployments that depend on them.
+    const installed = new Set(plan.actions.filter((a) => a.kind === 'noop').map((a) => a.name));
+    const ordered = [
+      ...plan.actions.filter((a) => a.kind !== 'noop'),
+      ...plan.actions.filter((a) => a.kind === 'noop'),
+    ];
     let retryable = false;
-    for (const action of plan.actions) {
+    for (const action of ordered) {
       if (!this.running && this.loopDone) {
         retryable = true;
         break; // stopping: leave the rest for the next start

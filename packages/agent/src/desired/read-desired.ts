@@ -54,8 +54,8 @@ export function readDesired(files: Map<string, Buffer>): {
     const name = posix.basename(file).replace(/\.ya?ml$/, '');
     const res = parseDocument(bytes, { file, kind: 'ApplicationDeployment' });
     const errors = res.findings.filter((f) => f.severity === 'error');
-    const id = rawId(bytes.toString('utf8'));
     if (!res.model || errors.length) {
+      const id = rawId(bytes.toString('utf8'));
       const msg = errors
         .slice(0, 3)
         .map((f) => `${f.path || '/'}: ${f.message}`)
