@@ -618,7 +618,11 @@ export class Agent {
     if (action.kind === 'remove') return this.removeDeployment(action, commit, dlog);
     const d = this.desiredCache.get(action.deploymentId)!;
     const comps = d.model.profile.components.map((c) => c.name);
-    this.track(d.model.id, d.model.name, comps, commit);
+    // An unchanged deployment keeps reporting the commit it was applied at: its status bytes stay
+    // the same, so a change elsewhere does not rewrite (and re-sign) every deployment's status.
+    const reportCommit =
+      action.kind === 'noop' ? (this.state.getApplied(d.model.id)?.commit ?? commit) : commit;
+    this.track(d.model.id, d.model.name, comps, reportCommit);
     const waitingFor = action.kind === 'noop' ? [] : action.waitFor.filter((n) => !installed.has(n));
     if (waitingFor.length) {
       const t = this.tracked.get(d.model.id)!;

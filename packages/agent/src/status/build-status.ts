@@ -10,7 +10,7 @@ export interface DeploymentReport {
   error?: StatusError;
   /** Forces the overall state (e.g. `failed` for a document that could not be read). */
   state?: DeploymentState;
-  /** Desired-state commit this report refers to. */
+  /** Desired-state commit of the last change to this deployment (applied, failed or refused); unchanged deployments keep theirs. */
   commit?: string;
 }
 
