@@ -564,8 +564,8 @@ export class Agent {
       'plan',
     );
 
-    // Unchanged deployments only re-report their status (for the new commit): do that after the
-    // real work, so that a change does not wait behind one status update per deployment. They
+    // Unchanged deployments only confirm their status (installed, at the commit they were applied
+    // at): do that after the real work, so that a change waits behind no other deployment. They
     // count as installed for deployments that depend on them.
     const installed = new Set(plan.actions.filter((a) => a.kind === 'noop').map((a) => a.name));
     const ordered = [
@@ -858,10 +858,8 @@ export class Agent {
   // Drift
 
   /** Observes every applied component, one query per driver when the driver can (observeMany). */
-  private async observeApplied(
-    applied: ReturnType<StateStore['listApplied']>,
-  ): Promise<Map<unknown, Observation>> {
-    const out = new Map<unknown, Observation>();
+  private async observeApplied(applied: AppliedDeployment[]): Promise<Map<AppliedComponent, Observation>> {
+    const out = new Map<AppliedComponent, Observation>();
     for (const drv of this.drivers) {
       const comps = applied.flatMap((a) =>
         a.components.filter((c) => c.driver === drv.name).map((c) => ({ id: a.id, c })),

@@ -105,10 +105,5 @@ export {
   type AccessTokenResponse,
   type VerifiedAccessToken,
 } from './client-credentials.js';
-export {
-  writeFileAtomic,
-  writeFileExclusive,
-  ensurePrivateDir,
-  assertOwnerOnly,
-  readFileIfExists,
-} from './secure-fs.js';
+// Everything of the device entry (node:crypto only), including the private-file helpers.
+export * from './device.js';

@@ -2,7 +2,7 @@
  * Small X.509 helpers over node-forge shared by the CA, device-identity and manifest modules.
  * Internal: not exported from the package index except the fingerprint helpers.
  */
-import { constants, createHash, createPrivateKey, privateEncrypt, randomBytes } from 'node:crypto';
+import { constants, createPrivateKey, privateEncrypt, randomBytes } from 'node:crypto';
 import forge from 'node-forge';
 import { MargoError } from '@margo-gitops/spec';
 
@@ -16,7 +16,7 @@ export {
   normalisePem,
   certificateFingerprint,
 } from './x509-native.js';
-import { normaliseSerial } from './x509-native.js';
+import { normaliseSerial, type IssuedCheck } from './x509-native.js';
 
 /** Default RSA modulus size for every key margo-gitops creates (about 128-bit security). */
 export const DEFAULT_RSA_BITS = 3072;
@@ -51,18 +51,6 @@ export function parsePrivateKey(pem: string, what = 'private key'): forge.pki.rs
   }
 }
 
-/** DER bytes of a PEM certificate. */
-export function certificateDer(pemOrCert: string | forge.pki.Certificate): Buffer {
-  const cert = typeof pemOrCert === 'string' ? parseCertificate(pemOrCert) : pemOrCert;
-  return Buffer.from(forge.asn1.toDer(pki.certificateToAsn1(cert)).getBytes(), 'binary');
-}
-
-/** SHA-256 of the SubjectPublicKeyInfo DER of a forge public key (a stable key id). */
-export function publicKeyId(key: forge.pki.PublicKey): Buffer {
-  const der = forge.asn1.toDer(pki.publicKeyToAsn1(key)).getBytes();
-  return createHash('sha256').update(Buffer.from(der, 'binary')).digest();
-}
-
 export function subjectField(
   cert: forge.pki.Certificate | forge.pki.CertificateSigningRequest,
   shortName: 'CN' | 'OU',
@@ -76,7 +64,7 @@ export function serialOf(cert: forge.pki.Certificate): string {
   return normaliseSerial(cert.serialNumber);
 }
 
-export type IssuedCheck = 'ok' | 'untrusted' | 'expired';
+export type { IssuedCheck } from './x509-native.js';
 
 /**
  * Checks that `leaf` was issued directly by `ca` (issuer name and signature) and that both are

@@ -25,6 +25,15 @@ export interface ComposeDriverOptions {
   ociPlainHttp?: boolean;
 }
 
+interface ComposeContainer {
+  project: string;
+  service: string;
+  /** `running`, `exited`, `created`... */
+  status: string;
+  /** `healthy`, `unhealthy`, `starting`, or '' without a healthcheck. */
+  health: string;
+}
+
 interface ComposeRecord extends DriverRecord {
   project: string;
   dir: string;
@@ -254,19 +263,20 @@ export class ComposeDriver implements Driver {
   }
 
   /**
-   * The project's containers in one `docker ps` (no inspect): state, and health from the status
-   * text (`Up 3 seconds (healthy)`, `(health: starting)`, `(unhealthy)`).
+   * Compose containers matching a `docker ps` label filter, in one call (no inspect): project,
+   * service, state, and health from the status text (`Up 3 seconds (healthy)`,
+   * `(health: starting)`, `(unhealthy)`).
    */
-  private async containers(project: string): Promise<{ service: string; status: string; health: string }[]> {
+  private async composeContainers(labelFilter: string): Promise<ComposeContainer[]> {
     const res = await runCommand(
       this.docker,
       [
         'ps',
         '-a',
         '--filter',
-        `label=com.docker.compose.project=${project}`,
+        `label=${labelFilter}`,
         '--format',
-        '{{.Label "com.docker.compose.service"}}\t{{.State}}\t{{.Status}}',
+        '{{.Label "com.docker.compose.project"}}\t{{.Label "com.docker.compose.service"}}\t{{.State}}\t{{.Status}}',
       ],
       { env: this.env({}), timeoutMs: 30_000 },
     );
@@ -278,10 +288,14 @@ export class ComposeDriver implements Driver {
       .split('\n')
       .filter((l) => l.trim())
       .map((l) => {
-        const [service = '', status = '', text = ''] = l.split('\t');
+        const [project = '', service = '', status = '', text = ''] = l.split('\t');
         const h = /\((healthy|unhealthy|health: starting)\)/.exec(text)?.[1];
-        return { service, status, health: h === 'health: starting' ? 'starting' : (h ?? '') };
+        return { project, service, status, health: h === 'health: starting' ? 'starting' : (h ?? '') };
       });
+  }
+
+  private containers(project: string): Promise<ComposeContainer[]> {
+    return this.composeContainers(`com.docker.compose.project=${project}`);
   }
 
   private async waitReady(
@@ -329,29 +343,11 @@ export class ComposeDriver implements Driver {
 
   /** One `docker ps` for every Compose project on the machine, however many deployments there are. */
   async observeMany(records: DriverRecord[]): Promise<Observation[]> {
-    const res = await runCommand(
-      this.docker,
-      [
-        'ps',
-        '-a',
-        '--filter',
-        'label=com.docker.compose.project',
-        '--format',
-        '{{.Label "com.docker.compose.project"}}\t{{.Label "com.docker.compose.service"}}\t{{.State}}',
-      ],
-      { env: this.env({}), timeoutMs: 30_000 },
-    );
-    if (res.code !== 0)
-      throw new MargoError('AGENT_COMPOSE_FAILED', `docker ps failed: ${tail(res.stderr, 3)}`, {
-        retry: 'backoff',
-      });
-    const byProject = new Map<string, { service: string; status: string }[]>();
-    for (const line of res.stdout.split('\n')) {
-      const [project = '', service = '', status = ''] = line.trim().split('\t');
-      if (!project) continue;
-      let list = byProject.get(project);
-      if (!list) byProject.set(project, (list = []));
-      list.push({ service, status });
+    const byProject = new Map<string, ComposeContainer[]>();
+    for (const c of await this.composeContainers('com.docker.compose.project')) {
+      let list = byProject.get(c.project);
+      if (!list) byProject.set(c.project, (list = []));
+      list.push(c);
     }
     return records.map((record) => {
       const r = record as ComposeRecord;
@@ -409,7 +405,7 @@ export class ComposeDriver implements Driver {
 }
 
 /** Drift verdict for one project from its containers: every applied service has a running one. */
-function observeProject(r: ComposeRecord, cs: { service: string; status: string }[]): Observation {
+function observeProject(r: ComposeRecord, cs: ComposeContainer[]): Observation {
   const bad = r.services.filter((s) => !cs.some((c) => c.service === s && c.status === 'running'));
   return bad.length ? { ok: false, detail: `services not running: ${bad.join(', ')}` } : { ok: true };
 }

@@ -146,9 +146,9 @@ export class StatusReporter {
 
   private async flushOnce(): Promise<boolean> {
     const store = this.o.store;
-    // Everything queued becomes one commit (later contents of a file win): a new desired commit
-    // re-reports every deployment, and one commit per file would cost one commit each and bring
-    // the history compaction (a forced push of the whole branch) N times sooner.
+    // Everything queued becomes one commit (later contents of a file win): progress steps and the
+    // reports of several deployments in one plan would otherwise cost a commit each, and bring the
+    // history compaction (a forced push of the whole branch) that much sooner.
     const entries = this.outbox.list();
     if (entries.length) {
       const changes = new Map<string, string | null>();
