@@ -37,14 +37,33 @@ for (let i = 0; ; i++) {
 }
 `,
     );
+    // A kill can also leave the ref lock; it is taken over once it is STALE_LOCK_MS old. Each
+    // restart here stands for one after that much time, so the lock is aged instead of waited on.
+    const lock = join(dir, 'refs', 'heads', 'status.lock');
+    const ageLeftLock = () => {
+      if (!existsSync(lock)) return;
+      const old = (Date.now() - STALE_LOCK_MS - 1000) / 1000;
+      utimesSync(lock, old, old);
+    };
     for (let round = 0; round < 12; round++) {
       const child = spawn(process.execPath, ['--import', 'tsx', worker], {
         stdio: ['ignore', 'pipe', 'inherit'],
       });
-      await new Promise<void>((res) => child.stdout.once('data', () => res()));
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      // A worker that dies before its first commit fails the test instead of leaving it waiting.
+      const ready = await Promise.race([
+        new Promise<true>((res) => child.stdout.once('data', () => res(true))),
+        exited.then((code) => code),
+      ]);
+      assert.equal(
+        ready,
+        true,
+        `worker of round ${round} exited with ${String(ready)} before its first commit`,
+      );
       await new Promise((r) => setTimeout(r, 50 + Math.random() * 400));
       child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
+      await exited;
+      ageLeftLock();
     }
     const fsck = spawnSync('git', ['--git-dir', dir, 'fsck', '--full', '--no-dangling'], {
       encoding: 'utf8',
@@ -55,12 +74,6 @@ for (let i = 0; ; i++) {
       fsck.stdout + fsck.stderr,
     );
     assert.equal(fsck.status, 0, fsck.stderr);
-    // A kill can also leave the ref lock; it is taken over once it is STALE_LOCK_MS old (time passes).
-    const lock = join(dir, 'refs', 'heads', 'status.lock');
-    if (existsSync(lock)) {
-      const old = (Date.now() - STALE_LOCK_MS - 1000) / 1000;
-      utimesSync(lock, old, old);
-    }
     const head = await store.resolveRef('status');
     const next = await store.commitFiles({
       ref: 'status',
