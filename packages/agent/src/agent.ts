@@ -35,8 +35,12 @@ export type Verifier = (
   state: { deviceId: string; commit: string },
 ) => Promise<void>;
 
-/** How long a status report waits for others to join its commit and push. */
+/**
+ * How long a progress report waits for others to join its commit and push. A deployment reaching a
+ * settled state (installed, failed, removed) is pushed at once: that is what operators wait for.
+ */
 const FLUSH_COALESCE_MS = 25;
+const SETTLED: ReadonlySet<DeploymentState> = new Set(['installed', 'failed', 'removed']);
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -297,6 +301,7 @@ export class Agent {
       return { ...result, ok: false, skipped: activity.reason };
     }
     let commit: string | null;
+    const fetchStarted = performance.now();
     try {
       const fetched = await this.store.fetch(this.config.repoUrl, {
         ref: 'main',
@@ -304,7 +309,10 @@ export class Agent {
         auth: this.auth,
       });
       commit = fetched.oid;
-      this.logger.debug({ commit, changed: fetched.changed }, 'fetched');
+      this.logger.debug(
+        { commit, changed: fetched.changed, fetchMs: Math.round(performance.now() - fetchStarted) },
+        'fetched',
+      );
       if (this.fetchFailures > 0)
         this.logger.info({ failures: this.fetchFailures }, 'server reachable again');
       this.fetchFailures = 0;
@@ -367,14 +375,21 @@ export class Agent {
    * Starts a push in the background (status is already durable on disk), a few milliseconds later
    * so that reports made together ("deployed", then "installed") go out in one commit and push.
    */
-  private kickFlush(): void {
-    if (this.flushTimer) return;
-    this.flushTimer = setTimeout(() => {
+  private kickFlush(now = false): void {
+    if (now && this.flushTimer) {
+      clearTimeout(this.flushTimer);
       this.flushTimer = null;
-      void this.reporter
-        .flush()
-        .catch((e) => this.logger.debug({ err: errInfo(e) }, 'background status push failed'));
-    }, FLUSH_COALESCE_MS);
+    }
+    if (this.flushTimer) return;
+    this.flushTimer = setTimeout(
+      () => {
+        this.flushTimer = null;
+        void this.reporter
+          .flush()
+          .catch((e) => this.logger.debug({ err: errInfo(e) }, 'background status push failed'));
+      },
+      now ? 0 : FLUSH_COALESCE_MS,
+    );
   }
 
   private async reportCapabilities(): Promise<void> {
@@ -404,8 +419,10 @@ export class Agent {
     if (!t) return;
     const doc = buildDeploymentStatus(t.report);
     if (t.lastRepair) (doc['x-margo-gitops-extensions'] as Record<string, unknown>).lastRepair = t.lastRepair;
-    if (this.reporter.report({ [`${STATUS_DIR}${id}.json`]: statusFileContent(doc) }, message))
-      this.kickFlush();
+    if (this.reporter.report({ [`${STATUS_DIR}${id}.json`]: statusFileContent(doc) }, message)) {
+      const state = (doc.status as { state?: DeploymentState } | undefined)?.state;
+      this.kickFlush(state !== undefined && SETTLED.has(state));
+    }
   }
 
   private track(id: string, name: string, components: string[], commit: string): Tracked {

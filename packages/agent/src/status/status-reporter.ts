@@ -149,6 +149,7 @@ export class StatusReporter {
     // Everything queued becomes one commit (later contents of a file win): progress steps and the
     // reports of several deployments in one plan would otherwise cost a commit each, and bring the
     // history compaction (a forced push of the whole branch) that much sooner.
+    const t0 = performance.now();
     const entries = this.outbox.list();
     if (entries.length) {
       const changes = new Map<string, string | null>();
@@ -171,6 +172,7 @@ export class StatusReporter {
       for (const e of entries) this.outbox.ack(e.seq);
     }
     this.localOid = await store.resolveRef(STATUS_REF);
+    const t1 = performance.now();
     if (!this.localOid || this.localOid === this.pushedOid) return true;
     if (this.commitsSinceCompact >= this.o.historyLimit) {
       const c = await store.compact(STATUS_REF, { keep: this.o.historyLimit });
@@ -193,6 +195,10 @@ export class StatusReporter {
     }
     this.needsForce = false;
     this.pushedOid = this.localOid;
+    this.o.logger.debug(
+      { changes: entries.length, commitMs: Math.round(t1 - t0), pushMs: Math.round(performance.now() - t1) },
+      'status pushed',
+    );
     return true;
   }
 }
