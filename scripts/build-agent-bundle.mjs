@@ -10,6 +10,18 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outdir = `${root}packages/agent/dist/bundle`;
 
+/** isomorphic-git's `pako` becomes scripts/agent-bundle/pako-native.cjs (zlib for whole buffers). */
+const nativeZlibForIsomorphicGit = {
+  name: 'pako-native',
+  setup(b) {
+    b.onResolve({ filter: /^pako$/ }, (args) =>
+      /[\\/]isomorphic-git[\\/]/.test(args.importer)
+        ? { path: `${root}scripts/agent-bundle/pako-native.cjs` }
+        : undefined,
+    );
+  },
+};
+
 const result = await build({
   absWorkingDir: root,
   entryPoints: { 'margo-agent': './packages/agent/dist/device-main.js' },
@@ -34,6 +46,7 @@ const result = await build({
   // (undici, web streams, http2: about 8 MB resident) for every status commit. Without the
   // global it uses pako, which it already loads for inflating. Nothing else in the agent uses it.
   define: { CompressionStream: 'undefined' },
+  plugins: [nativeZlibForIsomorphicGit],
   logLevel: 'warning',
 });
 writeFileSync(`${outdir}/meta.json`, JSON.stringify(result.metafile));

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { after, describe, it } from 'node:test';
 import { initPki } from '@margo-gitops/trust';
 import { writeDeviceIdentity } from '../../fixtures/device-identity.js';
@@ -67,6 +68,33 @@ describe('margo-agent bundle', () => {
   it('never builds isomorphic-git objects through the web CompressionStream (it would load fetch)', () => {
     const src = readFileSync(join(bundleDir, 'margo-agent.mjs'), 'utf8');
     assert.doesNotMatch(src, /new CompressionStream\(/);
+  });
+
+  it('isomorphic-git deflates and inflates whole objects with node:zlib, interchangeably with pako', async () => {
+    const meta = JSON.parse(readFileSync(join(bundleDir, 'meta.json'), 'utf8')) as {
+      inputs: Record<string, { imports: { path: string; original?: string }[] }>;
+    };
+    const gitIndex = Object.keys(meta.inputs).find((i) =>
+      i.endsWith('node_modules/isomorphic-git/index.cjs'),
+    );
+    assert.ok(gitIndex, 'isomorphic-git is not in the bundle');
+    const pakoImport = meta.inputs[gitIndex]!.imports.find((i) => i.original === 'pako');
+    assert.equal(pakoImport?.path, 'scripts/agent-bundle/pako-native.cjs');
+    const shim = createRequire(import.meta.url)(join(root, 'scripts/agent-bundle/pako-native.cjs')) as {
+      deflate(b: Uint8Array): Uint8Array;
+      inflate(b: Uint8Array): Uint8Array;
+      Inflate: unknown;
+    };
+    const pako = (await import('pako')).default;
+    const object = Buffer.from(`blob 4096\0${'margo '.repeat(700)}`);
+    assert.deepEqual(Buffer.from(pako.inflate(shim.deflate(object))), object);
+    assert.deepEqual(Buffer.from(shim.inflate(pako.deflate(object))), object);
+    assert.equal(shim.Inflate, pako.Inflate, 'the streaming inflater (packfiles) stays pako');
+    // Corrupt data throws a string, as pako does, which isomorphic-git turns into DecompressionError.
+    assert.throws(
+      () => shim.inflate(Buffer.from('not zlib data')),
+      (e: unknown) => typeof e === 'string' && e.length > 0,
+    );
   });
 
   it('the launcher prints usage, and refuses a missing --state with a stable code and exit 2', () => {
