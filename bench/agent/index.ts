@@ -14,8 +14,11 @@
 // the unbundled packages (packages/agent/dist/device-main.js), for comparison.
 //
 // Fairness of the latency comparison: the floor loop and the agent poll side by side for the whole
-// run and their rounds alternate, so load drifts hit both; round i commits at the same phase of
-// the poll interval for both (phases spread evenly over the interval, in a shuffled order).
+// run and their rounds alternate, so load drifts hit both. Round i commits at the same phase of the
+// poll cycle for both: the same wait until the next poll starts (waits spread evenly over the
+// interval, in a shuffled order). Each poller's poll starts are observed (the floor prints them;
+// the agent logs each fetch with its duration) and the next one is predicted from the last one and
+// the poller's own period, since an apply moves both loops' phase.
 //
 // Uses the testbed (Docker, local registry image, nginx git server).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -220,19 +223,37 @@ function phases(n: number): number[] {
   return p;
 }
 
-/** Waits until `phase` of the poll interval, counted from when the poller started. */
-async function atPhase(startedAt: number, phase: number): Promise<void> {
-  const period = INTERVAL * 1000;
-  const now = performance.now();
-  const next = startedAt + Math.ceil((now - startedAt) / period + 1) * period + phase * period;
-  await sleep(next - now);
+/**
+ * Waits until `phase` of the interval before `p`'s next poll starts, so that the change waits
+ * `phase` x interval to be seen. The next start is predicted from the first poll after the last
+ * round (an apply moves the loop's phase) and the poller's period (median of its recent gaps).
+ */
+async function atPhase(p: Poller, phase: number, pushMs: number): Promise<void> {
+  const interval = INTERVAL * 1000;
+  const after = performance.now();
+  let starts: number[] = [];
+  await waitUntil(() => (starts = p.pollStarts()).some((t) => t > after), 10_000);
+  const gaps = starts
+    .slice(1)
+    .map((t, k) => t - starts[k]!)
+    .filter((g) => g > 0.9 * interval && g < 1.5 * interval);
+  const period = gaps.length ? median(gaps.slice(-6)) : interval;
+  // The push takes `pushMs`; the change is on the server that long after the commit starts.
+  let at = starts.at(-1)! + period - phase * interval - pushMs;
+  while (at < performance.now() + 5) at += period;
+  await sleep(at - performance.now());
 }
 
 interface Poller {
-  startedAt: number;
-  round(i: number): Promise<number>;
+  /** When its polls started, on the performance.now() clock. */
+  pollStarts(): number[];
+  /** Commits and pushes round i's change; resolves when it is applied, with when the push ended. */
+  round(i: number): Promise<{ latency: number; pushedAt: number }>;
   close(): Promise<void>;
 }
+
+/** Converts a wall-clock time (ms since the epoch) to the performance.now() clock. */
+const fromWall = (ms: number) => ms - (Date.now() - performance.now());
 
 async function floorPoller(dir: string): Promise<Poller> {
   const repo = bareRepo('bench-floor');
@@ -247,6 +268,7 @@ async function floorPoller(dir: string): Promise<Poller> {
   const script = `
     cd "${clone}"; last=$(git rev-parse HEAD)
     while true; do
+      echo "poll $EPOCHREALTIME"
       git fetch -q origin main
       h=$(git rev-parse FETCH_HEAD)
       if [ "$h" != "$last" ]; then
@@ -259,13 +281,15 @@ async function floorPoller(dir: string): Promise<Poller> {
       sleep ${INTERVAL}
     done`;
   const child = spawn('bash', ['-c', script], { env, stdio: ['ignore', 'pipe', 'ignore'] });
-  const startedAt = performance.now();
   const applied = new Set<string>();
+  const starts: number[] = [];
   child.stdout!.on('data', (b: Buffer) => {
-    for (const m of b.toString().matchAll(/applied (\S+)/g)) applied.add(m[1]!);
+    const text = b.toString();
+    for (const m of text.matchAll(/applied (\S+)/g)) applied.add(m[1]!);
+    for (const m of text.matchAll(/poll (\d+\.\d+)/g)) starts.push(fromWall(Number(m[1]) * 1000));
   });
   return {
-    startedAt,
+    pollStarts: () => starts,
     async round(i) {
       const name = `f${i}`;
       const t0 = commitPush(repo, {
@@ -273,7 +297,7 @@ async function floorPoller(dir: string): Promise<Poller> {
         current: name,
       });
       const t1 = await waitUntil(() => applied.has(name), 60_000);
-      return t1 - t0;
+      return { latency: t1 - t0, pushedAt: t0 };
     },
     async close() {
       child.kill('SIGKILL');
@@ -288,8 +312,11 @@ async function agentPoller(dir: string): Promise<Poller> {
   const deviceId = 'bench-agent';
   const repo = bareRepo(deviceId, deviceId);
   commitPush(repo, { 'packages/app.tgz': await composePackage({ 'docker-compose.yml': COMPOSE }) });
-  const { child, lines } = startAgent(dir, repo, deviceId, process.env.BENCH_TRACE ? 'debug' : 'info');
-  const startedAt = performance.now();
+  const { child, lines } = startAgent(dir, repo, deviceId, 'debug');
+  // Poll starts from the debug log: each fetch is logged with its duration when it ends.
+  const starts: number[] = [];
+  let scanned = 0;
+  let traced = 0;
   // Up and polling: the first desired state was verified and the capabilities reported.
   await waitUntil(() => {
     try {
@@ -303,7 +330,15 @@ async function agentPoller(dir: string): Promise<Poller> {
     }
   }, 30_000);
   return {
-    startedAt,
+    pollStarts() {
+      refresh(lines);
+      for (; scanned < lines.length; scanned++) {
+        if (!lines[scanned]!.includes('"msg":"fetched"')) continue;
+        const j = JSON.parse(lines[scanned]!) as { time: number; fetchMs: number };
+        starts.push(fromWall(j.time - j.fetchMs));
+      }
+      return starts;
+    },
     async round(i) {
       const id = `0000${String(i).padStart(4, '0')}-6666-4a5b-9c3d-000000000000`;
       const doc = deploymentYaml({
@@ -317,14 +352,24 @@ async function agentPoller(dir: string): Promise<Poller> {
       const t1 = await waitUntil(() => statusState(repo.bare, id) === 'installed', 60_000);
       if (process.env.BENCH_TRACE) {
         refresh(lines);
-        for (const l of lines.splice(0)) {
-          const j = JSON.parse(l) as { time: number; msg: string; state?: string; progress?: string };
-          if (j.time >= wall0)
-            console.log(`  +${j.time - wall0} ms ${j.msg} ${j.state ?? ''} ${j.progress ?? ''}`);
+        for (const l of lines.slice(traced)) {
+          const {
+            time,
+            msg,
+            level: _l,
+            pid: _p,
+            hostname: _h,
+            deploymentId: _d,
+            commit: _c,
+            ...rest
+          } = JSON.parse(l) as Record<string, unknown> & { time: number; msg: string };
+          if (time >= wall0 && !(msg === 'fetched' && !rest.changed))
+            console.log(`  +${time - wall0} ms ${msg} ${JSON.stringify(rest)}`);
         }
+        traced = lines.length;
         console.log(`  +${(t1 - t0).toFixed(0)} ms visible on the server`);
       }
-      return t1 - t0;
+      return { latency: t1 - t0, pushedAt: t0 };
     },
     async close() {
       await stopChild(child);
@@ -335,13 +380,26 @@ async function agentPoller(dir: string): Promise<Poller> {
   };
 }
 
-async function latency(dir: string): Promise<{ floor: number[]; agent: number[] }> {
+/** How long after the change reached the server (at `t0`) the next poll started. */
+function waitedForPoll(p: Poller, t0: number): number {
+  return (p.pollStarts().find((t) => t > t0) ?? Number.NaN) - t0;
+}
+
+interface Latency {
+  floor: number[];
+  agent: number[];
+  /** Per round, how long the change waited for the next poll to start. */
+  waits: { floor: number[]; agent: number[] };
+}
+
+async function latency(dir: string): Promise<Latency> {
   const floorP = await floorPoller(dir);
   const agentP = await agentPoller(dir);
-  const out = { floor: [] as number[], agent: [] as number[] };
+  const out: Latency = { floor: [], agent: [], waits: { floor: [], agent: [] } };
   try {
     await sleep(2000);
     const ph = phases(ROUNDS);
+    const pushMs = [50];
     for (let i = 0; i < ROUNDS; i++) {
       // Alternate which goes first, so neither always follows the other's compose run.
       const order: ['floor' | 'agent', Poller][] = [
@@ -350,8 +408,12 @@ async function latency(dir: string): Promise<{ floor: number[]; agent: number[] 
       ];
       if (i % 2) order.reverse();
       for (const [name, p] of order) {
-        await atPhase(p.startedAt, ph[i]!);
-        out[name].push(await p.round(i));
+        await atPhase(p, ph[i]!, median(pushMs));
+        const t0 = performance.now();
+        const r = await p.round(i);
+        pushMs.push(r.pushedAt - t0);
+        out[name].push(r.latency);
+        out.waits[name].push(waitedForPoll(p, r.pushedAt));
       }
     }
   } finally {
@@ -430,7 +492,7 @@ try {
     `bench/agent: ${ROUNDS} rounds, poll interval ${INTERVAL}s, compose '${compose.join(' ')}', agent: margo-agent launcher, signed desired state`,
   );
   if (!process.argv.includes('--idle-only')) {
-    const { floor, agent } = await latency(dir);
+    const { floor, agent, waits } = await latency(dir);
     const ratio = median(agent) / median(floor);
     const list = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
     console.log(
@@ -438,6 +500,13 @@ try {
     );
     console.log(
       `latency agent (commit -> installed on status branch): median ${median(agent).toFixed(0)} ms  [${list(agent)}]`,
+    );
+    console.log(
+      `wait for the next poll: floor median ${median(waits.floor).toFixed(0)} ms [${list(waits.floor)}], agent median ${median(waits.agent).toFixed(0)} ms [${list(waits.agent)}]`,
+    );
+    const extra = agent.map((a, i) => a - floor[i]!);
+    console.log(
+      `latency agent - floor, round by round (same wait for the next poll): median ${median(extra).toFixed(0)} ms  [${list(extra)}]`,
     );
     console.log(
       `latency ratio agent/floor: ${ratio.toFixed(2)}x (target <= 1.25x) ${ratio <= 1.25 ? 'OK' : 'OVER TARGET'}`,
