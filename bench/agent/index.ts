@@ -17,8 +17,10 @@
 // run and their rounds alternate, so load drifts hit both. Round i commits at the same phase of the
 // poll cycle for both: the same wait until the next poll starts (waits spread evenly over the
 // interval, in a shuffled order). Each poller's poll starts are observed (the floor prints them;
-// the agent logs each fetch with its duration) and the next one is predicted from the last one and
-// the poller's own period, since an apply moves both loops' phase.
+// the agent logs each fetch with its duration, so it runs at debug level here, which costs it a
+// little) and the next one is predicted from the last one and the poller's own period, since an
+// apply moves both loops' phase. The push of each change is allowed for. Besides the ratio of the
+// medians, the bench prints the waits both got and the round-by-round difference agent - floor.
 //
 // Uses the testbed (Docker, local registry image, nginx git server).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
