@@ -1,4 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import forge from 'node-forge';
 import { createRootCA, createSigningKey } from './ca.js';
@@ -75,6 +80,47 @@ test('signDeviceCsr refuses bad CSRs with their codes', () => {
   }
 });
 
+/**
+ * A device certificate in every respect but its key (EC P-256), signed by the test CA with the
+ * openssl command line: node-forge, which issues our certificates, cannot certify an EC key.
+ */
+function ecDeviceCert(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'margo-ec-'));
+  try {
+    writeFileSync(join(dir, 'ca.pem'), ca.certPem);
+    writeFileSync(join(dir, 'ca.key'), ca.keyPem, { mode: 0o600 });
+    writeFileSync(join(dir, 'ext'), 'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n');
+    const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    run('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'dev.key');
+    run('req', '-new', '-key', 'dev.key', '-subj', '/OU=margo-gitops device/CN=press-9', '-out', 'dev.csr');
+    run(
+      'x509',
+      '-req',
+      '-in',
+      'dev.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-set_serial',
+      '0x1234',
+      '-days',
+      '2',
+      '-sha256',
+      '-extfile',
+      'ext',
+      '-out',
+      'dev.pem',
+    );
+    const pem = readFileSync(join(dir, 'dev.pem'), 'utf8');
+    // Sanity: the CA did certify it, so only the key type is left to refuse.
+    assert.ok(new X509Certificate(pem).checkIssued(new X509Certificate(ca.certPem)));
+    return pem;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 test('verifyDeviceCert refuses with its codes', () => {
   const certPem = signDeviceCsr(ca, dev.csrPem, { expectedDeviceId: 'press-7' });
   const serial = describeCertificate(certPem).serial;
@@ -115,6 +161,12 @@ test('verifyDeviceCert refuses with its codes', () => {
       code: 'TRUST_DEVICE_CERT_UNTRUSTED',
     },
     { name: 'the CA itself', cert: ca.certPem, opts: {}, code: 'TRUST_DEVICE_CERT_UNTRUSTED' },
+    {
+      name: 'an EC key certified by the CA (device keys are RSA)',
+      cert: ecDeviceCert(),
+      opts: {},
+      code: 'TRUST_DEVICE_CERT_UNTRUSTED',
+    },
     { name: 'garbage', cert: 'nope', opts: {}, code: 'TRUST_DEVICE_CERT_UNTRUSTED' },
   ];
   for (const c of cases)

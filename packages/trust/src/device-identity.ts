@@ -1,23 +1,29 @@
+import { X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import { MargoError } from '@margo-gitops/spec';
 import { issueCertificate, type KeyAndCert } from './ca.js';
 import { assertDeviceId } from './device-id.js';
 import {
   DEFAULT_RSA_BITS,
-  DEVICE_OU,
-  checkIssuedBy,
   generateRsaKeyPair,
-  hasExtKeyUsage,
   keyBits,
   normalisePem,
   nodeRsaSigner,
-  normaliseSerial,
   parseCertificate,
   parsePrivateKey,
   pki,
   serialOf,
   subjectField,
 } from './x509.js';
+import {
+  DEVICE_OU,
+  certificateSerial,
+  certificateSubjectField,
+  checkIssued,
+  hasExtendedKeyUsage,
+  notAfter,
+  readCertificate,
+} from './x509-native.js';
 
 /** Smallest RSA modulus accepted in a device CSR. */
 export const MIN_DEVICE_KEY_BITS = 2048;
@@ -170,10 +176,10 @@ export function verifyDeviceCert(
   certPem: string,
   opts: VerifyDeviceCertOptions = {},
 ): VerifiedDevice {
-  const ca = parseCertificate(caCertPem, 'root CA certificate');
-  let cert: forge.pki.Certificate;
+  const ca = readCertificate(caCertPem, 'root CA certificate');
+  let cert: X509Certificate;
   try {
-    cert = pki.certificateFromPem(certPem);
+    cert = new X509Certificate(certPem);
   } catch (e) {
     throw new MargoError(
       'TRUST_DEVICE_CERT_UNTRUSTED',
@@ -184,19 +190,23 @@ export function verifyDeviceCert(
   return verifyDeviceCertificate(ca, cert, opts);
 }
 
-/** verifyDeviceCert over parsed certificates (shared with payload verification). */
+/**
+ * verifyDeviceCert over parsed certificates (shared with payload verification). node:crypto only:
+ * the orchestrator runs it for every signed status file it reads.
+ */
 export function verifyDeviceCertificate(
-  ca: forge.pki.Certificate,
-  cert: forge.pki.Certificate,
+  ca: X509Certificate,
+  cert: X509Certificate,
   opts: VerifyDeviceCertOptions,
 ): VerifiedDevice {
-  const deviceId = subjectField(cert, 'CN') ?? '';
-  const serial = serialOf(cert);
-  const check = checkIssuedBy(ca, cert, opts.now ?? new Date());
+  const deviceId = certificateSubjectField(cert, 'CN') ?? '';
+  const serial = certificateSerial(cert);
+  const check = checkIssued(ca, cert, opts.now ?? new Date());
   if (
     check === 'untrusted' ||
-    subjectField(cert, 'OU') !== DEVICE_OU ||
-    !hasExtKeyUsage(cert, 'clientAuth')
+    cert.publicKey.asymmetricKeyType !== 'rsa' ||
+    certificateSubjectField(cert, 'OU') !== DEVICE_OU ||
+    !hasExtendedKeyUsage(cert, 'clientAuth')
   ) {
     throw new MargoError(
       'TRUST_DEVICE_CERT_UNTRUSTED',
@@ -211,11 +221,11 @@ export function verifyDeviceCertificate(
       'TRUST_DEVICE_CERT_EXPIRED',
       `the certificate of device ${deviceId} is expired or not yet valid`,
       {
-        data: { deviceId, serial, notAfter: cert.validity.notAfter.toISOString() },
+        data: { deviceId, serial, notAfter: notAfter(cert).toISOString() },
       },
     );
   }
-  if (opts.revoked && (opts.revoked.has(serial) || opts.revoked.has(normaliseSerial(cert.serialNumber)))) {
+  if (opts.revoked?.has(serial)) {
     throw new MargoError('TRUST_DEVICE_CERT_REVOKED', `the certificate of device ${deviceId} was revoked`, {
       data: { deviceId, serial },
     });
@@ -229,7 +239,7 @@ export function verifyDeviceCertificate(
       },
     );
   }
-  return { deviceId, serial, notAfter: cert.validity.notAfter };
+  return { deviceId, serial, notAfter: notAfter(cert) };
 }
 
 /** Serial number (lower-case hex) and device id of a certificate, without verifying it. */

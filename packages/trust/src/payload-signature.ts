@@ -1,8 +1,7 @@
 import { createPublicKey, verify as rsaVerify, X509Certificate, type KeyObject } from 'node:crypto';
-import forge from 'node-forge';
 import { MargoError, isMargoError } from '@margo-gitops/spec';
 import { verifyDeviceCertificate } from './device-identity.js';
-import { parseCertificate, pki } from './x509.js';
+import { certificateSerial, certificateSubjectField, readCertificate } from './x509-native.js';
 
 import { SIGNATURES_FILE, signPayload } from './sign-payload.js';
 
@@ -52,11 +51,11 @@ export function verifyPayload(
   const keyDer = Buffer.from(parts[0]!, 'base64');
   const signature = Buffer.from(parts[1]!, 'base64');
 
-  let carriedCert: forge.pki.Certificate | undefined;
+  let carriedCert: X509Certificate | undefined;
   let carriedKey: KeyObject;
   try {
-    carriedCert = pki.certificateFromAsn1(forge.asn1.fromDer(keyDer.toString('binary')));
-    carriedKey = new X509Certificate(keyDer).publicKey;
+    carriedCert = new X509Certificate(keyDer);
+    carriedKey = carriedCert.publicKey;
   } catch {
     carriedCert = undefined;
     try {
@@ -77,10 +76,8 @@ export function verifyPayload(
   }
 
   if ('expectedCertPem' in opts) {
-    const expected = new X509Certificate(opts.expectedCertPem);
-    const cn =
-      (parseCertificate(opts.expectedCertPem).subject.getField('CN') as { value?: string } | null)?.value ??
-      '';
+    const expected = readCertificate(opts.expectedCertPem, 'device certificate');
+    const cn = certificateSubjectField(expected, 'CN') ?? '';
     if (!spki(expected.publicKey).equals(spki(carriedKey))) {
       throw new MargoError('TRUST_STATUS_WRONG_SIGNER', `the payload is not signed by device ${cn}`, {
         data: { deviceId: cn },
@@ -90,7 +87,7 @@ export function verifyPayload(
       throw new MargoError('TRUST_STATUS_FORGED', `the payload signature for device ${cn} is invalid`, {
         data: { deviceId: cn },
       });
-    const serial = expected.serialNumber.toLowerCase().replace(/^0+(?=.)/, '');
+    const serial = certificateSerial(expected);
     if (opts.revoked?.has(serial)) {
       throw new MargoError('TRUST_DEVICE_CERT_REVOKED', `the certificate of device ${cn} was revoked`, {
         data: { deviceId: cn, serial },
@@ -105,7 +102,7 @@ export function verifyPayload(
       'TRUST_STATUS_FORGED',
       'the payload is signed with a bare key, not a certificate from this root CA',
     );
-  const ca = parseCertificate(opts.caCertPem, 'root CA certificate');
+  const ca = readCertificate(opts.caCertPem, 'root CA certificate');
   try {
     const v = verifyDeviceCertificate(ca, carriedCert, { revoked: opts.revoked, now: opts.now });
     if (opts.deviceId !== undefined && v.deviceId !== opts.deviceId) {

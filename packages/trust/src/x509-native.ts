@@ -1,8 +1,10 @@
 /**
  * X.509 checks on node:crypto alone: what a device needs at every poll (is this manifest signer
- * certified by my root CA, for signing desired state, and valid now?). Kept apart from x509.ts so
- * that the device path never loads node-forge, which the CA and enrolment need for issuing
- * certificates and requests (node:crypto cannot build those). See `@margo-gitops/trust/device`.
+ * certified by my root CA, for signing desired state, and valid now?) and what the orchestrator
+ * needs for every signed status file (is this a device certificate from our CA?). Kept apart from
+ * x509.ts so that the device path never loads node-forge, which the CA and enrolment need for
+ * issuing certificates and requests (node:crypto cannot build those). See
+ * `@margo-gitops/trust/device`.
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { MargoError } from '@margo-gitops/spec';

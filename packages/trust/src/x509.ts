@@ -1,6 +1,7 @@
 /**
- * Small X.509 helpers over node-forge shared by the CA, device-identity and manifest modules.
- * Internal: not exported from the package index except the fingerprint helpers.
+ * X.509 helpers over node-forge for what node:crypto cannot do: building keys, certificates and
+ * requests (CA, enrolment). Checking certificates is in x509-native.ts. Internal: not exported from
+ * the package index except the fingerprint helpers.
  */
 import { constants, createPrivateKey, privateEncrypt, randomBytes } from 'node:crypto';
 import forge from 'node-forge';
@@ -16,7 +17,7 @@ export {
   normalisePem,
   certificateFingerprint,
 } from './x509-native.js';
-import { normaliseSerial, type IssuedCheck } from './x509-native.js';
+import { normaliseSerial } from './x509-native.js';
 
 /** Default RSA modulus size for every key margo-gitops creates (about 128-bit security). */
 export const DEFAULT_RSA_BITS = 3072;
@@ -62,35 +63,6 @@ export function subjectField(
 /** Serial number of a certificate as lower-case hex without leading zeros. */
 export function serialOf(cert: forge.pki.Certificate): string {
   return normaliseSerial(cert.serialNumber);
-}
-
-export type { IssuedCheck } from './x509-native.js';
-
-/**
- * Checks that `leaf` was issued directly by `ca` (issuer name and signature) and that both are
- * valid at `now`. The root CA has pathLen 0, so there are no intermediates.
- */
-export function checkIssuedBy(
-  ca: forge.pki.Certificate,
-  leaf: forge.pki.Certificate,
-  now: Date,
-): IssuedCheck {
-  try {
-    if (!ca.verify(leaf)) return 'untrusted';
-  } catch {
-    return 'untrusted';
-  }
-  const bc = leaf.getExtension('basicConstraints') as { cA?: boolean } | null;
-  if (bc?.cA) return 'untrusted';
-  for (const c of [ca, leaf]) {
-    if (now < c.validity.notBefore || now > c.validity.notAfter) return 'expired';
-  }
-  return 'ok';
-}
-
-export function hasExtKeyUsage(cert: forge.pki.Certificate, usage: 'codeSigning' | 'clientAuth'): boolean {
-  const eku = cert.getExtension('extKeyUsage') as Record<string, unknown> | null;
-  return eku?.[usage] === true;
 }
 
 export function keyBits(key: forge.pki.PublicKey): number {
