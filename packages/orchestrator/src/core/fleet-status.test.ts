@@ -82,6 +82,30 @@ const cases: { name: string; view: DeviceView; want: RowState; reason?: RegExp }
     reason: /not reported since the change/,
   },
   {
+    // Git commit times have whole seconds: a report 300 ms after a change at .500 carries .000.
+    name: 'report in the same second as the change, after it -> its state',
+    view: {
+      device: device('s'),
+      outcomes: [outcome('s', 'matched')],
+      reportedAt: NOW - 10_000,
+      statuses: report('s', 'installed'),
+      changedAt: { web: NOW - 10_000 + 500 },
+    },
+    want: 'installed',
+  },
+  {
+    name: 'report in the second before the change -> pending',
+    view: {
+      device: device('t'),
+      outcomes: [outcome('t', 'matched')],
+      reportedAt: NOW - 11_000,
+      statuses: report('t', 'installed'),
+      changedAt: { web: NOW - 10_000 + 500 },
+    },
+    want: 'pending',
+    reason: /not reported since the change/,
+  },
+  {
     name: 'not yet reported this deployment -> pending',
     view: {
       device: device('e'),

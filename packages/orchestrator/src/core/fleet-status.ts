@@ -104,6 +104,16 @@ export function emptyCounts(): StateCounts {
 }
 
 /**
+ * `reportedAt` is a status commit's time, which Git keeps in whole seconds: a report made in the
+ * same second as a change, after it, carries an earlier time than the change. Such a report counts
+ * as after the change. Otherwise a deployment whose change the device confirms without more work
+ * (an unchanged deployment restored after tampering) would stay `pending`: the device makes no
+ * other status commit for it. A report from earlier in that second is then taken as current until
+ * the device's next report, which a real change brings within a poll interval.
+ */
+const COMMIT_TIME_RESOLUTION_MS = 1000;
+
+/**
  * Rolls the fleet up per deployment. A device that has not reported within its expected window is
  * `unknown` (never shown healthy); a device whose last report predates the orchestrator's latest
  * change of a deployment is `pending` for it until it reports again.
@@ -187,7 +197,7 @@ export function rollupFleetStatus(input: RollupInput): FleetStatus {
         } else if (!s) {
           row.state = 'pending';
           row.reason = 'the device has not reported this deployment yet';
-        } else if (changed !== undefined && v.reportedAt! < changed) {
+        } else if (changed !== undefined && v.reportedAt! + COMMIT_TIME_RESOLUTION_MS <= changed) {
           row.state = 'pending';
           row.reason = `the device has not reported since the change of ${iso(changed)}`;
         } else {
