@@ -77,6 +77,13 @@ interface Tracked {
 }
 
 const STATUS_DIR = 'deployments/';
+/**
+ * Status file naming the last desired-state commit the agent acted on (applied or refused; the
+ * deployment files say how far each got). It changes with every new desired commit, so a change
+ * that needs no work on the device (an unchanged deployment restored after tampering, a re-signed
+ * manifest) still gets a status commit after it, from which the orchestrator sees it was seen.
+ */
+export const OBSERVED_FILE = 'observed.json';
 
 /**
  * The device agent: polls the device repository, plans and applies the desired deployments with
@@ -502,6 +509,11 @@ export class Agent {
     if (this.driverErrors.size) await this.initDrivers();
     const files = await this.store.readFiles(commit);
     const { desired, rejected } = readDesired(files);
+    // Queued with the first reports of this commit, so it costs no commit of its own.
+    this.reporter.report(
+      { [OBSERVED_FILE]: statusFileContent({ commit }) },
+      `observed ${commit.slice(0, 12)}`,
+    );
 
     if (this.o.verifier) {
       try {

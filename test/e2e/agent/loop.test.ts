@@ -265,3 +265,28 @@ test('loop: native git backend fetches and reports like the default one', async 
     await cleanup();
   }
 });
+
+test('loop: every desired commit is acknowledged in observed.json, even one that changes nothing here; no commit without one', async () => {
+  const { repo, agent, cleanup } = await setup();
+  try {
+    const first = repo.commit({ 'deployments/db.yaml': app('db') });
+    await agent.pollOnce();
+    assert.deepEqual(repo.statusJson('observed.json'), { commit: first });
+    const statusBefore = repo.statusFile(`deployments/${ids.db}.json`);
+    const commitsBefore = repo.statusCommits();
+    // A desired commit the device has nothing to do for (db is unchanged).
+    const second = repo.commit({ 'README.md': 'notes for the operator\n' });
+    const r = await agent.pollOnce();
+    assert.deepEqual(
+      r.actions.map((a) => `${a.kind}:${a.name}`),
+      ['noop:db'],
+    );
+    assert.equal(repo.statusFile(`deployments/${ids.db}.json`), statusBefore, 'deployment status unchanged');
+    assert.deepEqual(repo.statusJson('observed.json'), { commit: second });
+    assert.equal(repo.statusCommits(), commitsBefore + 1, 'one status commit: the acknowledgement');
+    await agent.pollOnce();
+    assert.equal(repo.statusCommits(), commitsBefore + 1, 'no commit when nothing new was seen');
+  } finally {
+    await cleanup();
+  }
+});
