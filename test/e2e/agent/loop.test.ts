@@ -4,6 +4,7 @@
 // dependency, verifier refusal, unsupported profile, downtime windows with an injected clock,
 // sealed values through the unseal hook, status signatures and history compaction.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -226,7 +227,10 @@ test('loop: downtime window skips polling entirely (injected clock)', async () =
 test('loop: sealed values go through unseal, status files are signed, history is compacted', async () => {
   const { repo, driver, agent, cleanup } = await setup(
     { statusHistoryLimit: 4 },
-    { unseal: (v) => v.replace('sealed:v1:', 'clear-'), signStatus: (b) => `pk;${b.length}` },
+    {
+      unseal: (v) => v.replace('sealed:v1:', 'clear-'),
+      signStatus: (b) => `pk;${createHash('sha256').update(b).digest('hex')}`,
+    },
   );
   try {
     for (let i = 0; i < 6; i++) {
@@ -235,9 +239,12 @@ test('loop: sealed values go through unseal, status files are signed, history is
     }
     await agent.pollOnce();
     assert.deepEqual(driver.running.get('db/c'), { GREETING: 'clear-5' });
-    const sigs = repo.statusJson('signatures.json');
-    assert.match(sigs[`deployments/${ids.db}.json`], /^pk;\d+$/);
-    assert.ok(sigs['capabilities.json']);
+    const sigs = repo.statusJson('signatures.json') as Record<string, string>;
+    // One signature per committed file, over exactly what was committed.
+    const files = ['capabilities.json', 'observed.json', `deployments/${ids.db}.json`];
+    assert.deepEqual(Object.keys(sigs).sort(), files.sort());
+    for (const f of files)
+      assert.equal(sigs[f], `pk;${createHash('sha256').update(repo.statusFile(f)!).digest('hex')}`, f);
     assert.ok(repo.statusCommits() <= 8, `status history compacted (${repo.statusCommits()} commits)`);
     assert.ok(
       !(repo.statusFile(`deployments/${ids.db}.json`) ?? '').includes('clear-'),

@@ -26,6 +26,8 @@ const SIGNATURES = 'signatures.json';
  * change is queued on disk before it returns); `flush()` turns everything queued into one commit
  * and pushes. Unchanged content queues nothing, so there are no heartbeat commits.
  * When the server is unreachable the queue and the local commits wait for the next flush.
+ * With `signStatus`, signatures.json is brought up to date when a commit is made, for the contents
+ * it commits: progress superseded within one flush is never signed.
  */
 export class StatusReporter {
   private readonly outbox: StatusOutbox;
@@ -110,14 +112,6 @@ export class StatusReporter {
       if (c === null ? cur !== undefined : cur !== c) changed[p] = c;
     }
     if (Object.keys(changed).length === 0) return false;
-    if (this.o.signStatus) {
-      const sigs = JSON.parse(this.view.get(SIGNATURES) ?? '{}') as Record<string, string>;
-      for (const [p, c] of Object.entries(changed)) {
-        if (c === null) delete sigs[p];
-        else sigs[p] = this.o.signStatus(Buffer.from(c, 'utf8'));
-      }
-      changed[SIGNATURES] = JSON.stringify(Object.fromEntries(Object.entries(sigs).sort()), null, 2) + '\n';
-    }
     this.outbox.enqueue(changed, message);
     this.applyToView(changed);
     return true;
@@ -144,6 +138,23 @@ export class StatusReporter {
     return this.flushing;
   }
 
+  /**
+   * Adds to `changes` the signatures.json for them: the signatures of the files they leave as they
+   * are, plus one per file they write (none for files they delete). A signatures.json queued by an
+   * older agent (which signed at report time) is replaced.
+   */
+  private sign(changes: Map<string, string | null>): void {
+    changes.delete(SIGNATURES);
+    const sigs = JSON.parse(this.view.get(SIGNATURES) ?? '{}') as Record<string, string>;
+    for (const [p, c] of changes) {
+      if (c === null) delete sigs[p];
+      else sigs[p] = this.o.signStatus!(Buffer.from(c, 'utf8'));
+    }
+    const text = JSON.stringify(Object.fromEntries(Object.entries(sigs).sort()), null, 2) + '\n';
+    changes.set(SIGNATURES, text);
+    this.view.set(SIGNATURES, text);
+  }
+
   private async flushOnce(): Promise<boolean> {
     const store = this.o.store;
     // Everything queued becomes one commit (later contents of a file win): progress steps and the
@@ -154,6 +165,7 @@ export class StatusReporter {
     if (entries.length) {
       const changes = new Map<string, string | null>();
       for (const e of entries) for (const [p, c] of Object.entries(e.files)) changes.set(p, c);
+      if (this.o.signStatus) this.sign(changes);
       const messages = [...new Set(entries.map((e) => e.message))];
       const message =
         messages.length === 1
