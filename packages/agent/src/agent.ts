@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { IsoGitStore, NativeGitStore, type GitAuth, type GitStore } from '@margo-gitops/git';
-import { MargoError, toMargoError } from '@margo-gitops/spec';
+import { MargoError, precompileSchema, toMargoError } from '@margo-gitops/spec';
 import type {
   ApplicationDeployment,
   ComponentStatus,
@@ -174,6 +174,9 @@ export class Agent {
       await this.store.init({ bare: true, defaultBranch: 'main' });
       await this.reporter.init();
       await this.initDrivers();
+      // Every desired commit's deployments are validated; compiling that schema here, at start,
+      // keeps the cost off the first change the device is sent.
+      precompileSchema('ApplicationDeployment');
       for (const i of this.state.listIntents()) {
         this.logger.warn(
           { deploymentId: i.deploymentId, action: i.action, since: i.startedAt },

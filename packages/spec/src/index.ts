@@ -16,7 +16,7 @@ export {
   type ParsedSource,
   type Position,
 } from './source.js';
-export { validateAgainstSchema, schemas } from './schemas.js';
+export { validateAgainstSchema, precompileSchema, schemas } from './schemas.js';
 export {
   normaliseApplicationDescription,
   normaliseConfiguration,
