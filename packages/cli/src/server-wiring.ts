@@ -102,6 +102,7 @@ export async function startServer(opts: {
     tokens,
     onPush: (e) =>
       orchestrator.notifyPush({ repo: e.repo, ref: e.ref, ...(e.deviceId ? { deviceId: e.deviceId } : {}) }),
+    onDeviceSeen: (id) => orchestrator.notifyDeviceSeen(id),
     onError: (e) => opts.log.error('git request failed', { error: (e as Error).message }),
   });
   const onboarding = serverParts.onboarding?.({

@@ -120,6 +120,8 @@ export class Orchestrator {
   private readonly resignBeforeExpiryMs: number;
   private states = new Map<string, DeviceState>();
   private reports = new Map<string, DeviceReport>();
+  /** When each device last fetched or pushed with its own token (ms, orchestrator clock). */
+  private readonly seenAt = new Map<string, number>();
   private knownRepos = new Set<string>();
   private catalogReader = new CatalogReader();
   private fleetCache: FleetParseCache = new Map();
@@ -204,6 +206,15 @@ export class Orchestrator {
     this.queuedDevices = p;
     this.chain = p.catch(() => undefined);
     return p;
+  }
+
+  /**
+   * Hook for the Git server's onDeviceSeen: the device just fetched or pushed with its own token.
+   * Its status commits only come when something changes (no heartbeats), so this is what keeps an
+   * idle device from being shown `unknown`; it is kept in memory, on the orchestrator's clock.
+   */
+  notifyDeviceSeen(deviceId: string): void {
+    this.seenAt.set(deviceId, this.now());
   }
 
   /** Hook for the Git server's onPush: catalog/fleet pushes run a full pass, status pushes that device. */
@@ -544,6 +555,7 @@ export class Orchestrator {
         device: this.fleet.devices.get(id)!,
         outcomes: st?.outcomes ?? [],
         ...(rep?.reportedAt !== undefined ? { reportedAt: rep.reportedAt } : {}),
+        ...(this.seenAt.has(id) ? { seenAt: this.seenAt.get(id)! } : {}),
         statuses: rep?.statuses ?? new Map(),
         changedAt: st?.changedAt ?? {},
         ...(st?.error ? { repoError: { code: st.error.code, message: st.error.message } } : {}),

@@ -443,3 +443,52 @@ test('a client that disconnects mid-request leaves no git process behind', async
   while ((await gitChildren()).length && Date.now() < gone) await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual(await gitChildren(), []);
 });
+
+test("a device's fetches and status pushes with its own token are reported as seen; other roles and refused requests are not", async (t) => {
+  const seen: string[] = [];
+  const env = await startEnv(t, { onDeviceSeen: (id) => seen.push(id) });
+  const dir = await tempDir(t);
+  const device = new IsoGitStore(join(dir, 'device.git'));
+  await device.init({ bare: true, defaultBranch: 'main' });
+  await device.fetch(env.url('devices/d1.git'), {
+    ref: 'main',
+    into: 'main',
+    auth: { token: env.token.device },
+  });
+  assert.ok(seen.length >= 1 && seen.every((id) => id === 'd1'), `seen: ${seen.join(', ')}`);
+  const afterFetch = seen.length;
+  // A status push is a contact too.
+  await device.fetch(env.url('devices/d1.git'), {
+    ref: 'status',
+    into: 'status',
+    auth: { token: env.token.device },
+  });
+  await device.commitFiles({
+    ref: 'status',
+    expectedOid: await device.resolveRef('status'),
+    changes: new Map([['observed.json', '{}']]),
+    message: 'status',
+    author,
+  });
+  const beforePush = seen.length;
+  await device.push(env.url('devices/d1.git'), 'status', { auth: { token: env.token.device } });
+  assert.ok(seen.length > beforePush, 'the push was seen');
+  assert.ok(beforePush > afterFetch);
+  // Refused: another device's repository. Not a device: the operator reading d1.
+  const n = seen.length;
+  await assert.rejects(
+    device.fetch(env.url('devices/d2.git'), {
+      ref: 'main',
+      into: 'other',
+      auth: { token: env.token.device },
+    }),
+  );
+  const operator = new IsoGitStore(join(dir, 'operator.git'));
+  await operator.init({ bare: true, defaultBranch: 'main' });
+  await operator.fetch(env.url('devices/d1.git'), {
+    ref: 'main',
+    into: 'main',
+    auth: { token: env.token.operator },
+  });
+  assert.equal(seen.length, n, 'neither a refused request nor an operator counts');
+});

@@ -217,6 +217,19 @@ test('fleet status: roll-up per deployment, unknown when not seen, over HTTP', a
   const late = (await orch.getFleetStatus()).deployments.find((d) => d.name === 'web')!;
   assert.equal(late.counts.installed, 0);
   assert.equal(late.counts.unknown, 2);
+  // Unless a device keeps polling (the Git server reports it): idle, it has nothing to commit.
+  const installedRow = w.devices.find((r) => r.state === 'installed')!;
+  orch.notifyDeviceSeen(installedRow.deviceId);
+  const polled = await orch.getFleetStatus();
+  assert.equal(
+    polled.deployments
+      .find((d) => d.name === 'web')!
+      .devices.find((r) => r.deviceId === installedRow.deviceId)?.state,
+    'installed',
+  );
+  const deviceRow = polled.devices.find((d) => d.deviceId === installedRow.deviceId)!;
+  assert.equal(deviceRow.reporting, 'reporting');
+  assert.equal(deviceRow.lastSeenAt, new Date(clock).toISOString());
 
   const handler = createStatusHttpHandler(orch, {
     authorize: (req) => req.headers.authorization === 'Bearer good',

@@ -58,6 +58,11 @@ export interface GitHttpHandlerOptions {
   /** Push validators by repository kind. Default: `{ catalog: validateCatalogPush }`; null disables one. */
   validators?: Partial<Record<RepoKind, PushValidator | null>>;
   onPush?: (e: PushEvent) => void;
+  /**
+   * Called with the device id whenever a device token is let into its own repository (each poll of
+   * an agent is one): the orchestrator's evidence that the device is alive, on the server's clock.
+   */
+  onDeviceSeen?: (deviceId: string) => void;
   /** Per-token request rate limit; false disables. Default 120 burst, 20/s. */
   rateLimit?: RateLimitOptions | false;
   /** Largest file a push may add. Default 10 MiB. */
@@ -566,6 +571,8 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
         sendText(res, 404, `margo: repository ${route.repo.name} does not exist`);
         return true;
       }
+      if (token.role === 'device' && token.deviceId && route.repo.kind === 'device')
+        opts.onDeviceSeen?.(token.deviceId);
       if (
         route.action === 'advertise-upload' &&
         fastAdvertisement &&

@@ -64,6 +64,31 @@ const cases: { name: string; view: DeviceView; want: RowState; reason?: RegExp }
     reason: /more than 300s/,
   },
   {
+    name: 'no report for long but polling (nothing to report) -> its state',
+    view: {
+      device: device('p'),
+      outcomes: [outcome('p', 'matched')],
+      reportedAt: NOW - 3_600_000,
+      seenAt: NOW - 2000,
+      statuses: report('p', 'installed'),
+      changedAt: { web: NOW - 7_200_000 },
+    },
+    want: 'installed',
+  },
+  {
+    name: 'not seen for longer than expected, whatever its own clock wrote -> unknown',
+    view: {
+      device: device('q'),
+      outcomes: [outcome('q', 'matched')],
+      reportedAt: NOW + 60_000, // a device clock running ahead
+      seenAt: NOW - 301_000,
+      statuses: report('q', 'installed'),
+      changedAt: {},
+    },
+    want: 'unknown',
+    reason: /no report or poll for more than 300s/,
+  },
+  {
     name: 'never reported -> unknown',
     view: { device: device('c'), outcomes: [outcome('c', 'matched')], statuses: new Map(), changedAt: {} },
     want: 'unknown',
@@ -187,10 +212,14 @@ test('rollup: counts, errors and an intent matching nothing', () => {
   });
   const web = s.deployments.find((d) => d.name === 'web')!;
   assert.equal(web.total, cases.length);
-  assert.equal(web.counts.unknown, 2);
+  assert.equal(web.counts.unknown, cases.filter((c) => c.want === 'unknown').length);
   assert.deepEqual(web.errors.map((e) => e.code).sort(), ['AGENT_X', 'ORCH_APP_NOT_FOUND']);
   assert.equal(s.deployments.find((d) => d.name === 'idle')!.total, 0);
   assert.deepEqual(s.devices.find((d) => d.deviceId === 'b')?.reporting, 'stale');
+  const polling = s.devices.find((d) => d.deviceId === 'p')!;
+  assert.equal(polling.reporting, 'reporting');
+  assert.equal(polling.lastSeenAt, new Date(NOW - 2000).toISOString());
+  assert.equal(polling.lastReportAt, new Date(NOW - 3_600_000).toISOString());
 });
 
 test('rollup: deployments still reported but no longer desired are listed as removals', () => {

@@ -31,7 +31,12 @@ export interface DeploymentRollup {
 export interface DeviceRow {
   deviceId: string;
   lastReportAt?: string;
-  /** `reporting` within the device's expected window, `stale` beyond it, `never` reported. */
+  /** When the device last fetched or pushed its repository, as the server saw it (ISO 8601). */
+  lastSeenAt?: string;
+  /**
+   * `reporting`: reported or seen within the device's expected window; `stale`: neither within it;
+   * `never`: neither ever.
+   */
   reporting: 'reporting' | 'stale' | 'never';
   expectedReportSeconds: number;
   deployments: number;
@@ -69,8 +74,10 @@ export interface FleetStatus {
 export interface DeviceView {
   device: FleetDevice;
   outcomes: DeploymentOutcome[];
-  /** ms since epoch of the device's last status report. */
+  /** ms since epoch of the device's last status report (its status commit's time, device clock). */
   reportedAt?: number;
+  /** ms since epoch of the device's last fetch or push, on the orchestrator's clock. */
+  seenAt?: number;
   statuses: ReadonlyMap<string, DeploymentStatus>;
   /** deployment name -> ms when its desired file last changed on the device. */
   changedAt: Readonly<Record<string, number>>;
@@ -139,12 +146,18 @@ export function rollupFleetStatus(input: RollupInput): FleetStatus {
   const removals: FleetStatus['removals'] = [];
   for (const v of [...input.devices].sort((a, b) => (a.device.id < b.device.id ? -1 : 1))) {
     const windowMs = v.device.expectedReportSeconds * 1000;
-    const fresh = v.reportedAt !== undefined && input.now - v.reportedAt <= windowMs;
+    // A device that polls is alive even when it has nothing new to report (no heartbeat commits).
+    // Every status push is also a contact, and the server's clock beats the device's, so the time
+    // of the last report counts only when the device has not been seen since this server started.
+    const lastContact = v.seenAt ?? v.reportedAt;
+    const fresh = lastContact !== undefined && input.now - lastContact <= windowMs;
     const lastReportAt = iso(v.reportedAt);
+    const lastSeenAt = iso(v.seenAt);
     devices.push({
       deviceId: v.device.id,
       ...(lastReportAt ? { lastReportAt } : {}),
-      reporting: v.reportedAt === undefined ? 'never' : fresh ? 'reporting' : 'stale',
+      ...(lastSeenAt ? { lastSeenAt } : {}),
+      reporting: lastContact === undefined ? 'never' : fresh ? 'reporting' : 'stale',
       expectedReportSeconds: v.device.expectedReportSeconds,
       deployments: v.outcomes.filter((o) => o.status === 'matched' || o.status === 'held').length,
       ...(v.repoError ? { repoError: v.repoError } : {}),
@@ -191,9 +204,9 @@ export function rollupFleetStatus(input: RollupInput): FleetStatus {
         if (!fresh) {
           row.state = 'unknown';
           row.reason =
-            v.reportedAt === undefined
+            lastContact === undefined
               ? 'the device has never reported'
-              : `no report for more than ${v.device.expectedReportSeconds}s`;
+              : `no report or poll for more than ${v.device.expectedReportSeconds}s`;
         } else if (!s) {
           row.state = 'pending';
           row.reason = 'the device has not reported this deployment yet';
