@@ -556,6 +556,8 @@ export class Orchestrator {
         outcomes: st?.outcomes ?? [],
         ...(rep?.reportedAt !== undefined ? { reportedAt: rep.reportedAt } : {}),
         ...(this.seenAt.has(id) ? { seenAt: this.seenAt.get(id)! } : {}),
+        ...(rep?.observedCommit ? { observedCommit: rep.observedCommit } : {}),
+        ...(st?.mainOid ? { mainCommit: st.mainOid } : {}),
         statuses: rep?.statuses ?? new Map(),
         changedAt: st?.changedAt ?? {},
         ...(st?.error ? { repoError: { code: st.error.code, message: st.error.message } } : {}),

@@ -190,7 +190,8 @@ test('fleet status: roll-up per deployment, unknown when not seen, over HTTP', a
   // edge-1 reports web installed.
   const id = deploymentIdFor('edge-1', 'web');
   clock = Date.now();
-  new WorkTree(root, dev('edge-1'), 'status').write(
+  const edge1Status = new WorkTree(root, dev('edge-1'), 'status');
+  edge1Status.write(
     {
       'capabilities.json': capabilities('edge-1', 'Standalone Device', '8Gi'),
       [`deployments/${id}.json`]: JSON.stringify({
@@ -230,6 +231,19 @@ test('fleet status: roll-up per deployment, unknown when not seen, over HTTP', a
   const deviceRow = polled.devices.find((d) => d.deviceId === installedRow.deviceId)!;
   assert.equal(deviceRow.reporting, 'reporting');
   assert.equal(deviceRow.lastSeenAt, new Date(clock).toISOString());
+  // observed.json on the status branch: the device acted on its current main commit.
+  const head = bareGit(dev('edge-1'), 'rev-parse', 'main').trim();
+  edge1Status.write({ 'observed.json': JSON.stringify({ commit: head }) }, 'observed');
+  const seen = (await orch.getFleetStatus()).devices.find((d) => d.deviceId === 'edge-1')!;
+  assert.deepEqual([seen.observedCommit, seen.upToDate], [head, true]);
+  edge1Status.write({ 'observed.json': '{"commit": 7}' }, 'bad');
+  const bad = (await orch.getFleetStatus()).devices.find((d) => d.deviceId === 'edge-1')!;
+  assert.equal(bad.observedCommit, undefined);
+  assert.deepEqual(
+    bad.statusProblems?.map((p) => [p.path, p.code]),
+    [['observed.json', 'ORCH_STATUS_INVALID']],
+  );
+  edge1Status.write({ 'observed.json': null }, 'the tests below expect none');
 
   const handler = createStatusHttpHandler(orch, {
     authorize: (req) => req.headers.authorization === 'Bearer good',

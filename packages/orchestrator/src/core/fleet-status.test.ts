@@ -89,6 +89,35 @@ const cases: { name: string; view: DeviceView; want: RowState; reason?: RegExp }
     reason: /no report or poll for more than 300s/,
   },
   {
+    name: 'device clock 10 min behind, but it acted on the current desired commit -> its state',
+    view: {
+      device: device('u'),
+      outcomes: [outcome('u', 'matched')],
+      reportedAt: NOW - 600_000,
+      seenAt: NOW - 1000,
+      mainCommit: 'a'.repeat(40),
+      observedCommit: 'a'.repeat(40),
+      statuses: report('u', 'installed'),
+      changedAt: { web: NOW - 5000 },
+    },
+    want: 'installed',
+  },
+  {
+    name: 'same clock, acted on an older desired commit -> pending',
+    view: {
+      device: device('v'),
+      outcomes: [outcome('v', 'matched')],
+      reportedAt: NOW - 600_000,
+      seenAt: NOW - 1000,
+      mainCommit: 'a'.repeat(40),
+      observedCommit: 'b'.repeat(40),
+      statuses: report('v', 'installed'),
+      changedAt: { web: NOW - 5000 },
+    },
+    want: 'pending',
+    reason: /not reported since the change/,
+  },
+  {
     name: 'never reported -> unknown',
     view: { device: device('c'), outcomes: [outcome('c', 'matched')], statuses: new Map(), changedAt: {} },
     want: 'unknown',
@@ -220,6 +249,10 @@ test('rollup: counts, errors and an intent matching nothing', () => {
   assert.equal(polling.reporting, 'reporting');
   assert.equal(polling.lastSeenAt, new Date(NOW - 2000).toISOString());
   assert.equal(polling.lastReportAt, new Date(NOW - 3_600_000).toISOString());
+  assert.equal(polling.observedCommit, undefined);
+  const u = s.devices.find((d) => d.deviceId === 'u')!;
+  assert.deepEqual([u.observedCommit, u.upToDate], ['a'.repeat(40), true]);
+  assert.equal(s.devices.find((d) => d.deviceId === 'v')!.upToDate, false);
 });
 
 test('rollup: deployments still reported but no longer desired are listed as removals', () => {

@@ -33,6 +33,9 @@ export interface DeviceRow {
   lastReportAt?: string;
   /** When the device last fetched or pushed its repository, as the server saw it (ISO 8601). */
   lastSeenAt?: string;
+  /** The last desired-state commit the device acted on, and whether that is the current one. */
+  observedCommit?: string;
+  upToDate?: boolean;
   /**
    * `reporting`: reported or seen within the device's expected window; `stale`: neither within it;
    * `never`: neither ever.
@@ -78,6 +81,10 @@ export interface DeviceView {
   reportedAt?: number;
   /** ms since epoch of the device's last fetch or push, on the orchestrator's clock. */
   seenAt?: number;
+  /** The device's `main` head as the orchestrator last wrote it. */
+  mainCommit?: string;
+  /** The last `main` commit the device says it acted on (status `observed.json`). */
+  observedCommit?: string;
   statuses: ReadonlyMap<string, DeploymentStatus>;
   /** deployment name -> ms when its desired file last changed on the device. */
   changedAt: Readonly<Record<string, number>>;
@@ -153,10 +160,14 @@ export function rollupFleetStatus(input: RollupInput): FleetStatus {
     const fresh = lastContact !== undefined && input.now - lastContact <= windowMs;
     const lastReportAt = iso(v.reportedAt);
     const lastSeenAt = iso(v.seenAt);
+    // A device that says it acted on the current desired commit has seen every change in it: no
+    // clock comparison needed (status commit times come from the device's clock).
+    const caughtUp = v.observedCommit !== undefined && v.observedCommit === v.mainCommit;
     devices.push({
       deviceId: v.device.id,
       ...(lastReportAt ? { lastReportAt } : {}),
       ...(lastSeenAt ? { lastSeenAt } : {}),
+      ...(v.observedCommit ? { observedCommit: v.observedCommit, upToDate: caughtUp } : {}),
       reporting: lastContact === undefined ? 'never' : fresh ? 'reporting' : 'stale',
       expectedReportSeconds: v.device.expectedReportSeconds,
       deployments: v.outcomes.filter((o) => o.status === 'matched' || o.status === 'held').length,
@@ -210,7 +221,11 @@ export function rollupFleetStatus(input: RollupInput): FleetStatus {
         } else if (!s) {
           row.state = 'pending';
           row.reason = 'the device has not reported this deployment yet';
-        } else if (changed !== undefined && v.reportedAt! + COMMIT_TIME_RESOLUTION_MS <= changed) {
+        } else if (
+          !caughtUp &&
+          changed !== undefined &&
+          v.reportedAt! + COMMIT_TIME_RESOLUTION_MS <= changed
+        ) {
           row.state = 'pending';
           row.reason = `the device has not reported since the change of ${iso(changed)}`;
         } else {

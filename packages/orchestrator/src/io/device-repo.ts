@@ -105,6 +105,8 @@ export interface DeviceReport {
   /** Committer time of the status head, in ms; undefined when the device never reported. */
   reportedAt?: number;
   capabilities?: DeviceCapabilities;
+  /** The last `main` commit the agent acted on (`observed.json`), when it reports one. */
+  observedCommit?: string;
   /** deploymentId -> status. */
   statuses: Map<string, DeploymentStatus>;
   /** Files ignored: unreadable (ORCH_STATUS_INVALID) or refused by the status verifier (TRUST_STATUS_*). */
@@ -128,6 +130,8 @@ export type StatusVerifier = (
 
 /** The DeviceCapabilities file on a device's status branch. */
 export const CAPABILITIES_FILE = 'capabilities.json';
+/** `{"commit": "<oid>"}`: the last desired-state commit the agent acted on (docs/CONTRACTS.md). */
+export const OBSERVED_FILE = 'observed.json';
 /** How far back the status history is searched for genuine capabilities (the agent keeps a few). */
 const GENUINE_SEARCH_DEPTH = 16;
 
@@ -179,7 +183,12 @@ export async function readDeviceStatus(
     try {
       if (path === CAPABILITIES_FILE)
         out.capabilities = normaliseCapabilities(JSON.parse(bytes.toString('utf8')));
-      else if (/^deployments\/[^/]+\.json$/.test(path)) {
+      else if (path === OBSERVED_FILE) {
+        const commit = (JSON.parse(bytes.toString('utf8')) as { commit?: unknown } | null)?.commit;
+        if (typeof commit !== 'string' || !/^[0-9a-f]{40}$/.test(commit))
+          throw new Error('observed.json carries no commit id');
+        out.observedCommit = commit;
+      } else if (/^deployments\/[^/]+\.json$/.test(path)) {
         const s = normaliseStatus(JSON.parse(bytes.toString('utf8')));
         const id = s.deploymentId || path.slice('deployments/'.length, -'.json'.length);
         out.statuses.set(id, s);
