@@ -2,7 +2,14 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { IsoGitStore, NativeGitStore, type GitAuth, type GitStore } from '@margo-gitops/git';
-import { MargoError, precompileSchema, toMargoError } from '@margo-gitops/spec';
+import {
+  CAPABILITIES_FILE,
+  DEPLOYMENT_STATUS_DIR,
+  MargoError,
+  OBSERVED_FILE,
+  precompileSchema,
+  toMargoError,
+} from '@margo-gitops/spec';
 import type {
   ApplicationDeployment,
   ComponentStatus,
@@ -76,14 +83,7 @@ interface Tracked {
   lastRepair?: { component: string; detail: string };
 }
 
-const STATUS_DIR = 'deployments/';
-/**
- * Status file naming the last desired-state commit the agent acted on (applied or refused; the
- * deployment files say how far each got). It changes with every new desired commit, so a change
- * that needs no work on the device (an unchanged deployment restored after tampering, a re-signed
- * manifest) still gets a status commit after it, from which the orchestrator sees it was seen.
- */
-export const OBSERVED_FILE = 'observed.json';
+const STATUS_DIR = DEPLOYMENT_STATUS_DIR;
 
 /**
  * The device agent: polls the device repository, plans and applies the desired deployments with
@@ -414,7 +414,7 @@ export class Agent {
         ...(nodeCapacity ? { nodeCapacity } : {}),
         ...(this.config.capabilitiesFile ? { overridesFile: this.config.capabilitiesFile } : {}),
       });
-      if (this.reporter.report({ 'capabilities.json': statusFileContent(caps) }, 'capabilities'))
+      if (this.reporter.report({ [CAPABILITIES_FILE]: statusFileContent(caps) }, 'capabilities'))
         this.logger.info('capabilities reported');
     } catch (e) {
       this.logger.warn({ err: errInfo(e) }, 'capabilities discovery failed');
@@ -512,7 +512,9 @@ export class Agent {
     if (this.driverErrors.size) await this.initDrivers();
     const files = await this.store.readFiles(commit);
     const { desired, rejected } = readDesired(files);
-    // Queued with the first reports of this commit, so it costs no commit of its own.
+    // observed.json changes with every new desired commit, so a change that needs no work here (an
+    // unchanged deployment restored after tampering, a re-signed manifest) still gets a status
+    // commit after it. Queued with the first reports of this commit: it costs no commit of its own.
     this.reporter.report(
       { [OBSERVED_FILE]: statusFileContent({ commit }) },
       `observed ${commit.slice(0, 12)}`,

@@ -1,3 +1,4 @@
+import { createPrivateKey } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { MargoError } from '@margo-gitops/spec';
@@ -116,11 +117,13 @@ export async function startDeviceAgent(
       `agent configuration: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
     );
   }
+  // Parsed once: it signs every status file of every commit and opens every sealed value.
+  const deviceKey = createPrivateKey(e.keyPem);
   const agent = new Agent({
     config,
     logger: createAgentLogger({ level: config.logLevel, deviceId: e.deviceId, destination: opts.logTo ?? 2 }),
-    unseal: (v) => unseal(v, e.keyPem),
-    signStatus: (bytes) => signPayload(bytes, e.keyPem, e.certPem),
+    unseal: (v) => unseal(v, deviceKey),
+    signStatus: (bytes) => signPayload(bytes, deviceKey, e.certPem),
     verifier: manifestVerifier(e, opts.stateDir),
   });
   const loop = agent.start();

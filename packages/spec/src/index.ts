@@ -82,3 +82,4 @@ export {
   type FileResult,
   type ValidateFilesOptions,
 } from './validate-files.js';
+export { CAPABILITIES_FILE, DEPLOYMENT_STATUS_DIR, OBSERVED_FILE } from './status-branch.js';

@@ -22,12 +22,15 @@ export class StatusOutbox {
     this.next = last ? last.seq + 1 : 1;
   }
 
-  list(): OutboxEntry[] {
+  private files(): string[] {
     if (!existsSync(this.dir)) return [];
     return readdirSync(this.dir)
       .filter((f) => /^\d+\.json$/.test(f))
-      .sort()
-      .map((f) => JSON.parse(readFileSync(join(this.dir, f), 'utf8')) as OutboxEntry);
+      .sort();
+  }
+
+  list(): OutboxEntry[] {
+    return this.files().map((f) => JSON.parse(readFileSync(join(this.dir, f), 'utf8')) as OutboxEntry);
   }
 
   enqueue(files: Record<string, string | null>, message: string): OutboxEntry {
@@ -40,7 +43,8 @@ export class StatusOutbox {
     removeFileDurable(join(this.dir, `${String(seq).padStart(12, '0')}.json`));
   }
 
+  /** Number of queued entries (asked every poll: counts the files, reads none). */
   get size(): number {
-    return this.list().length;
+    return this.files().length;
   }
 }

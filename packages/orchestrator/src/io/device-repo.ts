@@ -1,4 +1,5 @@
 import type { DeploymentStatus, DeviceCapabilities, ParamValue } from '@margo-gitops/spec';
+import { CAPABILITIES_FILE, DEPLOYMENT_STATUS_DIR, OBSERVED_FILE } from '@margo-gitops/spec';
 import { parse } from 'yaml';
 import type { CurrentDeployment } from '../core/desired-state.js';
 import { normaliseCapabilities, normaliseStatus } from '../spec-adapter.js';
@@ -129,9 +130,7 @@ export type StatusVerifier = (
 ) => Promise<{ files: Map<string, Buffer>; refused: StatusProblem[] }>;
 
 /** The DeviceCapabilities file on a device's status branch. */
-export const CAPABILITIES_FILE = 'capabilities.json';
-/** `{"commit": "<oid>"}`: the last desired-state commit the agent acted on (docs/CONTRACTS.md). */
-export const OBSERVED_FILE = 'observed.json';
+export { CAPABILITIES_FILE };
 /** How far back the status history is searched for genuine capabilities (the agent keeps a few). */
 const GENUINE_SEARCH_DEPTH = 16;
 
@@ -190,7 +189,7 @@ export async function readDeviceStatus(
         out.observedCommit = commit;
       } else if (/^deployments\/[^/]+\.json$/.test(path)) {
         const s = normaliseStatus(JSON.parse(bytes.toString('utf8')));
-        const id = s.deploymentId || path.slice('deployments/'.length, -'.json'.length);
+        const id = s.deploymentId || path.slice(DEPLOYMENT_STATUS_DIR.length, -'.json'.length);
         out.statuses.set(id, s);
       }
     } catch (e) {
