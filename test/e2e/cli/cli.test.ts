@@ -207,6 +207,17 @@ describe('margo CLI end to end', { timeout: 600_000 }, () => {
     assert.ok(agent, 'the agent is not running');
     await until(180, 'hello installed on dev1', async () => (await deviceState('hello')) === 'installed');
     assert.match((await until(30, 'the hello-world container to answer', served))!, /GREETING=hi/);
+    // The server saw the device's polls (lastSeenAt), and the device says it acted on its current
+    // desired commit (observed.json on its status branch).
+    const fleet = await until(30, 'dev1 up to date in the fleet view', async () => {
+      const st = json<{
+        devices: { deviceId: string; lastSeenAt?: string; observedCommit?: string; upToDate?: boolean }[];
+      }>(await margo('status', '-o', 'json'));
+      const d = st.devices.find((x) => x.deviceId === 'dev1');
+      return d?.upToDate ? d : undefined;
+    });
+    assert.match(fleet.observedCommit ?? '', /^[0-9a-f]{40}$/);
+    assert.ok(Date.now() - Date.parse(fleet.lastSeenAt ?? '') < 60_000, `lastSeenAt ${fleet.lastSeenAt}`);
   });
 
   it('setting a parameter reaches the workload', async (t) => {
