@@ -83,3 +83,12 @@ export {
   type ValidateFilesOptions,
 } from './validate-files.js';
 export { CAPABILITIES_FILE, DEPLOYMENT_STATUS_DIR, OBSERVED_FILE } from './status-branch.js';
+export {
+  buildObserved,
+  parseObserved,
+  statusFileDigest,
+  OBSERVED_MAX_BYTES,
+  OBSERVED_MAX_SEQ,
+  type Observed,
+  type ObservedInput,
+} from './status-freshness.js';

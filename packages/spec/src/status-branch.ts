@@ -6,7 +6,11 @@
 
 /** DeviceCapabilities of the device. */
 export const CAPABILITIES_FILE = 'capabilities.json';
-/** `{"commit": "<oid>"}`: the last desired-state commit the agent acted on, applied or refused. */
+/**
+ * `{"commit": "<oid>", "seq": "<n>", "files": {...}}`: the last desired-state commit the agent acted
+ * on (applied or refused), a per-device sequence and the digests of the commit's other status files
+ * (status-freshness.ts).
+ */
 export const OBSERVED_FILE = 'observed.json';
 /** Folder of one DeploymentStatus per deployment: `deployments/<deploymentId>.json`. */
 export const DEPLOYMENT_STATUS_DIR = 'deployments/';

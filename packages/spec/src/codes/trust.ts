@@ -95,6 +95,12 @@ export const trustCodes = {
     hint: 'An older signed desired state was served again; nothing was applied.',
     retry: 'later',
   },
+  TRUST_TREE_ENTRY_INVALID: {
+    summary:
+      'The desired-state tree holds an entry that is not a plain file or folder (a symlink or a gitlink).',
+    hint: 'The orchestrator never writes links; the commit was refused whole and the last good state keeps running.',
+    retry: 'later',
+  },
   TRUST_MANIFEST_EXPIRED: {
     summary: 'The manifest expired (the desired state was frozen or the orchestrator stopped re-signing).',
     hint: 'Check that the orchestrator runs and re-signs device repositories, and the device clock.',
@@ -117,6 +123,11 @@ export const trustCodes = {
   TRUST_STATUS_WRONG_SIGNER: { summary: 'A status payload is signed by another device.' },
   TRUST_STATUS_FORGED: {
     summary: 'A status payload signature is invalid or made with a key this orchestrator never certified.',
+  },
+  TRUST_STATUS_OBSERVED_INVALID: {
+    summary:
+      'A status observed.json is not {commit, seq, files} with a hex commit, a decimal seq and sha256 digests.',
+    hint: 'observed.json is written and signed by the agent on every status commit; someone else wrote this one.',
   },
 
   // --- enrolment tokens, OAuth2 client credentials ---
