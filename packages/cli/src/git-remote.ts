@@ -69,7 +69,7 @@ export function runGit(
     );
     child.on('close', (code) => {
       if (code === 0) return resolvePromise({ stdout, stderr });
-      reject(classifyGitFailure(args, stderr, opts.what));
+      reject(classifyGitFailure(args, stderr, opts.what, stdout));
     });
     if (child.stdin) {
       child.stdin.on('error', () => {});
@@ -78,10 +78,43 @@ export function runGit(
   });
 }
 
-/** Turns git's stderr into the right MargoError. Exported for tests. */
-export function classifyGitFailure(args: string[], stderr: string, what?: string): MargoError {
+/**
+ * Why a ref update is refused, from `git push --porcelain` status lines on stdout
+ * (`!<TAB>from:to<TAB>[rejected] (fetch first)`): with --porcelain git prints them on stdout, not
+ * stderr, so a classifier that reads only stderr misses lost races.
+ */
+export function rejectedRefs(stdout: string): string[] {
+  return stdout
+    .split(/\r?\n/)
+    .filter((l) => l.startsWith('!\t'))
+    .map((l) => l.split('\t').slice(2).join('\t').trim());
+}
+
+/**
+ * A push lost a race with another writer: the client was behind (`[rejected] (fetch first)`,
+ * non-fast-forward), or the server's ref update saw the branch move between its advertisement and
+ * the update (`[remote rejected] (failed to update ref)`, `cannot lock ref`). A server that refuses
+ * the content (`[remote rejected] (<finding>)`) is not a conflict: retrying would not help.
+ */
+export function isPushConflict(stdout: string, stderr: string): boolean {
+  const lost =
+    /^\[rejected\]|^\[remote rejected\] \((failed to update ref|cannot lock ref|incorrect old value)/;
+  if (rejectedRefs(stdout).some((r) => lost.test(r))) return true;
+  // What the server says (`remote: ...`, e.g. a validation finding mentioning non-fast-forward) is not git's verdict.
+  const own = stderr
+    .split(/\r?\n/)
+    .filter((l) => !l.startsWith('remote:'))
+    .join('\n');
+  return /! \[rejected\]|\(fetch first\)|non-fast-forward|stale info|\(failed to update ref\)|cannot lock ref|incorrect old value provided/i.test(
+    own,
+  );
+}
+
+/** Turns git's output into the right MargoError. Exported for tests. */
+export function classifyGitFailure(args: string[], stderr: string, what?: string, stdout = ''): MargoError {
   const op = what ?? `git ${args[0]}`;
-  const text = stderr.trim();
+  const refused = rejectedRefs(stdout);
+  const text = [stderr.trim(), ...refused.map((r) => `rejected: ${r}`)].filter(Boolean).join('\n');
   const data = { command: `git ${args[0]}`, output: text.slice(0, 4000) };
   if (
     /returned error: (401|403)|Authentication failed|could not read Username|403 Forbidden|401 Unauthorized/i.test(
@@ -93,9 +126,7 @@ export function classifyGitFailure(args: string[], stderr: string, what?: string
   if (/Could not resolve host|Failed to connect|Connection refused|Couldn't connect|timed out/i.test(text)) {
     return new MargoError('CLI_SERVER_UNREACHABLE', `${op}: the server could not be reached`, { data });
   }
-  if (
-    /\[rejected\]|fetch first|non-fast-forward|stale info|failed to update ref|cannot lock ref/i.test(text)
-  ) {
+  if (isPushConflict(stdout, stderr)) {
     return new MargoError('CLI_PUSH_CONFLICT', `${op}: another change landed first`, { data });
   }
   if (/returned error: 404|does not appear to be a git repository|not found/i.test(text)) {
@@ -176,30 +207,61 @@ export interface ChangeResult {
   commit?: string;
   /** What the server said while accepting the push. */
   remote: string[];
+  /** How many pushes it took (1 when no other writer got in the way). */
+  attempts: number;
+}
+
+/** Default bound on push attempts: enough for a handful of writers racing for the same branch. */
+export const DEFAULT_PUSH_ATTEMPTS = 12;
+
+/**
+ * Milliseconds to wait before attempt `attempt` (2, 3, ...): "full jitter" exponential backoff, a
+ * random delay up to min(cap, base * 2^(attempt-2)), so writers that collided spread out instead
+ * of colliding again in lockstep.
+ */
+export function backoffDelay(
+  attempt: number,
+  random: () => number = Math.random,
+  base = 100,
+  cap = 2000,
+): number {
+  return Math.floor(random() * Math.min(cap, base * 2 ** Math.max(0, attempt - 2)));
 }
 
 /**
- * Applies `change` to a fresh clone of `repo`, commits everything as ONE commit with `message`,
- * and pushes it. When another writer got there first, starts again from a fresh clone (up to
- * `attempts` times). `change` returns false for "nothing to do".
+ * Applies `change` to a clone of `repo`, commits everything as ONE commit with `message`, and
+ * pushes it. When another writer got there first (the push is rejected as a lost race), fetches
+ * the new head, resets the work tree to it, re-applies `change` there and pushes again, with
+ * jittered backoff, up to `attempts` times; then fails with CLI_PUSH_CONFLICT (exit 5). So a
+ * change that loses a race is re-based, never dropped. `change` returns false for "nothing to do"
+ * and must derive everything from the work tree it is given (it may run more than once).
  */
 export async function commitChange(
   conn: Connection,
   repo: string,
   message: string | (() => string),
   change: (co: Checkout) => Promise<boolean | void>,
-  opts: { attempts?: number; onStep?: (step: string) => void } = {},
+  opts: { attempts?: number; onStep?: (step: string) => void; random?: () => number } = {},
 ): Promise<ChangeResult> {
-  const attempts = opts.attempts ?? 4;
+  const attempts = Math.max(1, opts.attempts ?? DEFAULT_PUSH_ATTEMPTS);
   const step = opts.onStep ?? (() => {});
-  for (let i = 1; ; i++) {
-    step(i === 1 ? `cloning ${repo}` : `another change landed first; cloning ${repo} again (attempt ${i})`);
-    const co = await checkout(conn, repo);
-    try {
-      if ((await change(co)) === false) return { remote: [] };
+  step(`cloning ${repo}`);
+  const co = await checkout(conn, repo);
+  try {
+    for (let i = 1; ; i++) {
+      if (i > 1) {
+        step(
+          `another change landed first; re-applying on the new ${repo} head (attempt ${i} of ${attempts})`,
+        );
+        await new Promise((r) => setTimeout(r, backoffDelay(i, opts.random)));
+        await co.git(['fetch', '--quiet', 'origin', 'main'], `fetching the ${repo} repository`);
+        await co.git(['reset', '--quiet', '--hard', 'FETCH_HEAD']);
+        await co.git(['clean', '-ffdxq']);
+      }
+      if ((await change(co)) === false) return { remote: [], attempts: i };
       await co.git(['add', '-A']);
       const st = await co.git(['status', '--porcelain']);
-      if (!st.stdout.trim()) return { remote: [] };
+      if (!st.stdout.trim()) return { remote: [], attempts: i };
       await co.git(['commit', '--quiet', '-m', typeof message === 'function' ? message() : message]);
       const head = (await co.git(['rev-parse', 'HEAD'])).stdout.trim();
       try {
@@ -208,16 +270,19 @@ export async function commitChange(
           ['push', '--porcelain', 'origin', 'HEAD:refs/heads/main'],
           `pushing to the ${repo} repository`,
         );
-        return { commit: head, remote: remoteLines(r.stderr) };
+        return { commit: head, remote: remoteLines(r.stderr), attempts: i };
       } catch (e) {
-        if (e instanceof MargoError && e.code === 'CLI_PUSH_CONFLICT' && i < attempts) {
-          await new Promise((r) => setTimeout(r, 50 * i + Math.random() * 100));
-          continue;
+        if (!(e instanceof MargoError) || e.code !== 'CLI_PUSH_CONFLICT') throw e;
+        if (i >= attempts) {
+          throw new MargoError(
+            'CLI_PUSH_CONFLICT',
+            `pushing to the ${repo} repository: other changes kept landing first; gave up after ${attempts} attempts (nothing was written)`,
+            { cause: e, data: { ...e.data, attempts }, hint: 'Try again in a moment.' },
+          );
         }
-        throw e;
       }
-    } finally {
-      await co.cleanup();
     }
+  } finally {
+    await co.cleanup();
   }
 }

@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { certificateFingerprint, readDeviceCert } from '@margo-gitops/trust';
 import { devicePath, fromYaml, toYaml, type DeviceDoc } from './fleet-docs.js';
-import { commitChange } from './git-remote.js';
+import { commitChange, DEFAULT_PUSH_ATTEMPTS } from './git-remote.js';
 
 /**
  * Records an enrolment in the fleet repository: `enrolment.enrolledAt` and the certificate's
@@ -36,6 +36,9 @@ export async function recordEnrolment(
       await writeFile(file, toYaml(doc));
       return true;
     },
+    // Nobody waits for this write and nobody would redo it: give it more room to win races with
+    // operators' commands than an interactive command gets.
+    { attempts: 2 * DEFAULT_PUSH_ATTEMPTS },
   );
   return res.commit;
 }
