@@ -10,6 +10,7 @@ import {
 } from '@margo-gitops/orchestrator';
 import {
   createSignedManifest,
+  createSignedStateAuditor,
   createStatusVerifier,
   loadPki,
   MANIFEST_FILE,
@@ -55,7 +56,7 @@ export function manifestSigner(pki: Pki, now: () => number = Date.now): DesiredS
       {
         deviceId,
         files: out,
-        version: nextManifestVersion(prev.version > 0 ? prev.version : undefined, new Date(now())),
+        version: nextManifestVersion(prev.version > 0n ? prev.version : undefined, new Date(now())),
         expiresAt: new Date(now() + MANIFEST_VALIDITY_MS),
       },
       pki.signing,
@@ -91,6 +92,8 @@ export async function startServer(opts: {
     reposRoot,
     logger,
     signer: manifestSigner(pki),
+    // What is on a device's `main` counts as the orchestrator's own only if it verifies.
+    auditor: createSignedStateAuditor({ caCertPem: pki.ca.certPem }),
     // Status is used only when signed by the device's own certificate (revoked ones refused).
     statusVerifier: createStatusVerifier({ caCertPem: pki.ca.certPem, pkiDir: pki.dir }),
     intervalMs: (settings.reconcileIntervalSeconds ?? 60) * 1000,

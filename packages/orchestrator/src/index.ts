@@ -7,6 +7,7 @@ export {
   type DesiredStateSigner,
 } from './orchestrator.js';
 export { type StatusVerifier, type StatusProblem } from './io/device-repo.js';
+export { type SignedStateAuditor } from './io/trusted-main.js';
 export { createStatusHttpHandler, type StatusHttpOptions } from './status-http.js';
 
 // Pure core (no I/O).

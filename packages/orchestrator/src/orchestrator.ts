@@ -24,6 +24,7 @@ import {
 } from './io/device-repo.js';
 import { readRef, type Signature } from './io/git-objects.js';
 import { runBounded } from './io/pool.js';
+import { trustedMain, type SignedStateAuditor } from './io/trusted-main.js';
 import { CatalogReader, headOf, lastAuthorOf, readFleet } from './io/read-sources.js';
 import {
   loadDeviceStates,
@@ -35,13 +36,13 @@ import {
 
 /**
  * Signs a device's desired files: receives the complete set (`deployments/*.yaml`) and returns the
- * set to commit, normally with `margo-manifest.json` added. `prev.version` is the version of the
- * manifest currently on the device (0 when none); the new one must be greater.
+ * set to commit, normally with `margo-manifest.json` added. `prev.version` is the highest version
+ * the orchestrator knows it signed for the device (0n when none); the new one must be greater.
  */
 export type DesiredStateSigner = (
   deviceId: string,
   files: Map<string, Buffer>,
-  prev: { version: number },
+  prev: { version: bigint },
 ) => Promise<Map<string, Buffer>>;
 
 export interface OrchestratorOptions {
@@ -51,6 +52,12 @@ export interface OrchestratorOptions {
   reposRoot?: string;
   logger: Logger;
   signer?: DesiredStateSigner;
+  /**
+   * Recognises the orchestrator's own signed state on a device's `main` when it has no record of
+   * that commit (state lost or restored from a backup): trust's createSignedStateAuditor. Without
+   * it, only the commit the orchestrator last wrote is its own.
+   */
+  auditor?: SignedStateAuditor;
   /** Period of the full reconcile in ms; 0 disables the timer. Default 60000. */
   intervalMs?: number;
   /** Device repositories written at the same time. Default 8. */
@@ -402,9 +409,18 @@ export class Orchestrator {
       this.reports.set(id, report);
     }
     const main = await readDeviceMain(gitdir, mainOid);
+    const trusted = await trustedMain({
+      gitdir,
+      deviceId: id,
+      main,
+      record: prev,
+      signed: this.opts.signer !== undefined,
+      ...(this.opts.auditor ? { auditor: this.opts.auditor } : {}),
+    });
+    if (trusted.foreign) this.noteForeignMain(id, trusted.foreign);
     const desired = desiredForDevice(ctx, device, {
       ...(report.capabilities ? { capabilities: report.capabilities } : {}),
-      current: main.current,
+      current: trusted.current,
     });
     const newTree = await deploymentsTreeOf(desired.files);
     const state: DeviceState = {
@@ -413,22 +429,24 @@ export class Orchestrator {
       statusOid,
     };
     delete state.error;
-    const hasManifest = main.manifestVersion !== undefined;
+    if (trusted.foreign) state.foreignMain = { ...trusted.foreign, at: this.now() };
+    if (trusted.signedOid) state.signedOid = trusted.signedOid;
+    else delete state.signedOid;
+    if (trusted.version > 0n) state.manifestVersion = trusted.version.toString();
+    if (trusted.expiresAt !== undefined) state.manifestExpiresAt = trusted.expiresAt;
     const needsCommit =
       newTree !== main.deploymentsTree ||
-      (this.opts.signer !== undefined && !hasManifest && mainOid !== null) ||
-      resignAt(main.manifestExpiresAt) ||
+      !trusted.mainIsOwn ||
+      resignAt(trusted.expiresAt) ||
       (mainOid === null && desired.files.size > 0);
     let result: 'committed' | 'unchanged' = 'unchanged';
     let headOid = mainOid;
     if (needsCommit) {
-      const changes = diffDeployments(main.current, desired.files);
+      const changes = diffDeployments(trusted.current, desired.files);
       let files = new Map(desired.files);
       if (this.opts.signer) {
         try {
-          files = await this.opts.signer(id, files, {
-            version: Math.max(prev?.manifestVersion ?? 0, main.manifestVersion ?? 0),
-          });
+          files = await this.opts.signer(id, files, { version: trusted.version });
         } catch (e) {
           throw new MargoError(
             'ORCH_SIGNER_FAILED',
@@ -463,6 +481,7 @@ export class Orchestrator {
           reason,
           this.fleetOid ?? null,
           this.catalogOid ?? null,
+          trusted.foreign,
         ),
         author,
         committer,
@@ -484,10 +503,21 @@ export class Orchestrator {
       );
     }
     state.mainOid = headOid;
+    if (result === 'committed' && headOid) state.signedOid = headOid;
     state.inputKey = `${keyBase}|${headOid ?? '-'}`;
     this.states.set(id, state);
     this.dirty = true;
     return result;
+  }
+
+  /** Logs a foreign `main` once per commit (the pass that replaces it, or the one that cannot). */
+  private noteForeignMain(id: string, f: { commit: string | null; code: string; reason: string }): void {
+    const prev = this.states.get(id)?.foreignMain;
+    if (prev && prev.commit === f.commit) return;
+    this.log.warn(
+      { deviceId: id, commit: f.commit, code: f.code, reason: f.reason },
+      'device main holds state the orchestrator did not sign; restoring its own',
+    );
   }
 
   private intentAuthor(name: string): Promise<{ name: string; email: string } | undefined> {
@@ -561,6 +591,7 @@ export class Orchestrator {
         statuses: rep?.statuses ?? new Map(),
         changedAt: st?.changedAt ?? {},
         ...(st?.error ? { repoError: { code: st.error.code, message: st.error.message } } : {}),
+        ...(st?.foreignMain ? { foreignMain: st.foreignMain } : {}),
         ...(rep?.problems.length ? { statusProblems: rep.problems } : {}),
       };
     });
@@ -614,13 +645,18 @@ function commitMessage(
   reason: string,
   fleet: string | null,
   catalog: string | null,
+  foreign?: { commit: string | null; code: string },
 ): string {
   const parts = [
     ...c.added.map((n) => `add ${n}`),
     ...c.updated.map((n) => `update ${n}`),
     ...c.removed.map((n) => `remove ${n}`),
   ];
-  const subject = parts.length ? `${deviceId}: ${parts.join(', ')}` : `${deviceId}: re-sign desired state`;
+  const subject = parts.length
+    ? `${deviceId}: ${parts.join(', ')}`
+    : foreign
+      ? `${deviceId}: restore the signed desired state`
+      : `${deviceId}: re-sign desired state`;
   const byName = new Map(outcomes.map((o) => [o.deployment, o]));
   const body: string[] = [];
   for (const n of [...c.added, ...c.updated]) {
@@ -634,6 +670,7 @@ function commitMessage(
     body.push(`- ${n}${o?.reason ? `: ${o.reason}` : ': no longer in the fleet'}`);
   }
   const trailers = [`Margo-Trigger: ${reason.replace(/\n/g, ' ')}`];
+  if (foreign) trailers.push(`Margo-Replaced-Unsigned: ${foreign.commit ?? '(deleted)'} ${foreign.code}`);
   if (fleet) trailers.push(`Margo-Fleet-Commit: ${fleet}`);
   if (catalog) trailers.push(`Margo-Catalog-Commit: ${catalog}`);
   for (const n of [...c.added, ...c.updated, ...c.removed].sort()) trailers.push(`Margo-Intent: ${n}`);

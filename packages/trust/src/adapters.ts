@@ -54,6 +54,32 @@ export function createManifestSigner(
 export { createDesiredStateVerifier, type DesiredStateVerifierOptions } from './desired-state-verifier.js';
 
 /**
+ * Orchestrator: `(deviceId, files) => { version, expiresAt }` for the whole tree of a device's
+ * `main` (margo-manifest.json included), or throws the TRUST_MANIFEST_* MargoError. Used to tell
+ * whether a commit the orchestrator has no record of is desired state it signed itself (after its
+ * state was lost or restored from a backup). An expired manifest still counts (it only needs
+ * re-signing); a signer certificate that is not valid now does not.
+ *
+ * @example
+ * new Orchestrator({ dataDir, logger, signer, auditor: createSignedStateAuditor({ caCertPem: pki.ca.certPem }) });
+ */
+export function createSignedStateAuditor(opts: {
+  caCertPem: string;
+  now?: () => Date;
+}): (deviceId: string, files: ReadonlyMap<string, Buffer>) => { version: bigint; expiresAt: number } {
+  return (deviceId, files) => {
+    const v = verifyManifest(files.get(MANIFEST_FILE), {
+      caCertPem: opts.caCertPem,
+      deviceId,
+      files,
+      ignoreExpiry: true,
+      now: opts.now?.() ?? new Date(),
+    });
+    return { version: v.version, expiresAt: Date.parse(v.manifest.expiresAt) };
+  };
+}
+
+/**
  * Agent: `(bytes) => '<cert>;<signature>'` for status files.
  *
  * @example

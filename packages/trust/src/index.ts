@@ -41,6 +41,7 @@ export {
 export { nextManifestVersion, AppliedManifestStore, type AppliedManifestRecord } from './manifest-state.js';
 export {
   createManifestSigner,
+  createSignedStateAuditor,
   createDesiredStateVerifier,
   createStatusSigner,
   createUnsealer,
@@ -97,6 +98,7 @@ export {
   enrolmentTokensPath,
   type EnrolmentTokenRecord,
   type IssuedEnrolmentToken,
+  type EnrolmentProofRequest,
 } from './enrolment-tokens.js';
 export {
   ClientCredentialStore,

@@ -209,6 +209,13 @@ export interface VerifyManifestOptions {
    */
   lastAppliedDigest?: string | undefined;
   now?: Date;
+  /**
+   * The orchestrator auditing its own earlier output (not a device deciding what to run): an
+   * expired manifest is still accepted, since it was genuinely signed and only needs re-signing.
+   * The signer certificate must still be valid now: a leaked, expired signing key cannot vouch for
+   * anything the orchestrator would then re-sign.
+   */
+  ignoreExpiry?: boolean;
 }
 
 export interface VerifiedManifest {
@@ -339,7 +346,7 @@ export function verifyManifest(
 
   const expiresAt = new Date(m.expiresAt);
   if (Number.isNaN(expiresAt.getTime())) throw malformed('expiresAt is not a date');
-  if (now.getTime() >= expiresAt.getTime()) {
+  if (!opts.ignoreExpiry && now.getTime() >= expiresAt.getTime()) {
     throw new MargoError(
       'TRUST_MANIFEST_EXPIRED',
       `manifest version ${version} expired at ${expiresAt.toISOString()}`,

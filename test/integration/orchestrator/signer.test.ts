@@ -37,13 +37,13 @@ test('manifest versions increase per change; an unchanged device is re-signed on
   );
 
   let clock = Date.parse('2026-05-01T00:00:00Z');
-  const calls: number[] = [];
+  const calls: bigint[] = [];
   const signer: DesiredStateSigner = async (deviceId, files, prev) => {
     calls.push(prev.version);
     const out = new Map(files);
     const manifest = {
       deviceId,
-      version: String(prev.version + 1),
+      version: String(prev.version + 1n),
       issuedAt: new Date(clock).toISOString(),
       expiresAt: new Date(clock + 7 * 86400e3).toISOString(),
       files: Object.fromEntries([...files.keys()].map((k) => [k, 'sha256:x'])),
@@ -65,7 +65,7 @@ test('manifest versions increase per change; an unchanged device is re-signed on
   const version = () => JSON.parse(bareGit(devDir, 'show', 'main:margo-manifest.json')).manifest.version;
   assert.equal(version(), '1');
   assert.equal((await o.reconcileNow('noop')).committed, 0);
-  assert.deepEqual(calls, [0]);
+  assert.deepEqual(calls, [0n]);
 
   fleet.write({ 'deployments/web.yaml': intent('b') }, 'b');
   assert.equal((await o.reconcileNow('change')).committed, 1);
@@ -77,5 +77,5 @@ test('manifest versions increase per change; an unchanged device is re-signed on
   assert.equal((await mk().reconcileNow('near expiry')).committed, 1);
   assert.equal(version(), '3');
   assert.match(bareGit(devDir, 'log', '-1', '--format=%s', 'main'), /re-sign desired state/);
-  assert.deepEqual(calls, [0, 1, 2]);
+  assert.deepEqual(calls, [0n, 1n, 2n]);
 });

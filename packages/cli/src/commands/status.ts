@@ -97,22 +97,52 @@ export function renderStatus(status: unknown, name: string | undefined, color: b
       )
     );
   }
-  return renderTable(
-    rows,
-    [
-      { header: 'deployment', get: (r) => r.name },
-      { header: 'application', get: (r) => r.application },
-      {
-        header: 'devices',
-        get: (r) => r.devices.length || Object.values(r.counts).reduce((a, b) => a + b, 0),
-      },
-      ...COUNTED.map((s) => ({
-        header: s,
-        get: (r: DeploymentRow) => r.counts[s] ?? 0,
-      })),
-    ],
-    { empty: 'no deployments yet (create one with `margo deploy APP --name NAME --device ID`)' },
+  return (
+    renderTable(
+      rows,
+      [
+        { header: 'deployment', get: (r) => r.name },
+        { header: 'application', get: (r) => r.application },
+        {
+          header: 'devices',
+          get: (r) => r.devices.length || Object.values(r.counts).reduce((a, b) => a + b, 0),
+        },
+        ...COUNTED.map((s) => ({
+          header: s,
+          get: (r: DeploymentRow) => r.counts[s] ?? 0,
+        })),
+      ],
+      { empty: 'no deployments yet (create one with `margo deploy APP --name NAME --device ID`)' },
+    ) + renderDeviceProblems(status, p)
   );
+}
+
+interface DeviceProblemRow {
+  deviceId: string;
+  repoError?: { code: string; message: string };
+  desiredStateProblem?: { code: string; message: string; hint?: string };
+  statusProblems?: { path: string; code: string; message: string }[];
+}
+
+/**
+ * Devices with something wrong that no deployment row shows: a repository the orchestrator could not
+ * write, state on `main` it did not sign, status files it ignored. Empty when there is none.
+ */
+export function renderDeviceProblems(status: unknown, p: ReturnType<typeof paint>): string {
+  const devices = (status as { devices?: DeviceProblemRow[] } | undefined)?.devices;
+  if (!Array.isArray(devices)) return '';
+  const lines: string[] = [];
+  for (const d of devices) {
+    const problems = [
+      ...(d.desiredStateProblem ? [`${d.desiredStateProblem.code}: ${d.desiredStateProblem.message}`] : []),
+      ...(d.desiredStateProblem?.hint ? [`  hint: ${d.desiredStateProblem.hint}`] : []),
+      ...(d.repoError ? [`${d.repoError.code}: ${d.repoError.message}`] : []),
+      ...(d.statusProblems ?? []).map((s) => `${s.code}: status file ${s.path} ignored: ${s.message}`),
+    ];
+    for (const [i, text] of problems.entries())
+      lines.push(`  ${i === 0 ? d.deviceId : ' '.repeat(d.deviceId.length)}  ${text}`);
+  }
+  return lines.length ? `\n${p.red('device problems')}\n${lines.join('\n')}\n` : '';
 }
 
 /** Pick one deployment out of a fleet answer (when the API has no per-name route). */

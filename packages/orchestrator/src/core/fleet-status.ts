@@ -50,6 +50,11 @@ export interface DeviceRow {
    * forged (TRUST_STATUS_*), or unreadable (ORCH_STATUS_INVALID).
    */
   statusProblems?: { path: string; code: string; message: string }[];
+  /**
+   * The device's `main` held a commit the orchestrator did not sign (shown for
+   * FOREIGN_MAIN_SHOWN_MS after it was last seen): someone wrote to the Git host directly.
+   */
+  desiredStateProblem?: { code: string; message: string; hint: string; commit: string | null; at: string };
 }
 
 export interface FleetStatus {
@@ -90,6 +95,30 @@ export interface DeviceView {
   changedAt: Readonly<Record<string, number>>;
   repoError?: { code: string; message: string };
   statusProblems?: readonly { path: string; code: string; message: string }[];
+  /** The last time `main` held a commit the orchestrator did not sign. */
+  foreignMain?: { commit: string | null; code: string; reason: string; at: number };
+}
+
+/** How long a foreign commit found on a device's `main` stays listed as a device problem. */
+export const FOREIGN_MAIN_SHOWN_MS = 7 * 24 * 3600 * 1000;
+
+/** The device problem for a foreign `main` commit: what happened, and what is true about it. */
+export function foreignMainProblem(
+  deviceId: string,
+  f: { commit: string | null; code: string; reason: string; at: number },
+  restoredTo: string | undefined,
+): NonNullable<DeviceRow['desiredStateProblem']> {
+  const what = f.commit ? `commit ${f.commit.slice(0, 12)}` : 'no commit (main deleted)';
+  const after = restoredTo
+    ? `the orchestrator replaced it with its own signed state (${restoredTo.slice(0, 12)})`
+    : 'the orchestrator could not restore its own state yet (see repoError)';
+  return {
+    code: 'ORCH_DEVICE_REPO_TAMPERED',
+    message: `main of devices/${deviceId}.git held ${what}, which the orchestrator did not sign (${f.code}: ${f.reason}); ${after}`,
+    hint: 'Someone with write access to the Git host changed this repository directly. The device refuses desired state without a valid signature and keeps running its last verified state. Check the Git host access logs and rotate the credentials that can write there.',
+    commit: f.commit,
+    at: new Date(f.at).toISOString(),
+  };
 }
 
 export interface RollupInput {
@@ -173,6 +202,15 @@ export function rollupFleetStatus(input: RollupInput): FleetStatus {
       deployments: v.outcomes.filter((o) => o.status === 'matched' || o.status === 'held').length,
       ...(v.repoError ? { repoError: v.repoError } : {}),
       ...(v.statusProblems?.length ? { statusProblems: v.statusProblems.map((p) => ({ ...p })) } : {}),
+      ...(v.foreignMain && input.now - v.foreignMain.at <= FOREIGN_MAIN_SHOWN_MS
+        ? {
+            desiredStateProblem: foreignMainProblem(
+              v.device.id,
+              v.foreignMain,
+              v.mainCommit !== v.foreignMain.commit ? v.mainCommit : undefined,
+            ),
+          }
+        : {}),
     });
     const desiredIds = new Set(
       v.outcomes.filter((o) => o.status === 'matched' || o.status === 'held').map((o) => o.deploymentId),

@@ -1,5 +1,5 @@
 import type { DeploymentStatus, DeviceCapabilities, ParamValue } from '@margo-gitops/spec';
-import { CAPABILITIES_FILE, DEPLOYMENT_STATUS_DIR, OBSERVED_FILE } from '@margo-gitops/spec';
+import { CAPABILITIES_FILE, DEPLOYMENT_STATUS_DIR, MargoError, OBSERVED_FILE } from '@margo-gitops/spec';
 import { parse } from 'yaml';
 import type { CurrentDeployment } from '../core/desired-state.js';
 import { normaliseCapabilities, normaliseStatus } from '../spec-adapter.js';
@@ -18,40 +18,39 @@ import {
 
 export const MANIFEST_FILE = 'margo-manifest.json';
 
-/** The desired-state branch of a device as it is now. */
+/**
+ * The desired-state branch of a device as it is now, UNVERIFIED: anyone with write access to the
+ * Git host can have put it there. The orchestrator uses it only to compare with what it decided
+ * and, through its auditor, to recognise a commit it signed itself; never as an input to signing.
+ */
 export interface DeviceMain {
   oid: string | null;
   /** Oid of the `deployments/` folder; null when there is none. */
   deploymentsTree: string | null;
   /** Deployment name -> current ApplicationDeployment. */
   current: Map<string, CurrentDeployment>;
-  /** `version` of the current signed manifest, when there is one. */
-  manifestVersion?: number;
-  /** Expiry of the current signed manifest (ms since epoch). */
-  manifestExpiresAt?: number;
+  /** Every regular file of the tree (margo-manifest.json included), for the auditor. */
+  files: Map<string, Buffer>;
+  /** Entries that are not regular files or folders (symlinks, gitlinks): never in a tree the orchestrator wrote. */
+  irregular: string[];
 }
 
 /**
- * Version and expiry of a margo-manifest.json (trust's `{ manifest: { version, expiresAt } }`, or
- * the same fields at the top level); empty when unreadable (the signer then starts at 1).
+ * Version and expiry of a margo-manifest.json the orchestrator's own signer just produced
+ * (trust's `{ manifest: { version, expiresAt } }`): the version stays a decimal string, exact for
+ * every 64-bit value. Never use it on bytes read from a repository: those are unverified.
  */
 export function manifestFacts(bytes: Buffer | undefined): {
-  manifestVersion?: number;
+  manifestVersion?: string;
   manifestExpiresAt?: number;
 } {
   if (!bytes) return {};
   try {
-    const doc = JSON.parse(bytes.toString('utf8')) as { manifest?: Record<string, unknown> } & Record<
-      string,
-      unknown
-    >;
-    const m = (doc.manifest && typeof doc.manifest === 'object' ? doc.manifest : doc) as Record<
-      string,
-      unknown
-    >;
-    const out: { manifestVersion?: number; manifestExpiresAt?: number } = {};
-    const v = Number(m.version ?? m.manifestVersion);
-    if (Number.isFinite(v)) out.manifestVersion = v;
+    const m = (JSON.parse(bytes.toString('utf8')) as { manifest?: Record<string, unknown> }).manifest;
+    if (!m || typeof m !== 'object') return {};
+    const out: { manifestVersion?: string; manifestExpiresAt?: number } = {};
+    if (typeof m.version === 'string' && /^[1-9][0-9]{0,19}$/.test(m.version))
+      out.manifestVersion = m.version;
     const e = typeof m.expiresAt === 'string' ? Date.parse(m.expiresAt) : NaN;
     if (Number.isFinite(e)) out.manifestExpiresAt = e;
     return out;
@@ -74,29 +73,40 @@ function parametersOf(bytes: Buffer): Record<string, ParamValue> | undefined {
   }
 }
 
-/** Reads `main` of a device repository: its deployments and manifest version. */
+/** The deployments of a desired tree's files (`deployments/<name>.yaml`), by name. */
+export function currentDeployments(files: ReadonlyMap<string, Buffer>): Map<string, CurrentDeployment> {
+  const out = new Map<string, CurrentDeployment>();
+  for (const [path, bytes] of files) {
+    const m = /^deployments\/([^/]+)\.yaml$/.exec(path);
+    if (!m) continue;
+    const parameters = parametersOf(bytes);
+    out.set(m[1]!, { bytes, ...(parameters ? { parameters } : {}) });
+  }
+  return out;
+}
+
+/** Reads a commit of a device repository's `main`: its deployments and every file of its tree. */
 export async function readDeviceMain(gitdir: string, oid: string | null): Promise<DeviceMain> {
-  const out: DeviceMain = { oid, deploymentsTree: null, current: new Map() };
+  const out: DeviceMain = { oid, deploymentsTree: null, current: new Map(), files: new Map(), irregular: [] };
   if (!oid) return out;
   const commit = await readCommit(gitdir, oid);
-  const root = await readObject(gitdir, commit.tree);
-  if (!root) return out;
-  for (const item of parseTree(root.content)) {
-    if (item.name === 'deployments' && item.mode === '40000') out.deploymentsTree = item.oid;
-    if (item.name === MANIFEST_FILE) {
-      const m = await readObject(gitdir, item.oid);
-      Object.assign(out, manifestFacts(m?.content));
+  const walk = async (treeOid: string, path: string) => {
+    const t = await readObject(gitdir, treeOid);
+    if (!t) throw new MargoError('ORCH_GIT_FAILED', `tree ${treeOid} missing in ${gitdir}`);
+    for (const item of parseTree(t.content)) {
+      const p = path ? `${path}/${item.name}` : item.name;
+      if (item.mode === '40000') {
+        if (p === 'deployments') out.deploymentsTree = item.oid;
+        await walk(item.oid, p);
+      } else if (item.mode === '100644' || item.mode === '100755') {
+        const b = await readObject(gitdir, item.oid);
+        if (!b) throw new MargoError('ORCH_GIT_FAILED', `blob ${item.oid} missing in ${gitdir}`);
+        out.files.set(p, b.content);
+      } else out.irregular.push(`${p} (mode ${item.mode})`);
     }
-  }
-  if (out.deploymentsTree) {
-    const files = await readTreeFiles(gitdir, out.deploymentsTree);
-    for (const [name, bytes] of files) {
-      const m = /^([^/]+)\.yaml$/.exec(name);
-      if (!m) continue;
-      const parameters = parametersOf(bytes);
-      out.current.set(m[1]!, { bytes, ...(parameters ? { parameters } : {}) });
-    }
-  }
+  };
+  await walk(commit.tree, '');
+  out.current = currentDeployments(out.files);
   return out;
 }
 

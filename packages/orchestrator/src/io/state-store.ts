@@ -9,8 +9,16 @@ export interface DeviceState {
   inputKey?: string;
   mainOid: string | null;
   statusOid: string | null;
-  manifestVersion?: number;
+  /**
+   * The commit on `main` the orchestrator last wrote or proved it signed: the only source of what a
+   * device currently has (never the unverified head of `main`).
+   */
+  signedOid?: string;
+  /** Decimal string: manifest versions are 64-bit and must stay exact. */
+  manifestVersion?: string;
   manifestExpiresAt?: number;
+  /** The last time `main` held a commit the orchestrator did not sign, and what it was. */
+  foreignMain?: { commit: string | null; code: string; reason: string; at: number };
   outcomes: DeploymentOutcome[];
   /** Deployment name -> ms when its desired file last changed. */
   changedAt: Record<string, number>;
@@ -27,6 +35,13 @@ export async function loadDeviceStates(dataDir: string): Promise<Map<string, Dev
       devices: Record<string, DeviceState>;
     };
     if (data.version !== 1) return new Map();
+    for (const d of Object.values(data.devices)) {
+      // Before 0.2 the version was a JS number, partly taken from unverified bytes on `main`:
+      // keep it only as a floor for the next version; what is on `main` is then audited again.
+      if (typeof d.manifestVersion === 'number')
+        d.manifestVersion = Number.isSafeInteger(d.manifestVersion) ? String(d.manifestVersion) : undefined;
+      if (d.manifestVersion === undefined) delete d.manifestVersion;
+    }
     return new Map(Object.entries(data.devices));
   } catch {
     return new Map();

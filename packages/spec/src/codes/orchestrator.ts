@@ -89,6 +89,11 @@ export const orchestratorCodes = {
     hint: 'Check the signing key under pki/.',
     retry: 'backoff',
   },
+  ORCH_DEVICE_REPO_TAMPERED: {
+    summary:
+      "A device repository's `main` held a commit the orchestrator did not sign (edited, replaced, rolled back or deleted on the Git host).",
+    hint: 'The device refuses it and the orchestrator restores its own signed state; check the Git host access logs and rotate the credentials that can write there.',
+  },
   ORCH_NOT_MATCHED: {
     summary:
       'A targeted device does not fit the application (role, profile or reported capabilities), so it gets nothing.',

@@ -17,6 +17,8 @@ export type DeviceWithStatus = DeviceDoc & {
     repoError?: { code: string; message: string };
     /** Status files the server ignored (unsigned, forged, another device's, unreadable). */
     statusProblems?: { path: string; code: string; message: string }[];
+    /** `main` held a commit the orchestrator did not sign (ORCH_DEVICE_REPO_TAMPERED). */
+    desiredStateProblem?: { code: string; message: string; hint: string; at: string };
   };
 };
 

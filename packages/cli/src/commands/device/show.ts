@@ -33,6 +33,12 @@ export async function run(opts: ShowOptions, deps: CommandDeps): Promise<number>
           x.status?.repoError ? `${x.status.repoError.code}: ${x.status.repoError.message}` : undefined,
         ],
         [
+          'Desired state',
+          x.status?.desiredStateProblem
+            ? `${x.status.desiredStateProblem.code} (${x.status.desiredStateProblem.at}): ${x.status.desiredStateProblem.message}\n${x.status.desiredStateProblem.hint}`
+            : undefined,
+        ],
+        [
           'Status ignored',
           x.status?.statusProblems?.length
             ? x.status.statusProblems.map((p) => `${p.path}: ${p.code} ${p.message}`).join('\n')
