@@ -81,16 +81,14 @@ test(
     const fp = await caFingerprint(pki.dir);
     const devA = await enrol({
       serverUrl: base,
-      deviceId: 'press-7',
-      enrolmentToken: (await enrolmentTokens.issue('press-7')).token,
+      enrolment: (await enrolmentTokens.issue('press-7')).enrolment,
       stateDir: await tempDir(t, 'margo-e2e-a-'),
       caFingerprint: fp,
       bits: BITS,
     });
     const devB = await enrol({
       serverUrl: base,
-      deviceId: 'press-8',
-      enrolmentToken: (await enrolmentTokens.issue('press-8')).token,
+      enrolment: (await enrolmentTokens.issue('press-8')).enrolment,
       stateDir: await tempDir(t, 'margo-e2e-b-'),
       caFingerprint: fp,
       bits: BITS,

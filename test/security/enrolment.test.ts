@@ -10,7 +10,10 @@ import {
   RevocationList,
   caFingerprint,
   createDeviceKeyAndCsr,
+  enrolmentRequestFields,
+  formatEnrolmentString,
   initPki,
+  newEnrolmentSecret,
   readDeviceCert,
   signPayload,
   verifyDeviceCert,
@@ -19,6 +22,15 @@ import {
 import { codeOf, startOnboardingServer, tempDir } from './helpers.js';
 
 const BITS = 2048; // faster keys for tests; production default is 3072
+
+async function post(url: string, body: unknown): Promise<{ status: number; code: string }> {
+  const res = await fetch(`${url}/onboarding`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, code: ((await res.json()) as { code: string }).code };
+}
 
 async function orchestrator(t: import('node:test').TestContext) {
   const data = await tempDir(t, 'margo-sec-orch-');
@@ -54,12 +66,11 @@ async function orchestrator(t: import('node:test').TestContext) {
 
 test('a device enrols once with a pinned CA; the token cannot be used again, not even by another device', async (t) => {
   const o = await orchestrator(t);
-  const { token } = await o.tokens.issue('press-7', { ttlSeconds: 600 });
+  const { enrolment: token } = await o.tokens.issue('press-7', { ttlSeconds: 600 });
   const stateA = await tempDir(t, 'margo-sec-dev-a-');
   const e = await enrol({
     serverUrl: o.url,
-    deviceId: 'press-7',
-    enrolmentToken: token,
+    enrolment: token,
     stateDir: stateA,
     caFingerprint: o.fingerprint,
     bits: BITS,
@@ -68,18 +79,16 @@ test('a device enrols once with a pinned CA; the token cannot be used again, not
   assert.equal(e.token, o.gitTokens.get('press-7'));
   verifyDeviceCert(o.pki.ca.certPem, e.certPem, { deviceId: 'press-7' });
 
-  // a second device (or an attacker who copied the token) tries the same token
+  // a second device (or an attacker who copied the string) tries the same string
   const stateB = await tempDir(t, 'margo-sec-dev-b-');
   assert.equal(
-    await codeOf(() =>
-      enrol({ serverUrl: o.url, deviceId: 'press-7', enrolmentToken: token, stateDir: stateB, bits: BITS }),
-    ),
+    await codeOf(() => enrol({ serverUrl: o.url, enrolment: token, stateDir: stateB, bits: BITS })),
     'TRUST_ENROL_TOKEN_USED',
   );
+  // ... or for another device id (a raw request: the client always enrols the id the string names)
+  const other = createDeviceKeyAndCsr('press-8', { bits: BITS }).csrPem;
   assert.equal(
-    await codeOf(() =>
-      enrol({ serverUrl: o.url, deviceId: 'press-8', enrolmentToken: token, stateDir: stateB, bits: BITS }),
-    ),
+    (await post(o.url, enrolmentRequestFields(token, other, 'press-8'))).code,
     'TRUST_ENROL_TOKEN_WRONG_DEVICE',
   );
   assert.equal(await codeOf(() => loadEnrolment(stateB)), 'TRUST_ENROL_STATE_MISSING');
@@ -90,14 +99,13 @@ test('a device enrols once with a pinned CA; the token cannot be used again, not
 test('expired token, wrong CSR subject, already enrolled id, unknown token, wrong CA pin are refused', async (t) => {
   const o = await orchestrator(t);
   const dir = await tempDir(t, 'margo-sec-dev-');
-  const expired = (await o.tokens.issue('press-1', { ttlSeconds: 60 })).token;
+  const expired = (await o.tokens.issue('press-1', { ttlSeconds: 60 })).enrolment;
   o.setNow(new Date(Date.now() + 61_000));
   assert.equal(
     await codeOf(() =>
       enrol({
         serverUrl: o.url,
-        deviceId: 'press-1',
-        enrolmentToken: expired,
+        enrolment: expired,
         stateDir: join(dir, '1'),
         bits: BITS,
       }),
@@ -107,32 +115,25 @@ test('expired token, wrong CSR subject, already enrolled id, unknown token, wron
   o.setNow(new Date());
 
   // a CSR whose subject is another device (raw request: the client always makes a matching CSR)
-  const tok2 = (await o.tokens.issue('press-2')).token;
+  const tok2 = (await o.tokens.issue('press-2')).enrolment;
   const foreignCsr = createDeviceKeyAndCsr('press-3', { bits: BITS }).csrPem;
-  const res = await fetch(`${o.url}/onboarding`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ deviceId: 'press-2', csr: foreignCsr, enrolmentToken: tok2 }),
-  });
-  assert.equal(res.status, 403);
-  assert.equal(((await res.json()) as { code: string }).code, 'TRUST_CSR_SUBJECT_MISMATCH');
+  const res = await post(o.url, enrolmentRequestFields(tok2, foreignCsr));
+  assert.deepEqual([res.status, res.code], [403, 'TRUST_CSR_SUBJECT_MISMATCH']);
   assert.equal(await readDeviceCert(o.pki.dir, 'press-2'), undefined);
 
   // already enrolled: a fresh, valid token does not allow a second identity for the same id
   await enrol({
     serverUrl: o.url,
-    deviceId: 'press-2',
-    enrolmentToken: tok2,
+    enrolment: tok2,
     stateDir: join(dir, '2'),
     bits: BITS,
   });
-  const tok2b = (await o.tokens.issue('press-2')).token;
+  const tok2b = (await o.tokens.issue('press-2')).enrolment;
   assert.equal(
     await codeOf(() =>
       enrol({
         serverUrl: o.url,
-        deviceId: 'press-2',
-        enrolmentToken: tok2b,
+        enrolment: tok2b,
         stateDir: join(dir, '2b'),
         bits: BITS,
       }),
@@ -144,21 +145,33 @@ test('expired token, wrong CSR subject, already enrolled id, unknown token, wron
     await codeOf(() =>
       enrol({
         serverUrl: o.url,
-        deviceId: 'press-4',
-        enrolmentToken: 'mge_guessed',
+        enrolment: formatEnrolmentString({
+          deviceId: 'press-4',
+          ...newEnrolmentSecret(),
+          caFingerprint: o.fingerprint,
+        }),
         stateDir: join(dir, '4'),
         bits: BITS,
       }),
     ),
     'TRUST_ENROL_TOKEN_UNKNOWN',
   );
-  const tok5 = (await o.tokens.issue('press-5')).token;
+  // the old bearer form (ID:mge_...) is refused by the client before anything is sent ...
+  assert.equal(
+    await codeOf(() =>
+      enrol({ serverUrl: o.url, enrolment: 'press-4:mge_guessed', stateDir: join(dir, '4') }),
+    ),
+    'TRUST_ENROL_STRING_INVALID',
+  );
+  // ... and by the server, which never accepts a request that carries a secret
+  const legacy = await post(o.url, { deviceId: 'press-4', csr: foreignCsr, enrolmentToken: 'mge_x' });
+  assert.deepEqual([legacy.status, legacy.code], [400, 'TRUST_ENROL_STRING_INVALID']);
+  const tok5 = (await o.tokens.issue('press-5')).enrolment;
   assert.equal(
     await codeOf(() =>
       enrol({
         serverUrl: o.url,
-        deviceId: 'press-5',
-        enrolmentToken: tok5,
+        enrolment: tok5,
         stateDir: join(dir, '5'),
         caFingerprint: '00'.repeat(32),
         bits: BITS,
@@ -173,8 +186,7 @@ test('a revoked device: certificate, status signatures and OAuth access die at o
   const dir = await tempDir(t, 'margo-sec-dev-');
   const e = await enrol({
     serverUrl: o.url,
-    deviceId: 'press-7',
-    enrolmentToken: (await o.tokens.issue('press-7')).token,
+    enrolment: (await o.tokens.issue('press-7')).enrolment,
     stateDir: dir,
     bits: BITS,
   });
@@ -224,13 +236,12 @@ test('a revoked device: certificate, status signatures and OAuth access die at o
     body: form,
   });
   assert.equal(again.status, 401);
-  const tok = (await o.tokens.issue('press-7')).token;
+  const tok = (await o.tokens.issue('press-7')).enrolment;
   assert.equal(
     await codeOf(() =>
       enrol({
         serverUrl: o.url,
-        deviceId: 'press-7',
-        enrolmentToken: tok,
+        enrolment: tok,
         stateDir: join(dir, 'new'),
         bits: BITS,
       }),

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { MargoError } from '@margo-gitops/spec';
 import { createDesiredStateVerifier, signPayload, unseal } from '@margo-gitops/trust/device';
 import { Agent } from './agent.js';
+import { readEnrolmentString, readStream } from './config/enrolment-input.js';
 import { loadAgentConfig } from './config/load-agent-config.js';
 import { loadEnrolment, type Enrolment } from './enrol/enrolment-state.js';
 import type { EnrolOptions } from './enrol/enrol.js';
@@ -31,14 +32,24 @@ export const defaultEnrolApi: EnrolApi = {
 /** What the caller logs through (the CLI's logger, or the agent's own). */
 export interface StartLogger {
   info(msg: string, fields?: Record<string, unknown>): void;
+  warn?(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
 export interface StartDeviceAgentOptions {
   /** Orchestrator base URL, needed for the first start only. */
   server?: string;
-  /** One-time enrolment token (`<deviceId>:<secret>`), needed for the first start only. */
+  /**
+   * The enrolment string (`mge1.<deviceId>.…`) on the command line, first start only. Visible in
+   * `ps`: a warning is logged (refused with MARGO_AGENT_REFUSE_ARGV_TOKEN=1). Prefer tokenFile.
+   */
   token?: string;
+  /** File holding the enrolment string, or `-` for standard input (first start only). */
+  tokenFile?: string;
+  /** Extra CA pin (SHA-256 hex); must equal the one the enrolment string carries. */
+  caFingerprint?: string;
+  /** Reads standard input for `tokenFile: '-'` (default: process.stdin). */
+  readStdin?: () => Promise<string>;
   stateDir: string;
   log: StartLogger;
   /** Where the agent's JSON log lines go: a file path or a file descriptor (default stderr). */
@@ -48,25 +59,6 @@ export interface StartDeviceAgentOptions {
 export interface RunningDeviceAgent {
   deviceId: string;
   stop(): Promise<void>;
-}
-
-/**
- * The one-time enrolment token printed by `margo device add` is `<deviceId>:<secret>`, so
- * `margo agent --token` alone names the device. A bare secret needs MARGO_AGENT_DEVICE_ID.
- */
-export function splitEnrolmentToken(
-  token: string,
-  env: NodeJS.ProcessEnv,
-): { deviceId: string; secret: string } {
-  const i = token.indexOf(':');
-  if (i > 0) return { deviceId: token.slice(0, i), secret: token.slice(i + 1) };
-  const deviceId = env.MARGO_AGENT_DEVICE_ID;
-  if (!deviceId) {
-    throw new MargoError('USAGE_ERROR', 'the enrolment token does not name the device', {
-      hint: 'Use the token exactly as `margo device add` printed it (ID:SECRET), or set MARGO_AGENT_DEVICE_ID.',
-    });
-  }
-  return { deviceId, secret: token };
 }
 
 /**
@@ -86,23 +78,33 @@ export async function startDeviceAgent(
     throw e;
   });
   if (!enrolment) {
-    if (!opts.token || !opts.server) {
+    const enrolmentString = await readEnrolmentString(
+      {
+        ...(opts.token !== undefined ? { token: opts.token } : {}),
+        ...(opts.tokenFile !== undefined ? { tokenFile: opts.tokenFile } : {}),
+      },
+      {
+        env,
+        readStdin: opts.readStdin ?? (() => readStream(process.stdin)),
+        warn: (msg, fields) => (opts.log.warn ?? opts.log.info)(msg, fields),
+      },
+    );
+    if (!enrolmentString || !opts.server) {
       throw new MargoError(
         'CLI_AGENT_STATE_INVALID',
-        `${opts.stateDir} holds no enrolment, and --server and --token were not both given`,
+        `${opts.stateDir} holds no enrolment, and --server and --token-file (or --token) were not both given`,
       );
     }
-    const { deviceId, secret } = splitEnrolmentToken(opts.token, env);
     enrolment = await api.enrol({
       serverUrl: opts.server,
-      deviceId,
-      enrolmentToken: secret,
+      enrolment: enrolmentString,
+      ...(opts.caFingerprint !== undefined ? { caFingerprint: opts.caFingerprint } : {}),
       stateDir: opts.stateDir,
       facts: { hostname: hostname() },
     });
-    opts.log.info('enrolled', { deviceId });
-  } else if (opts.token) {
-    opts.log.info('already enrolled; the enrolment token is not needed any more', {
+    opts.log.info('enrolled', { deviceId: enrolment.deviceId });
+  } else if (opts.token !== undefined || opts.tokenFile !== undefined) {
+    opts.log.info('already enrolled; the enrolment string is not needed any more', {
       deviceId: enrolment.deviceId,
     });
   }

@@ -11,13 +11,18 @@ import { startDeviceAgent, type EnrolApi, type StartLogger } from './device-agen
  * and shipped as one bundled file (`npm run build` writes packages/agent/dist/bundle/). Settings
  * other than the three flags come from MARGO_AGENT_* variables (docs in packages/agent/README.md).
  */
-export const USAGE = `usage: margo-agent --state <dir> [--server <url> --token <id:secret>] [--log-to <file>]
+export const USAGE = `usage: margo-agent --state <dir> [--server <url> --token-file <file|->] [--log-to <file>]
 
-  --state <dir>     state folder of this device (keys, enrolment, applied state)
-  --server <url>    margo server URL (first start only)
-  --token <token>   one-time enrolment token from \`margo device add\` (first start only)
-  --log-to <file>   append the JSON log lines to this file instead of stderr
-  --help            this text
+  --state <dir>            state folder of this device (keys, enrolment, applied state)
+  --server <url>           margo server URL (first start only)
+  --token-file <file|->    file holding the enrolment string from \`margo device add\`, or - to
+                           read it from standard input (first start only)
+  --token <string>         the enrolment string itself: visible to other users in ps, so a
+                           warning is logged (refused with MARGO_AGENT_REFUSE_ARGV_TOKEN=1)
+  --ca-fingerprint <hex>   SHA-256 of the root CA (\`margo init\` prints it); must match the one
+                           the enrolment string pins
+  --log-to <file>          append the JSON log lines to this file instead of stderr
+  --help                   this text
 
 Other settings: MARGO_AGENT_* environment variables (see the agent's README).
 `;
@@ -29,9 +34,11 @@ export interface DeviceMainIo {
   /** Resolves with the signal name when the process is asked to stop. */
   untilStopped(): Promise<string>;
   enrolApi?: EnrolApi;
+  /** Standard input, for `--token-file -` (default: process.stdin). */
+  readStdin?: () => Promise<string>;
 }
 
-const FLAGS = new Set(['state', 'server', 'token', 'log-to']);
+const FLAGS = new Set(['state', 'server', 'token', 'token-file', 'ca-fingerprint', 'log-to']);
 
 /** Parses argv (without node and script); `{ error }` on a usage error. */
 export function parseDeviceArgs(
@@ -69,12 +76,17 @@ export async function runDeviceMain(argv: string[], io: DeviceMainIo): Promise<n
     io.err(
       JSON.stringify({ time: new Date().toISOString(), level, msg, component: 'agent', ...fields }) + '\n',
     );
-  const log: StartLogger = { info: line('info'), error: line('error') };
+  const log: StartLogger = { info: line('info'), warn: line('warn'), error: line('error') };
   try {
     const agent = await startDeviceAgent(
       {
         ...(v.server ? { server: v.server } : {}),
         ...(v.token ? { token: v.token } : {}),
+        ...(v['token-file']
+          ? { tokenFile: v['token-file'] === '-' ? '-' : resolve(io.cwd, v['token-file']) }
+          : {}),
+        ...(v['ca-fingerprint'] ? { caFingerprint: v['ca-fingerprint'] } : {}),
+        ...(io.readStdin ? { readStdin: io.readStdin } : {}),
         ...(v['log-to'] ? { logTo: resolve(io.cwd, v['log-to']) } : {}),
         stateDir,
         log,

@@ -3,13 +3,13 @@ export { runAgentMain } from './main.js';
 export {
   startDeviceAgent,
   manifestVerifier,
-  splitEnrolmentToken,
   defaultEnrolApi,
   type EnrolApi,
   type DeviceEnrolment,
   type StartDeviceAgentOptions,
   type RunningDeviceAgent,
 } from './device-agent.js';
+export { readEnrolmentString, REFUSE_ARGV_TOKEN_ENV, type EnrolmentInput } from './config/enrolment-input.js';
 export { createAgentLogger } from './logger.js';
 export {
   loadAgentConfig,

@@ -3,7 +3,6 @@
 export {
   startDeviceAgent as startAgent,
   manifestVerifier,
-  splitEnrolmentToken,
   defaultEnrolApi,
   type EnrolApi,
   type DeviceEnrolment,

@@ -149,10 +149,26 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
     .command('agent')
     .description('run the device agent (first start enrols with the token; later starts resume from --state)')
     .option('--server <url>', 'margo server URL (needed for the first start)')
-    .option('--token <token>', 'one-time enrolment token (first start only)')
+    .option(
+      '--token-file <file>',
+      'file holding the enrolment string, or - for standard input (first start only)',
+    )
+    .option('--token <string>', 'the enrolment string itself (visible in ps; prefer --token-file)')
+    .option('--ca-fingerprint <hex>', 'SHA-256 of the root CA; must match the enrolment string')
     .requiredOption('--state <dir>', 'state folder of this device (keys, enrolment, applied state)')
     .action(async (o) =>
-      done(await pe.runners.agent({ server: o.server, token: o.token, state: o.state }, deps({}))),
+      done(
+        await pe.runners.agent(
+          {
+            server: o.server,
+            token: o.token,
+            tokenFile: o.tokenFile,
+            caFingerprint: o.caFingerprint,
+            state: o.state,
+          },
+          deps({}),
+        ),
+      ),
     );
 
   const app = program.command('app').description('publish and inspect applications in the catalog');

@@ -25,14 +25,20 @@ export interface Logger {
  * tests pass stubs. Each method is one seam, so a command stays a thin shell.
  */
 export interface Services {
-  /** trust: root CA + desired-state signing key into `pkiDir` (owner-only files). */
-  createPki(pkiDir: string): Promise<void>;
+  /** trust: root CA + desired-state signing key into `pkiDir` (owner-only files); the CA's SHA-256 (hex). */
+  createPki(pkiDir: string): Promise<{ caFingerprint: string } | void>;
   /** git: bare catalog + fleet repositories under `<dataDir>/repos`, seeded from `templateDir`. */
   createRepos(dataDir: string, templateDir: string): Promise<void>;
   /** git TokenStore: a new token for `role`, stored hashed under `<dataDir>/auth`; returns the plaintext once. */
   issueToken(dataDir: string, role: TokenRole, name: string): Promise<string>;
-  /** trust/onboarding: a one-time enrolment token for `deviceId`. */
-  issueEnrolmentToken(conn: Connection, deviceId: string): Promise<{ token: string; expiresAt?: string }>;
+  /**
+   * trust/onboarding: a one-time enrolment string for `deviceId`
+   * (`mge1.<deviceId>.<tokenId>.<secret>.<caFp>`) and the root CA fingerprint it pins (hex).
+   */
+  issueEnrolmentToken(
+    conn: Connection,
+    deviceId: string,
+  ): Promise<{ token: string; expiresAt?: string; caFingerprint?: string }>;
   /** trust + git: invalidate the device's certificate and Git token now. */
   revokeDevice(conn: Connection, deviceId: string): Promise<void>;
   /** trust: seal a secret value to one device's certificate (`sealed:v1:<base64>`). */

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { initPki, type Pki } from '@margo-gitops/trust';
-import { manifestVerifier, splitEnrolmentToken } from './agent-wiring.js';
+import { manifestVerifier } from './agent-wiring.js';
 import { manifestSigner } from './server-wiring.js';
 
 let dir: string;
@@ -41,14 +41,5 @@ describe('signed desired state between serve and agent', () => {
       }),
       (e: { code?: string }) => /^TRUST_/.test(e.code ?? ''),
     );
-  });
-
-  it('enrolment tokens carry the device id', () => {
-    assert.deepEqual(splitEnrolmentToken('press-7:mge_abc', {}), { deviceId: 'press-7', secret: 'mge_abc' });
-    assert.deepEqual(splitEnrolmentToken('mge_abc', { MARGO_AGENT_DEVICE_ID: 'x' }), {
-      deviceId: 'x',
-      secret: 'mge_abc',
-    });
-    assert.throws(() => splitEnrolmentToken('mge_abc', {}), { code: 'USAGE_ERROR' });
   });
 });

@@ -6,7 +6,14 @@
 import { join } from 'node:path';
 import { MargoError } from '@margo-gitops/spec';
 import { createRepos, TokenStore } from '@margo-gitops/git';
-import { EnrolmentTokenStore, initPki, readDeviceCert, RevocationList, seal } from '@margo-gitops/trust';
+import {
+  certificateFingerprint,
+  EnrolmentTokenStore,
+  initPki,
+  readDeviceCert,
+  RevocationList,
+  seal,
+} from '@margo-gitops/trust';
 import { startAgent } from './agent-wiring.js';
 import type { Connection } from './client-config.js';
 import { seedRepos } from './native-repos.js';
@@ -29,7 +36,8 @@ function localData(conn: Connection, action: string): string {
 export function defaultServices(): Services {
   return {
     async createPki(pkiDir) {
-      await initPki(pkiDir, { commonName: 'margo-gitops root CA' });
+      const pki = await initPki(pkiDir, { commonName: 'margo-gitops root CA' });
+      return { caFingerprint: certificateFingerprint(pki.ca.certPem) };
     },
     async createRepos(dataDir, templateDir) {
       await createRepos(join(dataDir, 'repos'));
@@ -41,8 +49,8 @@ export function defaultServices(): Services {
     async issueEnrolmentToken(conn, deviceId) {
       const dataDir = localData(conn, 'issuing an enrolment token');
       const t = await new EnrolmentTokenStore(dataDir).issue(deviceId, { ttlSeconds: 24 * 3600 });
-      // `<deviceId>:<secret>`: the agent learns its id from the token (see agent-wiring.ts).
-      return { token: `${deviceId}:${t.token}`, expiresAt: t.expiresAt.toISOString() };
+      // `mge1.<deviceId>.<tokenId>.<secret>.<caFp>`: names the device and pins the root CA.
+      return { token: t.enrolment, expiresAt: t.expiresAt.toISOString(), caFingerprint: t.caFingerprint };
     },
     async revokeDevice(conn, deviceId) {
       const dataDir = localData(conn, 'revoking a device');

@@ -13,6 +13,18 @@ export { MANIFEST_FILE, verifyManifest, type VerifiedManifest } from './manifest
 export { SIGNATURES_FILE, signPayload } from './sign-payload.js';
 export { unseal, unsealToBuffer, isSealed, SEALED_PREFIX } from './sealed.js';
 export {
+  ENROLMENT_STRING_PREFIX,
+  parseEnrolmentString,
+  formatEnrolmentString,
+  normaliseFingerprint,
+  newEnrolmentSecret,
+  enrolmentProofKey,
+  enrolmentProof,
+  enrolmentProofMatches,
+  enrolmentRequestFields,
+  type EnrolmentString,
+} from './enrolment-proof.js';
+export {
   writeFileAtomic,
   writeFileExclusive,
   ensurePrivateDir,

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { after, describe, it } from 'node:test';
-import { initPki } from '@margo-gitops/trust';
+import { formatEnrolmentString, initPki, newEnrolmentSecret } from '@margo-gitops/trust';
 import { writeDeviceIdentity } from '../../fixtures/device-identity.js';
 
 const root = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
@@ -158,8 +158,16 @@ describe('margo-agent bundle', () => {
     dirs.push(dir);
     const r = spawnSync(
       launcher,
-      ['--state', join(dir, 'state'), '--server', 'http://127.0.0.1:9', '--token', 'dev1:secret'],
-      { encoding: 'utf8', timeout: 60_000 },
+      ['--state', join(dir, 'state'), '--server', 'http://127.0.0.1:9', '--token-file', '-'],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+        input: formatEnrolmentString({
+          deviceId: 'dev1',
+          ...newEnrolmentSecret(),
+          caFingerprint: 'ab'.repeat(32),
+        }),
+      },
     );
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /error TRUST_ENROL_SERVER_ERROR: cannot reach http:\/\/127\.0\.0\.1:9/);

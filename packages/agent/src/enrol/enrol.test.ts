@@ -9,18 +9,36 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { certificateFingerprint, createRootCA, signDeviceCsr, type KeyAndCert } from '@margo-gitops/trust';
+import {
+  certificateFingerprint,
+  createRootCA,
+  enrolmentProofKey,
+  enrolmentProofMatches,
+  formatEnrolmentString,
+  newEnrolmentSecret,
+  signDeviceCsr,
+  type KeyAndCert,
+} from '@margo-gitops/trust';
 import { enrol, forgetEnrolment, updateRepositoryToken } from './enrol.js';
 import { identityPaths, loadEnrolment } from './enrolment-state.js';
 
 const BITS = 2048;
 const ca = createRootCA({ commonName: 'test root', bits: BITS });
 const otherCa = createRootCA({ commonName: 'other root', bits: BITS });
+const token = newEnrolmentSecret();
+/** An enrolment string as `margo device add` prints it (pinning `pin`, default the fake server's CA). */
+const enrolmentFor = (deviceId: string, pin = certificateFingerprint(ca.certPem)) =>
+  formatEnrolmentString({ deviceId, ...token, caFingerprint: pin });
 
 type Behaviour = 'ok' | 'refuse' | 'fail' | 'foreign-cert';
 
 async function fakeServer(t: import('node:test').TestContext) {
-  const state = { behaviour: 'ok' as Behaviour, bodies: [] as string[], csrs: [] as string[] };
+  const state = {
+    behaviour: 'ok' as Behaviour,
+    bodies: [] as string[],
+    csrs: [] as string[],
+    proofsOk: [] as boolean[],
+  };
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -30,8 +48,11 @@ async function fakeServer(t: import('node:test').TestContext) {
       return res.end(JSON.stringify({ certificate: Buffer.from(ca.certPem).toString('base64') }));
     }
     state.bodies.push(text);
-    const body = JSON.parse(text) as { deviceId: string; csr: string };
+    const body = JSON.parse(text) as { deviceId: string; csr: string; tokenId: string; proof: string };
     state.csrs.push(body.csr);
+    state.proofsOk.push(
+      enrolmentProofMatches(enrolmentProofKey(token.secret, body.tokenId), body, body.proof),
+    );
     if (state.behaviour === 'refuse') {
       res.writeHead(401, { 'content-type': 'application/problem+json' });
       return res.end(
@@ -85,12 +106,17 @@ test('enrol stores an owner-only identity; the key never leaves; loadEnrolment r
   const s = await fakeServer(t);
   const e = await enrol({
     serverUrl: s.url,
-    deviceId: 'press-7',
-    enrolmentToken: 'mge_t',
+    enrolment: enrolmentFor('press-7'),
     stateDir: s.stateDir,
     caFingerprint: certificateFingerprint(ca.certPem).replace(/(..)(?!$)/g, '$1:'),
     bits: BITS,
   });
+  // the request carries a proof over its own CSR, never the secret
+  assert.deepEqual(s.state.proofsOk, [true]);
+  assert.ok(!s.state.bodies[0]!.includes(token.secret));
+  const sent = JSON.parse(s.state.bodies[0]!) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(sent).sort(), ['csr', 'deviceId', 'proof', 'tokenId']);
+  assert.equal(sent.tokenId, token.tokenId);
   assert.equal(e.deviceId, 'press-7');
   assert.equal(e.repoUrl, 'http://x/git/devices/press-7.git');
   assert.equal(e.token, 'mgt_git');
@@ -109,18 +135,13 @@ test('enrol stores an owner-only identity; the key never leaves; loadEnrolment r
     ['press-7', 'http://x/git/devices/press-7.git', 'mgt_git'],
   );
 
-  const again = await enrol({
-    serverUrl: s.url,
-    deviceId: 'press-7',
-    enrolmentToken: 'mge_other',
-    stateDir: s.stateDir,
-  });
+  const again = await enrol({ serverUrl: s.url, enrolment: enrolmentFor('press-7'), stateDir: s.stateDir });
   assert.equal(again.certificateSerial, e.certificateSerial);
   assert.equal(s.state.bodies.length, 1, 'already enrolled: no second request');
   assert.equal((await loadEnrolment(s.stateDir)).certPem, e.certPem);
   assert.equal(
     await codeOfAsync(() =>
-      enrol({ serverUrl: s.url, deviceId: 'press-8', enrolmentToken: 'x', stateDir: s.stateDir }),
+      enrol({ serverUrl: s.url, enrolment: enrolmentFor('press-8'), stateDir: s.stateDir }),
     ),
     'TRUST_ENROL_STATE_CONFLICT',
   );
@@ -134,32 +155,45 @@ test('enrol stores an owner-only identity; the key never leaves; loadEnrolment r
   assert.equal(await codeOfAsync(() => loadEnrolment(s.stateDir)), 'TRUST_ENROL_STATE_MISSING');
 });
 
-test('enrol refuses a CA that does not match the pin, before making a key', async (t) => {
+test('enrol refuses a CA that does not match the pin, before making a key; a bad string before any request', async (t) => {
   const s = await fakeServer(t);
+  // the string pins another CA than the one served
   const code = await codeOfAsync(() =>
     enrol({
       serverUrl: s.url,
-      deviceId: 'press-7',
-      enrolmentToken: 'mge_t',
+      enrolment: enrolmentFor('press-7', certificateFingerprint(otherCa.certPem)),
       stateDir: s.stateDir,
-      caFingerprint: certificateFingerprint(otherCa.certPem),
       bits: BITS,
     }),
   );
   assert.equal(code, 'TRUST_ENROL_CA_MISMATCH');
+  // an explicit pin that disagrees with the string
+  assert.equal(
+    await codeOfAsync(() =>
+      enrol({
+        serverUrl: s.url,
+        enrolment: enrolmentFor('press-7'),
+        caFingerprint: certificateFingerprint(otherCa.certPem),
+        stateDir: s.stateDir,
+      }),
+    ),
+    'TRUST_ENROL_CA_MISMATCH',
+  );
   assert.equal(s.state.bodies.length, 0);
-  await assert.rejects(stat(identityPaths(s.stateDir).key));
+  await assert.rejects(stat(identityPaths(s.stateDir).dir), 'nothing stored');
+  // the old bearer form is refused before anything is sent
+  assert.equal(
+    await codeOfAsync(() =>
+      enrol({ serverUrl: s.url, enrolment: `press-7:mge_${'a'.repeat(43)}`, stateDir: s.stateDir }),
+    ),
+    'TRUST_ENROL_STRING_INVALID',
+  );
+  assert.equal(s.state.bodies.length, 0);
 });
 
 test('enrol surfaces server refusals by code, rejects foreign certificates, and resumes with the same key', async (t) => {
   const s = await fakeServer(t);
-  const opts = {
-    serverUrl: s.url,
-    deviceId: 'press-7',
-    enrolmentToken: 'mge_t',
-    stateDir: s.stateDir,
-    bits: BITS,
-  };
+  const opts = { serverUrl: s.url, enrolment: enrolmentFor('press-7'), stateDir: s.stateDir, bits: BITS };
   s.state.behaviour = 'refuse';
   assert.equal(await codeOfAsync(() => enrol(opts)), 'TRUST_ENROL_TOKEN_USED');
   s.state.behaviour = 'fail';

@@ -6,11 +6,15 @@ import {
   createCsrForKey,
   createDeviceKeyAndCsr,
   describeCertificate,
+  enrolmentRequestFields,
   ensurePrivateDir,
+  normaliseFingerprint,
+  parseEnrolmentString,
   readFileIfExists,
   verifyDeviceCert,
   writeFileAtomic,
   writeFileExclusive,
+  type EnrolmentString,
 } from '@margo-gitops/trust';
 import {
   assertKeyMatchesCert,
@@ -23,14 +27,17 @@ import {
 export interface EnrolOptions {
   /** Orchestrator base URL, e.g. `https://margo.plant-7.example` (paths are appended). */
   serverUrl: string;
-  deviceId: string;
-  /** One-time token from the operator. Never stored. */
-  enrolmentToken: string;
+  /**
+   * The enrolment string `margo device add` printed (`mge1.<deviceId>.<tokenId>.<secret>.<caFp>`),
+   * or its parsed form. It names the device and pins the root CA. Never stored, and its secret is
+   * never sent: the request carries an HMAC of the CSR keyed by it.
+   */
+  enrolment: string | EnrolmentString;
   /** The agent's state folder; the identity goes to `<stateDir>/identity/`. */
   stateDir: string;
   /**
-   * SHA-256 fingerprint (hex, colons allowed) of the root CA, shown by `margo init`. Without it the
-   * CA is trusted on first use: acceptable only over a trusted network or HTTPS.
+   * An extra CA pin (SHA-256 hex, colons allowed, e.g. from `margo init`): must equal the one in
+   * the enrolment string. The served root CA must match the pin, or nothing is stored.
    */
   caFingerprint?: string;
   /** Facts sent along (hostname, labels...); must not contain secrets. */
@@ -49,10 +56,6 @@ function serverError(message: string, cause?: unknown): MargoError {
 
 function sameServer(a: string, b: string): boolean {
   return a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
-}
-
-function normaliseFingerprint(f: string): string {
-  return f.replace(/[:\s]/g, '').toLowerCase();
 }
 
 async function request(
@@ -80,25 +83,35 @@ async function request(
 
 /**
  * Enrols this device with the orchestrator (runs on the device):
- * 1. fetch the root CA (`GET /onboarding/certificate`), check it against `caFingerprint` when given;
+ * 1. fetch the root CA (`GET /onboarding/certificate`) and refuse it unless its SHA-256 is the
+ *    fingerprint the enrolment string pins (TRUST_ENROL_CA_MISMATCH; nothing is stored);
  * 2. create the device key (0600, never sent) and a CSR — or reuse the key of an interrupted attempt;
- * 3. `POST /onboarding` with the CSR and the one-time token;
+ * 3. `POST /onboarding` with the CSR, the token id and `proof` = HMAC-SHA256 of that exact CSR
+ *    keyed by the token secret (the secret is never sent, so the request is useless for any other key);
  * 4. check the answer (certificate issued by that CA, for this key and id) and store everything
  *    under `<stateDir>/identity/` atomically (enrolment.json last: its presence means "enrolled").
  * Already enrolled with the same id and server: returns the stored enrolment (idempotent).
  *
  * @example
- * const e = await enrol({ serverUrl: 'http://10.0.0.5:8080', deviceId: 'press-7', enrolmentToken, stateDir: '/var/lib/margo', caFingerprint });
+ * const e = await enrol({ serverUrl: 'http://10.0.0.5:8080', enrolment: 'mge1.press-7.…', stateDir: '/var/lib/margo' });
  */
 export async function enrol(opts: EnrolOptions): Promise<Enrolment> {
-  assertDeviceId(opts.deviceId);
-  if (!opts.enrolmentToken) throw new MargoError('USAGE_ERROR', 'an enrolment token is required');
+  const token = typeof opts.enrolment === 'string' ? parseEnrolmentString(opts.enrolment) : opts.enrolment;
+  const deviceId = token.deviceId;
+  assertDeviceId(deviceId);
+  const pinned = normaliseFingerprint(token.caFingerprint);
+  if (opts.caFingerprint !== undefined && normaliseFingerprint(opts.caFingerprint) !== pinned) {
+    throw new MargoError(
+      'TRUST_ENROL_CA_MISMATCH',
+      'the CA fingerprint given does not match the one in the enrolment string',
+      { data: { given: normaliseFingerprint(opts.caFingerprint), pinned } },
+    );
+  }
   const paths = identityPaths(opts.stateDir);
 
   try {
     const existing = await loadEnrolment(opts.stateDir);
-    if (existing.deviceId === opts.deviceId && sameServer(existing.serverUrl, opts.serverUrl))
-      return existing;
+    if (existing.deviceId === deviceId && sameServer(existing.serverUrl, opts.serverUrl)) return existing;
     throw new MargoError(
       'TRUST_ENROL_STATE_CONFLICT',
       `${paths.dir} already holds the enrolment of device ${existing.deviceId} with ${existing.serverUrl}`,
@@ -125,13 +138,11 @@ export async function enrol(opts: EnrolOptions): Promise<Enrolment> {
   } catch (e) {
     throw serverError('the root CA served by the orchestrator is not a certificate', e);
   }
-  if (opts.caFingerprint && normaliseFingerprint(opts.caFingerprint) !== caFp) {
+  if (caFp !== pinned) {
     throw new MargoError(
       'TRUST_ENROL_CA_MISMATCH',
       'the root CA served by the orchestrator does not match the pinned fingerprint',
-      {
-        data: { expected: normaliseFingerprint(opts.caFingerprint), served: caFp },
-      },
+      { data: { expected: pinned, served: caFp } },
     );
   }
 
@@ -140,9 +151,9 @@ export async function enrol(opts: EnrolOptions): Promise<Enrolment> {
   let keyPem = (await readFileIfExists(paths.key))?.toString('utf8');
   let csrPem: string;
   if (keyPem) {
-    csrPem = createCsrForKey(opts.deviceId, keyPem);
+    csrPem = createCsrForKey(deviceId, keyPem);
   } else {
-    const made = createDeviceKeyAndCsr(opts.deviceId, { bits: opts.bits });
+    const made = createDeviceKeyAndCsr(deviceId, { bits: opts.bits });
     await writeFileExclusive(paths.key, made.keyPem, 0o600);
     keyPem = made.keyPem;
     csrPem = made.csrPem;
@@ -153,9 +164,7 @@ export async function enrol(opts: EnrolOptions): Promise<Enrolment> {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json' },
     body: JSON.stringify({
-      deviceId: opts.deviceId,
-      csr: csrPem,
-      enrolmentToken: opts.enrolmentToken,
+      ...enrolmentRequestFields(token, csrPem),
       ...(opts.facts ? { facts: opts.facts } : {}),
     }),
   });
@@ -173,8 +182,8 @@ export async function enrol(opts: EnrolOptions): Promise<Enrolment> {
         : typeof p.title === 'string'
           ? p.title
           : `HTTP ${res.status}`;
-    throw new MargoError(code, `the orchestrator refused the enrolment of ${opts.deviceId}: ${detail}`, {
-      data: { status: res.status, deviceId: opts.deviceId },
+    throw new MargoError(code, `the orchestrator refused the enrolment of ${deviceId}: ${detail}`, {
+      data: { status: res.status, deviceId: deviceId },
       ...(res.status === 429 ? { retry: 'later' as const } : {}),
     });
   }
@@ -201,7 +210,7 @@ export async function enrol(opts: EnrolOptions): Promise<Enrolment> {
     );
   }
   try {
-    verifyDeviceCert(caCertPem, r.certificate, { deviceId: opts.deviceId });
+    verifyDeviceCert(caCertPem, r.certificate, { deviceId: deviceId });
     assertKeyMatchesCert(keyPem, r.certificate);
   } catch (e) {
     throw new MargoError(
@@ -212,7 +221,7 @@ export async function enrol(opts: EnrolOptions): Promise<Enrolment> {
   }
   const record: EnrolmentRecord = {
     version: 1,
-    deviceId: opts.deviceId,
+    deviceId: deviceId,
     serverUrl: opts.serverUrl,
     repoUrl: r.repository.url,
     token: r.repository.token,

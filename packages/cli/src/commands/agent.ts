@@ -5,15 +5,22 @@ import { stderrLogger } from './serve.js';
 export interface AgentOptions {
   server?: string;
   token?: string;
+  /** File holding the enrolment string, or `-` for standard input. */
+  tokenFile?: string;
+  caFingerprint?: string;
   state: string;
 }
 
-/** `margo agent --server URL --token TOKEN --state DIR`: first start enrols, later starts resume from DIR. */
+/** `margo agent --server URL --token-file FILE|- --state DIR`: first start enrols, later starts resume from DIR. */
 export async function run(opts: AgentOptions, deps: CommandDeps): Promise<number> {
   const stateDir = resolve(deps.cwd, opts.state);
   const agent = await deps.services.startAgent({
     ...(opts.server ? { server: opts.server } : {}),
     ...(opts.token ? { token: opts.token } : {}),
+    ...(opts.tokenFile
+      ? { tokenFile: opts.tokenFile === '-' ? '-' : resolve(deps.cwd, opts.tokenFile) }
+      : {}),
+    ...(opts.caFingerprint ? { caFingerprint: opts.caFingerprint } : {}),
     stateDir,
     log: stderrLogger(deps, { component: 'agent' }),
   });

@@ -24,6 +24,8 @@ export interface InitResult {
   context: string;
   tokens: Record<TokenRole, string>;
   adminTokenFile: string;
+  /** `sha256:<hex>` of the root CA: devices pin it (every enrolment string carries it). */
+  caFingerprint?: string;
 }
 
 async function isEmptyOrMissing(dir: string): Promise<boolean> {
@@ -69,7 +71,7 @@ export async function run(opts: InitOptions, deps: CommandDeps): Promise<number>
     await deps.services.createRepos(dataDir, reposTemplateDir);
     task.done();
     task = pr.task('create root CA and signing key');
-    await deps.services.createPki(join(dataDir, 'pki'));
+    const pki = await deps.services.createPki(join(dataDir, 'pki'));
     task.done();
     task = pr.task('issue admin, publisher and operator tokens');
     const tokens = {} as Record<TokenRole, string>;
@@ -83,7 +85,14 @@ export async function run(opts: InitOptions, deps: CommandDeps): Promise<number>
     await upsertContext(cfg, context, { server, tokenFile: adminTokenFile, dataDir });
     task.done(cfg);
     pr.stop();
-    const out: InitResult = { dataDir, server, context, tokens, adminTokenFile };
+    const out: InitResult = {
+      dataDir,
+      server,
+      context,
+      tokens,
+      adminTokenFile,
+      ...(pki ? { caFingerprint: `sha256:${pki.caFingerprint}` } : {}),
+    };
     deps.io.out(
       formatOutput(out, opts.output, (r) =>
         [
@@ -95,6 +104,9 @@ export async function run(opts: InitOptions, deps: CommandDeps): Promise<number>
           `  operator   ${r.tokens.operator}`,
           '',
           `The admin token is saved for this machine in ${r.adminTokenFile} (mode 0600), as context "${r.context}".`,
+          ...(r.caFingerprint
+            ? [`Root CA fingerprint (devices pin it; every enrolment string carries it): ${r.caFingerprint}`]
+            : []),
           `Next: margo serve --data ${relativeOrAbs(deps.cwd, r.dataDir)}`,
           '',
         ].join('\n'),

@@ -9,6 +9,7 @@ import {
   ClientCredentialStore,
   EnrolmentTokenStore,
   createDeviceKeyAndCsr,
+  enrolmentRequestFields,
   initPki,
   readDeviceCert,
   verifyDeviceCert,
@@ -85,14 +86,9 @@ test('GET /onboarding/certificate serves the root CA as base64 without line brea
 
 test('POST /onboarding enrols once and issues working client credentials', async (t) => {
   const s = await setup(t);
-  const { token } = await s.tokens.issue('press-7', { ttlSeconds: 600 });
+  const { enrolment: token } = await s.tokens.issue('press-7', { ttlSeconds: 600 });
   const dev = createDeviceKeyAndCsr('press-7', { bits: BITS });
-  const r = await s.post({
-    deviceId: 'press-7',
-    csr: dev.csrPem,
-    enrolmentToken: token,
-    facts: { hostname: 'p7' },
-  });
+  const r = await s.post({ ...enrolmentRequestFields(token, dev.csrPem), facts: { hostname: 'p7' } });
   assert.equal(r.status, 201, JSON.stringify(r.body));
   assert.equal(r.body.repository.url, 'http://git.example/git/devices/press-7.git');
   assert.equal(r.body.repository.token, 'mgt_git-token-for-press-7');
@@ -165,45 +161,45 @@ test('POST /onboarding refuses each bad request with problem+json and its code',
   const s = await setup(t, { rateLimit: { maxFailures: 100, windowMs: 60_000 } });
   const dev = createDeviceKeyAndCsr('press-7', { bits: BITS });
   const other = createDeviceKeyAndCsr('press-8', { bits: BITS });
-  const used = (await s.tokens.issue('press-7')).token;
-  assert.equal((await s.post({ deviceId: 'press-7', csr: dev.csrPem, enrolmentToken: used })).status, 201);
-  const again = (await s.tokens.issue('press-7')).token;
-  const for8 = (await s.tokens.issue('press-8')).token;
-  const shortLived = (await s.tokens.issue('press-9', { ttlSeconds: 1 })).token;
+  const used = (await s.tokens.issue('press-7')).enrolment;
+  assert.equal((await s.post(enrolmentRequestFields(used, dev.csrPem))).status, 201);
+  const again = (await s.tokens.issue('press-7')).enrolment;
+  const for8 = (await s.tokens.issue('press-8')).enrolment;
+  const shortLived = (await s.tokens.issue('press-9', { ttlSeconds: 1 })).enrolment;
   const cases: { name: string; body: unknown; status: number; code: string; before?: () => void }[] = [
     {
       name: 'reused token',
-      body: { deviceId: 'press-7', csr: dev.csrPem, enrolmentToken: used },
+      body: enrolmentRequestFields(used, dev.csrPem),
       status: 401,
       code: 'TRUST_ENROL_TOKEN_USED',
     },
     {
       name: 'unknown token',
-      body: { deviceId: 'press-8', csr: other.csrPem, enrolmentToken: 'mge_guess' },
+      body: { ...enrolmentRequestFields(for8, other.csrPem), tokenId: 'x'.repeat(16) },
       status: 401,
       code: 'TRUST_ENROL_TOKEN_UNKNOWN',
     },
     {
       name: 'token of another device',
-      body: { deviceId: 'press-7', csr: dev.csrPem, enrolmentToken: for8 },
+      body: enrolmentRequestFields(for8, dev.csrPem, 'press-7'),
       status: 401,
       code: 'TRUST_ENROL_TOKEN_WRONG_DEVICE',
     },
     {
       name: 'CSR subject mismatch',
-      body: { deviceId: 'press-8', csr: dev.csrPem, enrolmentToken: for8 },
+      body: enrolmentRequestFields(for8, dev.csrPem),
       status: 403,
       code: 'TRUST_CSR_SUBJECT_MISMATCH',
     },
     {
       name: 'CSR garbage',
-      body: { deviceId: 'press-8', csr: 'x', enrolmentToken: for8 },
+      body: enrolmentRequestFields(for8, 'x'),
       status: 400,
       code: 'TRUST_CSR_INVALID',
     },
     {
       name: 'already enrolled',
-      body: { deviceId: 'press-7', csr: dev.csrPem, enrolmentToken: again },
+      body: enrolmentRequestFields(again, dev.csrPem),
       status: 409,
       code: 'TRUST_DEVICE_ALREADY_ENROLLED',
     },
@@ -216,17 +212,13 @@ test('POST /onboarding refuses each bad request with problem+json and its code',
     },
     {
       name: 'bad device id',
-      body: { deviceId: '../x', csr: dev.csrPem, enrolmentToken: for8 },
+      body: enrolmentRequestFields(for8, dev.csrPem, '../x'),
       status: 400,
       code: 'TRUST_DEVICE_ID_INVALID',
     },
     {
       name: 'expired token',
-      body: {
-        deviceId: 'press-9',
-        csr: createDeviceKeyAndCsr('press-9', { bits: BITS }).csrPem,
-        enrolmentToken: shortLived,
-      },
+      body: enrolmentRequestFields(shortLived, createDeviceKeyAndCsr('press-9', { bits: BITS }).csrPem),
       status: 401,
       code: 'TRUST_ENROL_TOKEN_EXPIRED',
       before: () => s.clock.set(new Date(Date.now() + 5000)),
@@ -243,20 +235,50 @@ test('POST /onboarding refuses each bad request with problem+json and its code',
     assert.doesNotMatch(JSON.stringify(r.body), /mge_[A-Za-z0-9_-]{20}/, `${c.name}: no token echoed`);
   }
   // the refused CSR-mismatch attempt did not use up press-8's token
-  assert.equal((await s.post({ deviceId: 'press-8', csr: other.csrPem, enrolmentToken: for8 })).status, 201);
+  assert.equal((await s.post(enrolmentRequestFields(for8, other.csrPem))).status, 201);
 });
 
 test('failed enrolments are rate-limited per address', async (t) => {
   const s = await setup(t, { rateLimit: { maxFailures: 3, windowMs: 60_000 } });
-  for (let i = 0; i < 3; i++)
-    assert.equal((await s.post({ deviceId: 'press-7', csr: 'x', enrolmentToken: 'mge_x' })).status, 401);
   const dev = createDeviceKeyAndCsr('press-7', { bits: BITS });
-  const { token } = await s.tokens.issue('press-7');
-  const r = await s.post({ deviceId: 'press-7', csr: dev.csrPem, enrolmentToken: token });
+  const { enrolment: token } = await s.tokens.issue('press-7');
+  // an attacker holding the device's request: its own CSR under the device's proof, three times
+  const proxy = createDeviceKeyAndCsr('press-7', { bits: BITS });
+  const stolen = enrolmentRequestFields(token, dev.csrPem);
+  for (let i = 0; i < 3; i++) {
+    const bad = await s.post({ ...stolen, csr: proxy.csrPem });
+    assert.equal(bad.status, 401);
+    assert.equal(bad.body.code, 'TRUST_ENROL_PROOF_INVALID');
+  }
+  const r = await s.post(enrolmentRequestFields(token, dev.csrPem));
   assert.equal(r.status, 429);
   assert.equal(r.body.code, 'TRUST_ENROL_RATE_LIMITED');
   assert.ok(Number(r.retryAfter) > 0);
   assert.equal(await readDeviceCert(s.pki.dir, 'press-7'), undefined);
+  // the bad proofs did not use the token up: from another address the device still enrols
+  assert.equal((await s.tokens.list())[0]!.usedAt, undefined);
+});
+
+test('malformed and oversized bodies: 4xx problems (never 500), counted by the rate limiter', async (t) => {
+  const s = await setup(t, { rateLimit: { maxFailures: 4, windowMs: 60_000 } });
+  const raw = async (body: string | Buffer, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${s.base}/onboarding`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+    });
+    return { status: res.status, body: (await res.json()) as { code: string } };
+  };
+  const oversized = await raw(Buffer.alloc(1 << 20, 0x20));
+  assert.deepEqual([oversized.status, oversized.body.code], [400, 'TRUST_ENROL_REQUEST_INVALID']);
+  const gz = await raw('\x1f\x8b not gzip', { 'content-encoding': 'gzip' });
+  assert.deepEqual([gz.status, gz.body.code], [400, 'TRUST_ENROL_REQUEST_INVALID']);
+  const notJson = await raw('{"deviceId":');
+  assert.deepEqual([notJson.status, notJson.body.code], [400, 'TRUST_ENROL_REQUEST_INVALID']);
+  const legacy = await raw(JSON.stringify({ deviceId: 'press-7', csr: 'x', enrolmentToken: 'mge_x' }));
+  assert.deepEqual([legacy.status, legacy.body.code], [400, 'TRUST_ENROL_STRING_INVALID']);
+  const limited = await raw('{}');
+  assert.deepEqual([limited.status, limited.body.code], [429, 'TRUST_ENROL_RATE_LIMITED']);
 });
 
 test('a failure after the certificate is signed is undone so a fresh token can retry', async (t) => {
@@ -267,24 +289,14 @@ test('a failure after the certificate is signed is undone so a fresh token can r
     },
   });
   const dev = createDeviceKeyAndCsr('press-7', { bits: BITS });
-  const r = await s.post({
-    deviceId: 'press-7',
-    csr: dev.csrPem,
-    enrolmentToken: (await s.tokens.issue('press-7')).token,
-  });
+  const r = await s.post(enrolmentRequestFields((await s.tokens.issue('press-7')).enrolment, dev.csrPem));
   assert.equal(r.status, 500);
   assert.equal(r.body.detail, 'internal error');
   assert.equal(await readDeviceCert(s.pki.dir, 'press-7'), undefined);
   assert.deepEqual(await s.clients.list(), []);
   fail = false;
   assert.equal(
-    (
-      await s.post({
-        deviceId: 'press-7',
-        csr: dev.csrPem,
-        enrolmentToken: (await s.tokens.issue('press-7')).token,
-      })
-    ).status,
+    (await s.post(enrolmentRequestFields((await s.tokens.issue('press-7')).enrolment, dev.csrPem))).status,
     201,
   );
 });

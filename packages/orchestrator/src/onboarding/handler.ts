@@ -27,8 +27,14 @@ export interface EnrolmentRequest {
   deviceId: string;
   /** PEM PKCS#10 request made on the device (subject CN = deviceId). */
   csr: string;
-  /** One-time token from the operator (or sent as `Authorization: Bearer <token>`). */
-  enrolmentToken?: string;
+  /** Public id of the one-time token (from the enrolment string). */
+  tokenId: string;
+  /**
+   * base64url HMAC-SHA256 keyed by the token secret over the exact `csr` string and the device id
+   * (`enrolmentProof` in @margo-gitops/trust). The secret itself is never sent, so a proxy that
+   * sees this request cannot reuse it for another key.
+   */
+  proof: string;
   /** Optional facts the device reports about itself (hostname, labels, ...); passed to onEnrolled. */
   facts?: Record<string, unknown>;
 }
@@ -133,15 +139,20 @@ export function createOnboardingHttpHandler(
       }
       if (!body || typeof body !== 'object')
         throw new MargoError('TRUST_ENROL_REQUEST_INVALID', 'the enrolment request must be an object');
-      const auth = req.headers.authorization;
-      const token =
-        typeof body.enrolmentToken === 'string'
-          ? body.enrolmentToken
-          : auth?.startsWith('Bearer ')
-            ? auth.slice(7).trim()
-            : undefined;
-      if (typeof body.deviceId !== 'string' || typeof body.csr !== 'string' || !token) {
-        throw new MargoError('TRUST_ENROL_REQUEST_INVALID', 'deviceId, csr and enrolmentToken are required');
+      if ('enrolmentToken' in body || req.headers.authorization !== undefined) {
+        // The old bearer form: refusing it keeps a secret-carrying request from ever being honoured.
+        throw new MargoError(
+          'TRUST_ENROL_STRING_INVALID',
+          'enrolment with a bearer token is no longer accepted; send tokenId and proof',
+        );
+      }
+      if (
+        typeof body.deviceId !== 'string' ||
+        typeof body.csr !== 'string' ||
+        typeof body.tokenId !== 'string' ||
+        typeof body.proof !== 'string'
+      ) {
+        throw new MargoError('TRUST_ENROL_REQUEST_INVALID', 'deviceId, csr, tokenId and proof are required');
       }
       if (
         body.facts !== undefined &&
@@ -151,17 +162,18 @@ export function createOnboardingHttpHandler(
       }
       assertDeviceId(body.deviceId);
       deviceId = body.deviceId;
+      const proof = { tokenId: body.tokenId, deviceId, csr: body.csr, proof: body.proof };
 
-      // 1. authenticate (without using the token up), 2. check the CSR, 3. not yet enrolled,
-      // 4. use the token up atomically, 5. issue everything; undo on failure.
-      await tokens.check(token, deviceId);
+      // 1. authenticate: the proof covers this very CSR (without using the token up), 2. check
+      // the CSR, 3. not yet enrolled, 4. use the token up atomically, 5. issue; undo on failure.
+      await tokens.check(proof);
       checkDeviceCsr(body.csr, deviceId);
       if (await readDeviceCert(opts.pki.dir, deviceId)) {
         throw new MargoError('TRUST_DEVICE_ALREADY_ENROLLED', `device ${deviceId} is already enrolled`, {
           data: { deviceId },
         });
       }
-      await tokens.consume(token, deviceId);
+      await tokens.consume(proof);
       const certPem = signDeviceCsr(opts.pki.ca, body.csr, {
         expectedDeviceId: deviceId,
         validityDays: opts.deviceCertValidityDays ?? 825,

@@ -1,17 +1,31 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MargoError, codeInfo } from '@margo-gitops/spec';
 
-/** Reads a request body up to `limit` bytes (TRUST_ENROL_REQUEST_INVALID beyond). */
-export async function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit)
-      throw new MargoError('TRUST_ENROL_REQUEST_INVALID', `request body larger than ${limit} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/**
+ * Reads a request body up to `limit` bytes; TRUST_ENROL_REQUEST_INVALID beyond, or when the body
+ * cannot be read. An oversized body is drained, not destroyed, so the caller can still answer
+ * with a 400 problem on the same socket (a destroyed request loses its socket and the answer).
+ */
+export function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (chunk: Buffer) => {
+      if (over) return;
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      over = true;
+      chunks.length = 0;
+      reject(new MargoError('TRUST_ENROL_REQUEST_INVALID', `request body larger than ${limit} bytes`));
+    });
+    req.on('end', () => {
+      if (!over) resolve(Buffer.concat(chunks));
+    });
+    req.on('error', () =>
+      reject(new MargoError('TRUST_ENROL_REQUEST_INVALID', 'the request body could not be read')),
+    );
+  });
 }
 
 export function sendJson(
@@ -40,6 +54,8 @@ export const STATUS_BY_CODE: Record<string, number> = {
   TRUST_ENROL_TOKEN_EXPIRED: 401,
   TRUST_ENROL_TOKEN_USED: 401,
   TRUST_ENROL_TOKEN_WRONG_DEVICE: 401,
+  TRUST_ENROL_PROOF_INVALID: 401,
+  TRUST_ENROL_STRING_INVALID: 400,
   TRUST_DEVICE_ALREADY_ENROLLED: 409,
   TRUST_ENROL_RATE_LIMITED: 429,
 };
@@ -75,5 +91,5 @@ export function sendProblem(
 }
 
 export function remoteKey(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? 'unknown';
+  return req.socket?.remoteAddress ?? 'unknown';
 }

@@ -170,6 +170,15 @@ export const trustCodes = {
     summary: 'The device state folder already holds an enrolment for another device or server.',
     hint: 'Use another state folder, or remove the old enrolment deliberately.',
   },
+  TRUST_ENROL_PROOF_INVALID: {
+    summary:
+      'The enrolment proof (HMAC-SHA256 of the CSR keyed by the token secret) does not match the request.',
+    hint: 'The request was not made by the holder of the enrolment string for this CSR (a replayed or altered request, or a mistyped string). The token is not used up; enrol with the string exactly as `margo device add` printed it.',
+  },
+  TRUST_ENROL_STRING_INVALID: {
+    summary: 'The enrolment string is not of the form mge1.<deviceId>.<tokenId>.<secret>.<caFingerprint>.',
+    hint: 'Copy the string exactly as `margo device add` printed it. The old ID:mge_... bearer form (no CA pin, replayable through a proxy) is no longer accepted: issue a new string.',
+  },
   TRUST_OAUTH_INVALID_REQUEST: { summary: 'A token request is malformed.' },
   TRUST_OAUTH_UNSUPPORTED_GRANT: { summary: 'Only the client_credentials grant is supported.' },
   TRUST_OAUTH_INVALID_CLIENT: { summary: 'Unknown client or wrong client secret.' },

@@ -17,12 +17,18 @@ export interface AddOptions {
 export interface AddResult {
   id: string;
   commit: string;
+  /** The enrolment string `mge1.<id>.<tokenId>.<secret>.<caFp>` (shown once; names the device, pins the CA). */
   enrolmentToken: string;
   expiresAt?: string;
+  /** `sha256:<hex>` of the root CA the string pins. */
+  caFingerprint?: string;
   server: string;
 }
 
-/** `margo device add ID`: commit devices/<id>.yaml, then issue a one-time enrolment token (printed once). */
+/**
+ * `margo device add ID`: commit devices/<id>.yaml, then issue a one-time enrolment string (printed
+ * once) that names the device, pins the root CA and proves possession without being sent.
+ */
 export async function run(opts: AddOptions, deps: CommandDeps): Promise<number> {
   const doc = deviceDoc(opts.id, {
     ...(opts.role ? { role: opts.role } : {}),
@@ -52,16 +58,19 @@ export async function run(opts: AddOptions, deps: CommandDeps): Promise<number> 
     commit: res.commit ?? '',
     enrolmentToken: tok.token,
     ...(tok.expiresAt ? { expiresAt: tok.expiresAt } : {}),
+    ...(tok.caFingerprint ? { caFingerprint: `sha256:${tok.caFingerprint}` } : {}),
     server: conn.server,
   };
   deps.io.out(
     formatOutput(out, opts.output, (r) =>
       [
         `device ${r.id} added to the fleet (commit ${r.commit.slice(0, 12)})`,
-        `enrolment token (shown once${r.expiresAt ? `, valid until ${r.expiresAt}` : ''}):`,
+        `enrolment string (shown once${r.expiresAt ? `, valid until ${r.expiresAt}` : ''}; it pins the root CA):`,
         `  ${r.enrolmentToken}`,
-        `on the device, run:`,
-        `  margo agent --server ${r.server} --token ${r.enrolmentToken} --state /var/lib/margo-agent`,
+        ...(r.caFingerprint ? [`root CA fingerprint: ${r.caFingerprint}`] : []),
+        `on the device, run (then paste the string and press Ctrl-D; it stays out of ps and shell history):`,
+        `  margo agent --server ${r.server} --token-file - --state /var/lib/margo-agent`,
+        `or save it in a file only root can read and pass --token-file FILE (see docs/device-setup.md).`,
         '',
       ].join('\n'),
     ),
