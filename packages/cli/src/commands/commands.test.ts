@@ -149,6 +149,14 @@ describe('margo commands on real git repositories', () => {
     );
     assert.match(files, /test-app\/1\.0\.0\/margo\.yaml/);
     assert.match(files, /test-app\/1\.0\.0\/resources\/compose\.tar\.gz/);
+    // The same bytes again: nothing to do, said so, no commit. Different bytes: refused.
+    const same = await margo('app', 'publish', 'app', '-o', 'json');
+    assert.equal(same.code, 0, same.err);
+    assert.deepEqual([JSON.parse(same.out).commit, JSON.parse(same.out).alreadyPublished], [null, true]);
+    await writeFile(
+      join(root, 'app', 'margo.yaml'),
+      (await readFile(join(root, 'app', 'margo.yaml'), 'utf8')) + '# changed\n',
+    );
     const again = await margo('app', 'publish', 'app');
     assert.equal(again.code, 5);
     assert.match(again.err, /CLI_APP_EXISTS/);

@@ -45,6 +45,15 @@ export const cliCodes = {
     summary: 'The server refused the published application (its validation findings are shown above).',
     hint: 'Fix the findings, check the package with `margo validate DIR`, and publish again.',
   },
+  CLI_PUBLISH_LINK: {
+    summary:
+      'Publishing refused a symbolic link or submodule: in the package, or on the path to <id>/<version>/ in the catalog.',
+    hint: 'Replace links in the package with the files themselves; a link in the catalog was pushed by someone else: have an admin remove it.',
+  },
+  CLI_PUBLISH_EMPTY: {
+    summary: 'Publishing produced no change in the catalog, so nothing was published.',
+    hint: 'Check the catalog with `margo app show ID@VERSION`; report this if the package is not there.',
+  },
   CLI_APP_DIR_INVALID: {
     summary:
       'The folder to publish is not an application package (no readable margo.yaml with id and version).',

@@ -1,10 +1,11 @@
-import { cp, mkdir, readdir, stat } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { constants } from 'node:fs';
+import { copyFile, lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
 import { create as tarCreate } from 'tar';
 import { isMargoError, MargoError } from '@margo-gitops/spec';
 import { readAppMeta } from '../../app-package.js';
 import type { CommandDeps } from '../../context.js';
-import { commitChange, remoteLines } from '../../git-remote.js';
+import { commitChange, remoteLines, type Checkout } from '../../git-remote.js';
 import { formatOutput, type OutputFormat } from '../../output.js';
 import { createProgress } from '../../progress.js';
 
@@ -17,8 +18,10 @@ export interface PublishResult {
   id: string;
   version: string;
   path: string;
-  commit: string;
+  /** The catalog commit, or null when these exact bytes were already published (nothing to do). */
+  commit: string | null;
   packed: string[];
+  alreadyPublished: boolean;
 }
 
 const SKIP = new Set(['.git', 'node_modules', '.DS_Store']);
@@ -27,14 +30,21 @@ const SKIP = new Set(['.git', 'node_modules', '.DS_Store']);
  * `margo app publish DIR`: clone the catalog, copy DIR to `<id>/<version>/`, pack each relative
  * Compose `packageLocation` that names a missing `X.tar.gz` from the folder `X/`, commit, push.
  * The server validates the push; its findings are shown as they come.
+ *
+ * Nothing is written through a link: the package may hold no symlinks, and no component of
+ * `<id>/<version>` in the catalog clone may be a symlink or submodule (someone with push access to
+ * the Git host could plant `<id> -> /somewhere`). Success is reported only with a commit, or when
+ * the catalog already holds exactly these bytes.
  */
 export async function run(opts: PublishOptions, deps: CommandDeps): Promise<number> {
   const { io } = deps;
   const src = resolve(deps.cwd, opts.dir);
   const meta = await readAppMeta(src, opts.dir);
+  const files = await packageFiles(src, opts.dir);
   const conn = await deps.connect();
   const target = `${meta.id}/${meta.version}`;
-  const packed: string[] = [];
+  let packed: string[] = [];
+  let alreadyPublished = false;
   let res;
   const progress = createProgress(io);
   const task = progress.task(`publish ${meta.id} ${meta.version}`);
@@ -44,20 +54,31 @@ export async function run(opts: PublishOptions, deps: CommandDeps): Promise<numb
       'catalog',
       `publish ${meta.id} ${meta.version}`,
       async (co) => {
+        packed = [];
+        alreadyPublished = false;
+        await refuseLinksOnPath(co, target);
         const dest = join(co.dir, target);
-        if (await exists(dest)) {
-          throw new MargoError(
-            'CLI_APP_EXISTS',
-            `${meta.id} version ${meta.version} is already in the catalog`,
-            { data: { id: meta.id, version: meta.version } },
-          );
-        }
-        await mkdir(dirname(dest), { recursive: true });
-        await cp(src, dest, { recursive: true, filter: (p) => !SKIP.has(p.split(/[\\/]/).pop() ?? '') });
+        const existed = await present(dest);
+        // Rewritten from scratch so that `git status` below compares exactly the package's bytes.
+        if (existed) await rm(dest, { recursive: true, force: true });
+        await mkdir(dest, { recursive: true });
+        await copyPackage(src, dest, files);
         for (const loc of meta.packageLocations) {
           task.update(`packing ${loc}`);
           packed.push(...(await packIfNeeded(dest, loc)));
         }
+        // --force: a .gitignore someone put into the catalog must not leave files out.
+        await co.git(['add', '--force', '-A', '--', target]);
+        if (!existed) return true;
+        if ((await co.git(['status', '--porcelain', '--', target])).stdout.trim()) {
+          throw new MargoError(
+            'CLI_APP_EXISTS',
+            `${meta.id} version ${meta.version} is already in the catalog with different content`,
+            { data: { id: meta.id, version: meta.version } },
+          );
+        }
+        alreadyPublished = true;
+        return false;
       },
       { onStep: (s) => task.update(s) },
     );
@@ -83,22 +104,96 @@ export async function run(opts: PublishOptions, deps: CommandDeps): Promise<numb
     }
     throw e;
   }
+  if (!res.commit && !alreadyPublished) {
+    throw new MargoError(
+      'CLI_PUBLISH_EMPTY',
+      `publishing ${meta.id} ${meta.version} changed nothing in the catalog; nothing was published`,
+      { data: { id: meta.id, version: meta.version } },
+    );
+  }
   for (const l of res.remote) io.err(`server: ${l}\n`);
   const out: PublishResult = {
     id: meta.id,
     version: meta.version,
     path: target,
-    commit: res.commit ?? '',
+    commit: res.commit ?? null,
     packed,
+    alreadyPublished,
   };
   io.out(
-    formatOutput(
-      out,
-      opts.output,
-      (r) => `published ${r.id} ${r.version} to the catalog (${r.path}, commit ${r.commit.slice(0, 12)})\n`,
+    formatOutput(out, opts.output, (r) =>
+      r.commit
+        ? `published ${r.id} ${r.version} to the catalog (${r.path}, commit ${r.commit.slice(0, 12)})\n`
+        : `${r.id} ${r.version} is already published with exactly these files; nothing to do\n`,
     ),
   );
   return 0;
+}
+
+const linkError = (path: string, what: string) =>
+  new MargoError('CLI_PUBLISH_LINK', `refusing to publish: ${path} is ${what}`, { data: { path } });
+
+/**
+ * Every component of `target` inside the clone (`<id>`, `<id>/<version>`) must be absent or a
+ * real directory: checked with lstat (never followed) and against the committed tree's modes
+ * (120000 symlink, 160000 submodule).
+ */
+export async function refuseLinksOnPath(co: Checkout, target: string): Promise<void> {
+  const parts = target.split('/');
+  const prefixes = parts.map((_, i) => parts.slice(0, i + 1).join('/'));
+  for (const rel of prefixes) {
+    const st = await lstat(join(co.dir, rel)).catch(() => undefined);
+    if (!st) break;
+    if (st.isSymbolicLink()) throw linkError(`${rel} (in the catalog)`, 'a symbolic link');
+    if (!st.isDirectory()) throw linkError(`${rel} (in the catalog)`, 'not a folder');
+  }
+  const listed = (await co.git(['ls-tree', '-z', 'HEAD', '--', ...prefixes])).stdout;
+  for (const entry of listed.split('\0').filter(Boolean)) {
+    const [mode, , , ...rest] = entry.split(/[ \t]/);
+    const path = rest.join(' ');
+    if (mode === '120000') throw linkError(`${path} (in the catalog)`, 'a symbolic link');
+    if (mode === '160000') throw linkError(`${path} (in the catalog)`, 'a submodule (gitlink)');
+  }
+}
+
+/**
+ * The package's files and folders (relative, `/`-separated, parents first), without .git,
+ * node_modules and .DS_Store. A symlink anywhere is refused: it would publish a link (or,
+ * followed, files from outside the package).
+ */
+export async function packageFiles(src: string, label: string): Promise<{ dirs: string[]; files: string[] }> {
+  const dirs: string[] = [];
+  const files: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    for (const e of (await readdir(join(src, rel), { withFileTypes: true })).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
+      if (SKIP.has(e.name)) continue;
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isSymbolicLink())
+        throw linkError(`${label}/${r}`, 'a symbolic link (packages may hold only files)');
+      if (e.isDirectory()) {
+        dirs.push(r);
+        await walk(r);
+      } else if (e.isFile()) files.push(r);
+      else
+        throw new MargoError('CLI_APP_DIR_INVALID', `${label}/${r} is not a regular file or folder`, {
+          data: { path: `${label}/${r}` },
+        });
+    }
+  };
+  await walk('');
+  return { dirs, files };
+}
+
+/** Copies the listed package entries into the (new, link-free) `dest`; never overwrites. */
+async function copyPackage(
+  src: string,
+  dest: string,
+  list: { dirs: string[]; files: string[] },
+): Promise<void> {
+  for (const d of list.dirs) await mkdir(join(dest, d));
+  for (const f of list.files) await copyFile(join(src, f), join(dest, f), constants.COPYFILE_EXCL);
 }
 
 /** Packs `<pkg>/<X>` into `<pkg>/<X>.tar.gz` when the tarball is missing but the folder exists. */
@@ -125,6 +220,14 @@ async function exists(p: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** Present without following a link. */
+async function present(p: string): Promise<boolean> {
+  return lstat(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function isDir(p: string): Promise<boolean> {
