@@ -97,6 +97,6 @@ export const cliCodes = {
   },
   CLI_AGENT_STATE_INVALID: {
     summary: 'The agent state folder holds no enrolment and no token was given.',
-    hint: 'Start the agent once with --server URL --token ENROLMENT_TOKEN to enrol it.',
+    hint: 'Start the agent once with --server URL --token-file FILE (or - for standard input) holding the enrolment string from `margo device add`.',
   },
 } as const satisfies CodeTable;
