@@ -86,16 +86,20 @@ export async function stop(child: ChildProcess | undefined): Promise<number | nu
 export class MargoCli {
   /** Output of long-running processes by name (`serve`, `agent`...), shown when a wait times out. */
   readonly logs: Record<string, string> = {};
+  /** One-shot commands are killed after this long (raise it for suites that load the machine). */
+  runTimeoutSeconds = 60;
 
   constructor(
     readonly dir: string,
     readonly env: NodeJS.ProcessEnv,
+    /** The CLI launcher to run (another build, e.g. to check a test fails on old code). */
+    readonly bin: string = margoBin,
   ) {}
 
-  /** Runs `margo ARGS` to completion (killed after 60 s). */
+  /** Runs `margo ARGS` to completion (killed after runTimeoutSeconds). */
   run(...args: string[]): Promise<Run> {
     return new Promise((res) => {
-      const child = spawn(process.execPath, [margoBin, ...args], {
+      const child = spawn(process.execPath, [this.bin, ...args], {
         cwd: this.dir,
         env: this.env,
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -104,7 +108,7 @@ export class MargoCli {
       let err = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), this.runTimeoutSeconds * 1000);
       child.on('close', (code) => {
         clearTimeout(timer);
         res({ code: code ?? -1, out, err });
@@ -121,7 +125,7 @@ export class MargoCli {
     args: string[],
     ready: RegExp,
     extraEnv: NodeJS.ProcessEnv = {},
-    command: string[] = [process.execPath, margoBin],
+    command: string[] = [process.execPath, this.bin],
   ): Promise<ChildProcess> {
     this.logs[name] = '';
     return new Promise((res, rej) => {
