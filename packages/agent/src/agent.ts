@@ -6,7 +6,6 @@ import {
   CAPABILITIES_FILE,
   DEPLOYMENT_STATUS_DIR,
   MargoError,
-  OBSERVED_FILE,
   precompileSchema,
   toMargoError,
 } from '@margo-gitops/spec';
@@ -21,6 +20,7 @@ import { discoverCapabilities } from './capabilities/discover-capabilities.js';
 import type { AgentConfig } from './config/agent-config.js';
 import { activityAt, msUntilActive, parseWindow, type Schedule, type TimeWindow } from './config/windows.js';
 import { readDesired, valuesForComponent, type DesiredDeployment } from './desired/read-desired.js';
+import { checkTreeEntries } from './desired/tree-entries.js';
 import { ComposeDriver } from './drivers/compose-driver.js';
 import type { Driver, Observation, Progress } from './drivers/driver.js';
 import { HelmDriver } from './drivers/helm-driver.js';
@@ -36,11 +36,20 @@ import {
 import { buildDeploymentStatus, statusFileContent, type DeploymentReport } from './status/build-status.js';
 import { errInfo, StatusReporter } from './status/status-reporter.js';
 
+/** What the verification of an accepted desired-state commit tells the agent. */
+export interface VerifiedDesiredState {
+  /**
+   * The signed state is not to be trusted from then on (manifest `expiresAt`). Checked on every
+   * poll, so a repository frozen on an accepted commit is noticed without a new commit.
+   */
+  expiresAt?: Date;
+}
+
 /** Verifies a desired-state commit (signed manifest). Throw a MargoError to refuse the commit. */
 export type Verifier = (
   files: Map<string, Buffer>,
   state: { deviceId: string; commit: string },
-) => Promise<void>;
+) => Promise<void | VerifiedDesiredState>;
 
 /**
  * How long a progress report waits for others to join its commit and push. A deployment reaching a
@@ -119,6 +128,10 @@ export class Agent {
   private desiredCache = new Map<string, DesiredDeployment>();
   private desiredFiles = new Map<string, Buffer>();
   private tracked = new Map<string, Tracked>();
+  /** Expiry of the last accepted desired state (from the verifier); null when unknown or none. */
+  private validUntil: Date | null = null;
+  /** True once the expiry of `validUntil` was reported (reported once, not every poll). */
+  private expiryReported = false;
 
   constructor(private readonly o: AgentOptions) {
     this.config = o.config;
@@ -341,12 +354,9 @@ export class Agent {
         // Restarted while offline: converge to the last fetched desired state.
         await this.reconcile(local, result);
         this.forceReconcile = false;
-      } else if (
-        this.config.driftCheckEvery > 0 &&
-        this.pollCount % this.config.driftCheckEvery === 0 &&
-        this.desiredCache.size
-      ) {
-        await this.checkDrift(result);
+      } else {
+        // Cut off from updates is a freeze too: the running state expires all the same.
+        await this.betweenChanges(result);
       }
       return { ...result, ok: false, error: { code: err.code, message: err.message } };
     }
@@ -357,17 +367,24 @@ export class Agent {
     if (commit && (this.forceReconcile || commit !== marker.lastReconciledCommit || retryDue)) {
       await this.reconcile(commit, result);
       this.forceReconcile = false;
-    } else if (
-      this.config.driftCheckEvery > 0 &&
-      this.pollCount % this.config.driftCheckEvery === 0 &&
-      this.tracked.size
-    ) {
-      await this.checkDrift(result);
+    } else {
+      await this.betweenChanges(result);
     }
     if (this.pollCount === 1 || this.pollCount % this.config.capabilitiesEvery === 0)
       await this.reportCapabilities();
     if (this.reporter.hasUnpushed()) await this.flushStatus();
     return result;
+  }
+
+  /** A poll that verifies no desired commit: freshness every time, drift every `driftCheckEvery` polls. */
+  private async betweenChanges(result: PollResult): Promise<void> {
+    this.checkFreshness();
+    if (
+      this.config.driftCheckEvery > 0 &&
+      this.pollCount % this.config.driftCheckEvery === 0 &&
+      this.desiredCache.size
+    )
+      await this.checkDrift(result);
   }
 
   private async flushStatus(): Promise<void> {
@@ -498,6 +515,46 @@ export class Agent {
     this.publish(id, `${name}: ${state} ${error.code}`);
   }
 
+  /**
+   * A refused desired commit (or an expired accepted one): reported on the deployments of the last
+   * good state, which keep running. Nothing of a refused commit is used, not even the ids and names
+   * in its documents: whoever wrote it would choose which deployments the device reports on.
+   */
+  private reportRefusal(error: StatusError): void {
+    const applied = new Map(this.state.listApplied().map((a) => [a.id, a]));
+    for (const id of new Set([...applied.keys(), ...this.desiredCache.keys()])) {
+      const t = this.tracked.get(id);
+      const a = applied.get(id);
+      const d = this.desiredCache.get(id);
+      const name = t?.report.name ?? d?.model.name ?? a!.name;
+      const commit = t?.report.commit ?? a?.commit ?? '';
+      if (!t) {
+        const comps = d
+          ? d.model.profile.components.map((c) => c.name)
+          : a!.components.map((c) => c.fingerprint.name);
+        this.track(id, name, comps, commit);
+      }
+      this.failDeployment(id, name, commit, error);
+    }
+  }
+
+  /**
+   * Freeze protection, every poll that does not verify a commit: the accepted signed state expires
+   * even when `main` never changes (a frozen repository, an orchestrator that stopped re-signing).
+   * Reported once as TRUST_MANIFEST_EXPIRED; the next fresh signed commit clears it.
+   */
+  private checkFreshness(): void {
+    if (!this.validUntil || this.expiryReported) return;
+    if (this.now().getTime() < this.validUntil.getTime()) return;
+    const err = new MargoError(
+      'TRUST_MANIFEST_EXPIRED',
+      `the applied desired state expired at ${this.validUntil.toISOString()} and no newer signed state arrived`,
+    );
+    this.logger.error({ err: errInfo(err) }, 'desired state expired; last good state keeps running');
+    this.reportRefusal({ code: err.code, message: err.message });
+    this.expiryReported = true;
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Reconcile
 
@@ -511,37 +568,32 @@ export class Agent {
     this.retryAt = 0;
     if (this.driverErrors.size) await this.initDrivers();
     const files = await this.store.readFiles(commit);
-    const { desired, rejected } = readDesired(files);
-    // observed.json changes with every new desired commit, so a change that needs no work here (an
+    const entries = await this.store.listEntries(commit);
+    // observed.json names every new desired commit, so a change that needs no work here (an
     // unchanged deployment restored after tampering, a re-signed manifest) still gets a status
     // commit after it. Queued with the first reports of this commit: it costs no commit of its own.
-    this.reporter.report(
-      { [OBSERVED_FILE]: statusFileContent({ commit }) },
-      `observed ${commit.slice(0, 12)}`,
-    );
+    this.reporter.observe(commit);
 
-    if (this.o.verifier) {
-      try {
-        await this.o.verifier(files, { deviceId: this.config.deviceId, commit });
-      } catch (e) {
-        const err = toMargoError(e, 'AGENT_VERIFICATION_FAILED');
-        log.error(
-          { err: errInfo(err) },
-          'desired state refused by verification; last good state keeps running',
-        );
-        for (const d of desired) {
-          this.track(
-            d.model.id,
-            d.model.name,
-            d.model.profile.components.map((c) => c.name),
-            commit,
-          );
-          this.failDeployment(d.model.id, d.model.name, commit, { code: err.code, message: err.message });
-        }
-        this.state.putMarker({ lastReconciledCommit: commit });
-        return;
-      }
+    let verified: void | VerifiedDesiredState = undefined;
+    try {
+      // The whole commit is refused before anything of it is used: a tree with links, then the
+      // signed manifest.
+      checkTreeEntries(entries);
+      if (this.o.verifier)
+        verified = await this.o.verifier(files, { deviceId: this.config.deviceId, commit });
+    } catch (e) {
+      const err = toMargoError(e, 'AGENT_VERIFICATION_FAILED');
+      log.error(
+        { err: errInfo(err) },
+        'desired state refused by verification; last good state keeps running',
+      );
+      this.reportRefusal({ code: err.code, message: err.message });
+      this.state.putMarker({ lastReconciledCommit: commit });
+      return;
     }
+    this.validUntil = verified?.expiresAt ?? null;
+    this.expiryReported = false;
+    const { desired, rejected } = readDesired(files);
     this.desiredFiles = files;
 
     // Deployments that cannot be applied keep their last good state: neither desired nor removable.

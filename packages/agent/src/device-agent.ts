@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { MargoError } from '@margo-gitops/spec';
 import { createDesiredStateVerifier, signPayload, unseal } from '@margo-gitops/trust/device';
-import { Agent } from './agent.js';
+import { Agent, type Verifier } from './agent.js';
 import { readEnrolmentString, readStream } from './config/enrolment-input.js';
 import { loadAgentConfig } from './config/load-agent-config.js';
 import { loadEnrolment, type Enrolment } from './enrol/enrolment-state.js';
@@ -140,10 +140,21 @@ export async function startDeviceAgent(
  * the orchestrator's key under the enrolment's root CA, for this device, covering every file,
  * newer than the last applied manifest (remembered in <state>/identity/applied-manifest.json).
  */
-export function manifestVerifier(e: Pick<DeviceEnrolment, 'caCertPem' | 'deviceId'>, stateDir: string) {
-  return createDesiredStateVerifier({
+export function manifestVerifier(
+  e: Pick<DeviceEnrolment, 'caCertPem' | 'deviceId'>,
+  stateDir: string,
+): Verifier {
+  let expiresAt: Date | undefined;
+  const verify = createDesiredStateVerifier({
     caCertPem: e.caCertPem,
     deviceId: e.deviceId,
     appliedManifestPath: join(stateDir, 'identity', 'applied-manifest.json'),
+    onVerified: (v) => (expiresAt = new Date(v.manifest.expiresAt)),
   });
+  // The expiry goes back to the agent, which checks it on every poll (a frozen repository).
+  return async (files, state) => {
+    expiresAt = undefined;
+    await verify(files, state);
+    return expiresAt ? { expiresAt } : undefined;
+  };
 }

@@ -1,4 +1,10 @@
-export { Agent, type AgentOptions, type PollResult, type Verifier } from './agent.js';
+export {
+  Agent,
+  type AgentOptions,
+  type PollResult,
+  type Verifier,
+  type VerifiedDesiredState,
+} from './agent.js';
 export { runAgentMain } from './main.js';
 export {
   startDeviceAgent,

@@ -302,6 +302,18 @@ export class IsoGitStore implements GitStore {
     return new Map([...out.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   }
 
+  async listEntries(ref: string): Promise<Map<string, TreeEntry>> {
+    const out = new Map<string, TreeEntry>();
+    const walk = async (treeOid: string, base: string): Promise<void> => {
+      for (const e of await this.readTreeObject(treeOid)) {
+        if (e.type === 'tree') await walk(e.oid, `${base}${e.path}/`);
+        else out.set(base + e.path, { oid: e.oid, mode: e.mode });
+      }
+    };
+    await walk(await this.treeOf(await this.commitOf(ref)), '');
+    return out;
+  }
+
   async readFiles(ref: string, prefix?: string): Promise<Map<string, Buffer>> {
     const tree = await this.readTree(ref, prefix);
     const out = new Map<string, Buffer>();

@@ -215,6 +215,15 @@ export class NativeGitStore implements GitStore {
     return out;
   }
 
+  async listEntries(ref: string): Promise<Map<string, TreeEntry>> {
+    const commit = await this.commitOf(ref);
+    const res = await this.git(['ls-tree', '-r', '-z', '--full-tree', commit]);
+    const out = new Map<string, TreeEntry>();
+    for (const [p, e] of parseLsTree(res.stdout))
+      if (e.type !== 'tree') out.set(p, { oid: e.oid, mode: e.mode });
+    return out;
+  }
+
   async readFiles(ref: string, prefix?: string): Promise<Map<string, Buffer>> {
     const tree = await this.readTree(ref, prefix);
     if (tree.size === 0) return new Map();

@@ -111,6 +111,12 @@ export interface GitStore {
   readTree(ref: string, prefix?: string): Promise<Map<string, TreeEntry>>;
   /** Like readTree, with contents. */
   readFiles(ref: string, prefix?: string): Promise<Map<string, Buffer>>;
+  /**
+   * Every entry of the tree at a ref that is not a folder, with its mode: files (100644, 100755)
+   * and the entries readTree leaves out or cannot tell apart by content, symlinks (120000) and
+   * gitlinks (160000, `oid` is a commit). For readers that must refuse what is not a plain file.
+   */
+  listEntries(ref: string): Promise<Map<string, TreeEntry>>;
   /** Writes one commit with the changes and moves the ref by compare-and-swap. */
   commitFiles(input: CommitFilesInput): Promise<CommitResult>;
   /** Squashes all but the newest `keep` commits of a branch (first-parent chain) into a root commit. */

@@ -5,11 +5,11 @@
 // sealed values through the unseal hook, status signatures and history compaction.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { MargoError } from '@margo-gitops/spec';
+import { MargoError, parseObserved } from '@margo-gitops/spec';
 import type { ProfileType } from '@margo-gitops/spec';
 import {
   Agent,
@@ -19,7 +19,7 @@ import {
   type Observation,
   type RemoveContext,
 } from '@margo-gitops/agent';
-import { deploymentYaml, DeviceRepo, startGitServer, tempDir } from './helpers.ts';
+import { deploymentYaml, DeviceRepo, git, startGitServer, tempDir } from './helpers.ts';
 
 class RecordingDriver implements Driver {
   readonly name = 'compose' as const;
@@ -171,13 +171,13 @@ test('loop: verifier refusal applies nothing; unsupported profile fails only tha
     },
   );
   try {
-    repo.commit({ 'deployments/db.yaml': app('db') });
+    const refused = repo.commit({ 'deployments/db.yaml': app('db') });
     await agent.pollOnce();
     assert.deepEqual(driver.log, []);
-    assert.equal(
-      repo.statusJson(`deployments/${ids.db}.json`)?.status?.error?.code,
-      'AGENT_VERIFICATION_FAILED',
-    );
+    // Nothing of the refused commit is reported as a deployment (db was never accepted here); the
+    // device says it acted on the commit.
+    assert.equal(repo.statusFile(`deployments/${ids.db}.json`), undefined);
+    assert.equal(parseObserved(repo.statusFile('observed.json')!).commit, refused);
     refuse = false;
     repo.commit({
       'deployments/db.yaml': app('db'),
@@ -278,7 +278,7 @@ test('loop: every desired commit is acknowledged in observed.json, even one that
   try {
     const first = repo.commit({ 'deployments/db.yaml': app('db') });
     await agent.pollOnce();
-    assert.deepEqual(repo.statusJson('observed.json'), { commit: first });
+    assert.equal(parseObserved(repo.statusFile('observed.json')!).commit, first);
     const statusBefore = repo.statusFile(`deployments/${ids.db}.json`);
     const commitsBefore = repo.statusCommits();
     // A desired commit the device has nothing to do for (db is unchanged).
@@ -289,7 +289,7 @@ test('loop: every desired commit is acknowledged in observed.json, even one that
       ['noop:db'],
     );
     assert.equal(repo.statusFile(`deployments/${ids.db}.json`), statusBefore, 'deployment status unchanged');
-    assert.deepEqual(repo.statusJson('observed.json'), { commit: second });
+    assert.equal(parseObserved(repo.statusFile('observed.json')!).commit, second);
     assert.equal(repo.statusCommits(), commitsBefore + 1, 'one status commit: the acknowledgement');
     await agent.pollOnce();
     assert.equal(repo.statusCommits(), commitsBefore + 1, 'no commit when nothing new was seen');
@@ -297,3 +297,183 @@ test('loop: every desired commit is acknowledged in observed.json, even one that
     await cleanup();
   }
 });
+
+/** Every file of the status branch as the server has it. */
+function statusTree(repo: DeviceRepo): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const p of git(repo.bare, 'ls-tree', '-r', '--name-only', 'status').split('\n').filter(Boolean))
+    out.set(p, repo.statusFile(p)!);
+  return out;
+}
+
+test('loop: every status commit carries a signed observed.json binding the commit, a rising seq and every file', async () => {
+  let now = new Date('2026-03-10T12:00:00Z');
+  const { repo, agent, cleanup } = await setup(
+    {},
+    { signStatus: (b) => `pk;${createHash('sha256').update(b).digest('hex')}`, now: () => now },
+  );
+  try {
+    const seqs: bigint[] = [];
+    for (const greeting of ['a', 'b']) {
+      const commit = repo.commit({ 'deployments/db.yaml': app('db', [], greeting) });
+      await agent.pollOnce();
+      const tree = statusTree(repo);
+      const obs = parseObserved(tree.get('observed.json')!);
+      assert.equal(obs.commit, commit);
+      const others = [...tree.keys()].filter((p) => p !== 'signatures.json' && p !== 'observed.json');
+      assert.deepEqual([...obs.files.keys()].sort(), others.sort());
+      for (const p of others)
+        assert.equal(obs.files.get(p), `sha256:${createHash('sha256').update(tree.get(p)!).digest('hex')}`);
+      const sigs = JSON.parse(tree.get('signatures.json')!) as Record<string, string>;
+      assert.equal(
+        sigs['observed.json'],
+        `pk;${createHash('sha256').update(tree.get('observed.json')!).digest('hex')}`,
+      );
+      seqs.push(obs.seq);
+    }
+    assert.ok(seqs[0]! >= BigInt(now.getTime()) * 1000n, 'seq starts at the clock in microseconds');
+    assert.ok(seqs[1]! > seqs[0]!, 'seq rises although the clock stood still');
+    now = new Date('2020-01-01T00:00:00Z'); // a clock set back
+    repo.commit({ 'deployments/db.yaml': app('db', [], 'c') });
+    await agent.pollOnce();
+    assert.ok(
+      parseObserved(repo.statusFile('observed.json')!).seq > seqs[1]!,
+      'seq rises after the clock went back',
+    );
+  } finally {
+    await cleanup();
+  }
+});
+
+test('loop: a frozen desired state is reported TRUST_MANIFEST_EXPIRED on the next poll without a new commit; a fresh signed commit clears it (moved clock)', async () => {
+  let now = new Date('2026-03-10T12:00:00Z');
+  const hour = 3_600_000;
+  /** What the "signer" put into each commit's manifest: expiry per desired commit. */
+  const expiries = new Map<string, Date>();
+  const { repo, driver, agent, cleanup } = await setup(
+    { driftCheckEvery: 1 },
+    {
+      now: () => now,
+      verifier: async (_files, { commit }) => {
+        const expiresAt = expiries.get(commit)!;
+        if (now >= expiresAt) throw new MargoError('TRUST_MANIFEST_EXPIRED', 'expired');
+        return { expiresAt };
+      },
+    },
+  );
+  const sign = (files: Record<string, string>) => {
+    const c = repo.commit(files);
+    expiries.set(c, new Date(now.getTime() + hour));
+    return c;
+  };
+  try {
+    const first = sign({ 'deployments/db.yaml': app('db') });
+    await agent.pollOnce();
+    assert.equal(repo.statusJson(`deployments/${ids.db}.json`).status.state, 'installed');
+    now = new Date(now.getTime() + hour / 2);
+    assert.equal((await agent.pollOnce()).reconciled, false);
+    assert.equal(repo.statusJson(`deployments/${ids.db}.json`).status.state, 'installed');
+
+    // The repository stays on `first` (frozen); the device's clock passes the expiry.
+    now = new Date(now.getTime() + hour);
+    const r = await agent.pollOnce();
+    assert.equal(r.reconciled, false, 'no new commit was needed to notice');
+    const st = repo.statusJson(`deployments/${ids.db}.json`);
+    assert.equal(st.status.error.code, 'TRUST_MANIFEST_EXPIRED');
+    assert.equal(st['x-margo-gitops-extensions'].commit, first);
+    assert.deepEqual([...driver.running.keys()], ['db/c'], 'the last good state keeps running');
+    assert.equal(driver.log.length, 1, 'nothing removed or re-applied');
+    const commits = repo.statusCommits();
+    await agent.pollOnce();
+    assert.equal(repo.statusCommits(), commits, 'reported once, not every poll');
+
+    // The orchestrator re-signs: a fresh commit clears the report, nothing is re-applied.
+    sign({ 'deployments/db.yaml': app('db'), 'README.md': 're-signed\n' });
+    await agent.pollOnce();
+    const back = repo.statusJson(`deployments/${ids.db}.json`);
+    assert.equal(back.status.state, 'installed');
+    assert.equal(back.status.error, undefined);
+    assert.equal(driver.log.length, 1);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('loop: a refused commit reports the refusal on the last good deployments, never on its own documents', async () => {
+  const ghostId = '0000000e-7777-4a5b-9c3d-0000000000ff';
+  const { repo, driver, agent, cleanup } = await setup(
+    {},
+    {
+      verifier: async (files) => {
+        if (files.has('deployments/ghost.yaml'))
+          throw new MargoError('TRUST_MANIFEST_FILE_ADDED', 'deployments/ghost.yaml is not in the manifest');
+      },
+    },
+  );
+  try {
+    const good = repo.commit({ 'deployments/db.yaml': app('db') });
+    await agent.pollOnce();
+    const ghost = deploymentYaml({
+      name: 'ghost',
+      id: ghostId,
+      components: [{ name: 'c', properties: { packageLocation: 'x.tgz' } }],
+    });
+    const refused = repo.commit({
+      'deployments/db.yaml': app('db', [], 'evil'),
+      'deployments/ghost.yaml': ghost,
+    });
+    await agent.pollOnce();
+    assert.equal(
+      repo.statusFile(`deployments/${ghostId}.json`),
+      undefined,
+      'no status for a refused document',
+    );
+    const st = repo.statusJson(`deployments/${ids.db}.json`);
+    assert.equal(st.status.error.code, 'TRUST_MANIFEST_FILE_ADDED');
+    assert.equal(st['x-margo-gitops-extensions'].commit, good, 'still the last good commit');
+    assert.equal(parseObserved(repo.statusFile('observed.json')!).commit, refused);
+    assert.deepEqual(driver.running.get('db/c'), { GREETING: 'hi' });
+  } finally {
+    await cleanup();
+  }
+});
+
+for (const gitBackend of ['iso', 'native'] as const) {
+  test(`loop: a tree with a symlink or a gitlink is refused whole before anything is used (${gitBackend})`, async () => {
+    const { repo, driver, agent, cleanup } = await setup({ gitBackend });
+    try {
+      const good = repo.commit({ 'deployments/db.yaml': app('db') });
+      await agent.pollOnce();
+      assert.equal(driver.log.length, 1);
+
+      // A symlink (mode 120000) beside a changed deployment: nothing of the commit is applied.
+      symlinkSync('/etc/passwd', join(repo.work, 'deployments', 'link.yaml'));
+      repo.commit({ 'deployments/db.yaml': app('db', [], 'changed') });
+      await agent.pollOnce();
+      assert.equal(driver.log.length, 1, 'nothing applied');
+      let st = repo.statusJson(`deployments/${ids.db}.json`);
+      assert.equal(st.status.error.code, 'TRUST_TREE_ENTRY_INVALID');
+      assert.match(st.status.error.message, /deployments\/link\.yaml \(symlink 120000\)/);
+
+      // A gitlink (mode 160000): invisible to readFiles, so to a manifest check too.
+      git(repo.work, 'rm', '-q', 'deployments/link.yaml');
+      git(repo.work, 'update-index', '--add', '--cacheinfo', `160000,${good},vendor/sub`);
+      git(repo.work, 'commit', '-qm', 'gitlink'); // not -a: the gitlink has no folder in the work tree
+      git(repo.work, 'push', '-q', '-f', repo.bare, 'main');
+      await agent.pollOnce();
+      assert.equal(driver.log.length, 1, 'nothing applied');
+      st = repo.statusJson(`deployments/${ids.db}.json`);
+      assert.equal(st.status.error.code, 'TRUST_TREE_ENTRY_INVALID');
+      assert.match(st.status.error.message, /vendor\/sub \(gitlink \(submodule\) 160000\)/);
+
+      // A plain tree again is applied.
+      git(repo.work, 'rm', '-q', '--cached', 'vendor/sub');
+      repo.commit({ 'deployments/db.yaml': app('db', [], 'changed') });
+      await agent.pollOnce();
+      assert.equal(driver.log.length, 2);
+      assert.equal(repo.statusJson(`deployments/${ids.db}.json`).status.state, 'installed');
+    } finally {
+      await cleanup();
+    }
+  });
+}

@@ -1,7 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { GitAuth, GitStore } from '@margo-gitops/git';
-import { isMargoError } from '@margo-gitops/spec';
+import {
+  buildObserved,
+  isMargoError,
+  OBSERVED_FILE,
+  parseObserved,
+  statusFileDigest,
+} from '@margo-gitops/spec';
+import { writeFileAtomic } from '../state/atomic-write.js';
 import { StatusOutbox } from './status-outbox.js';
 
 export interface StatusReporterOptions {
@@ -20,6 +28,10 @@ export interface StatusReporterOptions {
 
 const STATUS_REF = 'status';
 const SIGNATURES = 'signatures.json';
+/** observed.json `commit` before the agent has acted on any desired commit (none fetched yet). */
+const NO_COMMIT = '0'.repeat(40);
+/** Last observed.json `seq` used, in the state folder (written before the commit is pushed). */
+const SEQ_FILE = 'status-seq';
 
 /**
  * Writes status files to the device's `status` branch. `report()` is synchronous and durable (the
@@ -28,6 +40,9 @@ const SIGNATURES = 'signatures.json';
  * When the server is unreachable the queue and the local commits wait for the next flush.
  * With `signStatus`, signatures.json is brought up to date when a commit is made, for the contents
  * it commits: progress superseded within one flush is never signed.
+ * Every status commit carries a fresh observed.json (spec status-freshness): the desired commit
+ * acted on, a strictly increasing `seq` and the SHA-256 of every other file of the commit, signed
+ * with them, so that old signed status files cannot be replayed or mixed into a newer commit.
  */
 export class StatusReporter {
   private readonly outbox: StatusOutbox;
@@ -39,6 +54,7 @@ export class StatusReporter {
   private needsForce = false;
   private pushedOid: string | null = null;
   private localOid: string | null = null;
+  private lastSeq = 0n;
 
   constructor(private readonly o: StatusReporterOptions) {
     this.outbox = new StatusOutbox(join(o.stateDir, 'outbox'));
@@ -46,6 +62,7 @@ export class StatusReporter {
 
   /** Loads the view from the local status branch (fetching the remote one first when reachable) plus the outbox. */
   async init(): Promise<void> {
+    this.lastSeq = this.readSeq();
     try {
       // A fresh state folder continues the remote history (fetched straight into the local ref).
       const local = await this.o.store.resolveRef(STATUS_REF);
@@ -63,6 +80,12 @@ export class StatusReporter {
       for (const [p, b] of await this.o.store.readFiles(STATUS_REF)) this.view.set(p, b.toString('utf8'));
     }
     for (const e of this.outbox.list()) this.applyToView(e.files);
+    try {
+      const seen = parseObserved(this.view.get(OBSERVED_FILE) ?? '').seq;
+      if (seen > this.lastSeq) this.lastSeq = seen;
+    } catch {
+      // none yet, or the older {commit} form: the clock moves seq forward
+    }
     if (this.pushedOid !== this.localOid) this.needsForce = this.pushedOid !== null && this.localOid !== null;
   }
 
@@ -80,6 +103,69 @@ export class StatusReporter {
       if (c === null) this.view.delete(p);
       else this.view.set(p, c);
     }
+  }
+
+  /** The desired commit observed.json names (queued or pushed), if any. */
+  observedCommit(): string | undefined {
+    try {
+      const c = (JSON.parse(this.view.get(OBSERVED_FILE) ?? 'null') as { commit?: unknown } | null)?.commit;
+      return typeof c === 'string' ? c : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Records the desired commit the agent acted on (applied or refused). A new one queues a change
+   * (so even a desired commit that changes nothing here gets a status commit); the full
+   * observed.json is built when the commit is made. Returns false when it is already the observed one.
+   */
+  observe(commit: string): boolean {
+    if (this.observedCommit() === commit) return false;
+    return this.report(
+      { [OBSERVED_FILE]: JSON.stringify({ commit }) + '\n' },
+      `observed ${commit.slice(0, 12)}`,
+    );
+  }
+
+  /** The last seq used according to the state folder (init also considers the status branch). */
+  private readSeq(): bigint {
+    let seq = 0n;
+    try {
+      const t = readFileSync(join(this.o.stateDir, SEQ_FILE), 'utf8').trim();
+      if (/^\d{1,20}$/.test(t)) seq = BigInt(t);
+    } catch {
+      // first start
+    }
+    return seq;
+  }
+
+  /** max(last + 1, now in µs), persisted before it is used so it never repeats after a crash. */
+  private nextSeq(): bigint {
+    const t = BigInt((this.o.now?.() ?? new Date()).getTime()) * 1000n;
+    const seq = this.lastSeq + 1n > t ? this.lastSeq + 1n : t;
+    writeFileAtomic(join(this.o.stateDir, SEQ_FILE), `${seq}\n`, 0o600);
+    this.lastSeq = seq;
+    return seq;
+  }
+
+  /**
+   * Adds to `changes` the observed.json of the commit being made. The view is, at this point (no
+   * await since the outbox was listed), exactly the tree of that commit.
+   */
+  private stampObserved(changes: Map<string, string | null>): void {
+    const files: Record<string, string> = {};
+    for (const [p, c] of this.view) {
+      if (p !== SIGNATURES && p !== OBSERVED_FILE) files[p] = statusFileDigest(c);
+    }
+    const commit = this.observedCommit() ?? NO_COMMIT;
+    const text = buildObserved({
+      commit: /^[0-9a-f]{40}$/.test(commit) ? commit : NO_COMMIT,
+      seq: this.nextSeq(),
+      files,
+    });
+    changes.set(OBSERVED_FILE, text);
+    this.view.set(OBSERVED_FILE, text);
   }
 
   /** Current (queued or pushed) content of a status file. */
@@ -165,6 +251,7 @@ export class StatusReporter {
     if (entries.length) {
       const changes = new Map<string, string | null>();
       for (const e of entries) for (const [p, c] of Object.entries(e.files)) changes.set(p, c);
+      this.stampObserved(changes);
       if (this.o.signStatus) this.sign(changes);
       const messages = [...new Set(entries.map((e) => e.message))];
       const message =
