@@ -5,11 +5,14 @@
 //   fix, git's --porcelain rejection on stdout went unnoticed: one of four labels was lost, exit 1);
 // - a planted link: someone with push access to the Git host put `victim -> /outside` (or a
 //   submodule) into the catalog; `margo app publish` of an app called `victim` must not write
-//   outside its clone, nor print success with an empty commit (before the fix it did both).
+//   outside its clone, nor print success with an empty commit (before the fix it did both);
+// - secrets: a `--secret` value the application's schema refuses was sealed and committed anyway
+//   (the orchestrator cannot check sealed values), and the only way to pass one was argv, where
+//   any local user sees it in `ps`; now it is checked first, and can come from stdin or a file.
 //
 // MARGO_CLI_BIN runs another build of the CLI (how this test was checked to fail on the old code).
 import assert from 'node:assert/strict';
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,6 +129,8 @@ describe('concurrent fleet writers against a real margo serve', { timeout: 600_0
       assert.match(doc.enrolment!.certificateFingerprint!, /^sha256:/);
       assert.deepEqual(doc.labels, { site: id });
     }
+    // Enrolled is all these agents were for (later tests only seal to their certificates).
+    for (const a of agents.splice(0)) await stop(a);
   });
 });
 
@@ -192,5 +197,53 @@ describe('publish and a link planted in the catalog', { timeout: 300_000 }, () =
     const changed = await margo('app', 'publish', pkg);
     assert.equal(changed.code, 5, changed.err);
     assert.match(changed.err, /CLI_APP_EXISTS/);
+  });
+});
+
+describe('deploy secrets', { timeout: 300_000 }, () => {
+  /** `margo ARGS` with `input` on its standard input (the way to keep a secret out of `ps`). */
+  const margoStdin = (input: string, ...args: string[]): Promise<Run> =>
+    new Promise((res) => {
+      const child = spawn(process.execPath, [cli.bin, ...args], { cwd: dir, env: cli.env });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      child.on('close', (code) => res({ code: code ?? -1, out, err }));
+      child.stdin.end(input);
+    });
+  const deployArgs = (...more: string[]) => [
+    'deploy',
+    'hello-world@1.0.0',
+    '--name',
+    'sec',
+    '--device',
+    'enrol-a',
+    ...more,
+  ];
+  const fleetHead = () => git(dir, '--git-dir', fleetRepo(), 'rev-parse', 'main');
+
+  it('a secret value the schema refuses is not sealed nor committed (ORCH_PARAMETER_INVALID), and is not shown', async () => {
+    json(await margo('app', 'publish', join(repoRoot, 'examples/hello-world'), '-o', 'json'));
+    const before = fleetHead();
+    const tooLong = 'x'.repeat(201); // the greeting rule allows 200 characters
+    const r = await margoStdin(tooLong, ...deployArgs('--secret', 'GREETING=-'));
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.err, /ORCH_PARAMETER_INVALID.*GREETING.*maxLength 200/);
+    assert.doesNotMatch(r.err, /xxxxxxxx/);
+    assert.equal(fleetHead(), before);
+  });
+
+  it('a secret from standard input is sealed without a warning; one on argv warns that ps shows it', async () => {
+    const quiet = await margoStdin('kept-out-of-ps\n', ...deployArgs('--secret', 'GREETING=-', '-o', 'json'));
+    assert.equal(quiet.code, 0, quiet.err);
+    assert.doesNotMatch(quiet.err, /warning/);
+    const file = git(dir, '--git-dir', fleetRepo(), 'show', 'main:deployments/sec.yaml');
+    assert.match(file, /sealed:v1:/);
+    assert.doesNotMatch(file, /kept-out-of-ps/);
+    const loud = await margo(...deployArgs('--secret', 'GREETING=on-the-command-line'));
+    assert.equal(loud.code, 0, loud.err);
+    assert.match(loud.err, /warning: --secret GREETING=\.\.\. puts the value on the command line/);
+    assert.equal((await margo('undeploy', 'sec')).code, 0);
   });
 });

@@ -10,6 +10,8 @@ export interface Io {
   color: boolean;
   /** Terminal width in columns (80 when unknown). */
   columns: number;
+  /** Reads standard input to its end, at most `limit` bytes (a secret piped in: `--secret NAME=-`). */
+  readStdin?(limit: number): Promise<Buffer>;
 }
 
 /** Builds the Io of the real process. Colours are off with NO_COLOR (any value) or without a TTY. */
@@ -23,6 +25,18 @@ export function processIo(env: NodeJS.ProcessEnv = process.env): Io {
     errIsTTY,
     color: colorAllowed(env, errIsTTY),
     columns: process.stdout.columns || 80,
+    readStdin: async (limit) => {
+      if (process.stdin.isTTY)
+        process.stderr.write('(reading the value from the terminal; end with Ctrl-D)\n');
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const c of process.stdin) {
+        chunks.push(c as Buffer);
+        size += (c as Buffer).length;
+        if (size >= limit) break;
+      }
+      return Buffer.concat(chunks).subarray(0, limit);
+    },
   };
 }
 
@@ -36,10 +50,11 @@ export function colorAllowed(env: NodeJS.ProcessEnv, isTTY: boolean): boolean {
 
 /** An Io that records everything, for tests. */
 export function memoryIo(
-  opts: Partial<Omit<Io, 'out' | 'err'>> = {},
+  opts: Partial<Omit<Io, 'out' | 'err' | 'readStdin'>> & { stdin?: string } = {},
 ): Io & { stdout: () => string; stderr: () => string } {
   let o = '';
   let e = '';
+  const { stdin, ...rest } = opts;
   return {
     out: (t) => void (o += t),
     err: (t) => void (e += t),
@@ -47,7 +62,8 @@ export function memoryIo(
     errIsTTY: false,
     color: false,
     columns: 100,
-    ...opts,
+    ...(stdin !== undefined ? { readStdin: async () => Buffer.from(stdin) } : {}),
+    ...rest,
     stdout: () => o,
     stderr: () => e,
   };

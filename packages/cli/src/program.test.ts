@@ -68,6 +68,8 @@ describe('argument parsing', () => {
       'site=x',
       '--secret',
       'P=s',
+      '--secret-file',
+      'Q=q.txt',
       '-o',
       'json',
     ]);
@@ -81,6 +83,7 @@ describe('argument parsing', () => {
       set: ['X=1', 'Y=two'],
       setString: [],
       secret: ['P=s'],
+      secretFile: ['Q=q.txt'],
       profile: undefined,
       namespace: undefined,
       dependsOn: [],

@@ -250,7 +250,12 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
     .option('--selector <k=v>', 'target devices by label (repeatable, all must match)', collect)
     .option('--set <k=v>', 'parameter value (repeatable; true/false/numbers are typed)', collect)
     .option('--set-string <k=v>', 'parameter value kept as a string (repeatable)', collect)
-    .option('--secret <k=v>', 'secret parameter, sealed to each target device (repeatable)', collect)
+    .option(
+      '--secret <k=v>',
+      'secret parameter, sealed to each target device (repeatable; k=- reads it from standard input; a value here is visible in ps)',
+      collect,
+    )
+    .option('--secret-file <k=path>', "secret parameter read from a file's content (repeatable)", collect)
     .addOption(new Option('--profile <type>', 'preferred profile').choices(['helm.v3', 'compose']))
     .option('--namespace <ns>', 'Kubernetes namespace / Compose project (default: the name)')
     .option('--depends-on <name>', 'deployment to install first (repeatable)', collect)
@@ -267,6 +272,7 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
             set: o.set ?? [],
             setString: o.setString ?? [],
             secret: o.secret ?? [],
+            secretFile: o.secretFile ?? [],
             profile: o.profile,
             namespace: o.namespace,
             dependsOn: o.dependsOn ?? [],

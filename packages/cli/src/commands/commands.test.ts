@@ -34,7 +34,11 @@ const services: Services = {
 };
 
 async function margo(...args: string[]) {
-  const io = memoryIo();
+  return margoWithStdin(undefined, ...args);
+}
+
+async function margoWithStdin(stdin: string | undefined, ...args: string[]) {
+  const io = memoryIo(stdin !== undefined ? { stdin } : {});
   const code = await main(['node', 'margo', ...args], { io, env, cwd: root, services });
   return { code, out: io.stdout(), err: io.stderr() };
 }
@@ -79,7 +83,16 @@ before(async () => {
           components: [{ name: 'web', properties: { packageLocation: 'resources/compose.tar.gz' } }],
         },
       ],
-      parameters: { GREETING: { value: 'hi', targets: [{ pointer: 'ENV.GREETING', components: ['web'] }] } },
+      parameters: {
+        GREETING: { value: 'hi', targets: [{ pointer: 'ENV.GREETING', components: ['web'] }] },
+        PASSWORD: { value: 'changeme', targets: [{ pointer: 'ENV.PASSWORD', components: ['web'] }] },
+      },
+      configuration: {
+        sections: [
+          { name: 'Secrets', settings: [{ parameter: 'PASSWORD', name: 'Password', schema: 'password' }] },
+        ],
+        schema: [{ name: 'password', dataType: 'string', minLength: 6, maxLength: 64 }],
+      },
     }),
   );
 });
@@ -187,6 +200,41 @@ describe('margo commands on real git repositories', () => {
     }
   });
 
+  it('deploy --secret-file and --secret NAME=- (stdin) seal without a warning; secret values are checked against the schema and never shown', async () => {
+    const sealedFor = () =>
+      Buffer.from(
+        String(YAML.parse(fleetFile('deployments/sec.yaml')).secrets.PASSWORD.sealed.dev1).slice(
+          'sealed:v1:'.length,
+        ),
+        'base64',
+      ).toString();
+    const base = ['deploy', 'test-app@1.0.0', '--name', 'sec', '--device', 'dev1', '-o', 'json'];
+    await writeFile(join(root, 'pw.txt'), 'from-a-file\n');
+    let r = await margo(...base, '--secret-file', 'PASSWORD=pw.txt');
+    assert.equal(r.code, 0, r.err);
+    assert.equal(sealedFor(), 'dev1:from-a-file', 'one trailing newline dropped');
+    assert.doesNotMatch(r.err, /warning/);
+    r = await margoWithStdin('from-stdin\n', ...base, '--secret', 'PASSWORD=-');
+    assert.equal(r.code, 0, r.err);
+    assert.equal(sealedFor(), 'dev1:from-stdin');
+    assert.doesNotMatch(r.err, /warning/);
+    // Too short for the schema rule (minLength 6): refused like a --set value, before any commit.
+    const commits = fleetLog().length;
+    r = await margoWithStdin('tiny', ...base, '--secret', 'PASSWORD=-');
+    assert.equal(r.code, 1);
+    assert.match(r.err, /ORCH_PARAMETER_INVALID.*PASSWORD.*minLength 6/);
+    assert.doesNotMatch(r.err, /tiny/);
+    r = await margo(...base, '--secret', 'NOPE=whatever-long');
+    assert.equal(r.code, 3);
+    assert.match(r.err, /ORCH_PARAMETER_UNKNOWN.*"NOPE"/);
+    assert.equal(fleetLog().length, commits);
+    // A forgotten `=` is a usage error that does not echo the argument (it may be the secret).
+    r = await margo(...base, '--secret', 'hunter2hunter2');
+    assert.equal(r.code, 2);
+    assert.doesNotMatch(r.err, /hunter2/);
+    assert.equal((await margo('undeploy', 'sec')).code, 0);
+  });
+
   it('deploy, change a parameter, undeploy, rollback: one commit each', async () => {
     const before = fleetLog().length;
     let r = await margo(
@@ -209,6 +257,8 @@ describe('margo commands on real git repositories', () => {
     assert.deepEqual(doc.parameters, { GREETING: 'hi' });
     assert.match(doc.secrets.PASSWORD.sealed.dev1, /^sealed:v1:/);
     assert.doesNotMatch(fleetFile('deployments/hello.yaml'), /s3cret/);
+    assert.match(r.err, /warning: --secret PASSWORD=\.\.\. puts the value on the command line/);
+    assert.doesNotMatch(r.err, /s3cret/);
 
     r = await margo(
       'deploy',

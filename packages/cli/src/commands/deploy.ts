@@ -17,6 +17,12 @@ import { matchesLabels, readDocs } from '../fleet-read.js';
 import { commitChange } from '../git-remote.js';
 import { coerceValue, parseAppRef, parseKeyValues } from '../kv.js';
 import { formatOutput, type OutputFormat } from '../output.js';
+import {
+  checkSecretValues,
+  parseSecretSources,
+  readAppDescription,
+  readSecretValues,
+} from '../secret-values.js';
 
 export interface DeployOptions {
   app: string;
@@ -25,7 +31,10 @@ export interface DeployOptions {
   selector: string[];
   set: string[];
   setString: string[];
+  /** `NAME=VALUE` (warned: visible in ps) or `NAME=-` (standard input). */
   secret: string[];
+  /** `NAME=PATH`: the value is the file's content (one trailing newline dropped). */
+  secretFile?: string[];
   profile?: string;
   namespace?: string;
   dependsOn: string[];
@@ -84,8 +93,11 @@ export function buildIntent(opts: DeployOptions, previous?: DeploymentDoc): Depl
  */
 export async function run(opts: DeployOptions, deps: CommandDeps): Promise<number> {
   buildIntent(opts); // usage errors before any network work
-  const secrets = parseKeyValues(opts.secret, '--secret');
+  const sources = parseSecretSources(opts.secret, opts.secretFile ?? []);
+  const secrets = await readSecretValues(sources, deps.io, deps.cwd);
   const conn = await deps.connect();
+  // The orchestrator checks --set values, but cannot read sealed ones: check them here, first.
+  if (sources.length) checkSecretValues(await readAppDescription(conn, parseAppRef(opts.app)), secrets);
   let intent!: DeploymentDoc;
   const file = deploymentPath(opts.name);
   const res = await commitChange(conn, 'fleet', `deploy ${opts.name}: ${opts.app}`, async (co) => {
