@@ -41,6 +41,8 @@ export async function run(opts: RollbackOptions, deps: CommandDeps): Promise<num
   const file = deploymentPath(opts.name);
   let from = '';
   let present = false;
+  /** The change the first attempt set out to undo. */
+  let undoing: string | undefined;
   const message = () =>
     opts.to
       ? `rollback ${opts.name} to ${opts.to}\n\nRestores ${file} as of ${from}.`
@@ -74,6 +76,16 @@ export async function run(opts: RollbackOptions, deps: CommandDeps): Promise<num
           `no deployment "${opts.name}" in the fleet history`,
           { data: { name: opts.name } },
         );
+      // A retry after a lost race must not undo someone else's newer change to this deployment.
+      if (undoing !== undefined && undoing !== last)
+        throw new MargoError(
+          'CLI_PUSH_CONFLICT',
+          `deployment "${opts.name}" was changed by someone else while rolling back (commit ${last.slice(0, 12)}); nothing was written`,
+          {
+            hint: 'Look at the deployment again (`margo status NAME`) and run the rollback again if you still want it.',
+          },
+        );
+      undoing = last;
       from = last;
       const parent = await co.git(['rev-parse', '--verify', '--quiet', `${last}^`]).catch(() => undefined);
       if (!parent)
