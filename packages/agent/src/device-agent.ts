@@ -8,6 +8,7 @@ import { readEnrolmentString, readStream } from './config/enrolment-input.js';
 import { loadAgentConfig } from './config/load-agent-config.js';
 import { loadEnrolment, type Enrolment } from './enrol/enrolment-state.js';
 import type { EnrolOptions } from './enrol/enrol.js';
+import { setServerCredentials } from './drivers/obtain-package.js';
 import { createAgentLogger } from './logger.js';
 
 /** The identity fields the secured agent needs from an enrolment. */
@@ -121,6 +122,8 @@ export async function startDeviceAgent(
   }
   // Parsed once: it signs every status file of every commit and opens every sealed value.
   const deviceKey = createPrivateKey(e.keyPem);
+  // Catalog downloads from the device's own server carry its Git token (and only there).
+  setServerCredentials(config.repoUrl, config.token);
   const agent = new Agent({
     config,
     logger: createAgentLogger({ level: config.logLevel, deviceId: e.deviceId, destination: opts.logTo ?? 2 }),

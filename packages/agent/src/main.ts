@@ -2,6 +2,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Agent } from './agent.js';
 import { loadAgentConfig } from './config/load-agent-config.js';
+import { setServerCredentials } from './drivers/obtain-package.js';
 import { createAgentLogger } from './logger.js';
 
 /**
@@ -34,6 +35,8 @@ export async function runAgentMain(argv: string[], env: NodeJS.ProcessEnv): Prom
     return 2;
   }
   const logger = createAgentLogger({ level: config.logLevel, deviceId: config.deviceId });
+  // Catalog downloads from the device's own server carry its Git token (and only there).
+  setServerCredentials(config.repoUrl, config.token);
   const agent = new Agent({ config, logger });
   const stop = () => void agent.stop();
   process.once('SIGTERM', stop);

@@ -1,32 +1,80 @@
 import { spawn } from 'node:child_process';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import type { TokenInfo } from '@margo-gitops/git';
+import { FailureRateLimiter, isValidDeviceId } from '@margo-gitops/spec';
+
+export interface CatalogFilesOptions {
+  /** The token of a request (from its Authorization header), or undefined when missing or wrong. */
+  authenticate?: (req: IncomingMessage) => { given: boolean; token?: TokenInfo };
+  /** Failed or malformed requests per address (shared with the Git server). */
+  failures?: FailureRateLimiter;
+}
 
 /**
  * Serves files of the catalog repository (branch main) read-only at
  * `/catalog/<appId>/<version>/<path>`, straight from the bare repository, so relative Compose
  * `packageLocation`s resolve to URLs devices can download.
+ *
+ * With `authenticate`, a token is required (401 without one): admin, operator and publisher
+ * tokens read every file; a device token reads only what its own desired state references (the
+ * `/catalog/...` URLs in the deployment files on its repository's `main`, plus the `.sig`/`.asc`
+ * beside each), 403 GIT_CATALOG_FILE_FORBIDDEN otherwise. Wrong tokens and malformed URLs count
+ * against the address in `failures`.
  */
-export function catalogFilesHandler(
-  dataDir: string,
-  opts: { authorize?: (req: IncomingMessage) => Promise<boolean> } = {},
-) {
+export function catalogFilesHandler(dataDir: string, opts: CatalogFilesOptions = {}) {
   const gitDir = join(dataDir, 'repos', 'catalog.git');
+  const references = new DeviceReferences(join(dataDir, 'repos', 'devices'));
+  const text = (res: ServerResponse, status: number, message: string, headers = {}) =>
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers }).end(`${message}\n`);
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const address = req.socket.remoteAddress ?? 'unknown';
+    const blocked = opts.failures?.retryAfterSeconds(address) ?? 0;
+    if (blocked > 0) {
+      text(res, 429, `GIT_RATE_LIMITED too many failed or malformed requests; retry in ${blocked}s`, {
+        'retry-after': String(blocked),
+      });
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
-    if (opts.authorize && !(await opts.authorize(req))) {
-      res.writeHead(401, { 'www-authenticate': 'Bearer realm="margo"' }).end();
+    let rel: string;
+    try {
+      rel = decodeURIComponent((req.url ?? '').split('?')[0]!.replace(/^\/catalog\//, ''));
+    } catch {
+      opts.failures?.fail(address);
+      text(res, 400, 'GIT_BAD_REQUEST malformed URL encoding');
       return;
     }
-    const rel = decodeURIComponent((req.url ?? '').split('?')[0]!.replace(/^\/catalog\//, ''));
     if (!rel || rel.split('/').some((s) => s === '' || s === '.' || s === '..' || s === '.git')) {
-      res.writeHead(400).end();
+      opts.failures?.fail(address);
+      text(res, 400, 'GIT_BAD_REQUEST not a catalog file path');
       return;
     }
-    const body = await gitShow(gitDir, `main:${rel}`);
+    if (opts.authenticate) {
+      const who = opts.authenticate(req);
+      if (!who.token) {
+        if (who.given) opts.failures?.fail(address);
+        text(res, 401, 'GIT_AUTH_FAILED a margo token is required to download catalog files', {
+          'www-authenticate': 'Bearer realm="margo"',
+        });
+        return;
+      }
+      if (who.token.role === 'device') {
+        const id = who.token.deviceId ?? '';
+        if (!isValidDeviceId(id) || !(await references.allows(id, rel))) {
+          text(
+            res,
+            403,
+            `GIT_CATALOG_FILE_FORBIDDEN the desired state of device ${id} does not reference ${rel}`,
+          );
+          return;
+        }
+      }
+    }
+    const body = await gitBytes(['--git-dir', gitDir, 'cat-file', 'blob', `main:${rel}`]);
     if (!body) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end(`not in the catalog: ${rel}\n`);
       return;
@@ -42,11 +90,64 @@ export function catalogFilesHandler(
   };
 }
 
-function gitShow(gitDir: string, spec: string): Promise<Buffer | undefined> {
+/** `/catalog/<rel>` URLs in a text, as catalog-relative paths (fragment and query cut off). */
+export function catalogReferences(text: string): Set<string> {
+  const out = new Set<string>();
+  for (const m of text.matchAll(/\/catalog\/([^\s"'#?<>\\]+)/g)) {
+    let rel: string;
+    try {
+      rel = decodeURIComponent(m[1]!);
+    } catch {
+      continue;
+    }
+    out.add(rel);
+    // obtainPackage looks for a detached signature beside the package.
+    out.add(`${rel}.sig`);
+    out.add(`${rel}.asc`);
+  }
+  return out;
+}
+
+/**
+ * What each device's desired state references, read from `deployments/` on its repository's
+ * `main` and cached by commit id (a device downloads several files per commit).
+ */
+class DeviceReferences {
+  private readonly cache = new Map<string, { commit: string; refs: Set<string> }>();
+  constructor(private readonly devicesDir: string) {}
+
+  async allows(deviceId: string, rel: string): Promise<boolean> {
+    const gitDir = join(this.devicesDir, `${deviceId}.git`);
+    const commit = (await gitBytes(['--git-dir', gitDir, 'rev-parse', '--verify', '-q', 'main^{commit}']))
+      ?.toString()
+      .trim();
+    if (!commit) return false;
+    let hit = this.cache.get(deviceId);
+    if (hit?.commit !== commit) {
+      const files = await gitBytes([
+        '--git-dir',
+        gitDir,
+        'grep',
+        '-h',
+        '-I',
+        '-o',
+        '/catalog/[^ "\'#]*',
+        commit,
+        '--',
+        'deployments/',
+      ]);
+      hit = { commit, refs: catalogReferences(files?.toString('utf8') ?? '') };
+      this.cache.set(deviceId, hit);
+      if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value as string);
+    }
+    return hit.refs.has(rel);
+  }
+}
+
+/** Stdout of a git command, or undefined when it fails. */
+function gitBytes(args: string[]): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
-    const child = spawn('git', ['--git-dir', gitDir, 'cat-file', 'blob', spec], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
+    const child = spawn('git', args, { stdio: ['ignore', 'pipe', 'ignore'] });
     const chunks: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => chunks.push(d));
     child.on('error', () => resolve(undefined));

@@ -1,7 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { createGitHttpHandler, ensureDeviceRepo, TokenStore, tokenFromHeader } from '@margo-gitops/git';
+import {
+  createGitHttpHandler,
+  DEFAULT_AUTH_FAILURES,
+  ensureDeviceRepo,
+  TokenStore,
+  tokenFromHeader,
+} from '@margo-gitops/git';
+import { FailureRateLimiter } from '@margo-gitops/spec';
 import {
   createOnboardingHttpHandler,
   createStatusHttpHandler,
@@ -100,9 +107,12 @@ export async function startServer(opts: {
     resolvePackageLocation: (appId, version, location) =>
       `${url}/catalog/${appId}/${version}/${location.replace(/^\.\//, '')}`,
   });
+  // Wrong tokens and malformed requests, per address, on the Git server and the catalog files alike.
+  const failures = new FailureRateLimiter(DEFAULT_AUTH_FAILURES);
   const git = createGitHttpHandler({
     reposRoot,
     tokens,
+    authFailures: failures,
     onPush: (e) =>
       orchestrator.notifyPush({ repo: e.repo, ref: e.ref, ...(e.deviceId ? { deviceId: e.deviceId } : {}) }),
     onDeviceSeen: (id) => orchestrator.notifyDeviceSeen(id),
@@ -149,7 +159,17 @@ export async function startServer(opts: {
         ]
       : []),
     { prefix: '/api/v1/status', name: 'status', handle: status },
-    { prefix: '/catalog/', name: 'catalog', handle: catalogFilesHandler(dataDir) },
+    {
+      prefix: '/catalog/',
+      name: 'catalog',
+      handle: catalogFilesHandler(dataDir, {
+        failures,
+        authenticate: (req) => {
+          const t = tokenFromHeader(req.headers.authorization);
+          return { given: t !== undefined, ...(t ? { token: tokens.verify(t) } : {}) };
+        },
+      }),
+    },
   ];
   const srv = await listenComposed(routes, opts.listen, (e, req) =>
     opts.log.error('request failed', { url: req.url, error: (e as Error).message }),

@@ -46,6 +46,7 @@ export {
 } from './server/repos.js';
 export {
   createGitHttpHandler,
+  DEFAULT_AUTH_FAILURES,
   parseGitPath,
   tokenFromHeader,
   type GitHttpHandler,
@@ -54,6 +55,7 @@ export {
   type TokenVerifier,
 } from './server/http-handler.js';
 export { startGitServer, type StartedGitServer } from './server/start-server.js';
+export { isStatusPath, YANK_FILE, DEFAULT_STATUS_LIMITS, type StatusLimits } from './server/tree-rules.js';
 export { validateCatalogPush, isApplicationDescription } from './server/catalog-validator.js';
 export {
   formatPushFinding,

@@ -3,6 +3,7 @@ export * from './codes/index.js';
 export type * from './model.js';
 export * from './fleet/index.js';
 export { DEVICE_ID_PATTERN, DEVICE_ID_PATTERN_SOURCE, DEVICE_ID_RULE, isValidDeviceId } from './device-id.js';
+export { FailureRateLimiter } from './failure-rate-limit.js';
 
 // Documents: parse, validate, normalise.
 export { parseDocument, validateDocument, type ParseOptions, type ParseResult } from './parse-document.js';

@@ -18,6 +18,36 @@ export interface LocationOptions {
   timeoutMs: number;
 }
 
+/** The device's own server and Git token: catalog downloads from that server need the token. */
+let serverCredentials: { origin: string; token: string } | undefined;
+
+/**
+ * Tells downloads which server the device belongs to (the origin of its Git repository URL) and
+ * its Git token. The token is sent (as a Bearer header) only to that origin, never to other
+ * hosts, and redirects are then not followed (a redirect must not carry it elsewhere).
+ * Called once at agent start; `undefined` forgets them.
+ */
+export function setServerCredentials(repoUrl: string | undefined, token: string | undefined): void {
+  serverCredentials = undefined;
+  if (!repoUrl || !token) return;
+  try {
+    serverCredentials = { origin: new URL(repoUrl).origin, token };
+  } catch {
+    /* not a URL (a local path): nothing to authenticate against */
+  }
+}
+
+/** Authorization headers for `url` (only for the device's own server). */
+export function downloadHeaders(url: string): Record<string, string> {
+  if (!serverCredentials) return {};
+  try {
+    if (new URL(url).origin !== serverCredentials.origin) return {};
+  } catch {
+    return {};
+  }
+  return { authorization: `Bearer ${serverCredentials.token}` };
+}
+
 function withoutFragment(location: string): string {
   const i = location.indexOf('#');
   return i < 0 ? location : location.slice(0, i);
@@ -56,8 +86,13 @@ export async function readLocation(location: string, o: LocationOptions): Promis
   const loc = withoutFragment(location);
   if (/^https?:\/\//i.test(loc)) {
     let res: Response;
+    const headers = downloadHeaders(loc);
     try {
-      res = await fetch(loc, { signal: AbortSignal.timeout(o.timeoutMs), redirect: 'follow' });
+      res = await fetch(loc, {
+        signal: AbortSignal.timeout(o.timeoutMs),
+        headers,
+        redirect: headers.authorization ? 'error' : 'follow',
+      });
     } catch (e) {
       throw new MargoError(
         'AGENT_PACKAGE_UNREACHABLE',
@@ -69,7 +104,7 @@ export async function readLocation(location: string, o: LocationOptions): Promis
     if (!res.ok)
       throw new MargoError(
         'AGENT_PACKAGE_UNREACHABLE',
-        `cannot download ${showLocation(loc)}: HTTP ${res.status}`,
+        `cannot download ${showLocation(loc)}: HTTP ${res.status}${res.status === 401 || res.status === 403 ? ' (the server refused the device token for this file)' : ''}`,
         { retry: 'backoff' },
       );
     return Buffer.from(await res.arrayBuffer());

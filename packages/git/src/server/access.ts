@@ -10,7 +10,7 @@ export interface RepoRef {
   name: string;
 }
 
-export type Decision = { allow: true } | { allow: false; reason: string };
+export type Decision = { allow: true } | { allow: false; reason: string; code?: string };
 
 const ALLOW: Decision = { allow: true };
 const deny = (reason: string): Decision => ({ allow: false, reason });
@@ -58,12 +58,23 @@ export function canPush(tok: TokenInfo, repo: RepoRef): Decision {
   }
 }
 
-/** May this token update (create, move, delete) this ref? Devices: only `refs/heads/status` of their own repository. */
-export function canUpdateRef(tok: TokenInfo, repo: RepoRef, ref: string): Decision {
+/**
+ * May this token update (create, move, delete) this ref? Devices: only `refs/heads/status` of
+ * their own repository, and never delete it (`after` = the zero id). Branches of device
+ * repositories are not deleted over HTTP by anyone (GIT_STATUS_BRANCH_PROTECTED).
+ */
+export function canUpdateRef(tok: TokenInfo, repo: RepoRef, ref: string, after?: string): Decision {
   const repoOk = canPush(tok, repo);
   if (!repoOk.allow) return repoOk;
   if (tok.role === 'device' && ref !== 'refs/heads/status') {
     return deny(`a device token may update only refs/heads/status, not ${ref}`);
+  }
+  if (repo.kind === 'device' && after !== undefined && /^0{40}$/.test(after)) {
+    return {
+      allow: false,
+      code: 'GIT_STATUS_BRANCH_PROTECTED',
+      reason: `${ref}: branches of a device repository cannot be deleted`,
+    };
   }
   return ALLOW;
 }

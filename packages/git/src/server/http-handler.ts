@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { isValidDeviceId, MargoError } from '@margo-gitops/spec';
+import { FailureRateLimiter, isValidDeviceId, MargoError } from '@margo-gitops/spec';
 import { baseGitEnv, configEnv, execGit } from '../exec-git.js';
 import { ZERO_OID } from '../paths.js';
 import { readRef } from '../refs-fs.js';
@@ -15,21 +15,25 @@ import { canPush, canRead, canUpdateRef, type RepoKind, type RepoRef } from './a
 import { validateCatalogPush } from './catalog-validator.js';
 import { checkGitBinary } from './git-binary.js';
 import { installHooks } from './hook-script.js';
-import { parseCommandList, refusalReport, type RefUpdateCommand } from './pkt-line.js';
+import { CommandListParser, refusalReport, type RefUpdateCommand } from './pkt-line.js';
 import {
   changedFiles,
   formatPushFinding,
   historyRewrites,
   oversizedObjects,
   parseHookInput,
+  readBlob,
   validationContext,
+  type ChangedFile,
   type PushFinding,
   type PushValidator,
   type QuarantineEnv,
+  type RefUpdate,
 } from './push-validation.js';
 import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { uploadPackAdvertisement } from './ref-advertisement.js';
 import type { TokenInfo } from './token-store.js';
+import { builtInFindings, DEFAULT_STATUS_LIMITS, type StatusLimits } from './tree-rules.js';
 
 /** What the handler needs from a token store (TokenStore fits). */
 export interface TokenVerifier {
@@ -69,6 +73,18 @@ export interface GitHttpHandlerOptions {
   maxObjectBytes?: number;
   /** Largest pack a push may send. Default 256 MiB. */
   maxPushBytes?: number;
+  /** Largest pack a push to a device repository (a status report) may send. Default 4 MiB. */
+  maxDevicePushBytes?: number;
+  /** Status branch limits (file size, objects per push). */
+  statusLimits?: Partial<StatusLimits>;
+  /** Longest ref update list a push may send before its pack. Default 1 MiB. */
+  maxCommandListBytes?: number;
+  /**
+   * Per remote address: failed authentications and malformed requests before the address gets
+   * 429 for everything. Default 30 in 60 s; false disables. Pass one instance to share it with
+   * other routes (the catalog files).
+   */
+  authFailures?: FailureRateLimiter | { maxFailures: number; windowMs: number } | false;
   /** URL prefix. Default `/git`. */
   basePath?: string;
   /** Serve `info/refs` for fetches (protocol v0/v1) from Node instead of starting git. Default true. */
@@ -190,9 +206,12 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
   };
   const maxObjectBytes = opts.maxObjectBytes ?? 10 * 1024 * 1024;
   const maxPushBytes = opts.maxPushBytes ?? 256 * 1024 * 1024;
+  const maxDevicePushBytes = opts.maxDevicePushBytes ?? 4 * 1024 * 1024;
+  const maxCommandListBytes = opts.maxCommandListBytes ?? 1024 * 1024;
+  const statusLimits: StatusLimits = { ...DEFAULT_STATUS_LIMITS, ...(opts.statusLimits ?? {}) };
   const fastAdvertisement = opts.fastAdvertisement ?? true;
   const protectHistory = new Set(opts.protectHistory ?? ['catalog']);
-  const needsCheck = (kind: RepoKind): boolean => Boolean(validators[kind]) || protectHistory.has(kind);
+  const failures = authFailureLimiter(opts.authFailures, opts.now);
   const secret = randomBytes(24).toString('hex');
   const pending = new Map<string, PendingPush>();
   let agent: Promise<string> | undefined;
@@ -278,21 +297,32 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
     if (call.hook !== 'pre-receive') return answer(true, []);
     const findings: PushFinding[] = [];
     for (const u of updates) {
-      const d = canUpdateRef(ctx.token, ctx.repo, u.ref);
-      if (!d.allow) findings.push({ code: 'GIT_ACCESS_DENIED', message: d.reason });
+      const d = canUpdateRef(ctx.token, ctx.repo, u.ref, u.after);
+      if (!d.allow) findings.push({ code: d.code ?? 'GIT_ACCESS_DENIED', message: d.reason });
     }
     if (!findings.length && protectHistory.has(ctx.repo.kind))
       findings.push(...(await historyRewrites(call, updates)));
     if (!findings.length) findings.push(...(await oversizedObjects(call, updates, maxObjectBytes)));
+    const changes = new Map<RefUpdate, Promise<ChangedFile[]>>();
+    const changesOf = (u: RefUpdate) => {
+      let c = changes.get(u);
+      if (!c) changes.set(u, (c = changedFiles(call, u)));
+      return c;
+    };
+    if (!findings.length) {
+      const blob = (oid: string) => readBlob(call, oid);
+      findings.push(...(await builtInFindings(call, ctx.repo, updates, changesOf, blob, statusLimits)));
+    }
     const validator = validators[ctx.repo.kind];
-    if (!findings.length && validator) {
+    if (!findings.some(isError) && validator) {
       for (const u of updates) {
         if (u.after === ZERO_OID) continue;
-        const changes = await changedFiles(call, u);
-        findings.push(...(await validator(validationContext(call, ctx.repo, ctx.token, u, changes))));
+        findings.push(
+          ...(await validator(validationContext(call, ctx.repo, ctx.token, u, await changesOf(u)))),
+        );
       }
     }
-    const errors = findings.filter((f) => (f.severity ?? 'error') === 'error');
+    const errors = findings.filter(isError);
     const lines = findings.map(formatPushFinding);
     if (errors.length)
       lines.push(
@@ -310,15 +340,19 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
     bodyEncoding: string | undefined,
     commands?: RefUpdateCommand[],
   ): Promise<void> {
-    // Pushes to kinds without validator or history protection (device status reports, the most
-    // frequent pushes) run no hook at all: their ref rules were checked before git started, and
-    // the whole push is limited to maxObjectBytes instead of each file.
-    const checked = needsCheck(route.repo.kind);
+    // Every push runs the pre-receive hook (built-in tree rules apply to all kinds, device status
+    // reports included); a status report's pack is small by design, so its bound is tight.
     const cfg: [string, string][] = [
       ['http.uploadpack', 'true'],
       ['http.receivepack', 'true'],
-      ['receive.maxInputSize', String(checked ? maxPushBytes : Math.min(maxPushBytes, maxObjectBytes))],
+      [
+        'receive.maxInputSize',
+        String(route.repo.kind === 'device' ? Math.min(maxPushBytes, maxDevicePushBytes) : maxPushBytes),
+      ],
       ['uploadpack.allowFilter', 'false'],
+      // Every push waits for the pre-receive hook; a keep-alive each second while it runs keeps
+      // clients with idle timeouts (Node's default agent: 5 s) from giving up on a busy server.
+      ['receive.keepAlive', '1'],
     ];
     if (protectHistory.has(route.repo.kind))
       cfg.push(['receive.denyNonFastForwards', 'true'], ['receive.denyDeletes', 'true']);
@@ -335,7 +369,7 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
       GIT_PROTOCOL: (req.headers['git-protocol'] as string | undefined) ?? undefined,
       HTTP_CONTENT_ENCODING: bodyEncoding,
     };
-    if (route.action === 'receive-pack' && checked) {
+    if (route.action === 'receive-pack') {
       const h = await hooks();
       const id = randomBytes(12).toString('hex');
       pending.set(id, { repo: route.repo, token });
@@ -357,6 +391,7 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
         stdio: ['pipe', 'pipe', 'pipe'],
       });
       let stderr = '';
+      let bodyFailed = false;
       let headerBuf: Buffer | undefined = Buffer.alloc(0);
       child.stderr.on('data', (d: Buffer) => {
         if (stderr.length < 8192) stderr += d.toString('utf8');
@@ -407,7 +442,9 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
         if (rest.length) res.write(rest);
       });
       child.on('close', (code) => {
-        if (headerBuf !== undefined && !res.headersSent) {
+        if (headerBuf !== undefined && !res.headersSent && bodyFailed) {
+          badRequest(req, res, 400, 'the request body could not be read (corrupt gzip?)');
+        } else if (headerBuf !== undefined && !res.headersSent) {
           opts.onError?.(
             new MargoError(
               'GIT_COMMAND_FAILED',
@@ -427,7 +464,10 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
           child.kill('SIGTERM');
       });
       if (body) {
-        body.once('error', () => child.kill('SIGTERM'));
+        body.once('error', () => {
+          bodyFailed = true;
+          child.kill('SIGTERM');
+        });
         body.pipe(child.stdin);
       } else child.stdin.end();
     });
@@ -439,34 +479,52 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
     route: Route,
     token: TokenInfo,
   ): Promise<void> {
-    const encoding = (req.headers['content-encoding'] ?? '').toLowerCase();
-    let source: Readable = req;
-    if (encoding === 'gzip' || encoding === 'x-gzip') source = req.pipe(createGunzip());
-    else if (encoding && encoding !== 'identity')
-      return sendText(res, 415, `margo: unsupported Content-Encoding ${encoding}`);
-    // Read just enough of the body to see the ref update commands.
+    const source = decodedBody(req);
+    if (!source) return badRequest(req, res, 415, 'unsupported Content-Encoding');
+    // Read just enough of the body to see the ref update commands, parsing chunk by chunk.
     const it = source[Symbol.asyncIterator]();
-    let head = Buffer.alloc(0);
-    let parsed = parseCommandList(head);
-    while (parsed.state === 'incomplete') {
-      const next = await it.next();
-      if (next.done) break;
-      head = Buffer.concat([head, next.value as Buffer]);
-      if (head.length > 4 * 1024 * 1024) return sendText(res, 413, 'margo: ref update list too large');
-      parsed = parseCommandList(head);
+    const parser = new CommandListParser(maxCommandListBytes);
+    const received: Buffer[] = []; // git reads the whole body, command list included
+    let state: ReturnType<CommandListParser['push']>['state'] = 'incomplete';
+    try {
+      while (state === 'incomplete') {
+        const next = await it.next();
+        if (next.done) break;
+        received.push(next.value as Buffer);
+        state = parser.push(next.value as Buffer).state;
+      }
+    } catch {
+      return badRequest(req, res, 400, 'the request body is not valid gzip');
     }
-    if (parsed.state !== 'done')
+    if (state === 'too-large') {
+      source.resume();
       return sendText(
         res,
-        400,
-        `margo: bad receive-pack request (${parsed.state === 'error' ? parsed.reason : 'truncated'})`,
+        413,
+        `margo: GIT_PUSH_TOO_LARGE the ref update list is longer than ${maxCommandListBytes} bytes`,
       );
-    const denied = parsed.pushCert
-      ? 'signed pushes are not supported'
-      : parsed.commands.map((c) => canUpdateRef(token, route.repo, c.ref)).find((d) => !d.allow)?.reason;
-    if (denied) {
+    }
+    const parsed = parser.result();
+    if (parsed.state !== 'done')
+      return badRequest(
+        req,
+        res,
+        400,
+        `bad receive-pack request (${parsed.state === 'error' ? parsed.reason : 'truncated'})`,
+      );
+    const refused = parsed.pushCert
+      ? { code: 'GIT_ACCESS_DENIED', reason: 'signed pushes are not supported' }
+      : parsed.commands
+          .map((c) => canUpdateRef(token, route.repo, c.ref, c.new))
+          .find((d): d is Extract<typeof d, { allow: false }> => !d.allow);
+    if (refused) {
       source.resume(); // drain the pack; nothing is written
-      const body = refusalReport(parsed.commands, parsed.capabilities, `margo: GIT_ACCESS_DENIED ${denied}`);
+      source.on('error', () => undefined);
+      const body = refusalReport(
+        parsed.commands,
+        parsed.capabilities,
+        `margo: ${refused.code ?? 'GIT_ACCESS_DENIED'} ${refused.reason}`,
+      );
       res.writeHead(200, {
         'Content-Type': 'application/x-git-receive-pack-result',
         'Content-Length': body.length,
@@ -477,7 +535,7 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
     }
     const rest = Readable.from(
       (async function* () {
-        yield head;
+        yield* received;
         while (true) {
           const n = await it.next();
           if (n.done) return;
@@ -486,6 +544,32 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
       })(),
     );
     await runBackend(req, res, route, token, rest, undefined, parsed.commands);
+  }
+
+  /** The request body, gunzipped in Node when sent gzip (so a corrupt body is a 400, not a git failure). */
+  function decodedBody(req: IncomingMessage): Readable | undefined {
+    const encoding = (req.headers['content-encoding'] ?? '').toLowerCase();
+    if (encoding === 'gzip' || encoding === 'x-gzip') {
+      const gunzip = createGunzip();
+      req.on('error', (e) => gunzip.destroy(e));
+      return req.pipe(gunzip);
+    }
+    if (encoding && encoding !== 'identity') {
+      req.resume();
+      return undefined;
+    }
+    return req;
+  }
+
+  /** Answers a malformed request with a 4xx and counts it against the address. */
+  function badRequest(req: IncomingMessage, res: ServerResponse, status: number, message: string): void {
+    failures?.fail(addressOf(req));
+    req.resume();
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    sendText(res, status, `margo: GIT_BAD_REQUEST ${message}`);
   }
 
   /** After receive-pack: one event per ref that now points where the push asked (before the client sees the end of the answer). */
@@ -517,28 +601,53 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
   }
 
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
-    const url = new URL(req.url ?? '/', 'http://x');
+    const rawPath = (req.url ?? '/').split('?')[0]!;
+    if (!rawPath.startsWith(`${basePath}/`)) return false;
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://x');
+      decodeURIComponent(url.pathname);
+    } catch {
+      badRequest(req, res, 400, 'malformed request URL');
+      return true;
+    }
     if (!url.pathname.startsWith(`${basePath}/`)) return false;
     try {
+      const blocked = failures?.retryAfterSeconds(addressOf(req)) ?? 0;
+      if (blocked > 0) {
+        req.resume();
+        sendText(
+          res,
+          429,
+          `margo: GIT_RATE_LIMITED too many failed or malformed requests from this address; retry in ${blocked}s`,
+          { 'Retry-After': String(blocked) },
+        );
+        return true;
+      }
       const route = parseGitPath(
         url.pathname.slice(basePath.length + 1),
         req.method ?? 'GET',
         url.searchParams.get('service'),
       );
       if ('error' in route) {
+        if (route.error === 404) failures?.fail(addressOf(req));
+        req.resume();
         sendText(res, route.error, `margo: ${route.message}`);
         return true;
       }
       const plaintext = tokenFromHeader(req.headers.authorization);
       const token = plaintext ? opts.tokens.verify(plaintext) : undefined;
       if (!token) {
+        // A client first asks without credentials and retries with them (git's normal dance):
+        // only a wrong token counts as a failure.
+        if (plaintext) failures?.fail(addressOf(req));
         req.resume();
         sendText(
           res,
           401,
           plaintext
-            ? 'margo: the token is unknown, revoked or expired'
-            : 'margo: authentication required (use a margo token as the password)',
+            ? 'margo: GIT_AUTH_FAILED the token is unknown, revoked or expired'
+            : 'margo: GIT_AUTH_FAILED authentication required (use a margo token as the password)',
           {
             'WWW-Authenticate': 'Basic realm="margo", charset="UTF-8"',
           },
@@ -600,10 +709,11 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
         }
       }
       if (route.action === 'receive-pack') await handleReceivePack(req, res, route, token);
-      else {
-        const enc = req.headers['content-encoding'];
-        await runBackend(req, res, route, token, route.action === 'upload-pack' ? req : undefined, enc);
-      }
+      else if (route.action === 'upload-pack') {
+        const body = decodedBody(req);
+        if (!body) badRequest(req, res, 415, 'unsupported Content-Encoding');
+        else await runBackend(req, res, route, token, body, undefined);
+      } else await runBackend(req, res, route, token, undefined, undefined);
     } catch (e) {
       opts.onError?.(e);
       if (!res.headersSent) sendText(res, 500, 'margo: internal error in the git server');
@@ -623,3 +733,25 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
     },
   });
 }
+
+const isError = (f: PushFinding): boolean => (f.severity ?? 'error') === 'error';
+
+/** The client's address, the key of the failure limiter. */
+function addressOf(req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+function authFailureLimiter(
+  o: GitHttpHandlerOptions['authFailures'],
+  now?: () => number,
+): FailureRateLimiter | undefined {
+  if (o === false) return undefined;
+  if (o instanceof FailureRateLimiter) return o;
+  return new FailureRateLimiter({
+    ...(o ?? DEFAULT_AUTH_FAILURES),
+    ...(now ? { now } : {}),
+  });
+}
+
+/** Failed authentications or malformed requests one address may make per window. */
+export const DEFAULT_AUTH_FAILURES = { maxFailures: 30, windowMs: 60_000 };

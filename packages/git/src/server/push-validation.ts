@@ -18,6 +18,8 @@ export interface ChangedFile {
   status: 'added' | 'modified' | 'deleted';
   /** New blob id (the old one for deleted files). */
   oid: string;
+  /** New file mode (`100644`, `100755`, `120000` symlink, `160000` gitlink; the old one for deleted files). */
+  mode?: string;
 }
 
 /** One problem with a push, shown to the pusher as `file:line:col CODE message`. */
@@ -72,7 +74,7 @@ export interface QuarantineEnv {
   quarantine?: string;
 }
 
-function envOf(q: QuarantineEnv): Record<string, string> {
+export function envOf(q: QuarantineEnv): Record<string, string> {
   const env: Record<string, string> = { GIT_DIR: q.gitDir };
   if (q.objectDirectory) env.GIT_OBJECT_DIRECTORY = q.objectDirectory;
   if (q.alternates) env.GIT_ALTERNATE_OBJECT_DIRECTORIES = q.alternates;
@@ -127,11 +129,23 @@ export async function changedFiles(q: QuarantineEnv, u: RefUpdate): Promise<Chan
     const meta = parts[i]!;
     const path = parts[i + 1]!;
     if (!meta.startsWith(':')) break;
-    const [, , oldOid, newOid, status] = meta.slice(1).split(' ');
-    if (status === 'D') out.push({ path, status: 'deleted', oid: oldOid! });
-    else out.push({ path, status: status === 'A' ? 'added' : 'modified', oid: newOid! });
+    const [oldMode, newMode, oldOid, newOid, status] = meta.slice(1).split(' ');
+    if (status === 'D') out.push({ path, status: 'deleted', oid: oldOid!, mode: oldMode! });
+    else out.push({ path, status: status === 'A' ? 'added' : 'modified', oid: newOid!, mode: newMode! });
   }
   return out;
+}
+
+async function catBlob(q: QuarantineEnv, spec: string): Promise<Buffer | null> {
+  const res = await execGit(['cat-file', '--batch'], { env: envOf(q), cwd: q.gitDir, input: `${spec}\n` });
+  return parseCatFileBatch(res.stdout, 'blob')[0] ?? null;
+}
+
+/** A blob of the push (in quarantine) or already stored. */
+export async function readBlob(q: QuarantineEnv, oid: string): Promise<Buffer> {
+  const b = await catBlob(q, oid);
+  if (!b) throw new MargoError('GIT_REF_NOT_FOUND', `blob ${oid} not found`);
+  return b;
 }
 
 /** Builds the reader functions validators use, bound to the quarantine environment. */
@@ -143,21 +157,13 @@ export function validationContext(
   changes: ChangedFile[],
 ): PushValidationContext {
   const env = envOf(q);
-  const catBlob = async (spec: string): Promise<Buffer | null> => {
-    const res = await execGit(['cat-file', '--batch'], { env, cwd: q.gitDir, input: `${spec}\n` });
-    return parseCatFileBatch(res.stdout, 'blob')[0] ?? null;
-  };
   return {
     repo,
     token,
     update,
     changes,
-    readBlob: async (oid) => {
-      const b = await catBlob(oid);
-      if (!b) throw new MargoError('GIT_REF_NOT_FOUND', `blob ${oid} not found`);
-      return b;
-    },
-    readFile: (path) => catBlob(`${update.after}:${path}`),
+    readBlob: (oid) => readBlob(q, oid),
+    readFile: (path) => catBlob(q, `${update.after}:${path}`),
     listFiles: async (prefix) => {
       const res = await execGit(
         [

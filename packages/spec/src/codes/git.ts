@@ -71,4 +71,40 @@ export const gitCodes = {
     summary: 'The embedded Git server cannot run (for example no `git` binary on the orchestrator host).',
     hint: 'Install git on the orchestrator host (devices do not need it).',
   },
+  GIT_CATALOG_VERSION_IMMUTABLE: {
+    summary: 'A push changed or deleted files of an application version already published in the catalog.',
+    hint: 'Publish a new version instead; to withdraw a bad one, yank it (`margo app yank APP VERSION --reason ...`).',
+  },
+  GIT_CATALOG_PATH_MISMATCH: {
+    summary: "A catalog margo.yaml declares an id or version that is not its folder's (<id>/<version>/margo.yaml).",
+    hint: 'Move the files to <metadata.id>/<metadata.version>/ or correct metadata.id / metadata.version.',
+  },
+  GIT_CATALOG_YANK_INVALID: {
+    summary: 'A yank record (<app>/<version>/yanked.yaml) is malformed, names no published version, or was changed.',
+    hint: 'Write it with `margo app yank APP VERSION --reason TEXT`; a yank is recorded once and never edited.',
+  },
+  GIT_LINK_REFUSED: {
+    summary: 'A push added a symbolic link (mode 120000) or a gitlink/submodule (mode 160000); the server accepts regular files only.',
+    hint: 'Replace the link with the file it points to; submodules are not supported.',
+  },
+  GIT_STATUS_PATH_REFUSED: {
+    summary: "A push to a device's status branch wrote a file that is not a status file, or a file too large.",
+    hint: 'The status branch holds capabilities.json, observed.json, signatures.json and deployments/<id>.json only.',
+  },
+  GIT_STATUS_BRANCH_PROTECTED: {
+    summary: "A push tried to delete a device's status branch.",
+    hint: 'The status branch is the record of what the device reported; it can be rewritten by the device but not deleted.',
+  },
+  GIT_PUSH_TOO_LARGE: {
+    summary: 'A push carried more objects, or a longer ref update list, than the server accepts.',
+    hint: 'Push less at once; device status pushes are small by design.',
+  },
+  GIT_BAD_REQUEST: {
+    summary: 'The Git server or catalog file route received a malformed request (bad URL encoding, corrupt gzip body, bad protocol data).',
+    hint: 'Use a stock git client; repeated malformed requests from one address are rate limited.',
+  },
+  GIT_CATALOG_FILE_FORBIDDEN: {
+    summary: "A device token asked for a catalog file that its device's desired state does not reference.",
+    hint: 'Devices may download only the packages their own deployments name; use an operator or admin token to browse the catalog.',
+  },
 } as const satisfies CodeTable;
