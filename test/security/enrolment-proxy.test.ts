@@ -245,4 +245,47 @@ describe('enrolment through an attacker-controlled proxy', { timeout: 300_000 },
     assert.equal(cert, stored, 'the only certificate for dev1 is the device own');
     assert.match(cli.logs.agent ?? '', /enrolled/);
   });
+
+  it('malformed onboarding requests get 4xx problems (never 500, never a hang) and count towards the rate limit', async () => {
+    assert.ok(enrolmentString, 'setup ran');
+    const base = `http://127.0.0.1:${port}`;
+    const json = { 'content-type': 'application/json' };
+    const bad: [string, RequestInit][] = [
+      ['/onboarding', { method: 'POST', headers: json, body: Buffer.alloc(2 << 20, 0x20) }],
+      [
+        '/onboarding',
+        { method: 'POST', headers: { ...json, 'content-encoding': 'gzip' }, body: '\x1f\x8bjunk' },
+      ],
+      ['/onboarding', { method: 'POST', headers: json, body: '{"deviceId":' }],
+      ['/onboarding/%zz', { method: 'POST', headers: json, body: '{}' }],
+      ['/onboarding%', { method: 'GET' }],
+      ['/oauth/token%00', { method: 'POST', body: 'grant_type=%zz' }],
+      [
+        '/onboarding',
+        {
+          method: 'POST',
+          headers: json,
+          body: JSON.stringify({ deviceId: 'dev9', csr: 'x', enrolmentToken: 'mge_x' }),
+        },
+      ],
+    ];
+    const statuses: number[] = [];
+    for (let i = 0; i < 12 && !statuses.includes(429); i++) {
+      const [path, init] = bad[i % bad.length]!;
+      // a hang would be a failure: every answer must come within 10 s
+      const res = await fetch(base + path, { ...init, signal: AbortSignal.timeout(10_000) });
+      statuses.push(res.status);
+      assert.ok(res.status >= 400 && res.status < 500, `${path}: ${res.status} ${await res.text()}`);
+    }
+    assert.ok(statuses.includes(429), `rate limited after malformed requests: ${statuses.join(' ')}`);
+    // the limit now also holds back a well-formed request from this address
+    const dev9 = createDeviceKeyAndCsr('dev9', { bits: BITS }).csrPem;
+    const r = await fetch(`${base}/onboarding`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ deviceId: 'dev9', csr: dev9, tokenId: 'A'.repeat(16), proof: 'x' }),
+    });
+    assert.equal(r.status, 429);
+    assert.equal((await readDeviceCert(pkiDir(), 'dev9')) !== undefined, false);
+  });
 });

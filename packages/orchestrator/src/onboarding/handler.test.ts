@@ -260,7 +260,7 @@ test('failed enrolments are rate-limited per address', async (t) => {
 });
 
 test('malformed and oversized bodies: 4xx problems (never 500), counted by the rate limiter', async (t) => {
-  const s = await setup(t, { rateLimit: { maxFailures: 4, windowMs: 60_000 } });
+  const s = await setup(t, { rateLimit: { maxFailures: 5, windowMs: 60_000 } });
   const raw = async (body: string | Buffer, headers: Record<string, string> = {}) => {
     const res = await fetch(`${s.base}/onboarding`, {
       method: 'POST',
@@ -272,6 +272,11 @@ test('malformed and oversized bodies: 4xx problems (never 500), counted by the r
   const oversized = await raw(Buffer.alloc(1 << 20, 0x20));
   assert.deepEqual([oversized.status, oversized.body.code], [400, 'TRUST_ENROL_REQUEST_INVALID']);
   const gz = await raw('\x1f\x8b not gzip', { 'content-encoding': 'gzip' });
+  const badPath = await fetch(`${s.base}/onboarding/%zz`, { method: 'POST' });
+  assert.deepEqual(
+    [badPath.status, ((await badPath.json()) as { code: string }).code],
+    [404, 'TRUST_ENROL_REQUEST_INVALID'],
+  );
   assert.deepEqual([gz.status, gz.body.code], [400, 'TRUST_ENROL_REQUEST_INVALID']);
   const notJson = await raw('{"deviceId":');
   assert.deepEqual([notJson.status, notJson.body.code], [400, 'TRUST_ENROL_REQUEST_INVALID']);

@@ -90,8 +90,9 @@ const noLog: OnboardingLogger = { info() {}, warn() {} };
 
 /**
  * The onboarding HTTP API (node:http, no framework). Returns a handler that answers
- * `GET /onboarding/certificate`, `POST /onboarding` and `POST /oauth/token` and resolves `true`,
- * or resolves `false` for any other path so the caller can try its next handler.
+ * `GET /onboarding/certificate`, `POST /onboarding` and `POST /oauth/token` and resolves `true`;
+ * any other path under `/onboarding` or `/oauth/` gets a 404 problem (counted by the rate
+ * limiter); any other path resolves `false` so the caller can try its next handler.
  *
  * @example
  * const onboarding = createOnboardingHttpHandler({ dataDir, pki: await loadPki(join(dataDir, 'pki')),
@@ -130,6 +131,12 @@ export function createOnboardingHttpHandler(
       const ctype = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       if (ctype !== 'application/json')
         throw new MargoError('TRUST_ENROL_REQUEST_INVALID', 'send the enrolment request as application/json');
+      const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+      if (encoding !== 'identity')
+        throw new MargoError(
+          'TRUST_ENROL_REQUEST_INVALID',
+          'send the enrolment request without content-encoding',
+        );
       let body: Partial<EnrolmentRequest>;
       try {
         body = JSON.parse((await readBody(req)).toString('utf8')) as Partial<EnrolmentRequest>;
@@ -319,6 +326,18 @@ export function createOnboardingHttpHandler(
     if (path === ONBOARDING_PATHS.token) {
       if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
       await token(req, res);
+      return true;
+    }
+    if (path.startsWith(ONBOARDING_PATHS.enrol) || path.startsWith('/oauth/')) {
+      // Any other path under the onboarding prefixes (a typo, or a probe with a malformed URL) is
+      // answered here and counted, instead of being passed on to a router that may not answer.
+      if (limited(req, res)) return true;
+      limiter.fail(remoteKey(req));
+      sendProblem(
+        res,
+        new MargoError('TRUST_ENROL_REQUEST_INVALID', 'no onboarding endpoint at this path'),
+        404,
+      );
       return true;
     }
     return false;
