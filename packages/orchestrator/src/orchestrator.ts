@@ -127,6 +127,8 @@ export class Orchestrator {
   private readonly resignBeforeExpiryMs: number;
   private states = new Map<string, DeviceState>();
   private reports = new Map<string, DeviceReport>();
+  /** Highest signed status sequence number accepted per device (persisted as DeviceState.statusSeq). */
+  private readonly statusSeq = new Map<string, bigint>();
   /** When each device last fetched or pushed with its own token (ms, orchestrator clock). */
   private readonly seenAt = new Map<string, number>();
   private knownRepos = new Set<string>();
@@ -239,6 +241,8 @@ export class Orchestrator {
   private async load(): Promise<void> {
     if (this.loaded) return;
     this.states = await loadDeviceStates(this.opts.dataDir);
+    for (const [id, st] of this.states)
+      if (st.statusSeq && /^[0-9]{1,20}$/.test(st.statusSeq)) this.statusSeq.set(id, BigInt(st.statusSeq));
     this.loaded = true;
   }
 
@@ -429,6 +433,8 @@ export class Orchestrator {
       statusOid,
     };
     delete state.error;
+    const seq = this.statusSeq.get(id);
+    if (seq !== undefined) state.statusSeq = seq.toString();
     if (trusted.foreign) state.foreignMain = { ...trusted.foreign, at: this.now() };
     if (trusted.signedOid) state.signedOid = trusted.signedOid;
     else delete state.signedOid;
@@ -540,9 +546,32 @@ export class Orchestrator {
   /** Reads (and, with a verifier, checks) a status report; problems are logged once per report. */
   private async readReport(id: string, gitdir: string, oid: string | null): Promise<DeviceReport> {
     const v = this.opts.statusVerifier;
-    const report = await readDeviceStatus(gitdir, oid, v ? { deviceId: id, verifier: v } : undefined);
+    const minSeq = this.statusSeq.get(id) ?? 0n;
+    const report = await readDeviceStatus(gitdir, oid, v ? { deviceId: id, verifier: v, minSeq } : undefined);
     // An ignored file does not erase what the device last reported genuinely (while this process runs).
     const prev = this.reports.get(id);
+    if (report.replayed) {
+      // Old signed status pushed again: the last accepted report stands, flagged.
+      for (const p of report.problems)
+        this.log.warn(
+          { deviceId: id, statusCommit: oid, path: p.path, code: p.code, reason: p.message },
+          'status file ignored',
+        );
+      return {
+        ...(prev ?? { statuses: new Map() }),
+        oid,
+        problems: report.problems,
+        replayed: true,
+      };
+    }
+    if (report.seq !== undefined && report.seq > minSeq) {
+      this.statusSeq.set(id, report.seq);
+      const st = this.states.get(id);
+      if (st) {
+        st.statusSeq = report.seq.toString();
+        this.dirty = true;
+      }
+    }
     if (
       !report.capabilities &&
       prev?.capabilities &&

@@ -1,5 +1,14 @@
 import type { DeploymentStatus, DeviceCapabilities, ParamValue } from '@margo-gitops/spec';
-import { CAPABILITIES_FILE, DEPLOYMENT_STATUS_DIR, MargoError, OBSERVED_FILE } from '@margo-gitops/spec';
+import {
+  CAPABILITIES_FILE,
+  DEPLOYMENT_STATUS_DIR,
+  MargoError,
+  OBSERVED_FILE,
+  parseObserved,
+  statusFileDigest,
+  toMargoError,
+  type Observed,
+} from '@margo-gitops/spec';
 import { parse } from 'yaml';
 import type { CurrentDeployment } from '../core/desired-state.js';
 import { normaliseCapabilities, normaliseStatus } from '../spec-adapter.js';
@@ -122,6 +131,10 @@ export interface DeviceReport {
   statuses: Map<string, DeploymentStatus>;
   /** Files ignored: unreadable (ORCH_STATUS_INVALID) or refused by the status verifier (TRUST_STATUS_*). */
   problems: StatusProblem[];
+  /** The sequence number of the signed observed.json, when the report has one. */
+  seq?: bigint;
+  /** The head is older than a report already accepted from the device (TRUST_STATUS_REPLAYED). */
+  replayed?: boolean;
 }
 
 export interface StatusProblem {
@@ -165,14 +178,90 @@ async function lastGenuineCapabilities(
   return undefined;
 }
 
+/** The status-binding file and the device's sequence number, when the report carries them. */
+function checkObserved(files: Map<string, Buffer>, minSeq: bigint, out: DeviceReport): 'ok' | 'replayed' {
+  const bytes = files.get(OBSERVED_FILE);
+  let observed: Observed | undefined;
+  if (bytes) {
+    try {
+      observed = parseObserved(bytes);
+    } catch (e) {
+      // An agent before 0.2 wrote {commit} only: it binds nothing, so it is accepted only from a
+      // device that never sent a sequence number.
+      const legacy = legacyObservedCommit(bytes);
+      if (legacy === undefined || minSeq > 0n) {
+        out.problems.push({
+          path: OBSERVED_FILE,
+          code: legacy === undefined ? toMargoError(e).code : 'TRUST_STATUS_REPLAYED',
+          message:
+            legacy === undefined ? toMargoError(e).message : 'observed.json carries no sequence number',
+        });
+        files.delete(OBSERVED_FILE);
+      } else out.observedCommit = legacy;
+    }
+  }
+  if (!observed) {
+    if (minSeq === 0n) return 'ok';
+    for (const path of files.keys())
+      out.problems.push({
+        path,
+        code: 'TRUST_STATUS_REPLAYED',
+        message: `this status commit carries no signed sequence number; the device sent ${minSeq} before`,
+      });
+    return 'replayed';
+  }
+  if (observed.seq < minSeq) {
+    for (const path of files.keys())
+      out.problems.push({
+        path,
+        code: 'TRUST_STATUS_REPLAYED',
+        message: `status sequence ${observed.seq} is older than ${minSeq}, already accepted from this device`,
+      });
+    return 'replayed';
+  }
+  out.seq = observed.seq;
+  out.observedCommit = observed.commit;
+  for (const [path, bytes] of [...files]) {
+    if (path === OBSERVED_FILE) continue;
+    if (observed.files.get(path) !== statusFileDigest(bytes)) {
+      files.delete(path);
+      out.problems.push({
+        path,
+        code: 'TRUST_STATUS_STALE',
+        message: `${path} is not listed with this digest in the signed observed.json of the same commit`,
+      });
+    }
+  }
+  return 'ok';
+}
+
+function legacyObservedCommit(bytes: Buffer): string | undefined {
+  try {
+    const doc = JSON.parse(bytes.toString('utf8')) as Record<string, unknown> | null;
+    if (
+      doc &&
+      Object.keys(doc).length === 1 &&
+      typeof doc.commit === 'string' &&
+      /^[0-9a-f]{40}$/.test(doc.commit)
+    )
+      return doc.commit;
+  } catch {
+    /* not JSON */
+  }
+  return undefined;
+}
+
 /**
  * Reads the `status` branch of a device repository. With a verifier, only files signed by this
- * device are used; the others are ignored and listed in `problems` with their codes.
+ * device are used; the others are ignored and listed in `problems` with their codes. Signed files
+ * count only when the same commit's signed observed.json lists their digest, and only when its
+ * sequence number is not below `minSeq` (the highest the orchestrator accepted from the device):
+ * otherwise the whole report is a replay (`replayed`), and nothing of it is used.
  */
 export async function readDeviceStatus(
   gitdir: string,
   oid: string | null,
-  verify?: { deviceId: string; verifier: StatusVerifier },
+  verify?: { deviceId: string; verifier: StatusVerifier; minSeq?: bigint },
 ): Promise<DeviceReport> {
   const out: DeviceReport = { oid, statuses: new Map(), problems: [] };
   if (!oid) return out;
@@ -183,7 +272,14 @@ export async function readDeviceStatus(
     const r = await verify.verifier(verify.deviceId, files);
     files = r.files;
     out.problems.push(...r.refused);
-    if (r.refused.some((p) => p.path === CAPABILITIES_FILE)) {
+    if (checkObserved(files, verify.minSeq ?? 0n, out) === 'replayed') {
+      out.replayed = true;
+      return out;
+    }
+    // The history fallback predates signed sequence numbers: old signed capabilities there may be
+    // exactly what a replay wants used, so a sequenced report falls back only to what the
+    // orchestrator itself accepted earlier (kept in memory by the caller).
+    if (out.seq === undefined && !verify.minSeq && out.problems.some((p) => p.path === CAPABILITIES_FILE)) {
       const genuine = await lastGenuineCapabilities(gitdir, commit.parents, verify);
       if (genuine) files.set(CAPABILITIES_FILE, genuine);
     }
@@ -193,6 +289,7 @@ export async function readDeviceStatus(
       if (path === CAPABILITIES_FILE)
         out.capabilities = normaliseCapabilities(JSON.parse(bytes.toString('utf8')));
       else if (path === OBSERVED_FILE) {
+        if (verify) continue; // checked above
         const commit = (JSON.parse(bytes.toString('utf8')) as { commit?: unknown } | null)?.commit;
         if (typeof commit !== 'string' || !/^[0-9a-f]{40}$/.test(commit))
           throw new Error('observed.json carries no commit id');

@@ -17,6 +17,8 @@ export interface DeviceState {
   /** Decimal string: manifest versions are 64-bit and must stay exact. */
   manifestVersion?: string;
   manifestExpiresAt?: number;
+  /** Highest sequence number of a signed status report accepted from the device (decimal). */
+  statusSeq?: string;
   /** The last time `main` held a commit the orchestrator did not sign, and what it was. */
   foreignMain?: { commit: string | null; code: string; reason: string; at: number };
   outcomes: DeploymentOutcome[];

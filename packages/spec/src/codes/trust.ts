@@ -121,6 +121,16 @@ export const trustCodes = {
     summary: 'A payload signature is not in the `<certificate>;<signature>` base64 form.',
   },
   TRUST_STATUS_WRONG_SIGNER: { summary: 'A status payload is signed by another device.' },
+  TRUST_STATUS_REPLAYED: {
+    summary:
+      "A status commit's signed observed.json carries a sequence number lower than one already accepted from the device (or none, after the device sent one).",
+    hint: 'Old signed status was pushed again, typically with a stolen device token: it is ignored and the last accepted report stays. Revoke the device token if this repeats.',
+  },
+  TRUST_STATUS_STALE: {
+    summary:
+      "A signed status file is not listed with its digest in the same commit's signed observed.json, so it is not part of the device's current report.",
+    hint: 'An older signed file was mixed into a newer status commit; it is ignored.',
+  },
   TRUST_STATUS_FORGED: {
     summary: 'A status payload signature is invalid or made with a key this orchestrator never certified.',
   },
