@@ -227,6 +227,14 @@ describe('enrolment through an attacker-controlled proxy', { timeout: 300_000 },
     assert.deepEqual(await issuedToDev1(), { cert: true, gitTokens: 1, clients: 1 });
     const honest = enrolAttempts().at(-1)!;
     assert.equal(honest.upstream?.status, 201);
+    // the proxy relayed the answer but cannot read the device's Git token or client secret
+    const creds = JSON.parse(await readFile(join(dir, 'state-c', 'identity', 'enrolment.json'), 'utf8')) as {
+      token: string;
+      clientSecret: string;
+    };
+    assert.ok(creds.token && creds.clientSecret);
+    assert.ok(!honest.upstream!.body.includes(creds.token), 'Git token sealed to the device');
+    assert.ok(!honest.upstream!.body.includes(creds.clientSecret), 'client secret sealed to the device');
 
     // the attacker replays what it recorded: as is, and with its own CSR
     const replay = async (body: string) => {

@@ -16,6 +16,7 @@ import {
   enrolmentProofMatches,
   formatEnrolmentString,
   newEnrolmentSecret,
+  seal,
   signDeviceCsr,
   type KeyAndCert,
 } from '@margo-gitops/trust';
@@ -30,7 +31,7 @@ const token = newEnrolmentSecret();
 const enrolmentFor = (deviceId: string, pin = certificateFingerprint(ca.certPem)) =>
   formatEnrolmentString({ deviceId, ...token, caFingerprint: pin });
 
-type Behaviour = 'ok' | 'refuse' | 'fail' | 'foreign-cert';
+type Behaviour = 'ok' | 'refuse' | 'fail' | 'foreign-cert' | 'plaintext';
 
 async function fakeServer(t: import('node:test').TestContext) {
   const state = {
@@ -70,16 +71,20 @@ async function fakeServer(t: import('node:test').TestContext) {
       return res.end(JSON.stringify({ status: 500, detail: 'internal error', code: 'INTERNAL_ERROR' }));
     }
     const issuer: KeyAndCert = state.behaviour === 'foreign-cert' ? otherCa : ca;
+    const cert = signDeviceCsr(issuer, body.csr, { expectedDeviceId: body.deviceId });
     res.writeHead(201, { 'content-type': 'application/json' });
     res.end(
       JSON.stringify({
         deviceId: body.deviceId,
         clientId: 'c-1',
-        clientSecret: 'mgc_secret',
+        clientSecret: state.behaviour === 'plaintext' ? 'mgc_secret' : seal('mgc_secret', cert),
         tokenEndpoint: 'http://x/oauth/token',
-        certificate: signDeviceCsr(issuer, body.csr, { expectedDeviceId: body.deviceId }),
+        certificate: cert,
         caCertificate: ca.certPem,
-        repository: { url: `http://x/git/devices/${body.deviceId}.git`, token: 'mgt_git' },
+        repository: {
+          url: `http://x/git/devices/${body.deviceId}.git`,
+          token: state.behaviour === 'plaintext' ? 'mgt_git' : seal('mgt_git', cert),
+        },
       }),
     );
   });
@@ -199,6 +204,8 @@ test('enrol surfaces server refusals by code, rejects foreign certificates, and 
   s.state.behaviour = 'fail';
   assert.equal(await codeOfAsync(() => enrol(opts)), 'INTERNAL_ERROR');
   s.state.behaviour = 'foreign-cert';
+  assert.equal(await codeOfAsync(() => enrol(opts)), 'TRUST_ENROL_RESPONSE_INVALID');
+  s.state.behaviour = 'plaintext'; // credentials a proxy could have read (or swapped) on the way
   assert.equal(await codeOfAsync(() => enrol(opts)), 'TRUST_ENROL_RESPONSE_INVALID');
   await assert.rejects(stat(identityPaths(s.stateDir).enrolment), 'nothing stored for a refused answer');
   s.state.behaviour = 'ok';

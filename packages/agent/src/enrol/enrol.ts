@@ -11,6 +11,7 @@ import {
   normaliseFingerprint,
   parseEnrolmentString,
   readFileIfExists,
+  unseal,
   verifyDeviceCert,
   writeFileAtomic,
   writeFileExclusive,
@@ -219,14 +220,28 @@ export async function enrol(opts: EnrolOptions): Promise<Enrolment> {
       { cause: e },
     );
   }
+  // The server seals the Git token and the client secret to this key, so that nothing on the path
+  // (a proxy that relayed the answer) can read them; plaintext is refused.
+  let gitToken: string;
+  let clientSecret: string;
+  try {
+    gitToken = unseal(r.repository.token, keyPem);
+    clientSecret = unseal(r.clientSecret, keyPem);
+  } catch (e) {
+    throw new MargoError(
+      'TRUST_ENROL_RESPONSE_INVALID',
+      'the Git token and client secret of the answer are not sealed to this device key',
+      { cause: e },
+    );
+  }
   const record: EnrolmentRecord = {
     version: 1,
     deviceId: deviceId,
     serverUrl: opts.serverUrl,
     repoUrl: r.repository.url,
-    token: r.repository.token,
+    token: gitToken,
     clientId: r.clientId,
-    clientSecret: r.clientSecret,
+    clientSecret,
     tokenEndpoint: r.tokenEndpoint,
     caFingerprint: caFp,
     certificateSerial: describeCertificate(r.certificate).serial,

@@ -12,6 +12,7 @@ import {
   enrolmentRequestFields,
   initPki,
   readDeviceCert,
+  unseal,
   verifyDeviceCert,
 } from '@margo-gitops/trust';
 import { createOnboardingHttpHandler, type OnboardingHandlerOptions } from './handler.js';
@@ -91,7 +92,10 @@ test('POST /onboarding enrols once and issues working client credentials', async
   const r = await s.post({ ...enrolmentRequestFields(token, dev.csrPem), facts: { hostname: 'p7' } });
   assert.equal(r.status, 201, JSON.stringify(r.body));
   assert.equal(r.body.repository.url, 'http://git.example/git/devices/press-7.git');
-  assert.equal(r.body.repository.token, 'mgt_git-token-for-press-7');
+  // the secrets of the answer are sealed to the device key: a relaying proxy cannot read them
+  assert.doesNotMatch(JSON.stringify(r.body), /mgt_git-token-for-press-7|mgc_/);
+  assert.equal(unseal(r.body.repository.token, dev.keyPem), 'mgt_git-token-for-press-7');
+  const clientSecret = unseal(r.body.clientSecret, dev.keyPem);
   assert.equal(r.body.caCertificate, s.pki.ca.certPem);
   assert.equal(
     verifyDeviceCert(s.pki.ca.certPem, r.body.certificate, { deviceId: 'press-7' }).deviceId,
@@ -105,7 +109,7 @@ test('POST /onboarding enrols once and issues working client credentials', async
   const form = new URLSearchParams({
     grant_type: 'client_credentials',
     client_id: r.body.clientId,
-    client_secret: r.body.clientSecret,
+    client_secret: clientSecret,
   });
   const t1 = await fetch(r.body.tokenEndpoint, {
     method: 'POST',
@@ -117,7 +121,7 @@ test('POST /onboarding enrols once and issues working client credentials', async
   assert.equal(tok.token_type, 'Bearer');
   assert.equal(tok.expires_in, 3600);
   assert.equal((await s.clients.verifyAccessToken(tok.access_token)).deviceId, 'press-7');
-  const basic = Buffer.from(`${r.body.clientId}:${r.body.clientSecret}`).toString('base64');
+  const basic = Buffer.from(`${r.body.clientId}:${clientSecret}`).toString('base64');
   const t2 = await fetch(r.body.tokenEndpoint, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basic}` },
@@ -139,7 +143,7 @@ test('POST /onboarding enrols once and issues working client credentials', async
       body: new URLSearchParams({
         grant_type: 'password',
         client_id: r.body.clientId,
-        client_secret: r.body.clientSecret,
+        client_secret: clientSecret,
       }),
       status: 400,
       error: 'unsupported_grant_type',

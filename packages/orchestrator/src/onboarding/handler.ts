@@ -7,6 +7,7 @@ import {
   checkDeviceCsr,
   readDeviceCert,
   removeDeviceCert,
+  seal,
   signDeviceCsr,
   writeDeviceCert,
   type Pki,
@@ -43,12 +44,17 @@ export interface EnrolmentRequest {
 export interface EnrolmentResponse {
   deviceId: string;
   clientId: string;
+  /**
+   * OAuth2 client secret, sealed to the issued device certificate (`sealed:v1:...`): only the
+   * holder of the device key reads it, not a proxy that relays this answer.
+   */
   clientSecret: string;
   tokenEndpoint: string;
   /** Device certificate, PEM. */
   certificate: string;
   /** Root CA certificate, PEM. */
   caCertificate: string;
+  /** `token`: the device's Git token, sealed to the device certificate like clientSecret. */
   repository: { url: string; token: string };
 }
 
@@ -196,12 +202,14 @@ export function createOnboardingHttpHandler(
         const response: EnrolmentResponse = {
           deviceId,
           clientId: client.clientId,
-          clientSecret: client.clientSecret,
+          // Sealed to the certificate just issued for the CSR the proof covers: a proxy on the path
+          // (even one terminating TLS) relays these without being able to read them.
+          clientSecret: seal(client.clientSecret, certPem),
           tokenEndpoint:
             opts.tokenEndpointUrl ?? `http://${req.headers.host ?? 'localhost'}${ONBOARDING_PATHS.token}`,
           certificate: certPem,
           caCertificate: opts.pki.ca.certPem,
-          repository: { url: opts.publicGitUrl(deviceId), token: gitToken },
+          repository: { url: opts.publicGitUrl(deviceId), token: seal(gitToken, certPem) },
         };
         await opts.onEnrolled?.(deviceId, certPem, body.facts ?? {});
         log.info({ deviceId, clientId: client.clientId, remote: remoteKey(req) }, 'device enrolled');
