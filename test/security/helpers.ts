@@ -14,6 +14,8 @@ import {
   createOnboardingHttpHandler,
   type OnboardingHandlerOptions,
 } from '../../packages/orchestrator/src/onboarding/index.js';
+import { freePort, MargoCli } from '../e2e/cli/harness.js';
+import { loadTestbed, testbedProcessEnv } from '../testbed/env.js';
 
 const GIT_ENV = {
   ...process.env,
@@ -138,4 +140,34 @@ export async function codeOf(fn: () => unknown): Promise<string | undefined> {
   } catch (e) {
     return (e as { code?: string }).code;
   }
+}
+
+/** GREETING served by hello-world (examples/hello-world) on 127.0.0.1:`port`; undefined when down. */
+export async function helloGreeting(port: number): Promise<string | undefined> {
+  const res = await fetch(`http://127.0.0.1:${port}/cgi-bin/env`, {
+    signal: AbortSignal.timeout(3000),
+  }).catch(() => undefined);
+  if (!res?.ok) return undefined;
+  return /^GREETING=(.*)$/m.exec(await res.text())?.[1];
+}
+
+/**
+ * What an end-to-end attack run against `margo serve` and a real agent starts from: a temp folder,
+ * a free server port and workload port, and a `margo` CLI on the testbed's environment (agents poll
+ * every second; no client context inherited from the caller).
+ */
+export async function e2eRun(
+  prefix: string,
+): Promise<{ dir: string; port: number; hostPort: number; cli: MargoCli }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const tb = loadTestbed();
+  const env: NodeJS.ProcessEnv = {
+    ...(tb ? testbedProcessEnv(tb) : process.env),
+    MARGO_CONFIG: join(dir, 'config.json'),
+    NO_COLOR: '1',
+    MARGO_AGENT_POLL_INTERVAL_SECONDS: '1',
+  };
+  for (const k of ['MARGO_SERVER', 'MARGO_TOKEN', 'MARGO_TOKEN_FILE', 'MARGO_CONTEXT', 'MARGO_DATA'])
+    delete env[k];
+  return { dir, port: await freePort(), hostPort: await freePort(), cli: new MargoCli(dir, env) };
 }
