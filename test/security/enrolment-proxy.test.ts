@@ -22,6 +22,7 @@ import { after, before, describe, it } from 'node:test';
 import {
   createDeviceKeyAndCsr,
   createRootCA,
+  describeCertificate,
   parseEnrolmentString,
   readDeviceCert,
   signDeviceCsr,
@@ -251,6 +252,14 @@ describe('enrolment through an attacker-controlled proxy', { timeout: 300_000 },
     const cert = await readDeviceCert(pkiDir(), 'dev1');
     const stored = await readFile(join(dir, 'state-c', 'identity', 'device.crt'), 'utf8');
     assert.equal(cert, stored, 'the only certificate for dev1 is the device own');
+    // the device's Git token expires with its certificate
+    const tokens = JSON.parse(
+      await readFile(join(dir, 'margo-data', 'auth', 'tokens.json'), 'utf8'),
+    ) as unknown;
+    const rec = JSON.stringify(tokens).match(/\{[^{}]*"deviceId":"dev1"[^{}]*\}/)?.[0];
+    assert.ok(rec, 'a Git token record for dev1');
+    const expiresAt = (JSON.parse(rec) as { expiresAt?: string }).expiresAt;
+    assert.equal(expiresAt && Date.parse(expiresAt), describeCertificate(stored).notAfter.getTime());
     assert.match(cli.logs.agent ?? '', /enrolled/);
   });
 

@@ -35,7 +35,8 @@ export interface OnboardingParts {
   dataDir: string;
   pki: Pki;
   publicGitUrl(deviceId: string): string;
-  issueGitToken(deviceId: string): Promise<string>;
+  /** `expiresAt`: the device certificate's notAfter (the Git token expires with it). */
+  issueGitToken(deviceId: string, opts: { expiresAt: Date }): Promise<string>;
   revokeGitToken(deviceId: string): void;
   onEnrolled(deviceId: string): void;
   log: {
@@ -122,9 +123,10 @@ export async function startServer(opts: {
     dataDir,
     pki,
     publicGitUrl: (id) => `${url}/git/devices/${id}.git`,
-    issueGitToken: async (id) => {
+    issueGitToken: async (id, { expiresAt }) => {
       await ensureDeviceRepo(reposRoot, id);
-      return tokens.issueToken('device', { deviceId: id, name: `device ${id}` }).token;
+      // expires with the device certificate (notAfter), not never
+      return tokens.issueToken('device', { deviceId: id, name: `device ${id}`, expiresAt }).token;
     },
     revokeGitToken: (id) => {
       for (const t of tokens.list()) if (t.deviceId === id && !t.revoked) tokens.revoke(t.id);

@@ -9,6 +9,7 @@ import {
   ClientCredentialStore,
   EnrolmentTokenStore,
   createDeviceKeyAndCsr,
+  describeCertificate,
   enrolmentRequestFields,
   initPki,
   readDeviceCert,
@@ -28,13 +29,17 @@ async function setup(t: import('node:test').TestContext, extra: Partial<Onboardi
   const tokens = new EnrolmentTokenStore(data, { now: () => now });
   const clients = new ClientCredentialStore(data);
   const enrolled: { deviceId: string; facts: Record<string, unknown> }[] = [];
+  const gitTokenExpiry = new Map<string, Date>();
   const handler = createOnboardingHttpHandler({
     dataDir: data,
     pki,
     enrolmentTokens: tokens,
     clients,
     publicGitUrl: (id) => `http://git.example/git/devices/${id}.git`,
-    issueGitToken: (id) => `mgt_git-token-for-${id}`,
+    issueGitToken: (id, o) => {
+      gitTokenExpiry.set(id, o.expiresAt);
+      return `mgt_git-token-for-${id}`;
+    },
     onEnrolled: (deviceId, _cert, facts) => void enrolled.push({ deviceId, facts }),
     ...extra,
   });
@@ -71,7 +76,7 @@ async function setup(t: import('node:test').TestContext, extra: Partial<Onboardi
       body: (await res.json()) as Record<string, any>,
     };
   };
-  return { data, pki, tokens, clients, enrolled, base, post, clock };
+  return { data, pki, tokens, clients, enrolled, base, post, clock, gitTokenExpiry };
 }
 
 test('GET /onboarding/certificate serves the root CA as base64 without line breaks', async (t) => {
@@ -102,6 +107,11 @@ test('POST /onboarding enrols once and issues working client credentials', async
     'press-7',
   );
   assert.equal(await readDeviceCert(s.pki.dir, 'press-7'), r.body.certificate);
+  // the Git token expires with the certificate
+  assert.equal(
+    s.gitTokenExpiry.get('press-7')?.getTime(),
+    describeCertificate(r.body.certificate).notAfter.getTime(),
+  );
   assert.deepEqual(s.enrolled, [{ deviceId: 'press-7', facts: { hostname: 'p7' } }]);
   assert.equal(r.body.tokenEndpoint, `${s.base}/oauth/token`);
 

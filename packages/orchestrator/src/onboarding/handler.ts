@@ -5,6 +5,7 @@ import {
   EnrolmentTokenStore,
   assertDeviceId,
   checkDeviceCsr,
+  describeCertificate,
   readDeviceCert,
   removeDeviceCert,
   seal,
@@ -69,8 +70,11 @@ export interface OnboardingHandlerOptions {
   clients?: ClientCredentialStore;
   /** Clone URL of the device's repository as the device must use it. */
   publicGitUrl(deviceId: string): string;
-  /** Issues the device's Git token (role device) and returns the plaintext once. */
-  issueGitToken(deviceId: string): string | Promise<string>;
+  /**
+   * Issues the device's Git token (role device) and returns the plaintext once. `expiresAt` is the
+   * device certificate's notAfter: the token must not outlive the identity it was issued to.
+   */
+  issueGitToken(deviceId: string, opts: { expiresAt: Date }): string | Promise<string>;
   /** Undo of issueGitToken when a later step fails (optional). */
   revokeGitToken?(deviceId: string): void | Promise<void>;
   /** Called after the certificate is stored, before answering (e.g. write devices/<id>.yaml to the fleet repo). */
@@ -197,7 +201,9 @@ export function createOnboardingHttpHandler(
       let gitTokenIssued = false;
       try {
         client = await clients.issue(deviceId);
-        const gitToken = await opts.issueGitToken(deviceId);
+        const gitToken = await opts.issueGitToken(deviceId, {
+          expiresAt: describeCertificate(certPem).notAfter,
+        });
         gitTokenIssued = true;
         const response: EnrolmentResponse = {
           deviceId,
