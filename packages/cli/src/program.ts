@@ -18,11 +18,13 @@ export interface Runners {
   appPublish: Runner<import('./commands/app/publish.js').PublishOptions>;
   appList: Runner<import('./commands/app/list.js').ListOptions>;
   appShow: Runner<import('./commands/app/show.js').ShowOptions>;
+  appYank: Runner<import('./commands/app/yank.js').YankOptions>;
   deviceAdd: Runner<import('./commands/device/add.js').AddOptions>;
   deviceList: Runner<import('./commands/device/list.js').ListOptions>;
   deviceShow: Runner<import('./commands/device/show.js').ShowOptions>;
   deviceLabel: Runner<import('./commands/device/label.js').LabelOptions>;
   deviceRevoke: Runner<import('./commands/device/revoke.js').RevokeOptions>;
+  pkiRotateSigningKey: Runner<import('./commands/pki/rotate-signing-key.js').RotateSigningKeyOptions>;
   deploy: Runner<import('./commands/deploy.js').DeployOptions>;
   undeploy: Runner<import('./commands/undeploy.js').UndeployOptions>;
   rollback: Runner<import('./commands/rollback.js').RollbackOptions>;
@@ -190,6 +192,18 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
     .action(async (id: string, o) =>
       done(await pe.runners.appShow({ app: id, output: o.output }, deps(conn(o)))),
     );
+  withConnection(
+    app
+      .command('yank')
+      .description('withdraw a published version: ranges stop picking it (recorded in the catalog, once)')
+      .argument('<id>', 'application id')
+      .argument('<version>', 'published version')
+      .requiredOption('--reason <text>', 'why (kept in the catalog and the commit message)'),
+  )
+    .addOption(outputOption())
+    .action(async (id: string, version: string, o) =>
+      done(await pe.runners.appYank({ app: id, version, reason: o.reason, output: o.output }, deps(conn(o)))),
+    );
 
   const device = program.command('device').description('manage fleet devices');
   withConnection(
@@ -237,6 +251,23 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
     .addOption(outputOption())
     .action(async (id: string, o) =>
       done(await pe.runners.deviceRevoke({ id, output: o.output }, deps(conn(o)))),
+    );
+
+  program
+    .command('pki')
+    .description("the orchestrator's keys (run on the server's machine)")
+    .command('rotate-signing-key')
+    .description('new desired-state signing key; --compromised also revokes the old one on every device')
+    .option('--compromised', 'the old key may have leaked: list it as revoked in every manifest')
+    .option('--data <dir>', 'data folder (env MARGO_DATA)', defaultData)
+    .addOption(outputOption())
+    .action(async (o) =>
+      done(
+        await pe.runners.pkiRotateSigningKey(
+          { data: o.data, compromised: Boolean(o.compromised), output: o.output },
+          deps({}),
+        ),
+      ),
     );
 
   withConnection(

@@ -20,6 +20,7 @@ import {
   createSignedStateAuditor,
   createStatusVerifier,
   loadPki,
+  loadSigningState,
   MANIFEST_FILE,
   nextManifestVersion,
   type Pki,
@@ -55,9 +56,14 @@ export const tokensFile = (dataDir: string) => join(dataDir, 'auth', 'tokens.jso
 /** How long a signed desired state stays valid (the orchestrator re-signs before expiry). */
 const MANIFEST_VALIDITY_MS = 7 * 24 * 3600 * 1000;
 
-/** Signs every device commit: adds margo-manifest.json (sha256 of each file, device id, version, expiry). */
+/**
+ * Signs every device commit: adds margo-manifest.json (sha256 of each file, device id, version,
+ * expiry, revoked signers). The signing key and pki/revoked-signers.json are re-read at each
+ * signing, so `margo pki rotate-signing-key` takes effect in a running server.
+ */
 export function manifestSigner(pki: Pki, now: () => number = Date.now): DesiredStateSigner {
   return async (deviceId, files, prev) => {
+    const current = await loadSigningState(pki.dir);
     const out = new Map(files);
     out.delete(MANIFEST_FILE);
     const manifest = createSignedManifest(
@@ -66,8 +72,9 @@ export function manifestSigner(pki: Pki, now: () => number = Date.now): DesiredS
         files: out,
         version: nextManifestVersion(prev.version > 0n ? prev.version : undefined, new Date(now())),
         expiresAt: new Date(now() + MANIFEST_VALIDITY_MS),
+        revokedSigners: current.revokedSigners,
       },
-      pki.signing,
+      current.signing,
     );
     out.set(MANIFEST_FILE, manifest);
     return out;

@@ -15,7 +15,9 @@ export interface DesiredStateVerifierOptions {
  * Agent: `(files, {commit}) => Promise<void>` that verifies a desired-state commit (all files of the
  * tree, margo-manifest.json included) and throws the TRUST_MANIFEST_* MargoError to refuse it. The
  * accepted version is remembered at once, so an older commit can never be accepted afterwards
- * (even if applying the accepted one fails); re-checking the same commit is accepted.
+ * (even if applying the accepted one fails); re-checking the same commit is accepted. So are the
+ * signing certificates it revokes: from then on whatever they sign is refused
+ * (TRUST_MANIFEST_SIGNER_REVOKED), whatever its version.
  *
  * @example
  * new Agent({ config, verifier: createDesiredStateVerifier({ caCertPem, deviceId, appliedManifestPath }) });
@@ -32,6 +34,7 @@ export function createDesiredStateVerifier(
       files,
       lastAppliedVersion: last?.version,
       lastAppliedDigest: last?.digest,
+      revokedSigners: last?.revokedSigners ?? [],
       now: opts.now?.() ?? new Date(),
     });
     if (!v.unchanged) await mem.record(opts.deviceId, v, state.commit);

@@ -1,6 +1,7 @@
 import { dirname } from 'node:path';
 import { MargoError } from '@margo-gitops/spec';
 import {
+  normaliseRevokedSigners,
   parseManifestVersion,
   parseSignedManifest,
   type ManifestVersion,
@@ -40,6 +41,11 @@ export interface AppliedManifestRecord {
   digest: string;
   appliedAt: string;
   commit?: string;
+  /**
+   * Union of `revokedSigners` of every manifest accepted so far (sorted): signing certificates
+   * this device refuses from now on. Only ever grows; absent until a manifest revoked one.
+   */
+  revokedSigners?: string[];
 }
 
 /**
@@ -62,6 +68,10 @@ export class AppliedManifestStore {
     try {
       const r = JSON.parse(b.toString('utf8')) as AppliedManifestRecord;
       parseManifestVersion(r.version);
+      if (r.revokedSigners !== undefined) {
+        if (!Array.isArray(r.revokedSigners)) throw new Error('revokedSigners is not a list');
+        normaliseRevokedSigners(r.revokedSigners);
+      }
       return r;
     } catch (e) {
       // refusing to start is safer than forgetting the version (which would re-open rollback)
@@ -72,10 +82,16 @@ export class AppliedManifestStore {
     }
   }
 
-  /** Records an applied manifest; refuses to move backwards (TRUST_MANIFEST_ROLLBACK). */
+  /**
+   * Records an applied manifest; refuses to move backwards (TRUST_MANIFEST_ROLLBACK). The revoked
+   * signers of the manifest are added to those already remembered, never replacing them: a later
+   * manifest cannot un-revoke a key.
+   */
   async record(
     deviceId: string,
-    verified: Pick<VerifiedManifest, 'version' | 'digest'>,
+    verified: Pick<VerifiedManifest, 'version' | 'digest'> & {
+      manifest?: { revokedSigners?: readonly string[] };
+    },
     commit?: string,
     now = new Date(),
   ): Promise<void> {
@@ -87,12 +103,17 @@ export class AppliedManifestStore {
       );
     }
     await ensurePrivateDir(dirname(this.path));
+    const revokedSigners = normaliseRevokedSigners([
+      ...(last?.revokedSigners ?? []),
+      ...(verified.manifest?.revokedSigners ?? []),
+    ]);
     const rec: AppliedManifestRecord = {
       deviceId,
       version: verified.version.toString(),
       digest: verified.digest,
       appliedAt: now.toISOString(),
       ...(commit ? { commit } : {}),
+      ...(revokedSigners.length ? { revokedSigners } : {}),
     };
     await writeFileAtomic(this.path, JSON.stringify(rec, null, 2) + '\n', 0o600);
   }

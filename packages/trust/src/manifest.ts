@@ -10,6 +10,7 @@ import {
   checkIssued,
   hasExtendedKeyUsage,
   normalisePem,
+  normaliseSerial,
   notAfter,
   readCertificate,
 } from './x509-native.js';
@@ -21,6 +22,25 @@ export const MANIFEST_KIND = 'DesiredStateManifest';
 /** Signature algorithm of manifests (RFC 9421 name): RSASSA-PKCS1-v1_5 with SHA-256. */
 export const MANIFEST_SIGNATURE_ALGORITHM = 'rsa-v1_5-sha256';
 const MAX_VERSION = (1n << 64n) - 1n;
+/** Bounds the revocation list a manifest may carry (each rotation after a compromise adds one). */
+export const MAX_REVOKED_SIGNERS = 1000;
+const SERIAL_RE = /^(0|[1-9a-f][0-9a-f]{0,63})$/;
+
+/**
+ * Normalises, checks, de-duplicates and sorts certificate serials (hex) for `revokedSigners`.
+ * Throws TRUST_MANIFEST_MALFORMED for anything that is not a hex serial or too many entries.
+ */
+export function normaliseRevokedSigners(serials: Iterable<string>): string[] {
+  const out = new Set<string>();
+  for (const s of serials) {
+    const n = typeof s === 'string' ? normaliseSerial(s.replace(/:/g, '')) : '';
+    if (!SERIAL_RE.test(n))
+      throw malformed(`revokedSigners entry ${JSON.stringify(String(s).slice(0, 80))} is not a hex serial`);
+    out.add(n);
+  }
+  if (out.size > MAX_REVOKED_SIGNERS) throw malformed(`more than ${MAX_REVOKED_SIGNERS} revokedSigners`);
+  return [...out].sort();
+}
 
 /** The signed content: what the orchestrator vouches for. */
 export interface DesiredStateManifest {
@@ -33,6 +53,13 @@ export interface DesiredStateManifest {
   expiresAt: string;
   /** Every file of the desired state except the manifest: path -> `sha256:<hex>`. */
   files: Record<string, string>;
+  /**
+   * Serials (lowercase hex, no leading zeros, sorted) of desired-state signing certificates the
+   * orchestrator has revoked after a key compromise. A device remembers the union of these lists
+   * from every manifest it accepts and refuses anything those certificates sign from then on.
+   * Absent when empty, so manifests without revocations keep their earlier canonical form.
+   */
+  revokedSigners?: string[];
 }
 
 /** The margo-manifest.json document. */
@@ -87,6 +114,8 @@ export interface BuildManifestInput {
   version: ManifestVersion;
   expiresAt: Date | string;
   issuedAt?: Date | string;
+  /** Serials of revoked desired-state signing certificates to carry (see DesiredStateManifest). */
+  revokedSigners?: Iterable<string>;
 }
 
 /**
@@ -108,6 +137,7 @@ export function buildManifest(input: BuildManifestInput): DesiredStateManifest {
   if (Number.isNaN(expiresAt.getTime()) || Number.isNaN(issuedAt.getTime())) {
     throw new MargoError('USAGE_ERROR', 'buildManifest: expiresAt/issuedAt must be dates');
   }
+  const revokedSigners = normaliseRevokedSigners(input.revokedSigners ?? []);
   return {
     apiVersion: MANIFEST_API_VERSION,
     kind: MANIFEST_KIND,
@@ -116,6 +146,7 @@ export function buildManifest(input: BuildManifestInput): DesiredStateManifest {
     issuedAt: issuedAt.toISOString(),
     expiresAt: expiresAt.toISOString(),
     files,
+    ...(revokedSigners.length ? { revokedSigners } : {}),
   };
 }
 
@@ -131,6 +162,14 @@ export function signManifest(
   signingKeyPem: string,
   signingCertPem: string,
 ): Buffer {
+  // Devices refuse such a manifest as malformed; say so here, where the operator can act on it.
+  const serial = certificateSerial(readCertificate(signingCertPem, 'signing certificate'));
+  if (manifest.revokedSigners?.includes(serial))
+    throw new MargoError(
+      'TRUST_SIGNING_KEY_REVOKED',
+      `the signing certificate ${serial} is listed as revoked; rotate the signing key`,
+      { data: { signerSerial: serial } },
+    );
   const signature = rsaSign('sha256', Buffer.from(canonicalJson(manifest), 'utf8'), signingKeyPem).toString(
     'base64',
   );
@@ -186,6 +225,14 @@ export function parseSignedManifest(bytes: Uint8Array | undefined | null): Signe
   ) {
     throw malformed('files must map paths to digests');
   }
+  if (m.revokedSigners !== undefined) {
+    const r: unknown = m.revokedSigners;
+    if (!Array.isArray(r) || r.some((x) => typeof x !== 'string'))
+      throw malformed('revokedSigners must be a list of serials');
+    // Only the normalised, sorted form is valid: one list has one signed encoding.
+    if (normaliseRevokedSigners(r as string[]).join(',') !== r.join(','))
+      throw malformed('revokedSigners must be sorted, unique, lowercase hex serials');
+  }
   if (d.signature?.algorithm !== MANIFEST_SIGNATURE_ALGORITHM || typeof d.signature.value !== 'string')
     throw malformed('unsupported or missing signature');
   if (!Array.isArray(d.signer?.certificates) || typeof d.signer.certificates[0] !== 'string')
@@ -216,6 +263,12 @@ export interface VerifyManifestOptions {
    * anything the orchestrator would then re-sign.
    */
   ignoreExpiry?: boolean;
+  /**
+   * Serials of signing certificates this device learnt are revoked (the union of `revokedSigners`
+   * of every manifest it accepted): a manifest they sign is refused (TRUST_MANIFEST_SIGNER_REVOKED)
+   * whatever its version.
+   */
+  revokedSigners?: Iterable<string>;
 }
 
 export interface VerifiedManifest {
@@ -284,6 +337,13 @@ export function verifyManifest(
   const doc = parseSignedManifest(bytes);
   const ca = readCertificate(opts.caCertPem, 'root CA certificate');
   const signer = checkSigner(doc.signer.certificates[0]!, ca, now);
+  if (opts.revokedSigners && new Set(opts.revokedSigners).has(signer.serial)) {
+    throw new MargoError(
+      'TRUST_MANIFEST_SIGNER_REVOKED',
+      `the manifest signer ${signer.commonName || signer.serial} was revoked by an earlier manifest`,
+      { data: { deviceId: opts.deviceId, signerSerial: signer.serial } },
+    );
+  }
 
   let canonical: string;
   try {
@@ -310,6 +370,9 @@ export function verifyManifest(
     );
 
   const m = doc.manifest;
+  // A key cannot revoke itself: such a list comes from a confused or hostile signer.
+  if (m.revokedSigners?.includes(signer.serial))
+    throw malformed(`the manifest lists its own signer ${signer.serial} as revoked`);
   let version: bigint;
   try {
     version = parseManifestVersion(m.version);
@@ -406,12 +469,15 @@ export interface NeedsResignOptions {
   renewBeforeMs: number;
   /** The current signing certificate: a manifest signed by another one (after rotation) needs re-signing. */
   signingCertPem?: string;
+  /** The revoked signers every manifest must carry: a manifest missing one needs re-signing. */
+  revokedSigners?: readonly string[];
 }
 
 /**
  * True when the orchestrator should re-sign (with a higher version) because the manifest is
  * missing or unreadable, expires within `renewBeforeMs`, its signer certificate expires within that
- * window, or it was signed by a certificate other than `signingCertPem`.
+ * window, it was signed by a certificate other than `signingCertPem`, or it lacks one of
+ * `revokedSigners`.
  *
  * @example
  * if (needsResign(bytes, new Date(), { renewBeforeMs: 2 * 86400e3, signingCertPem: pki.signing.certPem })) resign();
@@ -430,6 +496,8 @@ export function needsResign(
   const limit = now.getTime() + opts.renewBeforeMs;
   const exp = new Date(doc.manifest.expiresAt).getTime();
   if (Number.isNaN(exp) || exp <= limit) return true;
+  const carried = new Set(doc.manifest.revokedSigners ?? []);
+  if (opts.revokedSigners?.some((s) => !carried.has(s))) return true;
   try {
     const signer = readCertificate(doc.signer.certificates[0]!);
     if (notAfter(signer).getTime() <= limit) return true;

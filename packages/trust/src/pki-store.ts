@@ -1,16 +1,20 @@
+import { createPublicKey, X509Certificate } from 'node:crypto';
 import { readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MargoError } from '@margo-gitops/spec';
 import { createRootCA, createSigningKey, type KeyAndCert } from './ca.js';
 import { assertDeviceId } from './device-id.js';
+import { normaliseRevokedSigners } from './manifest.js';
+import { certificateSerial } from './x509-native.js';
 import {
   assertOwnerOnly,
   ensurePrivateDir,
   readFileIfExists,
+  withFileLock,
   writeFileAtomic,
   writeFileExclusive,
 } from './secure-fs.js';
-import { certificateFingerprint, parseCertificate, parsePrivateKey, serialOf } from './x509.js';
+import { certificateFingerprint, parseCertificate, parsePrivateKey, serialOf, subjectField } from './x509.js';
 
 /** The orchestrator's key material as loaded from `<data>/pki`. */
 export interface Pki {
@@ -28,6 +32,7 @@ export const PKI_FILES = {
   devices: 'devices',
   retired: 'retired',
   revoked: 'revoked.json',
+  revokedSigners: 'revoked-signers.json',
 } as const;
 
 /**
@@ -100,24 +105,139 @@ export async function loadPki(dir: string): Promise<Pki> {
   return { dir, ca, signing };
 }
 
+/** One entry of `pki/revoked-signers.json`. */
+export interface RevokedSignerEntry {
+  serial: string;
+  commonName: string;
+  revokedAt: string;
+  reason?: string;
+}
+
+interface RevokedSignersFile {
+  version: 1;
+  revoked: RevokedSignerEntry[];
+}
+
+async function readRevokedSignersFile(pkiDir: string): Promise<RevokedSignersFile> {
+  const path = join(pkiDir, PKI_FILES.revokedSigners);
+  const b = await readFileIfExists(path);
+  if (!b) return { version: 1, revoked: [] };
+  try {
+    const f = JSON.parse(b.toString('utf8')) as RevokedSignersFile;
+    if (!Array.isArray(f.revoked)) throw new Error('no revoked array');
+    normaliseRevokedSigners(f.revoked.map((e) => e.serial));
+    return f;
+  } catch (e) {
+    // Signing on with a forgotten revocation would let the leaked key back in: stop instead.
+    throw new MargoError('IO_ERROR', `${path} is not a valid signer revocation list`, {
+      cause: e,
+      retry: 'never',
+    });
+  }
+}
+
+/**
+ * Serials of revoked desired-state signing certificates (`pki/revoked-signers.json`), normalised
+ * and sorted: what every manifest carries as `revokedSigners`.
+ */
+export async function readRevokedSigners(pkiDir: string): Promise<string[]> {
+  return normaliseRevokedSigners((await readRevokedSignersFile(pkiDir)).revoked.map((e) => e.serial));
+}
+
+/**
+ * Adds a signing certificate to `pki/revoked-signers.json` (idempotent; 0644, the list is public:
+ * every manifest carries it). The list only grows.
+ */
+export async function revokeSigner(
+  pkiDir: string,
+  certPem: string,
+  reason?: string,
+  now = new Date(),
+): Promise<RevokedSignerEntry> {
+  const cert = parseCertificate(certPem, 'signing certificate');
+  const entry: RevokedSignerEntry = {
+    serial: serialOf(cert),
+    commonName: subjectField(cert, 'CN') ?? '',
+    revokedAt: now.toISOString(),
+    ...(reason ? { reason } : {}),
+  };
+  const path = join(pkiDir, PKI_FILES.revokedSigners);
+  return withFileLock(path, async () => {
+    const f = await readRevokedSignersFile(pkiDir);
+    const found = f.revoked.find((e) => e.serial === entry.serial);
+    if (found) return found;
+    f.revoked.push(entry);
+    await writeFileAtomic(path, JSON.stringify(f, null, 2) + '\n', 0o644);
+    return entry;
+  });
+}
+
+/** What the manifest signer needs at each signing: the current key and the revoked signers. */
+export interface SigningState {
+  signing: KeyAndCert;
+  /** Serial of the current signing certificate. */
+  serial: string;
+  revokedSigners: string[];
+}
+
+/**
+ * Reads the current signing key, certificate and revoked signers from `<data>/pki` (node:crypto
+ * only). Called per signing by `margo serve`, so a `margo pki rotate-signing-key` takes effect
+ * without a restart. A key that does not match its certificate (read in the middle of a rotation)
+ * throws IO_ERROR to be retried.
+ */
+export async function loadSigningState(pkiDir: string): Promise<SigningState> {
+  const certPem = await readRequired(join(pkiDir, PKI_FILES.signingCert));
+  const keyPath = join(pkiDir, PKI_FILES.signingKey);
+  const keyPem = await readRequired(keyPath);
+  await assertOwnerOnly(keyPath);
+  let cert: X509Certificate;
+  let matches = false;
+  try {
+    cert = new X509Certificate(certPem);
+    const pub = (k: ReturnType<typeof createPublicKey>) => k.export({ type: 'spki', format: 'der' });
+    matches = pub(createPublicKey(keyPem)).equals(pub(cert.publicKey));
+  } catch (e) {
+    throw new MargoError('TRUST_KEY_INVALID', `the signing key or certificate in ${pkiDir} cannot be read`, {
+      cause: e,
+    });
+  }
+  if (!matches)
+    throw new MargoError('IO_ERROR', `the signing key in ${pkiDir} does not match signing.crt (rotation?)`, {
+      retry: 'later',
+    });
+  return {
+    signing: { keyPem, certPem },
+    serial: certificateSerial(cert),
+    revokedSigners: await readRevokedSigners(pkiDir),
+  };
+}
+
 /**
  * Replaces the desired-state signing key with a new one certified by the same root CA. The old
  * certificate is kept under `retired/` for audit, the old key is deleted. Devices accept any
  * signer certified by the CA, so there is no downtime: re-sign every device repository afterwards
  * (needsResign reports manifests signed by another certificate).
  *
+ * With `compromised`, the old certificate is first added to `pki/revoked-signers.json`: every
+ * manifest signed from then on carries it in `revokedSigners`, and a device that accepted one
+ * refuses whatever the old key signs. Revoking before the swap means a crash in between leaves a
+ * server that refuses to sign (TRUST_SIGNING_KEY_REVOKED) until the rotation is run again, never
+ * one that silently keeps the leaked key trusted.
+ *
  * @example
- * const pki2 = await rotateSigningKey(pki);
+ * const pki2 = await rotateSigningKey(pki, { compromised: true });
  */
 export async function rotateSigningKey(
   pki: Pki,
-  opts: { validityDays?: number; bits?: number } = {},
+  opts: { validityDays?: number; bits?: number; compromised?: boolean; now?: Date } = {},
 ): Promise<Pki> {
   const signing = createSigningKey(pki.ca, { validityDays: opts.validityDays ?? 730, bits: opts.bits });
   const retired = join(pki.dir, PKI_FILES.retired);
   await ensurePrivateDir(retired);
   const oldSerial = serialOf(parseCertificate(pki.signing.certPem));
   await writeFileAtomic(join(retired, `signing-${oldSerial}.crt`), pki.signing.certPem, 0o644);
+  if (opts.compromised) await revokeSigner(pki.dir, pki.signing.certPem, 'key compromise', opts.now);
   const tmpKey = join(pki.dir, `${PKI_FILES.signingKey}.new`);
   const tmpCert = join(pki.dir, `${PKI_FILES.signingCert}.new`);
   await writeFileAtomic(tmpKey, signing.keyPem, 0o600);

@@ -70,6 +70,17 @@ export const trustCodes = {
     hint: 'Check that the device trusts the right root CA; nothing was applied.',
     retry: 'later',
   },
+  TRUST_MANIFEST_SIGNER_REVOKED: {
+    summary:
+      'The manifest is signed by a desired-state signing certificate that an earlier accepted manifest revoked (a compromised, rotated key).',
+    hint: 'Someone signs with a retired signing key; nothing was applied. The orchestrator signs with its new key only (`margo pki rotate-signing-key --compromised`).',
+    retry: 'later',
+  },
+  TRUST_SIGNING_KEY_REVOKED: {
+    summary:
+      'The orchestrator was asked to sign with a signing certificate it lists itself in pki/revoked-signers.json.',
+    hint: 'Run `margo pki rotate-signing-key` to get a new signing key; devices refuse anything the revoked one signs.',
+  },
   TRUST_MANIFEST_WRONG_DEVICE: {
     summary: 'The manifest was signed for another device.',
     hint: 'Someone served another device desired state to this device; nothing was applied.',
