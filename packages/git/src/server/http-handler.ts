@@ -497,11 +497,13 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
       return badRequest(req, res, 400, 'the request body is not valid gzip');
     }
     if (state === 'too-large') {
-      source.resume();
+      failures?.fail(addressOf(req));
+      // Close the connection rather than read (and discard) whatever else the client sends.
       return sendText(
         res,
         413,
         `margo: GIT_PUSH_TOO_LARGE the ref update list is longer than ${maxCommandListBytes} bytes`,
+        { Connection: 'close' },
       );
     }
     const parsed = parser.result();

@@ -45,6 +45,7 @@ export class CatalogReader {
       versions.set(version!, entry);
     }
     this.parsed = seen;
+    dropYanked(catalog, blobs);
     await this.addDigests(gitdir, catalog, blobs);
     return catalog;
   }
@@ -96,6 +97,24 @@ export class CatalogReader {
       const digests = new Map([...rels].map(([rel, b]) => [rel, this.sha256ByBlob.get(b)!]));
       versions.set(version, { app, digests });
     }
+  }
+}
+
+/** `<appId>/<version>/yanked.yaml`: the version was yanked (a record the Git server accepts once, never changed). */
+const YANKED = /^([^/]+)\/([^/]+)\/yanked\.yaml$/;
+
+/**
+ * Yanked versions are left out of the catalog the orchestrator resolves against, so no range
+ * picks them for a new resolution; a deployment naming a yanked version exactly is held
+ * (ORCH_VERSION_NOT_FOUND) and its devices keep what was last signed for them.
+ */
+function dropYanked(
+  catalog: Map<string, Map<string, CatalogEntry>>,
+  blobs: ReadonlyMap<string, string>,
+): void {
+  for (const path of blobs.keys()) {
+    const m = YANKED.exec(path);
+    if (m) catalog.get(m[1]!)?.delete(m[2]!);
   }
 }
 
