@@ -69,7 +69,15 @@ test(
                 const c = await local.commitFiles({
                   ref: op,
                   expectedOid: head,
-                  changes: new Map([[`cell-${n}.txt`, cell]]),
+                  // a device's status branch takes status files only (the server's tree rules)
+                  changes: new Map([
+                    [
+                      repoName.startsWith('devices/') && op === 'status'
+                        ? `deployments/cell-${n}.json`
+                        : `cell-${n}.txt`,
+                      cell,
+                    ],
+                  ]),
                   message: cell,
                   author,
                 });
