@@ -108,7 +108,12 @@ export async function startServer(opts: {
     logger,
     signer: manifestSigner(pki),
     // What is on a device's `main` counts as the orchestrator's own only if it verifies.
-    auditor: createSignedStateAuditor({ caCertPem: pki.ca.certPem }),
+    auditor: createSignedStateAuditor({ caCertPem: pki.ca.certPem, pkiDir: pki.dir }),
+    // A rotated or revoked signing key re-signs every device on the next pass.
+    signerEpoch: async () => {
+      const st = await loadSigningState(pki.dir);
+      return `${st.serial}/${st.revokedSigners.join(',')}`;
+    },
     // Status is used only when signed by the device's own certificate (revoked ones refused).
     statusVerifier: createStatusVerifier({ caCertPem: pki.ca.certPem, pkiDir: pki.dir }),
     intervalMs: (settings.reconcileIntervalSeconds ?? 60) * 1000,

@@ -58,6 +58,13 @@ export interface OrchestratorOptions {
    * it, only the commit the orchestrator last wrote is its own.
    */
   auditor?: SignedStateAuditor;
+  /**
+   * Identifies what the signer signs with now (signing certificate, revoked signers). Read once per
+   * pass; when it differs from what a device's current manifest was signed with (after
+   * `margo pki rotate-signing-key`), the device is re-signed at once, so a revocation reaches every
+   * device on the next pass instead of at the next change or renewal.
+   */
+  signerEpoch?: () => Promise<string> | string;
   /** Period of the full reconcile in ms; 0 disables the timer. Default 60000. */
   intervalMs?: number;
   /** Device repositories written at the same time. Default 8. */
@@ -127,6 +134,8 @@ export class Orchestrator {
   private readonly resignBeforeExpiryMs: number;
   private states = new Map<string, DeviceState>();
   private reports = new Map<string, DeviceReport>();
+  /** What the signer signs with in this pass (signerEpoch). */
+  private epoch: string | undefined;
   /** Highest signed status sequence number accepted per device (persisted as DeviceState.statusSeq). */
   private readonly statusSeq = new Map<string, bigint>();
   /** When each device last fetched or pushed with its own token (ms, orchestrator clock). */
@@ -258,6 +267,15 @@ export class Orchestrator {
       log.error({ err: err.toJSON() }, 'reading the catalog or fleet repository failed');
       throw err;
     }
+    if (this.opts.signerEpoch) {
+      try {
+        this.epoch = await this.opts.signerEpoch();
+      } catch (e) {
+        const err = toMargoError(e, 'ORCH_SIGNER_FAILED');
+        log.error({ err: err.toJSON() }, 'reading the signing key failed');
+        throw err;
+      }
+    }
     const ctx = this.ctx!;
     if (!this.knownRepos.size) {
       // One directory listing instead of a check per device.
@@ -373,7 +391,7 @@ export class Orchestrator {
    */
   private optionsKey(): string {
     const loc = this.opts.resolvePackageLocation?.('app', '0', 'file') ?? '';
-    return `${this.opts.signer ? 's' : 'u'}:${loc}`;
+    return `${this.opts.signer ? `s${this.epoch ?? ''}` : 'u'}:${loc}`;
   }
 
   private deviceDir(id: string): string {
@@ -443,6 +461,10 @@ export class Orchestrator {
     const needsCommit =
       newTree !== main.deploymentsTree ||
       !trusted.mainIsOwn ||
+      (mainOid !== null &&
+        this.opts.signer !== undefined &&
+        this.epoch !== undefined &&
+        prev?.signedWith !== this.epoch) ||
       resignAt(trusted.expiresAt) ||
       (mainOid === null && desired.files.size > 0);
     let result: 'committed' | 'unchanged' = 'unchanged';
@@ -509,7 +531,10 @@ export class Orchestrator {
       );
     }
     state.mainOid = headOid;
-    if (result === 'committed' && headOid) state.signedOid = headOid;
+    if (result === 'committed' && headOid) {
+      state.signedOid = headOid;
+      if (this.opts.signer && this.epoch !== undefined) state.signedWith = this.epoch;
+    }
     state.inputKey = `${keyBase}|${headOid ?? '-'}`;
     this.states.set(id, state);
     this.dirty = true;

@@ -7,6 +7,7 @@ import type { KeyAndCert } from './ca.js';
 import { MANIFEST_FILE, createSignedManifest, verifyManifest, type VerifiedManifest } from './manifest.js';
 import { AppliedManifestStore, nextManifestVersion } from './manifest-state.js';
 import { SIGNATURES_FILE, signPayload, verifySignedFiles } from './payload-signature.js';
+import { readRevokedSigners } from './pki-store.js';
 import { RevocationList } from './revocation.js';
 import { unseal } from './sealed.js';
 
@@ -65,14 +66,20 @@ export { createDesiredStateVerifier, type DesiredStateVerifierOptions } from './
  */
 export function createSignedStateAuditor(opts: {
   caCertPem: string;
+  /** `<data>/pki`: signers listed in its revoked-signers.json never count (re-read per audit). */
+  pkiDir?: string;
   now?: () => Date;
-}): (deviceId: string, files: ReadonlyMap<string, Buffer>) => { version: bigint; expiresAt: number } {
-  return (deviceId, files) => {
+}): (
+  deviceId: string,
+  files: ReadonlyMap<string, Buffer>,
+) => Promise<{ version: bigint; expiresAt: number }> {
+  return async (deviceId, files) => {
     const v = verifyManifest(files.get(MANIFEST_FILE), {
       caCertPem: opts.caCertPem,
       deviceId,
       files,
       ignoreExpiry: true,
+      ...(opts.pkiDir ? { revokedSigners: await readRevokedSigners(opts.pkiDir) } : {}),
       now: opts.now?.() ?? new Date(),
     });
     return { version: v.version, expiresAt: Date.parse(v.manifest.expiresAt) };

@@ -10,8 +10,11 @@ import { createRepos, ensureDeviceRepo } from '@margo-gitops/git';
 import { Orchestrator } from '@margo-gitops/orchestrator';
 import {
   createManifestSigner,
+  createSignedManifest,
   createSignedStateAuditor,
   initPki,
+  loadSigningState,
+  rotateSigningKey,
   MANIFEST_FILE,
   verifyManifest,
   type Pki,
@@ -56,8 +59,15 @@ async function setup(name: string) {
       reposRoot,
       logger: pino({ level: 'silent' }),
       intervalMs: 0,
-      signer: createManifestSigner(pki.signing, { now: () => new Date(clock.now) }),
-      auditor: createSignedStateAuditor({ caCertPem: pki.ca.certPem, now: () => new Date(clock.now) }),
+      signer: createManifestSigner(async () => (await loadSigningState(pki.dir)).signing, {
+        now: () => new Date(clock.now),
+      }),
+      auditor: createSignedStateAuditor({
+        caCertPem: pki.ca.certPem,
+        pkiDir: pki.dir,
+        now: () => new Date(clock.now),
+      }),
+      signerEpoch: async () => (await loadSigningState(pki.dir)).serial,
       now: () => clock.now,
     });
   /** The device's check of main at the current clock (what the agent runs before applying). */
@@ -179,8 +189,13 @@ test('after losing its state the orchestrator recognises its own signed main, an
   const head = bareGit(s.devDir, 'rev-parse', 'main');
   rmSync(join(s.base, 'data', 'state'), { recursive: true, force: true });
   const o = s.mk();
-  assert.equal((await o.reconcileNow('restart')).committed, 0, 'its own signed main needs nothing');
-  assert.equal(bareGit(s.devDir, 'rev-parse', 'main'), head);
+  const deployed = raw(s.devDir, 'deployments/web.yaml')!.toString();
+  // Its own signed main is recognised: no problem, same content; re-signed once at most, since the
+  // record of which signing key signed it was lost with the state.
+  assert.ok((await o.reconcileNow('restart')).committed <= 1);
+  assert.equal((await o.reconcileNow('again')).committed, 0);
+  assert.equal(raw(s.devDir, 'deployments/web.yaml')!.toString(), deployed);
+  assert.equal(bareGit(s.devDir, 'rev-list', '--count', `${head}..main`) <= '1', true);
   assert.equal((await o.getFleetStatus()).devices[0]!.desiredStateProblem, undefined);
 
   // State lost AND main replaced while the intent is broken: nothing is provably the
@@ -199,4 +214,42 @@ test('after losing its state the orchestrator recognises its own signed main, an
   } catch (e) {
     assert.ok(isMargoError(e));
   }
+});
+
+test('a rotated signing key re-signs every device on the next pass; main signed by a revoked key is foreign', async () => {
+  const s = await setup('rotate');
+  const o = s.mk();
+  await o.reconcileNow('first');
+  const old = s.deviceVerify();
+  assert.equal((await o.reconcileNow('noop')).committed, 0);
+  await rotateSigningKey(s.pki, { compromised: true, bits: 2048 });
+  s.clock.now += 1000;
+  assert.equal((await o.reconcileNow('after rotation')).committed, 1, 're-signed without any change');
+  const now = s.deviceVerify();
+  assert.notEqual(now.signer.serial, old.signer.serial);
+  assert.equal((await o.reconcileNow('again')).committed, 0, 'once');
+
+  // The leaked key signs a newer-looking state; with its state lost, the orchestrator must not
+  // take it for its own.
+  const evil = new Map<string, Buffer>([
+    [
+      'deployments/web.yaml',
+      Buffer.from(raw(s.devDir, 'deployments/web.yaml')!.toString().replace('decided', 'leaked')),
+    ],
+  ]);
+  const manifest = createSignedManifest(
+    { deviceId: 'edge-1', files: evil, version: now.version + 10n, expiresAt: new Date(s.clock.now + DAY) },
+    s.pki.signing,
+  );
+  const planted = plant(s.devDir, {
+    'deployments/web.yaml': evil.get('deployments/web.yaml')!.toString(),
+    [MANIFEST_FILE]: manifest.toString(),
+  });
+  rmSync(join(s.base, 'data', 'state'), { recursive: true, force: true });
+  const o2 = s.mk();
+  await o2.reconcileNow('restart');
+  const problem = (await o2.getFleetStatus()).devices[0]!.desiredStateProblem;
+  assert.equal(problem?.commit, planted);
+  assert.match(problem!.message, /TRUST_MANIFEST_SIGNER_REVOKED/);
+  assert.doesNotMatch(raw(s.devDir, 'deployments/web.yaml')?.toString() ?? '', /leaked/);
 });

@@ -17,6 +17,8 @@ export interface DeviceState {
   /** Decimal string: manifest versions are 64-bit and must stay exact. */
   manifestVersion?: string;
   manifestExpiresAt?: number;
+  /** The signer epoch (signing certificate, revoked signers) the current manifest was signed with. */
+  signedWith?: string;
   /** Highest sequence number of a signed status report accepted from the device (decimal). */
   statusSeq?: string;
   /** The last time `main` held a commit the orchestrator did not sign, and what it was. */

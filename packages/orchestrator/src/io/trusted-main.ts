@@ -10,7 +10,7 @@ import { readDeviceMain, type DeviceMain } from './device-repo.js';
 export type SignedStateAuditor = (
   deviceId: string,
   files: ReadonlyMap<string, Buffer>,
-) => { version: bigint; expiresAt: number };
+) => { version: bigint; expiresAt: number } | Promise<{ version: bigint; expiresAt: number }>;
 
 /** What the orchestrator itself recorded after its last pass on a device. */
 export interface OwnRecord {
@@ -78,7 +78,7 @@ export async function trustedMain(input: {
   else if (!input.auditor) reason = 'it is not the commit the orchestrator last wrote';
   else {
     try {
-      const a = input.auditor(deviceId, main.files);
+      const a = await input.auditor(deviceId, main.files);
       if (a.version >= recorded) return own(a.expiresAt, a.version);
       code = 'TRUST_MANIFEST_ROLLBACK';
       reason = `it is an older signed state (version ${a.version}, the orchestrator last signed ${recorded})`;
