@@ -76,19 +76,23 @@ export const gitCodes = {
     hint: 'Publish a new version instead; to withdraw a bad one, yank it (`margo app yank APP VERSION --reason ...`).',
   },
   GIT_CATALOG_PATH_MISMATCH: {
-    summary: "A catalog margo.yaml declares an id or version that is not its folder's (<id>/<version>/margo.yaml).",
+    summary:
+      "A catalog margo.yaml declares an id or version that is not its folder's (<id>/<version>/margo.yaml).",
     hint: 'Move the files to <metadata.id>/<metadata.version>/ or correct metadata.id / metadata.version.',
   },
   GIT_CATALOG_YANK_INVALID: {
-    summary: 'A yank record (<app>/<version>/yanked.yaml) is malformed, names no published version, or was changed.',
+    summary:
+      'A yank record (<app>/<version>/yanked.yaml) is malformed, names no published version, or was changed.',
     hint: 'Write it with `margo app yank APP VERSION --reason TEXT`; a yank is recorded once and never edited.',
   },
   GIT_LINK_REFUSED: {
-    summary: 'A push added a symbolic link (mode 120000) or a gitlink/submodule (mode 160000); the server accepts regular files only.',
+    summary:
+      'A push added a symbolic link (mode 120000) or a gitlink/submodule (mode 160000); the server accepts regular files only.',
     hint: 'Replace the link with the file it points to; submodules are not supported.',
   },
   GIT_STATUS_PATH_REFUSED: {
-    summary: "A push to a device's status branch wrote a file that is not a status file, or a file too large.",
+    summary:
+      "A push to a device's status branch wrote a file that is not a status file, or a file too large.",
     hint: 'The status branch holds capabilities.json, observed.json, signatures.json and deployments/<id>.json only.',
   },
   GIT_STATUS_BRANCH_PROTECTED: {
@@ -100,7 +104,8 @@ export const gitCodes = {
     hint: 'Push less at once; device status pushes are small by design.',
   },
   GIT_BAD_REQUEST: {
-    summary: 'The Git server or catalog file route received a malformed request (bad URL encoding, corrupt gzip body, bad protocol data).',
+    summary:
+      'The Git server or catalog file route received a malformed request (bad URL encoding, corrupt gzip body, bad protocol data).',
     hint: 'Use a stock git client; repeated malformed requests from one address are rate limited.',
   },
   GIT_CATALOG_FILE_FORBIDDEN: {
