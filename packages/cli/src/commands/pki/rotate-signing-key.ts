@@ -25,7 +25,7 @@ const serialOf = (pem: string) => new X509Certificate(pem).serialNumber.toLowerC
 /**
  * `margo pki rotate-signing-key [--compromised] [--data DIR]`: a new desired-state signing key
  * certified by the same root CA, on the server's machine (it edits `<data>/pki`, no connection).
- * A running `margo serve` signs with it from its next signing on. With --compromised the old
+ * A running `margo serve` re-signs every device with it on its next pass. With --compromised the old
  * certificate goes to pki/revoked-signers.json first: every manifest signed afterwards lists it,
  * and a device that accepted one refuses anything the old key signs (TRUST_MANIFEST_SIGNER_REVOKED).
  */
@@ -51,7 +51,7 @@ export async function run(opts: RotateSigningKeyOptions, deps: CommandDeps): Pro
         r.compromised
           ? `certificate ${r.oldSerial} revoked: every manifest signed from now on lists it, and a device refuses what it signs once it accepted one of them`
           : 'the old certificate is not revoked: devices still accept what it signed (use --compromised if the key may have leaked)',
-        `the old certificate is kept in ${join(pkiDir, 'retired')}; a running margo serve signs with the new key at its next signing`,
+        `the old certificate is kept in ${join(pkiDir, 'retired')}; a running margo serve re-signs every device with the new key at its next pass`,
         '',
       ].join('\n'),
     ),
