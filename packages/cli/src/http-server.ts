@@ -33,10 +33,9 @@ export async function listenComposed(
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const route = sorted.find((r) => path === r.prefix.replace(/\/$/, '') || path.startsWith(r.prefix));
     try {
-      if (route) {
-        await route.handle(req, res);
-        return;
-      }
+      // A handler that passes (returns false without answering) falls through to the 404 below;
+      // otherwise the client would wait for an answer that never comes.
+      if (route && ((await route.handle(req, res)) !== false || res.headersSent || res.writableEnded)) return;
       if (path === '/' || path === '/healthz') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(
