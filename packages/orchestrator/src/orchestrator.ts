@@ -377,11 +377,10 @@ export class Orchestrator {
       changed = true;
     }
     if (changed) {
-      this.ctx = prepareReconcile(
-        this.fleet,
-        this.catalog,
-        this.opts.resolvePackageLocation ? { resolveLocation: this.opts.resolvePackageLocation } : {},
-      );
+      this.ctx = prepareReconcile(this.fleet, this.catalog, {
+        ...(this.opts.resolvePackageLocation ? { resolveLocation: this.opts.resolvePackageLocation } : {}),
+        yanked: this.catalogReader.yanked,
+      });
     }
   }
 

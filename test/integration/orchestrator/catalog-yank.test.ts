@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { createRepos } from '@margo-gitops/git';
-import { resolveVersion } from '@margo-gitops/orchestrator';
+import { prepareReconcile, resolveVersion } from '@margo-gitops/orchestrator';
+import type { DeploymentIntent, Fleet, FleetDevice } from '@margo-gitops/spec';
 import { CatalogReader } from '../../../packages/orchestrator/src/io/read-sources.js';
 import { bareGit, tempRoot, WorkTree } from './helpers.js';
 
@@ -41,4 +42,18 @@ test('catalog: a yanked version is left out, so ranges resolve to the best versi
   const after = await reader.read(gitdir, bareGit(gitdir, 'rev-parse', 'main'));
   assert.deepEqual([...after.get('web')!.keys()], ['1.0.0']);
   assert.deepEqual(resolveVersion('^1.0', [...after.get('web')!.keys()]), { version: '1.0.0' });
+
+  // Named exactly, the yanked version holds the deployment with its own code, not "not found".
+  const intent = (version: string) =>
+    ({ name: 'w', application: { id: 'web', version }, targets: { devices: ['d1'] } }) as DeploymentIntent;
+  const fleet = (version: string): Fleet => ({
+    devices: new Map([['d1', { id: 'd1', labels: {}, expectedReportSeconds: 60 } as FleetDevice]]),
+    deployments: new Map([['w', intent(version)]]),
+    findings: [],
+  });
+  const exact = prepareReconcile(fleet('1.1.0'), after, { yanked: reader.yanked });
+  assert.equal(exact.intents[0]!.error?.code, 'ORCH_VERSION_YANKED');
+  assert.match(exact.intents[0]!.error!.reason, /web 1\.1\.0 was yanked/);
+  const range = prepareReconcile(fleet('^1.0'), after, { yanked: reader.yanked });
+  assert.equal(range.intents[0]!.version, '1.0.0');
 });

@@ -96,6 +96,8 @@ export interface ReconcileContext {
 export interface PrepareOptions {
   validate?: ParameterValidator;
   resolveLocation?: (appId: string, version: string, location: string) => string;
+  /** Yanked catalog versions per application id (not in `catalog`): named exactly, they hold with ORCH_VERSION_YANKED. */
+  yanked?: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 /**
@@ -128,7 +130,12 @@ export function prepareReconcile(
     const sel = selectTargets(intent, fleet.devices);
     const r: IntentResolution = { intent, targets: sel.deviceIds, unregistered: sel.unregistered };
     const versions = catalog.get(intent.application.id);
-    if (!versions || versions.size === 0) {
+    if (opts.yanked?.get(intent.application.id)?.has(intent.application.version)) {
+      r.error = {
+        code: 'ORCH_VERSION_YANKED',
+        reason: `application ${intent.application.id} ${intent.application.version} was yanked (${intent.application.id}/${intent.application.version}/yanked.yaml in the catalog)`,
+      };
+    } else if (!versions || versions.size === 0) {
       r.error = {
         code: 'ORCH_APP_NOT_FOUND',
         reason: `application ${intent.application.id} is not in the catalog`,

@@ -16,6 +16,8 @@ const MARGO_YAML = /^([^/]+)\/([^/]+)\/margo\.ya?ml$/;
 /** Parses margo.yaml files by content hash so an unchanged package is parsed once. */
 export class CatalogReader {
   private parsed = new Map<string, CatalogEntry>();
+  /** Yanked versions at the last read, per application id (left out of the catalog itself). */
+  yanked: ReadonlyMap<string, ReadonlySet<string>> = new Map();
   /** blob id -> SHA-256 hex of its content (blobs never change, so this cache is never stale). */
   private sha256ByBlob = new Map<string, string>();
 
@@ -45,7 +47,7 @@ export class CatalogReader {
       versions.set(version!, entry);
     }
     this.parsed = seen;
-    dropYanked(catalog, blobs);
+    this.yanked = dropYanked(catalog, blobs);
     await this.addDigests(gitdir, catalog, blobs);
     return catalog;
   }
@@ -106,16 +108,22 @@ const YANKED = /^([^/]+)\/([^/]+)\/yanked\.yaml$/;
 /**
  * Yanked versions are left out of the catalog the orchestrator resolves against, so no range
  * picks them for a new resolution; a deployment naming a yanked version exactly is held
- * (ORCH_VERSION_NOT_FOUND) and its devices keep what was last signed for them.
+ * (ORCH_VERSION_YANKED) and its devices keep what was last signed for them. Returns them.
  */
 function dropYanked(
   catalog: Map<string, Map<string, CatalogEntry>>,
   blobs: ReadonlyMap<string, string>,
-): void {
+): Map<string, Set<string>> {
+  const yanked = new Map<string, Set<string>>();
   for (const path of blobs.keys()) {
     const m = YANKED.exec(path);
-    if (m) catalog.get(m[1]!)?.delete(m[2]!);
+    if (!m) continue;
+    catalog.get(m[1]!)?.delete(m[2]!);
+    let set = yanked.get(m[1]!);
+    if (!set) yanked.set(m[1]!, (set = new Set()));
+    set.add(m[2]!);
   }
+  return yanked;
 }
 
 function parseCatalogEntry(appId: string, version: string, content: Buffer): CatalogEntry {

@@ -89,6 +89,10 @@ export const orchestratorCodes = {
     hint: 'Check the signing key under pki/.',
     retry: 'backoff',
   },
+  ORCH_VERSION_YANKED: {
+    summary: 'The deployment names a catalog version that was yanked.',
+    hint: 'Devices keep what they run; deploy a published version or a range instead (`margo deploy APP@VERSION --name NAME ...` or `application.version` in the fleet).',
+  },
   ORCH_DEVICE_REPO_TAMPERED: {
     summary:
       "A device repository's `main` held a commit the orchestrator did not sign (edited, replaced, rolled back or deleted on the Git host).",
