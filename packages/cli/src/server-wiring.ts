@@ -16,13 +16,11 @@ import {
   type DesiredStateSigner,
 } from '@margo-gitops/orchestrator';
 import {
-  createSignedManifest,
+  createManifestSigner,
   createSignedStateAuditor,
   createStatusVerifier,
   loadPki,
   loadSigningState,
-  MANIFEST_FILE,
-  nextManifestVersion,
   type Pki,
 } from '@margo-gitops/trust';
 import { catalogFilesHandler } from './catalog-files.js';
@@ -62,23 +60,10 @@ const MANIFEST_VALIDITY_MS = 7 * 24 * 3600 * 1000;
  * signing, so `margo pki rotate-signing-key` takes effect in a running server.
  */
 export function manifestSigner(pki: Pki, now: () => number = Date.now): DesiredStateSigner {
-  return async (deviceId, files, prev) => {
-    const current = await loadSigningState(pki.dir);
-    const out = new Map(files);
-    out.delete(MANIFEST_FILE);
-    const manifest = createSignedManifest(
-      {
-        deviceId,
-        files: out,
-        version: nextManifestVersion(prev.version > 0n ? prev.version : undefined, new Date(now())),
-        expiresAt: new Date(now() + MANIFEST_VALIDITY_MS),
-        revokedSigners: current.revokedSigners,
-      },
-      current.signing,
-    );
-    out.set(MANIFEST_FILE, manifest);
-    return out;
-  };
+  return createManifestSigner(() => loadSigningState(pki.dir), {
+    ttlMs: MANIFEST_VALIDITY_MS,
+    now: () => new Date(now()),
+  });
 }
 
 /**

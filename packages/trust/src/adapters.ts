@@ -17,15 +17,19 @@ export interface ManifestSignerOptions {
   now?: () => Date;
 }
 
+/** What a manifest is signed with: a key, or the current signing state with the revoked signers it lists. */
+export type ManifestSigning = KeyAndCert | { signing: KeyAndCert; revokedSigners: string[] };
+
 /**
  * Orchestrator: `(deviceId, files, prev) => files + margo-manifest.json`, signed with the current
- * signing key. Pass a getter to pick up a rotated key without restarting.
+ * signing key. Pass a getter to pick up a rotated key without restarting; given the signing state
+ * (`loadSigningState`), every manifest also carries the revoked signers.
  *
  * @example
- * new Orchestrator({ dataDir, logger, signer: createManifestSigner(() => pki.signing) });
+ * new Orchestrator({ dataDir, logger, signer: createManifestSigner(() => loadSigningState(pki.dir)) });
  */
 export function createManifestSigner(
-  signing: KeyAndCert | (() => KeyAndCert | Promise<KeyAndCert>),
+  signing: ManifestSigning | (() => ManifestSigning | Promise<ManifestSigning>),
   opts: ManifestSignerOptions = {},
 ): (
   deviceId: string,
@@ -34,7 +38,9 @@ export function createManifestSigner(
 ) => Promise<Map<string, Buffer>> {
   const ttl = opts.ttlMs ?? 7 * 86_400_000;
   return async (deviceId, files, prev) => {
-    const key = typeof signing === 'function' ? await signing() : signing;
+    const current = typeof signing === 'function' ? await signing() : signing;
+    const key = 'signing' in current ? current.signing : current;
+    const revokedSigners = 'signing' in current ? current.revokedSigners : [];
     const now = opts.now?.() ?? new Date();
     const out = new Map(files);
     out.delete(MANIFEST_FILE);
@@ -44,7 +50,14 @@ export function createManifestSigner(
     out.set(
       MANIFEST_FILE,
       createSignedManifest(
-        { deviceId, files: out, version, expiresAt: new Date(now.getTime() + ttl), issuedAt: now },
+        {
+          deviceId,
+          files: out,
+          version,
+          expiresAt: new Date(now.getTime() + ttl),
+          issuedAt: now,
+          revokedSigners,
+        },
         key,
       ),
     );

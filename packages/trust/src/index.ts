@@ -52,6 +52,7 @@ export {
   createUnsealer,
   createStatusVerifier,
   type ManifestSignerOptions,
+  type ManifestSigning,
   type DesiredStateVerifierOptions,
 } from './adapters.js';
 export { revokeDeviceCredentials } from './revoke-device.js';
