@@ -6,21 +6,20 @@
 // refused with its code, and the workload never runs anything the orchestrator did not sign.
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadTestbed, requireComponent, testbedProcessEnv } from '../testbed/env.js';
+import { requireComponent } from '../testbed/env.js';
 import {
   deployHelloArgs,
-  freePort,
   json,
-  MargoCli,
+  type MargoCli,
   removeWorkloadOnPort,
   repoRoot,
   stop,
   type Run,
 } from '../e2e/cli/harness.js';
+import { e2eRun, helloGreeting } from './helpers.js';
 
 const FIRST = 'first-greeting';
 const SECOND = 'second-greeting';
@@ -54,13 +53,7 @@ function gitFails(cwd: string, ...args: string[]): string {
   assert.fail(`git ${args.join(' ')} succeeded`);
 }
 
-async function greeting(): Promise<string | undefined> {
-  const res = await fetch(`http://127.0.0.1:${hostPort}/cgi-bin/env`, {
-    signal: AbortSignal.timeout(3000),
-  }).catch(() => undefined);
-  if (!res?.ok) return undefined;
-  return /^GREETING=(.*)$/m.exec(await res.text())?.[1];
-}
+const greeting = () => helloGreeting(hostPort);
 
 async function state(): Promise<string | undefined> {
   const r = await margo('status', 'hello', '-o', 'json');
@@ -90,19 +83,7 @@ const agentSays = (code: string) =>
   cli.until(90, `the agent to log ${code}`, async () => (cli.logs.agent ?? '').includes(code));
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'margo-attacker-'));
-  port = await freePort();
-  hostPort = await freePort();
-  const tb = loadTestbed();
-  const env: NodeJS.ProcessEnv = {
-    ...(tb ? testbedProcessEnv(tb) : process.env),
-    MARGO_CONFIG: join(dir, 'config.json'),
-    NO_COLOR: '1',
-    MARGO_AGENT_POLL_INTERVAL_SECONDS: '1',
-  };
-  for (const k of ['MARGO_SERVER', 'MARGO_TOKEN', 'MARGO_TOKEN_FILE', 'MARGO_CONTEXT', 'MARGO_DATA'])
-    delete env[k];
-  cli = new MargoCli(dir, env);
+  ({ dir, port, hostPort, cli } = await e2eRun('margo-attacker-'));
   deviceRepo = join(dir, 'margo-data', 'repos', 'devices', 'dev1.git');
 });
 
