@@ -576,11 +576,7 @@ export class Orchestrator {
     const prev = this.reports.get(id);
     if (report.replayed) {
       // Old signed status pushed again: the last accepted report stands, flagged.
-      for (const p of report.problems)
-        this.log.warn(
-          { deviceId: id, statusCommit: oid, path: p.path, code: p.code, reason: p.message },
-          'status file ignored',
-        );
+      this.logIgnored(id, oid, report);
       return {
         ...(prev ?? { statuses: new Map() }),
         oid,
@@ -602,13 +598,16 @@ export class Orchestrator {
       report.problems.some((p) => p.path === CAPABILITIES_FILE)
     )
       report.capabilities = prev.capabilities;
-    for (const p of report.problems) {
+    this.logIgnored(id, oid, report);
+    return report;
+  }
+
+  private logIgnored(id: string, oid: string | null, report: DeviceReport): void {
+    for (const p of report.problems)
       this.log.warn(
         { deviceId: id, statusCommit: oid, path: p.path, code: p.code, reason: p.message },
         'status file ignored',
       );
-    }
-    return report;
   }
 
   /**
