@@ -199,7 +199,6 @@ describe('the orchestrator signs only what it decided', { timeout: 900_000 }, ()
       `version ${after.manifest.version} was not taken from main`,
     );
     assert.equal((await deviceRow())?.repoError, undefined, 'no signing failure');
-    assert.match(cli.logs.agent ?? '', /TRUST_MANIFEST_SIGNATURE_INVALID/);
   });
 
   it('the workload never ran what the attacker wrote', (t) => {
