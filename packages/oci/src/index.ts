@@ -1,1 +1,2 @@
 export * from './media-types.js';
+export * from './layout.js';

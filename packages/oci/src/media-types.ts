@@ -15,3 +15,5 @@ export const HELM_CONFIG = 'application/vnd.cncf.helm.config.v1+json';
 export const HELM_CHART_LAYER = 'application/vnd.cncf.helm.chart.content.v1.tar+gzip';
 /** The layer of a Compose package artifact: the package folder as a gzip-compressed tar. */
 export const COMPOSE_LAYER = 'application/vnd.oci.image.layer.v1.tar+gzip';
+/** `artifactType` of a Compose package artifact (no Margo-defined value yet: see docs/oci.md). */
+export const COMPOSE_ARTIFACT = 'application/vnd.margo-gitops.compose.package.v1';

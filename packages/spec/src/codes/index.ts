@@ -2,6 +2,7 @@ import { agentCodes } from './agent.js';
 import { cliCodes } from './cli.js';
 import { commonCodes } from './common.js';
 import { gitCodes } from './git.js';
+import { ociCodes } from './oci.js';
 import { orchestratorCodes } from './orchestrator.js';
 import { trustCodes } from './trust.js';
 import type { CodeInfo } from './types.js';
@@ -14,6 +15,7 @@ export const codeAreas = {
   common: commonCodes,
   validation: validationCodes,
   git: gitCodes,
+  oci: ociCodes,
   orchestrator: orchestratorCodes,
   agent: agentCodes,
   trust: trustCodes,

@@ -1,0 +1,29 @@
+import type { CodeTable } from './types.js';
+
+/**
+ * Stable error codes of OCI artifacts: packing, catalog layouts, the embedded registry and the
+ * Distribution client. Add entries; never rename or remove one.
+ */
+export const ociCodes = {
+  OCI_NAME_INVALID: {
+    summary: 'A name or version cannot be used as an OCI repository name or tag.',
+    hint: 'Repository names are lower-case letters, digits and separators (. _ -); tags are at most 128 characters of letters, digits, . _ -.',
+  },
+  OCI_DIGEST_INVALID: { summary: 'A digest is not of the form sha256:<64 lower-case hex digits>.' },
+  OCI_LAYOUT_INVALID: {
+    summary: "A package's OCI image layout (oci/) is malformed.",
+    hint: 'Let `margo app publish` write the oci/ folder; do not edit it by hand.',
+  },
+  OCI_DIGEST_MISMATCH: {
+    summary: 'The bytes of an OCI blob or manifest do not have the digest that names them.',
+    hint: 'The artifact was changed after it was packed, or damaged on the way; publish it again.',
+  },
+  OCI_BLOB_MISSING: {
+    summary: 'A manifest or index names a blob that is not there.',
+    hint: 'Publish the package again with `margo app publish` so every blob is included.',
+  },
+  OCI_LAYER_TOO_LARGE: {
+    summary: 'An artifact layer is larger than the server accepts.',
+    hint: 'Make the package smaller (container images belong in an image registry), or raise the limit on the server.',
+  },
+} as const satisfies CodeTable;
