@@ -13,7 +13,7 @@ export const OCI_EMPTY_DIGEST = 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc2
 /** Helm 3 OCI chart (what `helm push` writes and `helm pull` reads). */
 export const HELM_CONFIG = 'application/vnd.cncf.helm.config.v1+json';
 export const HELM_CHART_LAYER = 'application/vnd.cncf.helm.chart.content.v1.tar+gzip';
-/** The layer of a Compose package artifact: the package folder as a gzip-compressed tar. */
-export const COMPOSE_LAYER = 'application/vnd.oci.image.layer.v1.tar+gzip';
-/** `artifactType` of a Compose package artifact (no Margo-defined value yet: see docs/oci.md). */
-export const COMPOSE_ARTIFACT = 'application/vnd.margo-gitops.compose.package.v1';
+/** The layer of a Compose package artifact (a Margo Compose Archive): gzip-compressed tar. */
+export const COMPOSE_LAYER = 'application/vnd.org.margo.component.compose.tar+gzip';
+/** `artifactType` of a Compose package artifact (margo/specification application-registry.md, "Compose Component Registry"). */
+export const COMPOSE_ARTIFACT = 'application/vnd.org.margo.component.compose+json';
