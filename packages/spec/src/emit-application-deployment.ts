@@ -7,7 +7,8 @@ export const APPLICATION_DEPLOYMENT_API_VERSION = 'application.margo.org/v1alpha
 
 const KNOWN_PROPS = new Set(['repository', 'revision', 'packageLocation', 'keyLocation', 'wait', 'timeout']);
 
-function sortedEntries<T>(o: Record<string, T>): [string, T][] {
+/** Entries sorted by key (code-unit order), for byte-stable output. */
+export function sortedEntries<T>(o: Record<string, T>): [string, T][] {
   return Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
@@ -34,6 +35,27 @@ function emitValue(v: ParamValue): ParamValue {
   return Array.isArray(v) ? ([...v] as ParamValue) : v;
 }
 
+/** `spec.parameters` of an emitted deployment: sorted by name, Compose pointers as `ENV.NAME`. */
+export function parametersDocument(model: ApplicationDeployment): Record<string, unknown> {
+  const compose = model.profile.type === 'compose';
+  const parameters: Record<string, unknown> = {};
+  for (const [name, p] of sortedEntries(model.parameters)) {
+    parameters[name] = {
+      value: emitValue(p.value),
+      targets: p.targets.map((t) => ({
+        pointer: compose ? `ENV.${t.pointer.replace(/^ENV\./, '')}` : t.pointer,
+        components: [...t.components],
+      })),
+    };
+  }
+  return parameters;
+}
+
+/** YAML with fixed options (two-space indent, no folding, no aliases, final newline). */
+export function stableYaml(doc: unknown): string {
+  return stringify(doc, { indent: 2, lineWidth: 0, minContentWidth: 0, aliasDuplicateObjects: false });
+}
+
 /**
  * Builds the plain object of the canonical shape: `apiVersion: application.margo.org/v1alpha1`,
  * `metadata.annotations.{applicationId,id}`, profile type `helm.v3` or `compose`, Compose pointers
@@ -48,17 +70,7 @@ export function applicationDeploymentDocument(model: ApplicationDeployment): Rec
     metadata.labels = Object.fromEntries(sortedEntries(model.labels));
   metadata.name = model.name;
   metadata.namespace = model.namespace;
-  const compose = model.profile.type === 'compose';
-  const parameters: Record<string, unknown> = {};
-  for (const [name, p] of sortedEntries(model.parameters)) {
-    parameters[name] = {
-      value: emitValue(p.value),
-      targets: p.targets.map((t) => ({
-        pointer: compose ? `ENV.${t.pointer.replace(/^ENV\./, '')}` : t.pointer,
-        components: [...t.components],
-      })),
-    };
-  }
+  const parameters = parametersDocument(model);
   return {
     apiVersion: APPLICATION_DEPLOYMENT_API_VERSION,
     kind: 'ApplicationDeployment',
@@ -85,10 +97,5 @@ export function applicationDeploymentDocument(model: ApplicationDeployment): Rec
  * parseDocument(yaml).findings; // []
  */
 export function emitApplicationDeployment(model: ApplicationDeployment): string {
-  return stringify(applicationDeploymentDocument(model), {
-    indent: 2,
-    lineWidth: 0,
-    minContentWidth: 0,
-    aliasDuplicateObjects: false,
-  });
+  return stableYaml(applicationDeploymentDocument(model));
 }

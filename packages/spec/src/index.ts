@@ -48,6 +48,13 @@ export {
   APPLICATION_DEPLOYMENT_API_VERSION,
 } from './emit-application-deployment.js';
 export {
+  emitCurrentApplicationDeployment,
+  currentApplicationDeploymentDocument,
+  componentOciRef,
+  CURRENT_DEPLOYMENT_HEADER,
+} from './emit-current-deployment.js';
+export { MARGO_GITOPS_EXTENSIONS } from './normalise-profile.js';
+export {
   aggregateState,
   parseDeploymentState,
   DEPLOYMENT_STATES,

@@ -48,9 +48,23 @@ export interface ComposeComponentProps {
 
 export interface Component {
   name: string;
-  /** Normalised properties; `raw` keeps unknown/vendor keys as written. */
+  /**
+   * Normalised properties; `raw` keeps unknown/vendor keys as written. The OCI coordinates are
+   * `helm.repository`/`helm.revision` or `compose.repository`/`compose.revision` (read both through
+   * `componentOciRef()`).
+   */
   helm?: HelmComponentProps;
   compose?: ComposeComponentProps;
+  /**
+   * The pinned artifact (OCI manifest) digest `sha256:<hex>`, from the component's
+   * `x-margo-gitops-extensions: {digest}` (beside `name`/`properties`); absent when not pinned.
+   */
+  ociDigest?: string;
+  /**
+   * Component-level vendor keys (`x-<name>-extensions`) as written. The emitter writes `ociDigest`
+   * over `x-margo-gitops-extensions.digest`, so change the digest through `ociDigest`.
+   */
+  extensions?: Record<string, unknown>;
   raw: Record<string, unknown>;
 }
 

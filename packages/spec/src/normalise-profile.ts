@@ -13,6 +13,9 @@ import type {
 import { normaliseArchitecture, parseQuantity, parseTimeout } from './quantity.js';
 import { arr, bool, isRecord, num, rec, str, type Rec } from './read.js';
 
+/** The component-level vendor key margo-gitops writes (`{digest}`: the pinned OCI manifest). */
+export const MARGO_GITOPS_EXTENSIONS = 'x-margo-gitops-extensions';
+
 /** Reads a scalar as written in the source (used to keep `1.0` as "1.0"). */
 export type SourceText = (pointer: string) => string | undefined;
 
@@ -47,6 +50,10 @@ function normaliseComponent(
   const timeout = str(props.timeout);
   const timeoutSeconds = timeout !== undefined ? parseTimeout(timeout) : undefined;
   const component: Component = { name: str(r.name) ?? '', raw: props };
+  const extensions = Object.fromEntries(Object.entries(r).filter(([k]) => k.startsWith('x-')));
+  if (Object.keys(extensions).length) component.extensions = extensions;
+  const digest = str(rec(r[MARGO_GITOPS_EXTENSIONS]).digest);
+  if (digest !== undefined) component.ociDigest = digest;
   if (type === 'helm.v3') {
     component.helm = {
       repository: str(props.repository) ?? '',
