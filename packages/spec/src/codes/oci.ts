@@ -26,4 +26,21 @@ export const ociCodes = {
     summary: 'An artifact layer is larger than the server accepts.',
     hint: 'Make the package smaller (container images belong in an image registry), or raise the limit on the server.',
   },
+  OCI_REGISTRY_UNREACHABLE: {
+    summary: 'An OCI registry could not be reached or answered with a server error.',
+    hint: 'Check the registry address (host[:port]), that it is running, and whether it speaks https or plain http.',
+    retry: 'backoff',
+  },
+  OCI_AUTH_REFUSED: {
+    summary: 'An OCI registry refused the credentials (or anonymous access) for a repository.',
+    hint: 'Check the registry user name and password, and that the user may pull (or push) that repository.',
+  },
+  OCI_NOT_FOUND: {
+    summary: 'An OCI registry has no such repository, tag, manifest or blob.',
+    hint: 'Check the repository name and the tag or digest; publish the artifact first.',
+  },
+  OCI_REGISTRY_ERROR: {
+    summary: 'An OCI registry rejected a request (an unexpected answer of the Distribution API).',
+    hint: "The message carries the registry's own error code; check that the registry accepts OCI artifacts.",
+  },
 } as const satisfies CodeTable;
