@@ -1,4 +1,3 @@
 export * from './media-types.js';
 export * from './layout.js';
 export * from './client/index.js';
-export * from './registry/index.js';
