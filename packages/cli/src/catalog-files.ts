@@ -1,14 +1,18 @@
-import { spawn } from 'node:child_process';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { TokenInfo } from '@margo-gitops/git';
 import { FailureRateLimiter, isValidDeviceId } from '@margo-gitops/spec';
+import { DeviceReferences, gitBytes } from './device-references.js';
+
+export { catalogReferences } from './device-references.js';
 
 export interface CatalogFilesOptions {
   /** The token of a request (from its Authorization header), or undefined when missing or wrong. */
   authenticate?: (req: IncomingMessage) => { given: boolean; token?: TokenInfo };
   /** Failed or malformed requests per address (shared with the Git server). */
   failures?: FailureRateLimiter;
+  /** What device desired states reference (shared with the embedded registry). */
+  references?: DeviceReferences;
 }
 
 /**
@@ -24,7 +28,7 @@ export interface CatalogFilesOptions {
  */
 export function catalogFilesHandler(dataDir: string, opts: CatalogFilesOptions = {}) {
   const gitDir = join(dataDir, 'repos', 'catalog.git');
-  const references = new DeviceReferences(join(dataDir, 'repos', 'devices'));
+  const references = opts.references ?? new DeviceReferences(join(dataDir, 'repos', 'devices'));
   const text = (res: ServerResponse, status: number, message: string, headers = {}) =>
     res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers }).end(`${message}\n`);
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -64,7 +68,7 @@ export function catalogFilesHandler(dataDir: string, opts: CatalogFilesOptions =
       }
       if (who.token.role === 'device') {
         const id = who.token.deviceId ?? '';
-        if (!isValidDeviceId(id) || !(await references.allows(id, rel))) {
+        if (!isValidDeviceId(id) || !(await references.allowsCatalogFile(id, rel))) {
           text(
             res,
             403,
@@ -88,69 +92,4 @@ export function catalogFilesHandler(dataDir: string, opts: CatalogFilesOptions =
     res.writeHead(200, { 'content-type': type, 'content-length': body.length });
     res.end(req.method === 'HEAD' ? undefined : body);
   };
-}
-
-/** `/catalog/<rel>` URLs in a text, as catalog-relative paths (fragment and query cut off). */
-export function catalogReferences(text: string): Set<string> {
-  const out = new Set<string>();
-  for (const m of text.matchAll(/\/catalog\/([^\s"'#?<>\\]+)/g)) {
-    let rel: string;
-    try {
-      rel = decodeURIComponent(m[1]!);
-    } catch {
-      continue;
-    }
-    out.add(rel);
-    // obtainPackage looks for a detached signature beside the package.
-    out.add(`${rel}.sig`);
-    out.add(`${rel}.asc`);
-  }
-  return out;
-}
-
-/**
- * What each device's desired state references, read from `deployments/` on its repository's
- * `main` and cached by commit id (a device downloads several files per commit).
- */
-class DeviceReferences {
-  private readonly cache = new Map<string, { commit: string; refs: Set<string> }>();
-  constructor(private readonly devicesDir: string) {}
-
-  async allows(deviceId: string, rel: string): Promise<boolean> {
-    const gitDir = join(this.devicesDir, `${deviceId}.git`);
-    const commit = (await gitBytes(['--git-dir', gitDir, 'rev-parse', '--verify', '-q', 'main^{commit}']))
-      ?.toString()
-      .trim();
-    if (!commit) return false;
-    let hit = this.cache.get(deviceId);
-    if (hit?.commit !== commit) {
-      const files = await gitBytes([
-        '--git-dir',
-        gitDir,
-        'grep',
-        '-h',
-        '-I',
-        '-o',
-        '/catalog/[^ "\'#]*',
-        commit,
-        '--',
-        'deployments/',
-      ]);
-      hit = { commit, refs: catalogReferences(files?.toString('utf8') ?? '') };
-      this.cache.set(deviceId, hit);
-      if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value as string);
-    }
-    return hit.refs.has(rel);
-  }
-}
-
-/** Stdout of a git command, or undefined when it fails. */
-function gitBytes(args: string[]): Promise<Buffer | undefined> {
-  return new Promise((resolve) => {
-    const child = spawn('git', args, { stdio: ['ignore', 'pipe', 'ignore'] });
-    const chunks: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => chunks.push(d));
-    child.on('error', () => resolve(undefined));
-    child.on('close', (code) => resolve(code === 0 ? Buffer.concat(chunks) : undefined));
-  });
 }

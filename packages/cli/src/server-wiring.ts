@@ -24,6 +24,7 @@ import {
   type Pki,
 } from '@margo-gitops/trust';
 import { catalogFilesHandler } from './catalog-files.js';
+import { catalogRegistryHandler } from './registry-route.js';
 import { readServerSettings } from './data-dir.js';
 import { recordEnrolment } from './record-enrolment.js';
 import { listenComposed, type Route } from './http-server.js';
@@ -167,6 +168,17 @@ export async function startServer(opts: {
           const t = tokenFromHeader(req.headers.authorization);
           return { given: t !== undefined, ...(t ? { token: tokens.verify(t) } : {}) };
         },
+      }),
+    },
+    {
+      prefix: '/v2/',
+      name: 'registry',
+      handle: catalogRegistryHandler({
+        dataDir,
+        tokens,
+        failures,
+        publicUrl: () => url,
+        warn: (m) => logger.warn({ component: 'registry' }, m),
       }),
     },
   ];

@@ -1,3 +1,4 @@
 export * from './media-types.js';
 export * from './layout.js';
 export * from './client/index.js';
+export * from './registry/index.js';

@@ -49,6 +49,7 @@ export {
 } from './core/resolve-parameters.js';
 export {
   renderApplicationDeployment,
+  packageRelativePath,
   DEPENDS_ON_ANNOTATION,
   APP_VERSION_ANNOTATION,
   type RenderInput,

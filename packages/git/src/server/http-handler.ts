@@ -34,6 +34,7 @@ import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimitOptions } from './rate-l
 import { uploadPackAdvertisement } from './ref-advertisement.js';
 import type { TokenInfo } from './token-store.js';
 import { builtInFindings, DEFAULT_STATUS_LIMITS, type StatusLimits } from './tree-rules.js';
+import { DEFAULT_OCI_LIMITS, isOciBlobPath } from './oci-layout-rules.js';
 
 /** What the handler needs from a token store (TokenStore fits). */
 export interface TokenVerifier {
@@ -71,6 +72,8 @@ export interface GitHttpHandlerOptions {
   rateLimit?: RateLimitOptions | false;
   /** Largest file a push may add. Default 10 MiB. */
   maxObjectBytes?: number;
+  /** Largest blob of a catalog package's OCI layout (`<app>/<version>/oci/blobs/...`). Default 512 MiB. */
+  maxLayerBytes?: number;
   /** Largest pack a push may send. Default 256 MiB. */
   maxPushBytes?: number;
   /** Largest pack a push to a device repository (a status report) may send. Default 4 MiB. */
@@ -205,6 +208,8 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
     ...(opts.validators ?? {}),
   };
   const maxObjectBytes = opts.maxObjectBytes ?? 10 * 1024 * 1024;
+  const ociLimits = { maxLayerBytes: opts.maxLayerBytes ?? DEFAULT_OCI_LIMITS.maxLayerBytes };
+  const layerLimit = { test: isOciBlobPath, maxBytes: ociLimits.maxLayerBytes, code: 'OCI_LAYER_TOO_LARGE' };
   const maxPushBytes = opts.maxPushBytes ?? 256 * 1024 * 1024;
   const maxDevicePushBytes = opts.maxDevicePushBytes ?? 4 * 1024 * 1024;
   const maxCommandListBytes = opts.maxCommandListBytes ?? 1024 * 1024;
@@ -302,7 +307,15 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
     }
     if (!findings.length && protectHistory.has(ctx.repo.kind))
       findings.push(...(await historyRewrites(call, updates)));
-    if (!findings.length) findings.push(...(await oversizedObjects(call, updates, maxObjectBytes)));
+    if (!findings.length)
+      findings.push(
+        ...(await oversizedObjects(
+          call,
+          updates,
+          maxObjectBytes,
+          ctx.repo.kind === 'catalog' ? layerLimit : undefined,
+        )),
+      );
     const changes = new Map<RefUpdate, Promise<ChangedFile[]>>();
     const changesOf = (u: RefUpdate) => {
       let c = changes.get(u);
@@ -311,7 +324,9 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
     };
     if (!findings.length) {
       const blob = (oid: string) => readBlob(call, oid);
-      findings.push(...(await builtInFindings(call, ctx.repo, updates, changesOf, blob, statusLimits)));
+      findings.push(
+        ...(await builtInFindings(call, ctx.repo, updates, changesOf, blob, statusLimits, ociLimits)),
+      );
     }
     const validator = validators[ctx.repo.kind];
     if (!findings.some(isError) && validator) {

@@ -82,11 +82,15 @@ export function envOf(q: QuarantineEnv): Record<string, string> {
   return env;
 }
 
-/** Blobs larger than `maxBytes` among the objects a push adds. */
+/**
+ * Blobs larger than `maxBytes` among the objects a push adds; blobs first seen at a path that
+ * `other.test` accepts (OCI layer blobs of the catalog) are held to `other.maxBytes` instead.
+ */
 export async function oversizedObjects(
   q: QuarantineEnv,
   updates: RefUpdate[],
   maxBytes: number,
+  other?: { test: (path: string) => boolean; maxBytes: number; code: string },
 ): Promise<PushFinding[]> {
   const tips = updates.filter((u) => u.after !== ZERO_OID).map((u) => u.after);
   if (!tips.length) return [];
@@ -104,11 +108,13 @@ export async function oversizedObjects(
   const out: PushFinding[] = [];
   for (const line of check.stdout.toString('utf8').split('\n')) {
     const [type, size, , ...rest] = line.split(' ');
-    if (type === 'blob' && Number(size) > maxBytes) {
+    const path = rest.join(' ');
+    const limit = other && path && other.test(path) ? other : undefined;
+    if (type === 'blob' && Number(size) > (limit?.maxBytes ?? maxBytes)) {
       out.push({
-        code: 'GIT_OBJECT_TOO_LARGE',
-        file: rest.join(' ') || undefined,
-        message: `file is ${size} bytes; the server accepts at most ${maxBytes} bytes per file`,
+        code: limit?.code ?? 'GIT_OBJECT_TOO_LARGE',
+        file: path || undefined,
+        message: `file is ${size} bytes; the server accepts at most ${limit?.maxBytes ?? maxBytes} bytes per ${limit ? 'layer' : 'file'}`,
       });
     }
   }

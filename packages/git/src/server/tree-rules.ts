@@ -2,6 +2,7 @@ import { CAPABILITIES_FILE, DEPLOYMENT_STATUS_DIR, OBSERVED_FILE, parseSource } 
 import { execGit } from '../exec-git.js';
 import { ZERO_OID } from '../paths.js';
 import type { RepoRef } from './access.js';
+import { DEFAULT_OCI_LIMITS, ociLayoutFindings, type OciLayoutLimits } from './oci-layout-rules.js';
 import type { ChangedFile, PushFinding, QuarantineEnv, RefUpdate } from './push-validation.js';
 import { envOf } from './push-validation.js';
 
@@ -231,6 +232,7 @@ export async function builtInFindings(
   changesOf: (u: RefUpdate) => Promise<ChangedFile[]>,
   readBlob: (oid: string) => Promise<Buffer>,
   limits: StatusLimits,
+  ociLimits: OciLayoutLimits = DEFAULT_OCI_LIMITS,
 ): Promise<PushFinding[]> {
   const out: PushFinding[] = [];
   if (repo.kind === 'device') {
@@ -262,6 +264,7 @@ export async function builtInFindings(
     const touched = [...new Set(changes.map((c) => versionFolder(c.path)).filter((f) => f !== undefined))];
     const before = await publishedFolders(q, u.before, touched);
     out.push(...immutabilityFindings(changes, before));
+    out.push(...(await ociLayoutFindings(q, u.after, changes, ociLimits)));
     for (const c of changes) {
       if (c.status === 'deleted' || (c.mode !== undefined && LINK_MODES[c.mode])) continue;
       if (MARGO_YAML_RE.test(c.path)) out.push(...pathMismatchFindings(c.path, await readBlob(c.oid)));
