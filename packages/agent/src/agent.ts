@@ -24,6 +24,7 @@ import { checkTreeEntries } from './desired/tree-entries.js';
 import { ComposeDriver } from './drivers/compose-driver.js';
 import type { Driver, Observation, Progress } from './drivers/driver.js';
 import { HelmDriver } from './drivers/helm-driver.js';
+import { driverRegistrySettings } from './drivers/registry-config.js';
 import { createAgentLogger } from './logger.js';
 import { fingerprintOf, REMOVE_VOLUMES_ANNOTATION } from './plan/fingerprint.js';
 import { planActions, type PlannedAction } from './plan/plan-actions.js';
@@ -43,6 +44,8 @@ export interface VerifiedDesiredState {
    * poll, so a repository frozen on an accepted commit is noticed without a new commit.
    */
   expiresAt?: Date;
+  /** `manifestVersion` of the signed manifest accepted (decimal), reported as adoptedManifestVersion. */
+  manifestVersion?: string;
 }
 
 /** Verifies a desired-state commit (signed manifest). Throw a MargoError to refuse the commit. */
@@ -132,6 +135,8 @@ export class Agent {
   private validUntil: Date | null = null;
   /** True once the expiry of `validUntil` was reported (reported once, not every poll). */
   private expiryReported = false;
+  /** Version of the signed manifest of the desired state being applied (status adoptedManifestVersion). */
+  private adoptedManifestVersion: string | undefined;
 
   constructor(private readonly o: AgentOptions) {
     this.config = o.config;
@@ -146,19 +151,20 @@ export class Agent {
         ? new NativeGitStore(join(o.config.stateDir, 'repo'))
         : new IsoGitStore(join(o.config.stateDir, 'repo')));
     this.auth = { token: o.config.token ?? '', username: o.config.gitUsername };
+    const registry = driverRegistrySettings(o.config);
     this.drivers = o.drivers ?? [
       new ComposeDriver({
         ...(o.config.composeCommand ? { composeCommand: o.config.composeCommand } : {}),
         dockerPath: o.config.dockerPath,
         stopTimeoutSeconds: o.config.composeStopTimeoutSeconds,
-        ociPlainHttp: o.config.ociPlainHttp,
+        registry: registry.compose,
       }),
       ...(o.config.kubeconfig
         ? [
             new HelmDriver({
               helmPath: o.config.helmPath,
               kubeconfig: o.config.kubeconfig,
-              plainHttp: o.config.helmPlainHttp,
+              registry: registry.helm,
             }),
           ]
         : []),
@@ -592,6 +598,7 @@ export class Agent {
       return;
     }
     this.validUntil = verified?.expiresAt ?? null;
+    this.adoptedManifestVersion = verified?.manifestVersion;
     this.expiryReported = false;
     const { desired, rejected } = readDesired(files);
     this.desiredFiles = files;
@@ -1027,6 +1034,9 @@ function isRetryable(code: string): boolean {
     'AGENT_UNSEAL_FAILED',
     'AGENT_VERIFICATION_FAILED',
     'AGENT_PACKAGE_INVALID',
+    'AGENT_ARTIFACT_DIGEST_MISMATCH',
+    'AGENT_ARTIFACT_PATH_OUTSIDE',
+    'AGENT_ARTIFACT_TOO_LARGE',
   ].includes(code);
 }
 

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { MargoError } from '@margo-gitops/spec';
 import { createDesiredStateVerifier, signPayload, unseal } from '@margo-gitops/trust/device';
-import { Agent, type Verifier } from './agent.js';
+import { Agent, type Verifier, type VerifiedDesiredState } from './agent.js';
 import { readEnrolmentString, readStream } from './config/enrolment-input.js';
 import { loadAgentConfig } from './config/load-agent-config.js';
 import { loadEnrolment, type Enrolment } from './enrol/enrolment-state.js';
@@ -147,17 +147,19 @@ export function manifestVerifier(
   e: Pick<DeviceEnrolment, 'caCertPem' | 'deviceId'>,
   stateDir: string,
 ): Verifier {
-  let expiresAt: Date | undefined;
+  let accepted: VerifiedDesiredState | undefined;
   const verify = createDesiredStateVerifier({
     caCertPem: e.caCertPem,
     deviceId: e.deviceId,
     appliedManifestPath: join(stateDir, 'identity', 'applied-manifest.json'),
-    onVerified: (v) => (expiresAt = new Date(v.manifest.expiresAt)),
+    onVerified: (v) =>
+      (accepted = { expiresAt: new Date(v.manifest.expiresAt), manifestVersion: v.version.toString() }),
   });
-  // The expiry goes back to the agent, which checks it on every poll (a frozen repository).
+  // The expiry goes back to the agent, which checks it on every poll (a frozen repository); the
+  // version is reported in every deployment status (adoptedManifestVersion).
   return async (files, state) => {
-    expiresAt = undefined;
+    accepted = undefined;
     await verify(files, state);
-    return expiresAt ? { expiresAt } : undefined;
+    return accepted;
   };
 }

@@ -32,10 +32,20 @@ export interface AgentConfig {
   helmPath: string;
   /** Kubeconfig for Helm devices; the Helm driver is enabled only when set. */
   kubeconfig?: string;
-  /** Pass `--plain-http` to helm for OCI registries (loopback/test registries over http). */
+  /**
+   * Deprecated (older configurations): plain http to every OCI registry host, for Helm charts.
+   * Prefer `ociPlainHttpHosts`.
+   */
   helmPlainHttp: boolean;
-  /** Plain http for OCI registries holding Compose Archives (loopback/test registries). */
+  /** Deprecated: plain http to every OCI registry host, for Compose packages. Prefer `ociPlainHttpHosts`. */
   ociPlainHttp: boolean;
+  /**
+   * OCI registries (`host[:port]`) reached over plain http instead of https, e.g. a loopback test
+   * registry. The device's own server is reached with the scheme of its URL whatever this says.
+   */
+  ociPlainHttpHosts: string[];
+  /** Largest OCI artifact layer (Compose package or Helm chart) the agent downloads, bytes. */
+  maxArtifactBytes: number;
   /** Optional DeviceCapabilities overrides merged over what is discovered. */
   capabilitiesFile?: string;
   /** Keep this many commits on the status branch (older ones are squashed). */
@@ -62,6 +72,8 @@ export const DEFAULT_CONFIG: Omit<AgentConfig, 'deviceId' | 'repoUrl' | 'stateDi
   helmPath: 'helm',
   helmPlainHttp: false,
   ociPlainHttp: false,
+  ociPlainHttpHosts: [],
+  maxArtifactBytes: 512 * 1024 * 1024,
   statusHistoryLimit: 50,
   driftCheckEvery: 1,
   capabilitiesEvery: 20,

@@ -48,6 +48,8 @@ const KEYS: Record<keyof AgentConfig, KeySpec> = {
   kubeconfig: { kind: 'string', path: true },
   helmPlainHttp: { kind: 'boolean' },
   ociPlainHttp: { kind: 'boolean' },
+  ociPlainHttpHosts: { kind: 'list' },
+  maxArtifactBytes: { kind: 'number', int: true, min: 1 },
   capabilitiesFile: { kind: 'string', path: true },
   statusHistoryLimit: { kind: 'number', int: true, min: 2 },
   driftCheckEvery: { kind: 'number', int: true, min: 0 },

@@ -7,8 +7,9 @@ import type { ProfileType } from '@margo-gitops/spec';
 import type { DriverRecord } from '../state/state-store.js';
 import type { ComponentContext, Driver, Observation, Prepared, RemoveContext } from './driver.js';
 import { composeEnvironment, composeProjectName } from './compose-env.js';
-import { pullOciArchive } from './oci-archive.js';
-import { obtainPackage, showLocation, unpackPackage } from './obtain-package.js';
+import { fetchArtifact } from './fetch-artifact.js';
+import { obtainPackage, showLocation, unpackPackage, unpackPackageFile } from './obtain-package.js';
+import { registrySettings, type RegistrySettings } from './registry-access.js';
 import { redact, runCommand, tail, type RunResult } from './run-command.js';
 
 export interface ComposeDriverOptions {
@@ -21,8 +22,8 @@ export interface ComposeDriverOptions {
   pollMs?: number;
   /** Seconds containers get to stop on recreate/down (default 10). */
   stopTimeoutSeconds?: number;
-  /** Plain http to OCI registries holding Compose Archives (loopback/test registries). */
-  ociPlainHttp?: boolean;
+  /** How OCI registries holding Compose packages are reached (hosts over http, device token, limit). */
+  registry?: Partial<RegistrySettings>;
 }
 
 interface ComposeContainer {
@@ -67,8 +68,11 @@ export class ComposeDriver implements Driver {
   private readonly docker: string;
   private readonly pollMs: number;
 
+  private readonly registry: RegistrySettings;
+
   constructor(private readonly o: ComposeDriverOptions = {}) {
     this.docker = o.dockerPath ?? 'docker';
+    this.registry = registrySettings(o.registry);
     this.pollMs = o.pollMs ?? 500;
     if (o.composeCommand) this.cmd = o.composeCommand.trim().split(/\s+/);
   }
@@ -147,15 +151,7 @@ export class ComposeDriver implements Driver {
         timeoutMs: ctx.timeoutSeconds * 1000,
       });
     } else if (props.repository && props.revision) {
-      // rc.3 Compose Archive: an OCI artifact, content-addressed (its digest is checked).
-      ctx.progress('downloading');
-      source = `${props.repository}:${props.revision}`;
-      const a = await pullOciArchive(props.repository, props.revision, {
-        timeoutMs: ctx.timeoutSeconds * 1000,
-        ...(this.o.ociPlainHttp ? { plainHttp: true } : {}),
-        ...(ctx.registry ? { credentials: ctx.registry } : {}),
-      });
-      pkg = { bytes: a.bytes, sha256: a.digest.slice('sha256:'.length), signed: false };
+      return this.prepareArtifact(ctx, props.repository, props.revision);
     } else {
       throw new MargoError(
         'AGENT_INVALID_DOCUMENT',
@@ -176,6 +172,65 @@ export class ComposeDriver implements Driver {
     ctx.logger.debug({ package: source, sha256: pkg.sha256, signed: pkg.signed }, 'package ready');
     ctx.progress('prepared');
     return { dir, composeFile, sha256: pkg.sha256 };
+  }
+
+  /**
+   * A Compose package from OCI (Margo: `repository` + `revision`, optionally pinned by digest):
+   * the verified layer is extracted into `<workDir>/<manifest digest prefix>/`. A pinned artifact
+   * already extracted there (restart, drift repair) needs no registry.
+   */
+  private async prepareArtifact(
+    ctx: ComponentContext,
+    repository: string,
+    revision: string,
+  ): Promise<Prepared> {
+    const pin = ctx.component.ociDigest;
+    const dirOf = (digest: string) =>
+      join(ctx.workDir, digest.slice('sha256:'.length, 'sha256:'.length + 16));
+    const unpacked = (dir: string) => {
+      const marker = join(dir, '.margo-unpacked');
+      return existsSync(marker)
+        ? (JSON.parse(readFileSync(marker, 'utf8')) as { composeFile: string; sha256: string })
+        : null;
+    };
+    const have = pin ? unpacked(dirOf(pin)) : null;
+    if (pin && have) {
+      ctx.progress('prepared');
+      return { dir: dirOf(pin), composeFile: have.composeFile, sha256: have.sha256 };
+    }
+    ctx.progress('downloading');
+    const a = await fetchArtifact({
+      repository,
+      revision,
+      ...(pin ? { digest: pin } : {}),
+      kind: 'compose',
+      settings: this.registry,
+      ...(ctx.registry ? { deploymentCredentials: ctx.registry } : {}),
+      timeoutMs: ctx.timeoutSeconds * 1000,
+      dir: ctx.workDir,
+    });
+    const dir = dirOf(a.manifestDigest);
+    const sha256 = a.manifestDigest.slice('sha256:'.length);
+    let composeFile = unpacked(dir)?.composeFile;
+    try {
+      if (!composeFile) {
+        const u = await unpackPackageFile(a.path, dir, {
+          what: a.shown,
+          // A Compose folder is small; the bound only stops a gzip bomb from filling the disk.
+          maxUnpackedBytes: 4 * this.registry.maxArtifactBytes,
+        });
+        composeFile = join(u.root.slice(dir.length), u.composeFile).replace(/^\/+/, '');
+        writeFileSync(join(dir, '.margo-unpacked'), JSON.stringify({ composeFile, sha256 }));
+      }
+    } finally {
+      rmSync(a.path, { force: true });
+    }
+    ctx.logger.debug(
+      { package: a.shown, manifestDigest: a.manifestDigest, layer: a.layer.digest },
+      'package ready',
+    );
+    ctx.progress('prepared');
+    return { dir, composeFile, sha256 };
   }
 
   private async login(ctx: ComponentContext, dockerConfig: string): Promise<void> {

@@ -1,19 +1,21 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { MargoError } from '@margo-gitops/spec';
 import type { ProfileType } from '@margo-gitops/spec';
 import type { DriverRecord } from '../state/state-store.js';
 import type { ComponentContext, Driver, Observation, Prepared, RemoveContext } from './driver.js';
+import { fetchArtifact } from './fetch-artifact.js';
 import { helmValues } from './helm-values.js';
 import { KubeClient } from './kube-client.js';
+import { registrySettings, type RegistrySettings } from './registry-access.js';
 import { runCommand, tail } from './run-command.js';
 
 export interface HelmDriverOptions {
   helmPath?: string;
   kubeconfig: string;
-  /** `--plain-http` for OCI registries served over http (loopback test registries). */
-  plainHttp?: boolean;
+  /** How OCI registries holding charts are reached (hosts over http, device token, size limit). */
+  registry?: Partial<RegistrySettings>;
 }
 
 interface HelmRecord extends DriverRecord {
@@ -22,6 +24,8 @@ interface HelmRecord extends DriverRecord {
   chart: string;
   version: string;
   registryConfig: string;
+  /** Manifest digest of the chart artifact installed (OCI charts). */
+  digest?: string;
   /** Helm revision the agent made; another revision means someone changed the release by hand. */
   revision?: number;
 }
@@ -39,18 +43,28 @@ export function releaseName(component: string): string {
     .replace(/-+$/, '');
 }
 
+/** The chart file of an artifact in a component's work dir (named by manifest digest). */
+const chartFile = (workDir: string, digest: string) =>
+  join(workDir, `chart-${digest.slice('sha256:'.length, 'sha256:'.length + 16)}.tgz`);
+
 /**
- * Installs Helm components: `helm upgrade --install` from an OCI (`oci://`) or HTTP chart
- * repository at the given revision, values built from the parameter pointers, into
- * `metadata.namespace` (created through the Kubernetes API when missing); `helm uninstall` on removal.
+ * Installs Helm components: an OCI chart (`oci://`) is fetched by the agent's own client (digest
+ * checked, credentials only for their registry, see registry-access.ts), saved as a .tgz in the
+ * work dir and installed with `helm upgrade --install <release> <file.tgz>`, so helm never talks
+ * to the registry and no credential reaches its argv or config. Charts from http(s) repositories
+ * (older desired state) are pulled and installed by helm with `--repo`/`--version` as before.
+ * Values come from the parameter pointers; the namespace is `metadata.namespace` (created through
+ * the Kubernetes API when missing); `helm uninstall` on removal.
  */
 export class HelmDriver implements Driver {
   readonly name = 'helm' as const;
   private readonly helm: string;
   private readonly kube: KubeClient;
+  private readonly registry: RegistrySettings;
 
   constructor(private readonly o: HelmDriverOptions) {
     this.helm = o.helmPath ?? 'helm';
+    this.registry = registrySettings(o.registry);
     this.kube = new KubeClient(o.kubeconfig);
   }
 
@@ -84,8 +98,6 @@ export class HelmDriver implements Driver {
         'AGENT_INVALID_DOCUMENT',
         `component ${ctx.component.name} has no Helm properties`,
       );
-    if (h.repository.startsWith('oci://'))
-      return { chart: h.repository, repoArgs: this.o.plainHttp ? ['--plain-http'] : [], version: h.revision };
     if (/\.tgz$/.test(h.repository)) return { chart: h.repository, repoArgs: [], version: h.revision };
     return { chart: ctx.component.name, repoArgs: ['--repo', h.repository], version: h.revision };
   }
@@ -99,10 +111,48 @@ export class HelmDriver implements Driver {
     return new MargoError('AGENT_HELM_FAILED', msg, { retry: 'backoff' });
   }
 
+  /**
+   * An OCI chart as a verified .tgz in the work dir. A pinned chart already there (restart, drift
+   * repair) needs no registry.
+   */
+  private async fetchChart(ctx: ComponentContext, repository: string, revision: string): Promise<string> {
+    const pin = ctx.component.ociDigest;
+    if (pin && existsSync(chartFile(ctx.workDir, pin))) return pin;
+    ctx.progress('downloading');
+    const a = await fetchArtifact({
+      repository,
+      revision,
+      ...(pin ? { digest: pin } : {}),
+      kind: 'helm',
+      settings: this.registry,
+      ...(ctx.registry ? { deploymentCredentials: ctx.registry } : {}),
+      timeoutMs: ctx.timeoutSeconds * 1000,
+      dir: ctx.workDir,
+    });
+    renameSync(a.path, chartFile(ctx.workDir, a.manifestDigest));
+    ctx.logger.debug({ chart: a.shown, manifestDigest: a.manifestDigest }, 'chart ready');
+    return a.manifestDigest;
+  }
+
   async prepare(ctx: ComponentContext): Promise<Prepared> {
-    const { chart, repoArgs, version } = this.chartRef(ctx);
     mkdirSync(ctx.workDir, { recursive: true, mode: 0o700 });
     const registryConfig = join(ctx.workDir, 'registry.json');
+    const h = ctx.component.helm;
+    if (h?.repository.startsWith('oci://')) {
+      // helm installs a local file: it needs no registry login (an empty config keeps it off ~/.config/helm).
+      writeFileSync(registryConfig, '{"auths":{}}', { mode: 0o600 });
+      const digest = await this.fetchChart(ctx, h.repository, h.revision);
+      ctx.progress('prepared');
+      return {
+        chart: chartFile(ctx.workDir, digest),
+        repoArgs: [],
+        registryConfig,
+        source: h.repository,
+        version: h.revision,
+        digest,
+      };
+    }
+    const { chart, repoArgs, version } = this.chartRef(ctx);
     if (!ctx.registry) writeFileSync(registryConfig, '{"auths":{}}', { mode: 0o600 });
     else {
       const reg = ctx.registry;
@@ -117,7 +167,6 @@ export class HelmDriver implements Driver {
           '--password-stdin',
           '--registry-config',
           registryConfig,
-          ...(this.o.plainHttp ? ['--plain-http'] : []),
         ],
         {
           input: reg.password,
@@ -154,15 +203,19 @@ export class HelmDriver implements Driver {
     if (pull.code !== 0)
       throw this.classify(pull.stderr || pull.stdout, `cannot pull chart ${chart} ${version}`);
     ctx.progress('prepared');
-    return { chart, repoArgs, version, registryConfig };
+    return { chart, repoArgs, version, versionArgs: ['--version', version], registryConfig };
   }
 
   async apply(ctx: ComponentContext, prepared: Prepared): Promise<DriverRecord> {
-    const { chart, repoArgs, version, registryConfig } = prepared as {
+    const { chart, repoArgs, version, versionArgs, registryConfig, source, digest } = prepared as {
       chart: string;
       repoArgs: string[];
       version: string;
+      /** `--version <revision>` for repository charts; none for a chart file. */
+      versionArgs?: string[];
       registryConfig: string;
+      source?: string;
+      digest?: string;
     };
     const namespace = ctx.deployment.namespace;
     const release = releaseName(ctx.component.name);
@@ -184,8 +237,7 @@ export class HelmDriver implements Driver {
       release,
       chart,
       ...repoArgs,
-      '--version',
-      version,
+      ...(versionArgs ?? []),
       '--namespace',
       namespace,
       '--values',
@@ -211,12 +263,19 @@ export class HelmDriver implements Driver {
     }
     ctx.progress('deployed');
     const now = await this.releaseStatus(release, namespace);
+    if (digest) {
+      // Earlier chart files are not needed once this one is installed.
+      const keep = chart.slice(ctx.workDir.length + 1);
+      for (const f of readdirSync(ctx.workDir))
+        if (/^chart-[0-9a-f]{16}\.tgz$/.test(f) && f !== keep) rmSync(join(ctx.workDir, f), { force: true });
+    }
     const record: HelmRecord = {
       release,
       namespace,
-      chart,
+      chart: source ?? chart,
       version,
       registryConfig,
+      ...(digest ? { digest } : {}),
       ...(now?.revision ? { revision: now.revision } : {}),
     };
     return record;

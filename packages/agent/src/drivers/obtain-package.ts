@@ -1,17 +1,9 @@
 import { createHash } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MargoError } from '@margo-gitops/spec';
+import { safeExtract } from './safe-extract.js';
 
 export interface LocationOptions {
   repoFiles: Map<string, Buffer>;
@@ -227,43 +219,44 @@ function findComposeRoot(dir: string): string | null {
   return null;
 }
 
+/** Default bound of an unpacked Compose package (a gzip bomb must not fill the disk). */
+export const DEFAULT_MAX_UNPACKED_BYTES = 2 * 1024 * 1024 * 1024;
+
 /**
- * Unpacks a tar(.gz) package into `dest` (replaced atomically by rename) and returns the folder
- * holding the compose file. Throws AGENT_PACKAGE_INVALID.
+ * Unpacks a tar(.gz) package into `dest` (replaced atomically by rename; nothing outside it, see
+ * safe-extract.ts) and returns the folder holding the compose file. Throws AGENT_PACKAGE_INVALID,
+ * AGENT_ARTIFACT_PATH_OUTSIDE, AGENT_ARTIFACT_TOO_LARGE.
  */
 export async function unpackPackage(
   bytes: Buffer,
   dest: string,
+  o: { maxUnpackedBytes?: number; what?: string } = {},
 ): Promise<{ root: string; composeFile: string }> {
-  const parent = join(dest, '..');
-  mkdirSync(parent, { recursive: true });
-  const tmp = `${dest}.unpack-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  const archive = `${tmp}.tar`;
+  mkdirSync(join(dest, '..'), { recursive: true });
+  const archive = `${dest}.download-${process.pid}`;
   writeFileSync(archive, bytes);
   try {
-    const tar = await import('tar');
-    await tar.x({ file: archive, cwd: tmp, strict: true, preservePaths: false });
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw new MargoError(
-      'AGENT_PACKAGE_INVALID',
-      `package is not a readable tar archive: ${(e as Error).message}`,
-      { cause: e },
-    );
+    return await unpackPackageFile(archive, dest, o);
   } finally {
     rmSync(archive, { force: true });
   }
-  const root = findComposeRoot(tmp);
+}
+
+/** `unpackPackage` of a package already in a file (a verified OCI layer). */
+export async function unpackPackageFile(
+  archive: string,
+  dest: string,
+  o: { maxUnpackedBytes?: number; what?: string } = {},
+): Promise<{ root: string; composeFile: string }> {
+  await safeExtract(archive, dest, {
+    maxUnpackedBytes: o.maxUnpackedBytes ?? DEFAULT_MAX_UNPACKED_BYTES,
+    what: o.what ?? 'package',
+  });
+  const root = findComposeRoot(dest);
   if (!root) {
-    rmSync(tmp, { recursive: true, force: true });
+    rmSync(dest, { recursive: true, force: true });
     throw new MargoError('AGENT_PACKAGE_INVALID', `package has no ${COMPOSE_FILES.join(' / ')} at its root`);
   }
-  const relRoot = root.slice(tmp.length);
-  rmSync(dest, { recursive: true, force: true });
-  renameSync(tmp, dest);
-  const finalRoot = dest + relRoot;
-  const composeFile = COMPOSE_FILES.find((f) => existsSync(join(finalRoot, f)))!;
-  return { root: finalRoot, composeFile };
+  const composeFile = COMPOSE_FILES.find((f) => existsSync(join(root, f)))!;
+  return { root, composeFile };
 }

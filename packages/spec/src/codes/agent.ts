@@ -92,6 +92,31 @@ export const agentCodes = {
     summary: 'A sealed parameter value could not be unsealed on this device.',
     hint: 'The value was sealed for another device certificate; re-seal it for this device.',
   },
+  AGENT_ARTIFACT_DIGEST_MISMATCH: {
+    summary:
+      'An OCI artifact from the registry does not match its digest (the manifest pinned in the desired state, or a blob the manifest names); nothing of it was used.',
+    hint: 'The registry serves other bytes than were published (tampering or corruption): check the registry, or re-publish and re-deploy. The last good state keeps running.',
+  },
+  AGENT_ARTIFACT_NOT_FOUND: {
+    summary: 'The OCI repository, tag or digest a component names does not exist in the registry.',
+    hint: 'Check `repository` and `revision` (SemVer build metadata is written with `_` in the tag) and that the artifact was published there.',
+    retry: 'backoff',
+  },
+  AGENT_ARTIFACT_AUTH_FAILED: {
+    summary:
+      'The registry refused the credentials for an OCI artifact (or asked for credentials and none apply to that host).',
+    hint: 'The device token is sent only to its own server; other registries get the MARGO_REGISTRY_* parameters whose server equals their host[:port].',
+  },
+  AGENT_ARTIFACT_TOO_LARGE: {
+    summary:
+      'An OCI artifact layer is larger than the agent accepts (maxArtifactBytes); it was not downloaded.',
+    hint: 'Make the package smaller, or raise maxArtifactBytes in the agent configuration.',
+  },
+  AGENT_ARTIFACT_PATH_OUTSIDE: {
+    summary:
+      'A Compose artifact holds an entry outside its folder (absolute path, `..`, a link pointing out, or a device file); nothing of it was extracted.',
+    hint: 'Re-pack the Compose folder with relative paths only and no links leaving it (`margo app publish` does).',
+  },
   AGENT_INTERRUPTED: {
     summary: 'The agent was stopped in the middle of an action; the action is resumed at the next start.',
     retry: 'backoff',
