@@ -32,6 +32,8 @@ export interface Testbed {
   registryPassword?: string;
   image?: string;
   imagePrivate?: string;
+  /** Public references (e.g. `busybox:1.36.1`) loaded into the Docker engine under that exact name. */
+  publicImages: string[];
   helm?: string;
   chartRepo?: string;
   chartRepoAuth?: string;
@@ -76,6 +78,7 @@ export function loadTestbed(): Testbed | undefined {
     registryPassword: v('MARGO_TB_REGISTRY_PASSWORD'),
     image: v('MARGO_TB_IMAGE'),
     imagePrivate: v('MARGO_TB_IMAGE_PRIVATE'),
+    publicImages: (v('MARGO_TB_PUBLIC_IMAGES') ?? '').split(/\s+/).filter(Boolean),
     helm: v('MARGO_TB_HELM'),
     chartRepo: v('MARGO_TB_CHART_REPO'),
     chartRepoAuth: v('MARGO_TB_CHART_REPO_AUTH'),

@@ -35,6 +35,9 @@ GIT_USER="margo"
 GIT_PASSWORD="margo-git-pw"
 IMAGE_NAME="margo/echo"
 IMAGE_TAG="1"
+# The public images the examples name (examples/*, packages/cli/src/commands/quickstart.ts
+# HELLO_IMAGE); `up` loads a local stand-in under each exact reference (images.sh).
+PUBLIC_IMAGES="busybox:1.36.1"
 
 ALL_COMPONENTS="docker registry image helm charts git kube"
 

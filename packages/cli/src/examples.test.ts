@@ -5,9 +5,10 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { validatePaths } from '@margo-gitops/spec';
+import { parse as parseYaml } from 'yaml';
 import { memoryIo } from './io.js';
 import { main } from './main.js';
 import { createReposNative } from './native-repos.js';
@@ -30,6 +31,16 @@ before(async () => {
 });
 after(() => rm(root, { recursive: true, force: true }));
 
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await listFiles(p)));
+    else out.push(p);
+  }
+  return out.sort();
+}
+
 describe('examples/', () => {
   it('hello-world runs the image the quickstart hint names', async () => {
     const compose = await readFile(
@@ -37,6 +48,51 @@ describe('examples/', () => {
       'utf8',
     );
     assert.match(compose, new RegExp(`image: ${HELLO_IMAGE.replace(/\./g, '\\.')}\\n`));
+  });
+
+  // A user with Docker and internet runs these files unchanged: no reference to the testbed's
+  // registries or its own image, and every image is the one public reference the testbed pre-loads.
+  it('names only public images, the one the testbed pre-loads, and charts shipped in the package', async () => {
+    const files = await listFiles(examplesDir);
+    assert.ok(files.length >= 20, `only ${files.length} files`);
+    for (const f of files) {
+      const text = await readFile(f, 'utf8');
+      assert.doesNotMatch(
+        text,
+        /127\.0\.0\.1:500[01]|localhost:500[01]|margo\/echo/,
+        relative(examplesDir, f),
+      );
+    }
+    const images: string[] = [];
+    for (const f of files.filter((x) => /docker-compose\.ya?ml$/.test(x))) {
+      const doc = parseYaml(await readFile(f, 'utf8')) as { services: Record<string, { image: string }> };
+      for (const svc of Object.values(doc.services)) images.push(svc.image);
+    }
+    for (const f of files.filter((x) => /\/charts\/[^/]+\/values\.yaml$/.test(x))) {
+      const v = parseYaml(await readFile(f, 'utf8')) as { image: { repository: string; tag: string } };
+      images.push(`${v.image.repository}:${v.image.tag}`);
+    }
+    assert.equal(images.length, 6, images.join(' '));
+    assert.deepEqual([...new Set(images)], [HELLO_IMAGE]);
+    const lib = await readFile(join(examplesDir, '../test/testbed/lib.sh'), 'utf8');
+    assert.match(
+      lib,
+      new RegExp(`^PUBLIC_IMAGES="([^"]* )?${HELLO_IMAGE.replace(/\./g, '\\.')}( [^"]*)?"$`, 'm'),
+    );
+    // Helm components name a chart folder of their package whose version is the revision.
+    for (const app of ['helm-app', 'multi-component']) {
+      const desc = parseYaml(await readFile(join(examplesDir, app, 'margo.yaml'), 'utf8')) as {
+        deploymentProfiles: { type: string; components: { properties: Record<string, string> }[] }[];
+      };
+      for (const p of desc.deploymentProfiles.filter((x) => x.type === 'helm.v3')) {
+        for (const c of p.components) {
+          const chart = parseYaml(
+            await readFile(join(examplesDir, app, c.properties.repository!, 'Chart.yaml'), 'utf8'),
+          ) as { version: string };
+          assert.equal(chart.version, c.properties.revision, `${app} ${c.properties.repository}`);
+        }
+      }
+    }
   });
 
   it('every file is valid', async () => {

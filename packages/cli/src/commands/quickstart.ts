@@ -29,8 +29,12 @@ export interface QuickstartOptions {
 
 export const QUICKSTART_DEVICE = 'local-device';
 export const QUICKSTART_DEPLOYMENT = 'hello-world';
-/** The image examples/hello-world runs (examples/hello-world/resources/compose). */
-export const HELLO_IMAGE = '127.0.0.1:5000/margo/echo:1';
+/**
+ * The image examples/hello-world runs (examples/hello-world/resources/compose): the official
+ * busybox image by its ordinary public reference. The testbed loads a local stand-in under this
+ * exact reference (test/testbed/lib.sh PUBLIC_IMAGES), so nothing is pulled there.
+ */
+export const HELLO_IMAGE = 'busybox:1.36.1';
 const ADMIN_TOKEN_FILE = 'state/quickstart-admin.token';
 
 /** True when `docker info` answers within 5 s (the docker binary the agent uses: MARGO_AGENT_DOCKER_PATH or docker). */
@@ -255,7 +259,7 @@ export async function run(opts: QuickstartOptions, deps: CommandDeps): Promise<n
         );
         pr.stop();
         io.err(
-          `\nhint: hello-world runs the image ${HELLO_IMAGE}, which \`bash test/testbed/up\` builds and pushes to a local registry (no image can be pulled from the internet here). Run it, then \`npm start\` again. The agent's log is ${relative(deps.cwd, logDir) || logDir}/agent.log.\n`,
+          `\nhint: hello-world runs the public image ${HELLO_IMAGE}; Docker pulls it on first use, which needs internet access (or \`docker load\` it from a machine that has it). The agent's log is ${relative(deps.cwd, logDir) || logDir}/agent.log.\n`,
         );
         if (opts.exitWhenInstalled) return (await shutdown(), 1);
       }
