@@ -103,8 +103,8 @@ export async function startServer(opts: {
     // Status is used only when signed by the device's own certificate (revoked ones refused).
     statusVerifier: createStatusVerifier({ caCertPem: pki.ca.certPem, pkiDir: pki.dir }),
     intervalMs: (settings.reconcileIntervalSeconds ?? 60) * 1000,
-    resolvePackageLocation: (appId, version, location) =>
-      `${url}/catalog/${appId}/${version}/${location.replace(/^\.\//, '')}`,
+    // Package artifacts are served by the embedded OCI registry at /v2/ on this same address.
+    registryHost: new URL(url).host,
   });
   // Wrong tokens and malformed requests, per address, on the Git server and the catalog files alike.
   const failures = new FailureRateLimiter(DEFAULT_AUTH_FAILURES);

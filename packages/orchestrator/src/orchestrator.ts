@@ -71,8 +71,11 @@ export interface OrchestratorOptions {
   concurrency?: number;
   /** Clock (ms since epoch); for tests. */
   now?: () => number;
-  /** Turns a package-relative Compose `packageLocation`/`keyLocation` into a URL devices can reach. */
-  resolvePackageLocation?: (appId: string, version: string, location: string) => string;
+  /**
+   * host[:port] of the server's embedded OCI registry as devices reach it (the host of its public
+   * URL): package artifacts are rendered as `oci://<registryHost>/<appId>/<component>`.
+   */
+  registryHost?: string;
   /** Progress of the device fan-out of each pass. */
   onProgress?: (p: { done: number; total: number; reason: string }) => void;
   /** A signed desired state is re-signed when its manifest expires within this many ms. Default 2 days. */
@@ -378,7 +381,7 @@ export class Orchestrator {
     }
     if (changed) {
       this.ctx = prepareReconcile(this.fleet, this.catalog, {
-        ...(this.opts.resolvePackageLocation ? { resolveLocation: this.opts.resolvePackageLocation } : {}),
+        ...(this.opts.registryHost ? { registryHost: this.opts.registryHost } : {}),
         yanked: this.catalogReader.yanked,
       });
     }
@@ -386,11 +389,10 @@ export class Orchestrator {
 
   /**
    * The options that shape rendered files, as part of every device's input key: a changed public
-   * URL (package locations) or signer makes the next pass recompute every device.
+   * URL (registry host) or signer makes the next pass recompute every device.
    */
   private optionsKey(): string {
-    const loc = this.opts.resolvePackageLocation?.('app', '0', 'file') ?? '';
-    return `${this.opts.signer ? `s${this.epoch ?? ''}` : 'u'}:${loc}`;
+    return `${this.opts.signer ? `s${this.epoch ?? ''}` : 'u'}:${this.opts.registryHost ?? ''}`;
   }
 
   private deviceDir(id: string): string {

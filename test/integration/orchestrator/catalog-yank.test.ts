@@ -26,7 +26,8 @@ deploymentProfiles:
     components:
       - name: web
         properties:
-          packageLocation: https://example.invalid/web.tar.gz
+          repository: oci://registry.example.invalid/yank/web
+          revision: 1.0.0
 `;
 
 test('catalog: a yanked version is left out, so ranges resolve to the best version still published', async () => {

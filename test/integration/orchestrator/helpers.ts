@@ -76,7 +76,8 @@ deploymentProfiles:
     components:
       - name: hello-compose
         properties:
-          packageLocation: https://packages.example.invalid/hello-${version}.tar.gz
+          repository: oci://registry.example.invalid/hello/hello-compose
+          revision: ${version}
 parameters:
   greeting:
     value: hello

@@ -100,11 +100,12 @@ test('catalog push + intent: the right devices get the right commits', async () 
 
   const e1 = show('edge-1', 'deployments/web.yaml');
   assert.equal(e1.kind, 'ApplicationDeployment');
-  assert.equal(e1.metadata.annotations.id, deploymentIdFor('edge-1', 'web'));
+  assert.equal(e1.id, deploymentIdFor('edge-1', 'web'));
+  assert.equal(e1.metadata.deviceId, 'edge-1');
   assert.equal(e1.spec.deploymentProfile.type, 'compose');
   assert.equal(e1.spec.parameters.greeting.value, 'hi');
   const k1 = show('k8s-1', 'deployments/extra.yaml');
-  assert.equal(k1.spec.deploymentProfile.type, 'helm.v3');
+  assert.equal(k1.spec.deploymentProfile.type, 'helm');
   assert.equal(k1.metadata.annotations['margo-gitops.io/depends-on'], 'web');
 
   const msg = bareGit(dev('edge-1'), 'log', '-1', '--format=%an <%ae>%n%B', 'main');

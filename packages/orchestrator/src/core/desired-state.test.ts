@@ -13,12 +13,24 @@ import {
 import { DEPENDS_ON_ANNOTATION } from './render-deployment.js';
 import { caps, helloApp } from './test-fixtures.js';
 
+/** The catalog reader's view of a published package: the Compose component's OCI artifact. */
+function artifacts(version: string) {
+  return new Map([
+    [
+      'hello-compose',
+      { repository: 'hello/hello-compose', tag: version, digest: `sha256:${'a'.repeat(64)}` },
+    ],
+  ]);
+}
+/** The embedded registry's address as devices reach it. */
+const OPTS = { registryHost: 'margo.test:8080' };
+
 const catalog: Catalog = new Map([
   [
     'hello',
     new Map([
-      ['1.2.0', { app: helloApp('1.2.0') }],
-      ['1.3.0', { app: helloApp('1.3.0') }],
+      ['1.2.0', { app: helloApp('1.2.0'), artifacts: artifacts('1.2.0') }],
+      ['1.3.0', { app: helloApp('1.3.0'), artifacts: artifacts('1.3.0') }],
     ]),
   ],
 ]);
@@ -47,13 +59,23 @@ const obs: Record<string, DeviceObservation> = {
 const dev = (id: string) => fleet.devices.get(id) as FleetDevice;
 
 test('desired state: matching, not matching, no capabilities, catalog errors', () => {
-  const ctx = prepareReconcile(fleet, catalog);
+  const ctx = prepareReconcile(fleet, catalog, OPTS);
   const big = desiredForDevice(ctx, dev('big'), obs.big!);
   assert.deepEqual([...big.files.keys()], ['deployments/web.yaml']);
   const doc = parse(big.files.get('deployments/web.yaml')!.toString());
   assert.equal(doc.apiVersion, 'application.margo.org/v1alpha1');
-  assert.equal(doc.metadata.annotations.id, deploymentIdFor('big', 'web'));
-  assert.equal(doc.metadata.annotations.applicationId, 'hello');
+  assert.equal(doc.id, deploymentIdFor('big', 'web'));
+  assert.equal(doc.spec.applicationId, 'hello');
+  assert.equal(doc.metadata.deviceId, 'big');
+  assert.deepEqual(doc.spec.deploymentProfile.components[0].properties, {
+    repository: 'oci://margo.test:8080/hello/hello-compose',
+    revision: '1.3.0',
+    wait: true,
+  });
+  assert.equal(
+    doc.spec.deploymentProfile.components[0]['x-margo-gitops-extensions'].digest,
+    `sha256:${'a'.repeat(64)}`,
+  );
   assert.equal(doc.metadata.annotations['margo-gitops.io/application-version'], '1.3.0');
   assert.equal(doc.metadata.annotations[DEPENDS_ON_ANNOTATION], 'db');
   assert.equal(doc.metadata.namespace, 'web');
@@ -72,10 +94,7 @@ test('desired state: matching, not matching, no capabilities, catalog errors', (
 
   const k8s = desiredForDevice(ctx, dev('k8s'), obs.k8s!);
   assert.deepEqual([...k8s.files.keys()], ['deployments/web.yaml']);
-  assert.equal(
-    parse(k8s.files.get('deployments/web.yaml')!.toString()).spec.deploymentProfile.type,
-    'helm.v3',
-  );
+  assert.equal(parse(k8s.files.get('deployments/web.yaml')!.toString()).spec.deploymentProfile.type, 'helm');
   assert.deepEqual(
     k8s.outcomes.map((o) => [o.deployment, o.status, o.code]),
     [
@@ -91,8 +110,8 @@ test('desired state: matching, not matching, no capabilities, catalog errors', (
 });
 
 test('rendering is byte-for-byte deterministic and ids are stable', () => {
-  const a = desiredForDevice(prepareReconcile(fleet, catalog), dev('big'), obs.big!);
-  const b = desiredForDevice(prepareReconcile(parseFleet(fleetFiles), catalog), dev('big'), obs.big!);
+  const a = desiredForDevice(prepareReconcile(fleet, catalog, OPTS), dev('big'), obs.big!);
+  const b = desiredForDevice(prepareReconcile(parseFleet(fleetFiles), catalog, OPTS), dev('big'), obs.big!);
   assert.ok(a.files.get('deployments/web.yaml')!.equals(b.files.get('deployments/web.yaml')!));
   assert.equal(deploymentIdFor('big', 'web'), deploymentIdFor('big', 'web'));
   assert.notEqual(deploymentIdFor('big', 'web'), deploymentIdFor('small', 'web'));
@@ -103,7 +122,7 @@ test('rendering is byte-for-byte deterministic and ids are stable', () => {
 });
 
 test('errors hold what the device already runs; immutable change is refused per device', () => {
-  const ctx = prepareReconcile(fleet, catalog);
+  const ctx = prepareReconcile(fleet, catalog, OPTS);
   const first = desiredForDevice(ctx, dev('big'), obs.big!);
   const bytes = first.files.get('deployments/web.yaml')!;
   const changed = parseFleet(
@@ -115,7 +134,7 @@ test('errors hold what the device already runs; immutable change is refused per 
       ],
     ]),
   );
-  const held = desiredForDevice(prepareReconcile(changed, catalog), dev('big'), {
+  const held = desiredForDevice(prepareReconcile(changed, catalog, OPTS), dev('big'), {
     capabilities: caps(),
     current: new Map([['web', { bytes, parameters: { greeting: 'hi', port: 8080 } }]]),
   });
@@ -125,7 +144,7 @@ test('errors hold what the device already runs; immutable change is refused per 
 });
 
 test('a deployment document with errors does not uninstall it: devices keep it', () => {
-  const ctx = prepareReconcile(fleet, catalog);
+  const ctx = prepareReconcile(fleet, catalog, OPTS);
   const bytes = desiredForDevice(ctx, dev('big'), obs.big!).files.get('deployments/web.yaml')!;
   const broken = parseFleet(
     new Map([
@@ -137,7 +156,7 @@ test('a deployment document with errors does not uninstall it: devices keep it',
     ]),
   );
   assert.ok(!broken.deployments.has('web'));
-  const held = desiredForDevice(prepareReconcile(broken, catalog), dev('big'), {
+  const held = desiredForDevice(prepareReconcile(broken, catalog, OPTS), dev('big'), {
     capabilities: caps(),
     current: new Map([['web', { bytes }]]),
   });
@@ -147,7 +166,7 @@ test('a deployment document with errors does not uninstall it: devices keep it',
   // Deleting the file (no finding) still removes it.
   const deleted = parseFleet(new Map([...fleetFiles].filter(([p]) => p !== 'deployments/web.yaml')));
   assert.equal(
-    desiredForDevice(prepareReconcile(deleted, catalog), dev('big'), {
+    desiredForDevice(prepareReconcile(deleted, catalog, OPTS), dev('big'), {
       capabilities: caps(),
       current: new Map([['web', { bytes }]]),
     }).files.size,
@@ -159,6 +178,7 @@ test('reconcile: every fleet device, including those that reported nothing', () 
   const all = reconcile({
     fleet,
     catalog,
+    ...OPTS,
     observations: new Map(Object.entries(obs).filter(([k]) => k !== 'new')),
   });
   assert.deepEqual([...all.keys()], ['big', 'k8s', 'new', 'small']);

@@ -6,7 +6,9 @@ import type {
   FleetDevice,
   ParamValue,
 } from '@margo-gitops/spec';
+import { stringify } from 'yaml';
 import { chooseProfile, type DeviceFacts } from './choose-profile.js';
+import { ociProfile, type ArtifactRef } from './oci-components.js';
 import { deploymentIdFor } from './deployment-id.js';
 import { renderApplicationDeployment } from './render-deployment.js';
 import { resolveParameters, type ParameterValidator } from './resolve-parameters.js';
@@ -14,12 +16,12 @@ import { resolveVersion } from './resolve-version.js';
 import { selectTargets } from './select-targets.js';
 
 /**
- * One catalog package: a parsed description, or why it could not be parsed. `digests` maps each package-relative Compose `packageLocation`/`keyLocation`
- * (as normalised by render-deployment's `packageRelativePath`) to the SHA-256 of that file in the catalog, so the
- * rendered URL carries `#sha256=` and the signed desired state pins the bytes the device downloads.
+ * One catalog package: a parsed description, or why it could not be parsed. `artifacts` names the
+ * OCI artifact of each component the package ships (component name -> repository, tag and
+ * manifest digest), so the signed desired state pins the bytes the device pulls.
  */
 export type CatalogEntry =
-  | { app: ApplicationDescription; digests?: ReadonlyMap<string, string> }
+  | { app: ApplicationDescription; artifacts?: ReadonlyMap<string, ArtifactRef> }
   | { error: string };
 
 /** The catalog: application id -> version (as written in the folder name) -> entry. */
@@ -72,8 +74,8 @@ export interface IntentResolution {
   unregistered: string[];
   app?: ApplicationDescription;
   version?: string;
-  /** SHA-256 of package-relative Compose files (see CatalogEntry). */
-  digests?: ReadonlyMap<string, string>;
+  /** OCI artifacts of the package's components (see CatalogEntry). */
+  artifacts?: ReadonlyMap<string, ArtifactRef>;
   error?: { code: string; reason: string };
 }
 
@@ -84,7 +86,7 @@ export interface ReconcileContext {
   /** device id -> indexes into `intents` that target it. */
   byDevice: Map<string, IntentResolution[]>;
   validate?: ParameterValidator;
-  resolveLocation?: (appId: string, version: string, location: string) => string;
+  registryHost?: string;
   renderCache: Map<string, string>;
   /**
    * Deployment files present in the fleet but refused (schema or YAML errors): devices keep what
@@ -95,7 +97,8 @@ export interface ReconcileContext {
 
 export interface PrepareOptions {
   validate?: ParameterValidator;
-  resolveLocation?: (appId: string, version: string, location: string) => string;
+  /** host[:port] of the server's embedded OCI registry as devices reach it (its public URL). */
+  registryHost?: string;
   /** Yanked catalog versions per application id (not in `catalog`): named exactly, they hold with ORCH_VERSION_YANKED. */
   yanked?: ReadonlyMap<string, ReadonlySet<string>>;
 }
@@ -157,7 +160,7 @@ export function prepareReconcile(
           };
         else {
           r.app = entry.app;
-          if (entry.digests) r.digests = entry.digests;
+          if (entry.artifacts) r.artifacts = entry.artifacts;
         }
       }
     }
@@ -172,6 +175,10 @@ export function prepareReconcile(
 }
 
 const ID_PLACEHOLDER = '00000000-0000-5000-8000-000000000000';
+/** Rendered once per deployment and version, the text names the device through this placeholder. */
+const DEVICE_PLACEHOLDER = 'margo-gitops-device-id-placeholder';
+/** The device id as a YAML scalar (quoted when a plain scalar would read as a number, boolean, ...). */
+const yamlScalar = (s: string): string => stringify(s, { lineWidth: 0 }).trimEnd();
 
 /**
  * The complete desired state of one device: one ApplicationDeployment per matching intent.
@@ -229,33 +236,40 @@ export function desiredForDevice(
       hold(params.code, params.reason);
       continue;
     }
+    const oci = ociProfile({
+      profile: choice.profile,
+      ...(r.artifacts ? { artifacts: r.artifacts } : {}),
+      ...(ctx.registryHost ? { registryHost: ctx.registryHost } : {}),
+    });
+    if (!oci.ok) {
+      hold(oci.code, `application ${r.intent.application.id} ${r.version}: ${oci.reason}`);
+      continue;
+    }
     const key = `${name}\0${r.version}\0${choice.profile.id}\0${JSON.stringify(params.parameters)}`;
     let text = ctx.renderCache.get(key);
     if (text === undefined) {
       const app = r.app;
       const version = r.version!;
       text = renderApplicationDeployment({
+        deviceId: DEVICE_PLACEHOLDER,
         deploymentId: ID_PLACEHOLDER,
         name,
         namespace: r.intent.namespace ?? name,
         applicationId: app.id,
         applicationVersion: version,
-        profile: choice.profile,
+        profile: oci.profile,
         parameters: params.parameters,
         dependsOn: r.intent.dependsOn,
-        ...(ctx.resolveLocation
-          ? {
-              resolveLocation: (l: string) => {
-                const url = ctx.resolveLocation!(app.id, version, l);
-                const digest = r.digests?.get(l);
-                return digest && !url.includes('#') ? `${url}#sha256=${digest}` : url;
-              },
-            }
-          : {}),
       });
       ctx.renderCache.set(key, text);
     }
-    out.files.set(path, Buffer.from(text.replace(ID_PLACEHOLDER, deploymentId), 'utf8'));
+    out.files.set(
+      path,
+      Buffer.from(
+        text.replace(ID_PLACEHOLDER, deploymentId).replace(DEVICE_PLACEHOLDER, yamlScalar(device.id)),
+        'utf8',
+      ),
+    );
     out.outcomes.push({ ...base, status: 'matched', profileType: choice.profile.type });
   }
   for (const [name, cur] of obs.current) {

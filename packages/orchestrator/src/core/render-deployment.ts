@@ -1,5 +1,6 @@
 import {
-  emitApplicationDeployment,
+  CURRENT_DEPLOYMENT_HEADER,
+  emitCurrentApplicationDeployment,
   type ApplicationDeployment,
   type DeploymentProfile,
 } from '@margo-gitops/spec';
@@ -27,51 +28,23 @@ export interface RenderInput {
   namespace: string;
   applicationId: string;
   applicationVersion: string;
+  /** The profile with every component in OCI form (oci-components' `ociProfile`). */
   profile: DeploymentProfile;
   parameters: Record<string, ResolvedParameter>;
   dependsOn: string[];
-  deviceId?: string;
-  /** Turns a package-relative `packageLocation`/`keyLocation` into a URL the device can reach. */
-  resolveLocation?: (location: string) => string;
+  deviceId: string;
 }
 
 /**
- * Renders one Margo ApplicationDeployment in the 2024 Git-era shape (spec's
- * emitApplicationDeployment: `application.margo.org/v1alpha1`, id and applicationId as
- * annotations). Byte-for-byte deterministic: same input, same bytes.
+ * Renders one Margo ApplicationDeployment in the current shape (Workload Management API
+ * 1.0.0-rc.2/rc.3: top-level `id`, `metadata.deviceId`, `spec.applicationId`, profile type
+ * `helm`/`compose`, components as OCI `repository` + `revision` with the pinned digest), so a
+ * conformant client can consume the exact bytes in Git. Byte-for-byte deterministic.
  *
  * @example
- * const yaml = renderApplicationDeployment({ deploymentId, name: 'web', namespace: 'web', applicationId: 'hello', applicationVersion: '1.0.0', profile, parameters: {}, dependsOn: [] });
+ * const yaml = renderApplicationDeployment({ deploymentId, name: 'web', namespace: 'web', applicationId: 'hello', applicationVersion: '1.0.0', profile, parameters: {}, dependsOn: [], deviceId: 'edge-1' });
  */
 export function renderApplicationDeployment(input: RenderInput): string {
-  const given = input.resolveLocation;
-  // Only package-relative locations (`resources/x.tar.gz`, `./x`, `file:x`) are resolved;
-  // absolute URLs (`https://...`, `oci://...`) are kept as written.
-  const resolve = given
-    ? (l: string) => {
-        const rel = packageRelativePath(l);
-        return rel === undefined ? l : given(rel);
-      }
-    : undefined;
-  const profile: DeploymentProfile = resolve
-    ? {
-        ...input.profile,
-        components: input.profile.components.map((c) =>
-          c.compose
-            ? {
-                ...c,
-                compose: {
-                  ...c.compose,
-                  ...(c.compose.packageLocation
-                    ? { packageLocation: resolve(c.compose.packageLocation) }
-                    : {}),
-                  ...(c.compose.keyLocation ? { keyLocation: resolve(c.compose.keyLocation) } : {}),
-                },
-              }
-            : c,
-        ),
-      }
-    : input.profile;
   const annotations: Record<string, string> = { [APP_VERSION_ANNOTATION]: input.applicationVersion };
   if (input.dependsOn.length) annotations[DEPENDS_ON_ANNOTATION] = [...input.dependsOn].sort().join(',');
   const parameters: ApplicationDeployment['parameters'] = {};
@@ -88,16 +61,17 @@ export function renderApplicationDeployment(input: RenderInput): string {
   }
   const model: ApplicationDeployment = {
     kind: 'ApplicationDeployment',
-    apiVersion: 'application.margo.org/v1alpha1',
+    apiVersion: CURRENT_DEPLOYMENT_HEADER.apiVersion,
     id: input.deploymentId,
-    idPlacement: 'annotations',
+    idPlacement: 'top-level',
     name: input.name,
     namespace: input.namespace,
     applicationId: input.applicationId,
+    deviceId: input.deviceId,
     annotations,
-    profile,
+    profile: input.profile,
     parameters,
     original: undefined,
   };
-  return emitApplicationDeployment(model);
+  return emitCurrentApplicationDeployment(model);
 }

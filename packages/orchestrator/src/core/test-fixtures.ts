@@ -31,7 +31,7 @@ deploymentProfiles:
     components:
       - name: hello-compose
         properties:
-          packageLocation: https://example.invalid/hello.tar.gz
+          packageLocation: resources/hello.tar.gz
 parameters:
   greeting:
     value: hello

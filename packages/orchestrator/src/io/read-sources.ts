@@ -6,7 +6,15 @@ import {
   type FleetParseCache,
 } from '@margo-gitops/spec';
 import { parse } from 'yaml';
+import {
+  composeArtifact,
+  componentRepository,
+  LAYOUT_DIR,
+  parseLayoutIndex,
+  tagForVersion,
+} from '@margo-gitops/oci';
 import type { Catalog, CatalogEntry } from '../core/desired-state.js';
+import type { ArtifactRef } from '../core/oci-components.js';
 import { normaliseApplication } from '../spec-adapter.js';
 import { packageRelativePath } from '../core/render-deployment.js';
 import { listBlobsCli, readBlobsCli, readFilesCli, readObjectsCli, readRef, runGit } from './git-objects.js';
@@ -18,8 +26,8 @@ export class CatalogReader {
   private parsed = new Map<string, CatalogEntry>();
   /** Yanked versions at the last read, per application id (left out of the catalog itself). */
   yanked: ReadonlyMap<string, ReadonlySet<string>> = new Map();
-  /** blob id -> SHA-256 hex of its content (blobs never change, so this cache is never stale). */
-  private sha256ByBlob = new Map<string, string>();
+  /** blob id -> digest and size (and the bytes of small files); blobs never change, so this is never stale. */
+  private objects = new Map<string, { digest: string; size: number; text?: Buffer }>();
 
   /**
    * Reads every `<appId>/<version>/margo.yaml` at `oid` of the catalog repository. A package
@@ -48,56 +56,97 @@ export class CatalogReader {
     }
     this.parsed = seen;
     this.yanked = dropYanked(catalog, blobs);
-    await this.addDigests(gitdir, catalog, blobs);
+    await this.addArtifacts(gitdir, catalog, blobs);
     return catalog;
   }
 
   /**
-   * Pins every package-relative Compose file (`packageLocation`, `keyLocation`) by SHA-256, so
-   * the signed desired state names the exact bytes a device may run. A location naming no file in
-   * the catalog makes the package an error entry rather than an unverifiable download. Entries are
-   * replaced, never changed (the parse cache shares them between reads).
+   * Names every component of every package as an OCI artifact pinned by manifest digest: from the
+   * package's `oci/` layout (written by `margo app publish`, checked by the Git server at push), or,
+   * for a package-relative Compose tarball without one, the artifact the embedded registry
+   * synthesises from it (`composeArtifact`: same bytes, same digest). A named file missing from the
+   * catalog, or an unreadable layout, makes the package an error entry rather than an unverifiable
+   * download. Entries are replaced, never changed (the parse cache shares them between reads).
    */
-  private async addDigests(
+  private async addArtifacts(
     gitdir: string,
     catalog: Map<string, Map<string, CatalogEntry>>,
     blobs: ReadonlyMap<string, string>,
   ): Promise<void> {
-    const pinned: {
+    const plans: {
       versions: Map<string, CatalogEntry>;
       version: string;
+      appId: string;
       app: ApplicationDescription;
-      rels: Map<string, string>;
+      index?: string;
+      tarballs: Map<string, string>; // component -> blob id of its package-relative tarball
     }[] = [];
     for (const [appId, versions] of catalog) {
       for (const [version, entry] of versions) {
         if (!('app' in entry)) continue;
-        const rels = new Map<string, string>(); // package-relative path -> blob id
+        const index = blobs.get(`${appId}/${version}/${LAYOUT_DIR}/index.json`);
+        const tarballs = new Map<string, string>();
         const missing: string[] = [];
         for (const profile of entry.app.profiles)
-          for (const c of profile.components)
-            for (const loc of [c.compose?.packageLocation, c.compose?.keyLocation]) {
-              const rel = loc === undefined ? undefined : packageRelativePath(loc);
-              if (rel === undefined) continue;
-              const blob = blobs.get(`${appId}/${version}/${rel}`);
-              if (blob) rels.set(rel, blob);
-              else missing.push(rel);
-            }
+          for (const c of profile.components) {
+            const loc = c.compose?.packageLocation;
+            const rel = loc === undefined ? undefined : packageRelativePath(loc);
+            if (rel === undefined) continue;
+            const blob = blobs.get(`${appId}/${version}/${rel}`);
+            if (blob) tarballs.set(c.name, blob);
+            else missing.push(rel);
+          }
         if (missing.length)
           versions.set(version, {
             error: `Compose package file${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not in the catalog under ${appId}/${version}/`,
           });
-        else if (rels.size) pinned.push({ versions, version, app: entry.app, rels });
+        else if (index || tarballs.size)
+          plans.push({ versions, version, appId, app: entry.app, ...(index ? { index } : {}), tarballs });
       }
     }
-    const unknown = [...new Set(pinned.flatMap((p) => [...p.rels.values()]))].filter(
-      (b) => !this.sha256ByBlob.has(b),
-    );
-    for (const [b, o] of await readObjectsCli(gitdir, unknown))
-      this.sha256ByBlob.set(b, createHash('sha256').update(o.content).digest('hex'));
-    for (const { versions, version, app, rels } of pinned) {
-      const digests = new Map([...rels].map(([rel, b]) => [rel, this.sha256ByBlob.get(b)!]));
-      versions.set(version, { app, digests });
+    const wanted = new Set<string>();
+    for (const p of plans) {
+      if (p.index && !this.objects.has(p.index)) wanted.add(p.index);
+      for (const b of p.tarballs.values()) if (!this.objects.has(b)) wanted.add(b);
+    }
+    for (const [b, o] of await readObjectsCli(gitdir, [...wanted])) {
+      const sha256 = createHash('sha256').update(o.content).digest('hex');
+      // Index files are small and parsed below; tarballs are kept only as digest and size.
+      this.objects.set(b, {
+        digest: `sha256:${sha256}`,
+        size: o.content.length,
+        ...(o.content.length < 1 << 20 ? { text: o.content } : {}),
+      });
+    }
+    for (const p of plans) {
+      const artifacts = new Map<string, ArtifactRef>();
+      try {
+        if (p.index) {
+          const bytes = this.objects.get(p.index)?.text;
+          if (!bytes) throw new Error(`${LAYOUT_DIR}/index.json is larger than 1 MiB`);
+          for (const e of parseLayoutIndex(bytes, `${p.appId}/${p.version}/${LAYOUT_DIR}/index.json`)) {
+            if (e.component === undefined) continue;
+            artifacts.set(e.component, {
+              repository: e.repository,
+              tag: e.tag,
+              digest: e.descriptor.digest,
+              ...(e.registry !== undefined ? { registry: e.registry } : {}),
+            });
+          }
+        }
+        for (const [component, blob] of p.tarballs) {
+          if (artifacts.has(component)) continue;
+          const o = this.objects.get(blob)!;
+          artifacts.set(component, {
+            repository: componentRepository(p.appId, component),
+            tag: tagForVersion(p.version),
+            digest: composeArtifact(o.digest, o.size).digest,
+          });
+        }
+        p.versions.set(p.version, { app: p.app, artifacts });
+      } catch (e) {
+        p.versions.set(p.version, { error: `OCI artifacts: ${e instanceof Error ? e.message : String(e)}` });
+      }
     }
   }
 }

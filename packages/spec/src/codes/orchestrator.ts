@@ -89,6 +89,15 @@ export const orchestratorCodes = {
     hint: 'Check the signing key under pki/.',
     retry: 'backoff',
   },
+  ORCH_COMPONENT_NOT_OCI: {
+    summary:
+      'A component cannot be rendered as an OCI artifact (repository oci://... + revision), which current Margo devices require.',
+    hint: 'Publish the package with `margo app publish` (Compose folders and charts inside the package become OCI artifacts), or name an OCI repository (oci://host/name) and a SemVer revision.',
+  },
+  ORCH_REGISTRY_UNSET: {
+    summary: "The server's registry address is unknown, so package artifacts cannot be named.",
+    hint: 'Start `margo serve` with --url set to the address devices use to reach it.',
+  },
   ORCH_VERSION_YANKED: {
     summary: 'The deployment names a catalog version that was yanked.',
     hint: 'Devices keep what they run; deploy a published version or a range instead (`margo deploy APP@VERSION --name NAME ...` or `application.version` in the fleet).',
