@@ -12,6 +12,7 @@ const BY_KIND: Record<string, DocumentKind> = {
   DeviceCapability: 'DeviceCapabilities',
   DeviceCapabilitiesManifest: 'DeviceCapabilities',
   DesiredStateManifest: 'DesiredStateManifest',
+  UnsignedAppStateManifest: 'DesiredStateManifest',
 };
 
 export interface KindGuess {
@@ -34,9 +35,13 @@ export function kindByShape(data: unknown): DocumentKind | undefined {
   const props = rec(data.properties);
   if (
     'properties' in data &&
-    ('vendor' in props || 'resources' in props || 'roles' in props || 'serialNumber' in props)
+    ['vendor', 'resources', 'roles', 'serialNumber', 'cpus', 'supportedDeploymentTypes'].some(
+      (k) => k in props,
+    )
   )
     return 'DeviceCapabilities';
+  // RFC 9457: `type` (a URI) and `title` at the root; no Margo document has both.
+  if (typeof data.type === 'string' && 'title' in data && !('apiVersion' in data)) return 'ProblemDetail';
   if (api.startsWith('application.margo.org')) return 'ApplicationDeployment';
   if (api.startsWith('margo.org')) return 'ApplicationDescription';
   if (api.startsWith('deployment.margo')) return 'DeploymentStatus';

@@ -24,6 +24,7 @@ export {
 } from './normalise-application-description.js';
 export { normaliseApplicationDeployment } from './normalise-application-deployment.js';
 export { normaliseDeploymentStatus, normaliseDesiredStateManifest } from './normalise-status.js';
+export { normaliseProblemDetail } from './normalise-problem-detail.js';
 export { normaliseDeviceCapabilities, normaliseRole } from './normalise-device-capabilities.js';
 export { normaliseProfileType, composePointer } from './normalise-profile.js';
 export { isValidPointer } from './rules-profile.js';

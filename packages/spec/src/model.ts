@@ -209,6 +209,11 @@ export interface DeploymentStatus {
   apiVersion: string;
   deploymentId: string;
   deviceId?: string;
+  /**
+   * N (rc.3): the version of the state manifest the device applied, as an exact decimal string
+   * (the spec allows up to 2^64-1, beyond JavaScript's safe integers). Absent in older eras.
+   */
+  adoptedManifestVersion?: string;
   state: DeploymentState;
   error?: StatusError;
   components: ComponentStatus[];
@@ -237,6 +242,15 @@ export interface DeviceCapabilities {
   peripherals: { type: string; name?: string; manufacturer?: string; model?: string }[];
   interfaces: { type: string; name?: string }[];
   labels?: Record<string, unknown>;
+  /** N: whether the device runs an OpenTelemetry collector (absent when not reported). */
+  otelCollector?: boolean;
+  /** N: `oci`, `custom` (as written; absent when not reported). */
+  supportedRuntimes?: string[];
+  /**
+   * N: `helm`, `compose`, `custom` (as written; `helm.v3`/`docker-compose` normalised to
+   * `helm`/`compose`). When the document reports no roles, `roles` is derived from these.
+   */
+  supportedDeploymentTypes?: string[];
   original: unknown;
 }
 
@@ -245,7 +259,8 @@ export type DocumentKind =
   | 'ApplicationDeployment'
   | 'DeploymentStatus'
   | 'DeviceCapabilities'
-  | 'DesiredStateManifest';
+  | 'DesiredStateManifest'
+  | 'ProblemDetail';
 
 export type MargoDocument =
   | ApplicationDescription
@@ -276,7 +291,10 @@ export interface ManifestDeploymentRef {
   url: string;
 }
 
-/** The R1 state manifest (`application/vnd.margo.manifest.v1+json`, DM `DesiredStateManifest`). */
+/**
+ * The R1 state manifest (`application/vnd.margo.manifest.v1+json`, DM `DesiredStateManifest`,
+ * rc.2 OpenAPI `UnsignedAppStateManifest`).
+ */
 export interface DesiredStateManifest {
   kind: 'DesiredStateManifest';
   /** Decimal string: the spec allows values up to 2^64-1, beyond JavaScript's safe integers. */
@@ -286,5 +304,18 @@ export interface DesiredStateManifest {
   original: unknown;
 }
 
+/** An RFC 9457 problem (`application/problem+json`), as the Margo API returns errors. */
+export interface ProblemDetail {
+  kind: 'ProblemDetail';
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  instance?: string;
+  /** Margo extension: field-level validation errors. */
+  errors?: { field?: string; message?: string }[];
+  original: unknown;
+}
+
 /** Every document kind `parseDocument` can return. */
-export type AnyMargoDocument = MargoDocument | DesiredStateManifest;
+export type AnyMargoDocument = MargoDocument | DesiredStateManifest | ProblemDetail;

@@ -1,4 +1,5 @@
 import type { CpuArchitecture, DeviceCapabilities, DeviceRole } from './model.js';
+import { normaliseProfileType } from './normalise-profile.js';
 import { normaliseArchitecture, parseQuantity } from './quantity.js';
 import { arr, isRecord, num, rec, str } from './read.js';
 
@@ -22,6 +23,20 @@ export function normaliseRole(role: string): DeviceRole | undefined {
       .trim()
       .toLowerCase()
       .replace(/[-_\s]+/g, ' ')
+  ];
+}
+
+/** `helm.v3`/`helm` -> `helm`, `docker-compose`/`compose` -> `compose`; others as written. */
+function deploymentType(t: string): string {
+  const type = normaliseProfileType(t);
+  return type === 'helm.v3' ? 'helm' : (type ?? t);
+}
+
+/** The roles implied by N `supportedDeploymentTypes` (the roles choose-profile reads). */
+function rolesFor(types: string[]): DeviceRole[] {
+  return [
+    ...(types.includes('helm') ? (['standalone-cluster'] as const) : []),
+    ...(types.includes('compose') ? (['standalone-device'] as const) : []),
   ];
 }
 
@@ -50,7 +65,7 @@ export function normaliseDeviceCapabilities(data: unknown): DeviceCapabilities {
   let frequencyGHz: number | undefined;
   for (const c of cpuList) {
     cores += num(c.cores) ?? 0;
-    const a = str(c.architecture) ?? str(c.cpuArchitecture);
+    const a = str(c.architecture) ?? str(c.cpuArchitecture) ?? str(arr(c.architectures)[0]);
     if (a !== undefined && architecture === undefined) architecture = normaliseArchitecture(a);
     const f = typeof c.frequency === 'string' ? parseFloat(c.frequency) : num(c.frequency);
     if (f !== undefined && !Number.isNaN(f) && frequencyGHz === undefined) frequencyGHz = f;
@@ -73,7 +88,12 @@ export function normaliseDeviceCapabilities(data: unknown): DeviceCapabilities {
     const type = (str(r.type) ?? '').toLowerCase().replace(/^wi-fi$/, 'wifi');
     return { type, ...(str(r.name) !== undefined ? { name: str(r.name)! } : {}) };
   });
-  const roles = [...new Set(arr(p.roles).map((r) => normaliseRole(String(r)) ?? 'other'))];
+  const deploymentTypes = Array.isArray(p.supportedDeploymentTypes)
+    ? [...new Set(p.supportedDeploymentTypes.map((t) => deploymentType(String(t))))]
+    : undefined;
+  const written = [...new Set(arr(p.roles).map((r) => normaliseRole(String(r)) ?? 'other'))];
+  // N documents report no roles: the deployment types say what the device can run.
+  const roles = written.length ? written : rolesFor(deploymentTypes ?? []);
   const caps: DeviceCapabilities = {
     kind: 'DeviceCapabilities',
     apiVersion: str(d.apiVersion) ?? '',
@@ -96,5 +116,8 @@ export function normaliseDeviceCapabilities(data: unknown): DeviceCapabilities {
   if (memory !== undefined) caps.memoryBytes = memory;
   if (storage !== undefined) caps.storageBytes = storage;
   if (isRecord(d.labels)) caps.labels = d.labels;
+  if (typeof p.otelCollector === 'boolean') caps.otelCollector = p.otelCollector;
+  if (Array.isArray(p.supportedRuntimes)) caps.supportedRuntimes = p.supportedRuntimes.map((r) => String(r));
+  if (deploymentTypes) caps.supportedDeploymentTypes = deploymentTypes;
   return caps;
 }

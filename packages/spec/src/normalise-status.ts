@@ -13,8 +13,22 @@ function statusError(raw: unknown): StatusError | undefined {
   return { code, message, ...(source ? { source } : {}) };
 }
 
+/**
+ * A manifest version as written: numbers keep the digits of the source (they may exceed 2^53),
+ * strings are taken as they are. Undefined when absent.
+ */
+export function manifestVersionText(
+  d: Record<string, unknown>,
+  key: string,
+  sourceText?: SourceText,
+): string | undefined {
+  const v = d[key];
+  if (typeof v === 'number') return sourceText?.(`/${key}`) ?? String(v);
+  return typeof v === 'string' ? v : undefined;
+}
+
 /** Normalises a DeploymentStatus of any era; states become lower-case (unknown ones `pending`). */
-export function normaliseDeploymentStatus(data: unknown): DeploymentStatus {
+export function normaliseDeploymentStatus(data: unknown, sourceText?: SourceText): DeploymentStatus {
   const d = rec(data);
   const status = rec(d.status);
   const components: ComponentStatus[] = arr(d.components).map((x) => {
@@ -30,11 +44,13 @@ export function normaliseDeploymentStatus(data: unknown): DeploymentStatus {
   });
   const error = statusError(status.error);
   const deviceId = str(d.deviceId);
+  const adopted = manifestVersionText(d, 'adoptedManifestVersion', sourceText);
   return {
     kind: 'DeploymentStatus',
     apiVersion: str(d.apiVersion) ?? '',
     deploymentId: str(d.deploymentId) ?? '',
     ...(deviceId !== undefined ? { deviceId } : {}),
+    ...(adopted !== undefined ? { adoptedManifestVersion: adopted } : {}),
     state: parseDeploymentState(str(status.state) ?? '') ?? 'pending',
     ...(error ? { error } : {}),
     components,
@@ -45,10 +61,7 @@ export function normaliseDeploymentStatus(data: unknown): DeploymentStatus {
 /** Normalises a state manifest; `manifestVersion` is kept as written (it may exceed 2^53). */
 export function normaliseDesiredStateManifest(data: unknown, sourceText?: SourceText): DesiredStateManifest {
   const d = rec(data);
-  const version =
-    typeof d.manifestVersion === 'number'
-      ? (sourceText?.('/manifestVersion') ?? String(d.manifestVersion))
-      : (str(d.manifestVersion) ?? '');
+  const version = manifestVersionText(d, 'manifestVersion', sourceText) ?? '';
   const b = isRecord(d.bundle) ? d.bundle : undefined;
   const sizeOf = (r: Record<string, unknown>) =>
     num(r.sizeBytes) !== undefined ? { sizeBytes: num(r.sizeBytes)! } : {};

@@ -7,7 +7,13 @@ import { normaliseApplicationDescription } from './normalise-application-descrip
 import { normaliseDeviceCapabilities } from './normalise-device-capabilities.js';
 import { normaliseDeploymentStatus, normaliseDesiredStateManifest } from './normalise-status.js';
 import { checkApplicationDescription } from './rules-application-description.js';
-import { checkApplicationDeployment, checkDeploymentStatus, checkDeviceCapabilities } from './rules-other.js';
+import { normaliseProblemDetail } from './normalise-problem-detail.js';
+import {
+  checkApplicationDeployment,
+  checkDeploymentStatus,
+  checkDeviceCapabilities,
+  checkManifestVersion,
+} from './rules-other.js';
 import { validateAgainstSchema } from './schemas.js';
 import { parseSource, type SourceOptions } from './source.js';
 import { isRecord, rec } from './read.js';
@@ -38,6 +44,7 @@ const KIND_HINT: Record<DocumentKind, string> = {
   DeploymentStatus: 'DeploymentStatus (or DeploymentStatusManifest)',
   DeviceCapabilities: 'DeviceCapabilities (or DeviceCapabilitiesManifest)',
   DesiredStateManifest: 'a state manifest',
+  ProblemDetail: 'a problem detail (RFC 9457)',
 };
 
 /**
@@ -122,16 +129,25 @@ export function parseDocument(input: string | Uint8Array, opts: ParseOptions = {
       model = dep;
       break;
     }
-    case 'DeploymentStatus':
+    case 'DeploymentStatus': {
       findings.push(...checkDeploymentStatus(data));
-      model = normaliseDeploymentStatus(data);
+      const status = normaliseDeploymentStatus(data, src.sourceText);
+      findings.push(...checkManifestVersion(status.adoptedManifestVersion, '/adoptedManifestVersion'));
+      model = status;
       break;
+    }
     case 'DeviceCapabilities':
       findings.push(...checkDeviceCapabilities(data));
       model = normaliseDeviceCapabilities(data);
       break;
-    case 'DesiredStateManifest':
-      model = normaliseDesiredStateManifest(data, src.sourceText);
+    case 'DesiredStateManifest': {
+      const manifest = normaliseDesiredStateManifest(data, src.sourceText);
+      findings.push(...checkManifestVersion(manifest.manifestVersion, '/manifestVersion'));
+      model = manifest;
+      break;
+    }
+    case 'ProblemDetail':
+      model = normaliseProblemDetail(data);
       break;
   }
   return done(kind, model);

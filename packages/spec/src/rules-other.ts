@@ -111,22 +111,27 @@ export function checkDeviceCapabilities(data: unknown): Finding[] {
   });
   const res = rec(p.resources);
   const where = isRecord(p.resources) ? '/properties/resources' : '/properties';
+  // Free-text architectures (G24 `Intel x64`, N `cpus[]`): aliases are fine, anything else is an
+  // error (rc.2 enumerates them; `riscv` is not `riscv64`). The DM `cpu` object is schema-checked.
+  const checkArch = (a: unknown, path: string) => {
+    if (typeof a === 'string' && !isKnownArchitecture(a))
+      out.push(
+        finding(
+          'SPEC_UNKNOWN_ARCHITECTURE',
+          `architecture ${JSON.stringify(a)} is not one of amd64, arm64, arm, riscv64, other (or an alias such as x86_64, aarch64)`,
+          path,
+        ),
+      );
+  };
   for (const [list, base] of [
     [res.cpus, '/properties/resources/cpus'],
     [p.cpus, '/properties/cpus'],
   ] as const) {
     arr(list).forEach((c, i) => {
-      const a = str(rec(c).architecture) ?? str(rec(c).cpuArchitecture);
-      if (a !== undefined && !isKnownArchitecture(a)) {
-        out.push(
-          finding(
-            'SPEC_UNKNOWN_ARCHITECTURE',
-            `architecture ${JSON.stringify(a)} is not recognised; it is treated as "other"`,
-            childPointer(base, i, 'architecture'),
-            'warning',
-          ),
-        );
-      }
+      const cpu = rec(c);
+      const key = cpu.architecture !== undefined ? 'architecture' : 'cpuArchitecture';
+      checkArch(cpu[key], childPointer(base, i, key));
+      arr(cpu.architectures).forEach((a, j) => checkArch(a, childPointer(base, i, 'architectures', j)));
     });
   }
   const src = isRecord(p.resources) ? res : p;
@@ -144,4 +149,22 @@ export function checkDeviceCapabilities(data: unknown): Finding[] {
     }
   }
   return out;
+}
+
+const MAX_MANIFEST_VERSION = 2n ** 64n - 1n;
+
+/**
+ * A manifest version written as digits must fit an unsigned 64-bit integer (the schema checks
+ * the form; JSON numbers beyond 2^53 are read from the source text, so the digits are exact).
+ */
+export function checkManifestVersion(version: string | undefined, path: string): Finding[] {
+  if (version === undefined || !/^[0-9]+$/.test(version) || BigInt(version) <= MAX_MANIFEST_VERSION)
+    return [];
+  return [
+    finding(
+      'SPEC_INVALID_MANIFEST_VERSION',
+      `${path.slice(1)} ${version} is larger than 2^64-1 (18446744073709551615)`,
+      path,
+    ),
+  ];
 }

@@ -680,6 +680,25 @@ run('deployment', [
 
 run('status', [
   {
+    name: 'N shape: no apiVersion/kind, deviceId, adoptedManifestVersion beyond 2^53, error.source',
+    code: 'SPEC_INVALID_MANIFEST_VERSION',
+    bad: false,
+    mutate: (d) => {
+      delete d.apiVersion;
+      delete d.kind;
+      d.deviceId = 'edge-1';
+      d.adoptedManifestVersion = 18446744073709551615n;
+      d.status = { state: 'failed', error: { code: 'X', message: 'm', source: 'web' } };
+    },
+  },
+  {
+    name: 'adoptedManifestVersion 0',
+    code: 'SPEC_INVALID_MANIFEST_VERSION',
+    bad: true,
+    path: '/adoptedManifestVersion',
+    mutate: (d) => (d.adoptedManifestVersion = 0),
+  },
+  {
     name: 'capitalised states (G24)',
     code: 'SPEC_UNKNOWN_STATE',
     bad: false,
@@ -817,25 +836,56 @@ run('capabilities', [
   { name: 'wrong kind', code: 'SPEC_UNKNOWN_KIND', bad: true, mutate: (d) => (d.kind = 'SomeIncorrectKind') },
 ]);
 
+run('capabilities', [
+  {
+    name: 'a free-text architecture under cpus that cannot be mapped',
+    code: 'SPEC_UNKNOWN_ARCHITECTURE',
+    bad: true,
+    path: '/properties/resources/cpus/0/architecture',
+    mutate: (d) => {
+      d.properties.resources = { cpus: [{ architecture: 'PowerPC', cores: 4 }], memory: '8 GB' };
+    },
+  },
+  {
+    name: 'G24 free-text architecture Intel x64',
+    code: 'SPEC_UNKNOWN_ARCHITECTURE',
+    bad: false,
+    mutate: (d) => {
+      d.properties.resources = { cpus: [{ architecture: 'Intel x64', cores: 4 }] };
+    },
+  },
+  {
+    name: 'N properties.cpus[].architecture riscv (riscv64 is the name)',
+    code: 'SPEC_UNKNOWN_ARCHITECTURE',
+    bad: true,
+    path: '/properties/cpus/1/architecture',
+    mutate: (d) => {
+      delete d.properties.resources;
+      d.properties.cpus = [
+        { cores: 2, architecture: 'arm64' },
+        { cores: 2, architecture: 'riscv' },
+      ];
+    },
+  },
+  {
+    name: 'DM resources.cpu.architectures [riscv]',
+    code: 'SPEC_UNKNOWN_ARCHITECTURE',
+    bad: true,
+    path: '/properties/resources/cpu/architectures/0',
+    mutate: (d) => (d.properties.resources.cpu = { cores: 4, architectures: ['riscv'] }),
+  },
+  {
+    name: 'N supportedDeploymentTypes helmchart',
+    code: 'SPEC_UNKNOWN_PROFILE_TYPE',
+    bad: true,
+    path: '/properties/supportedDeploymentTypes/0',
+    mutate: (d) => (d.properties.supportedDeploymentTypes = ['helmchart']),
+  },
+]);
+
 run(
   'capabilities',
   [
-    {
-      name: 'a free-text architecture under cpus that cannot be mapped (warning)',
-      code: 'SPEC_UNKNOWN_ARCHITECTURE',
-      bad: true,
-      mutate: (d) => {
-        d.properties.resources = { cpus: [{ architecture: 'PowerPC', cores: 4 }], memory: '8 GB' };
-      },
-    },
-    {
-      name: 'G24 free-text architecture Intel x64',
-      code: 'SPEC_UNKNOWN_ARCHITECTURE',
-      bad: false,
-      mutate: (d) => {
-        d.properties.resources = { cpus: [{ architecture: 'Intel x64', cores: 4 }] };
-      },
-    },
     {
       name: 'a memory quantity that cannot be read (warning)',
       code: 'SPEC_INVALID_QUANTITY',
@@ -872,9 +922,30 @@ run('manifest', [
   },
   {
     name: 'manifestVersion 0',
-    code: 'SPEC_SCHEMA_VIOLATION',
+    code: 'SPEC_INVALID_MANIFEST_VERSION',
     bad: true,
+    path: '/manifestVersion',
     mutate: (d) => (d.manifestVersion = 0),
+  },
+  {
+    name: 'manifestVersion 2^64 (one too many)',
+    code: 'SPEC_INVALID_MANIFEST_VERSION',
+    bad: true,
+    path: '/manifestVersion',
+    mutate: (d) => (d.manifestVersion = '18446744073709551616'),
+  },
+  {
+    name: 'manifestVersion 2^64-1',
+    code: 'SPEC_INVALID_MANIFEST_VERSION',
+    bad: false,
+    mutate: (d) => (d.manifestVersion = '18446744073709551615'),
+  },
+  {
+    name: 'a bad bundle media type: the first finding is the media type, not the null branch',
+    code: 'SPEC_VALUE_NOT_ALLOWED',
+    bad: true,
+    path: '/bundle/mediaType',
+    mutate: (d) => (d.bundle.mediaType = 'application/json'),
   },
   {
     name: 'manifestVersion as a decimal string',

@@ -10,6 +10,7 @@ import commonSchema from './schemas/common.schema.json' with { type: 'json' };
 import deploymentStatusSchema from './schemas/deployment-status.schema.json' with { type: 'json' };
 import desiredStateManifestSchema from './schemas/desired-state-manifest.schema.json' with { type: 'json' };
 import deviceCapabilitiesSchema from './schemas/device-capabilities.schema.json' with { type: 'json' };
+import problemDetailSchema from './schemas/problem-detail.schema.json' with { type: 'json' };
 import type { Code } from './codes/index.js';
 import { codeInfo } from './codes/index.js';
 import type { DocumentKind, Finding } from './model.js';
@@ -22,6 +23,7 @@ export const schemas: Readonly<Record<DocumentKind, object>> & { common: object 
   DeploymentStatus: deploymentStatusSchema,
   DeviceCapabilities: deviceCapabilitiesSchema,
   DesiredStateManifest: desiredStateManifestSchema,
+  ProblemDetail: problemDetailSchema,
 };
 
 let ajv: Ajv | undefined;
@@ -160,10 +162,54 @@ export function validateAgainstSchema(kind: DocumentKind, data: unknown): Findin
   const validate = validatorFor(kind);
   if (validate(data)) return [];
   const out: Finding[] = [];
-  for (const err of validate.errors ?? []) {
+  for (const err of pruneBranches(validate.errors ?? [])) {
     // anyOf/if wrappers repeat what their branches already said.
     if (err.keyword === 'anyOf' || err.keyword === 'if' || err.keyword === 'oneOf') continue;
     out.push(toFinding(err));
   }
   return out;
+}
+
+/**
+ * Keeps, for each failed anyOf/oneOf, only the errors of the branch the value was meant for: the
+ * first branch whose `type` fits the value (fewest errors first). Without this, `bundle: {...}`
+ * with a bad media type first reports "bundle must be null" from the null branch, which is noise.
+ * When no branch's type fits, the branches' type errors become one ("must be a or b").
+ */
+export function pruneBranches(errors: ErrorObject[]): ErrorObject[] {
+  const drop = new Set<ErrorObject>();
+  const extra: ErrorObject[] = [];
+  for (const wrapper of errors) {
+    if (wrapper.keyword !== 'anyOf' && wrapper.keyword !== 'oneOf') continue;
+    const base = `${wrapper.schemaPath}/`;
+    // Every branch, also those whose errors ajv reports under a $ref'd path (none here).
+    const count = Array.isArray(wrapper.schema) ? wrapper.schema.length : 0;
+    const branches = new Map<string, ErrorObject[]>(
+      Array.from({ length: count }, (_, i) => [String(i), [] as ErrorObject[]]),
+    );
+    for (const e of errors) {
+      if (!e.schemaPath.startsWith(base) || !e.instancePath.startsWith(wrapper.instancePath)) continue;
+      const branch = e.schemaPath.slice(base.length).split('/')[0]!;
+      branches.set(branch, [...(branches.get(branch) ?? []), e]);
+    }
+    const typeMiss = (branch: string, list: ErrorObject[]) =>
+      list.some(
+        (e) =>
+          e.keyword === 'type' &&
+          e.instancePath === wrapper.instancePath &&
+          e.schemaPath === `${base}${branch}/type`,
+      );
+    const fitting = [...branches].filter(([b, list]) => !typeMiss(b, list));
+    fitting.sort(([, a], [, b]) => a.length - b.length);
+    const keep = fitting[0]?.[0];
+    for (const [b, list] of branches) if (b !== keep) for (const e of list) drop.add(e);
+    if (keep === undefined) {
+      const typeErrors = [...branches.values()].flatMap((list) =>
+        list.filter((e) => e.keyword === 'type' && e.instancePath === wrapper.instancePath),
+      );
+      const types = [...new Set(typeErrors.flatMap((e) => e.schema as unknown))];
+      if (typeErrors[0]) extra.push({ ...typeErrors[0], schema: types, parentSchema: wrapper.parentSchema });
+    }
+  }
+  return [...errors.filter((e) => !drop.has(e)), ...extra];
 }

@@ -140,6 +140,10 @@ export const validationCodes = {
     summary: 'A deployment state is not one of pending, installing, installed, failed, removing, removed.',
   },
   SPEC_UNKNOWN_PARAMETER: { summary: 'A deployment sets a parameter the application does not declare.' },
+  SPEC_INVALID_MANIFEST_VERSION: {
+    summary: 'A state manifest version (manifestVersion, adoptedManifestVersion) is not an integer from 1 to 2^64-1.',
+    hint: 'Write a whole number of at least 1 (a JSON number or a decimal string); the first manifest is 1.',
+  },
   // --- parameter values ---------------------------------------------------------------------
   SPEC_VALUE_REQUIRED: { summary: 'A configuration value is required but empty or missing.' },
   SPEC_VALUE_TYPE: { summary: 'A configuration value does not match the dataType of its schema.' },
