@@ -193,7 +193,7 @@ test(
       );
       await waitFor(
         'failed status',
-        () => repo.statusJson(`deployments/${id}.json`)?.status?.error?.code === 'AGENT_PACKAGE_UNREACHABLE',
+        () => repo.statusJson(`deployments/${id}.json`)?.status?.error?.code === 'AGENT_ARTIFACT_NOT_FOUND',
       );
       assert.equal(
         (await configMap('frontend'))?.data?.message,
@@ -212,7 +212,7 @@ test(
       await waitFor(
         'auth failure reported',
         () =>
-          repo.statusJson(`deployments/${privId}.json`)?.status?.error?.code === 'AGENT_REGISTRY_AUTH_FAILED',
+          repo.statusJson(`deployments/${privId}.json`)?.status?.error?.code === 'AGENT_ARTIFACT_AUTH_FAILED',
       );
       repo.commit({ 'deployments/private-hello.yaml': priv(true) });
       const r5 = await agent.pollOnce();
