@@ -12,6 +12,17 @@ export interface AppMeta {
   parameters: string[];
   /** Relative compose packageLocation values (to be packed from a folder when missing). */
   packageLocations: string[];
+  /** Every component of every deployment profile, in document order. */
+  components: AppComponent[];
+}
+
+export interface AppComponent {
+  /** The deployment profile's `type` (compose, helm, helm.v3, ...). */
+  profileType: string;
+  name: string;
+  packageLocation?: string;
+  repository?: string;
+  revision?: string;
 }
 
 /** Reads what the CLI needs from `<dir>/margo.yaml` (any Margo era: metadata.id or top-level id). */
@@ -66,10 +77,19 @@ export function parseAppMeta(text: string, file: string): AppMeta {
   }
   const profiles: any[] = Array.isArray(doc.deploymentProfiles) ? doc.deploymentProfiles : [];
   const packageLocations: string[] = [];
+  const components: AppComponent[] = [];
   for (const p of profiles) {
     for (const c of Array.isArray(p?.components) ? p.components : []) {
-      const loc = c?.properties?.packageLocation;
+      const props = (c?.properties ?? {}) as Record<string, unknown>;
+      const loc = props.packageLocation;
       if (typeof loc === 'string' && !/^[a-z][a-z0-9+.-]*:/i.test(loc)) packageLocations.push(loc);
+      if (typeof c?.name !== 'string') continue;
+      const comp: AppComponent = { profileType: String(p?.type ?? ''), name: c.name };
+      if (typeof loc === 'string') comp.packageLocation = loc;
+      if (typeof props.repository === 'string') comp.repository = props.repository;
+      if (typeof props.revision === 'string' || typeof props.revision === 'number')
+        comp.revision = String(props.revision);
+      components.push(comp);
     }
   }
   const name = doc.name ?? md.name;
@@ -82,5 +102,6 @@ export function parseAppMeta(text: string, file: string): AppMeta {
     profiles: profiles.map((p) => String(p?.type ?? '?')),
     parameters: Object.keys(doc.parameters ?? {}),
     packageLocations,
+    components,
   };
 }

@@ -131,6 +131,7 @@ describe('examples/', () => {
       ],
       { encoding: 'utf8' },
     );
-    assert.deepEqual(tar.trim().split('\n'), ['docker-compose.yml']);
+    // A Margo Compose Archive: one top-level folder named after the component.
+    assert.deepEqual(tar.trim().split('\n'), ['hello/', 'hello/docker-compose.yml']);
   });
 });

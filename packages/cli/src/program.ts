@@ -178,11 +178,31 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
     app
       .command('publish')
       .description('publish an application package folder (a git push; server findings shown as-is)')
-      .argument('<dir>', 'folder holding margo.yaml'),
+      .argument('<dir>', 'folder holding margo.yaml')
+      .option(
+        '--registry <oci://host[:port][/namespace]>',
+        "push the package's OCI artifacts to this registry (default: the server's embedded registry)",
+      )
+      .option('--registry-username <user>', 'user name for --registry (or env MARGO_REGISTRY_USERNAME)')
+      .option(
+        '--registry-password-file <file|->',
+        'file holding the password for --registry, - for stdin (or env MARGO_REGISTRY_PASSWORD)',
+      ),
   )
     .addOption(outputOption())
     .action(async (dir: string, o) =>
-      done(await pe.runners.appPublish({ dir, output: o.output }, deps(conn(o)))),
+      done(
+        await pe.runners.appPublish(
+          {
+            dir,
+            output: o.output,
+            ...(o.registry ? { registry: o.registry } : {}),
+            ...(o.registryUsername ? { registryUsername: o.registryUsername } : {}),
+            ...(o.registryPasswordFile ? { registryPasswordFile: o.registryPasswordFile } : {}),
+          },
+          deps(conn(o)),
+        ),
+      ),
     );
   withConnection(app.command('list').alias('ls').description('list published applications'))
     .addOption(outputOption())

@@ -43,4 +43,13 @@ export const ociCodes = {
     summary: 'An OCI registry rejected a request (an unexpected answer of the Distribution API).',
     hint: "The message carries the registry's own error code; check that the registry accepts OCI artifacts.",
   },
+  OCI_PACK_INVALID: {
+    summary:
+      'A folder cannot be packed as an OCI artifact (no compose file or Chart.yaml, unreadable file, odd file type).',
+    hint: 'A Compose folder holds compose.yaml at its top; a Helm chart folder holds a valid Chart.yaml (name, SemVer version, apiVersion v2).',
+  },
+  OCI_PACK_PATH_OUTSIDE: {
+    summary: 'A packed folder names or links to a path outside itself.',
+    hint: 'Only the folder is packed: move the file into it and use a relative path that stays inside (no ../, no absolute link).',
+  },
 } as const satisfies CodeTable;

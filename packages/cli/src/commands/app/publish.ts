@@ -1,17 +1,34 @@
 import { constants } from 'node:fs';
-import { copyFile, lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
-import { create as tarCreate } from 'tar';
+import { copyFile, lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { isLoopbackHost, parseOciRepository } from '@margo-gitops/oci';
 import { isMargoError, MargoError } from '@margo-gitops/spec';
 import { readAppMeta } from '../../app-package.js';
 import type { CommandDeps } from '../../context.js';
 import { commitChange, remoteLines, type Checkout } from '../../git-remote.js';
 import { formatOutput, type OutputFormat } from '../../output.js';
 import { createProgress } from '../../progress.js';
+import { planArtifacts, pushArtifacts, writeLayout, type ExternalRegistry } from './publish-oci.js';
 
 export interface PublishOptions {
   dir: string;
   output: OutputFormat;
+  /** `oci://host[:port][/namespace]`: push the artifacts there instead of committing their layers. */
+  registry?: string;
+  registryUsername?: string;
+  /** File holding the registry password, or `-` for stdin (else env MARGO_REGISTRY_PASSWORD). */
+  registryPasswordFile?: string;
+}
+
+export interface PublishedArtifact {
+  component: string;
+  kind: 'compose' | 'helm';
+  /** Repository below the registry root (`<appId>/<component>`). */
+  repository: string;
+  tags: string[];
+  digest: string;
+  /** External registry `host[:port][/namespace]`; absent = the server's embedded registry. */
+  registry?: string;
 }
 
 export interface PublishResult {
@@ -22,14 +39,17 @@ export interface PublishResult {
   commit: string | null;
   packed: string[];
   alreadyPublished: boolean;
+  artifacts: PublishedArtifact[];
 }
 
 const SKIP = new Set(['.git', 'node_modules', '.DS_Store']);
 
 /**
  * `margo app publish DIR`: clone the catalog, copy DIR to `<id>/<version>/`, pack each relative
- * Compose `packageLocation` that names a missing `X.tar.gz` from the folder `X/`, commit, push.
- * The server validates the push; its findings are shown as they come.
+ * Compose `packageLocation` that names a missing `X.tar.gz` from the folder `X/`, write the OCI
+ * image layout `oci/` of the package's artifacts (publish-oci.ts), commit, push. The server
+ * validates the push; its findings are shown as they come. With `--registry` the artifacts are
+ * pushed to that registry first and only their manifests and configs are committed.
  *
  * Nothing is written through a link: the package may hold no symlinks, and no component of
  * `<id>/<version>` in the catalog clone may be a symlink or submodule (someone with push access to
@@ -41,20 +61,24 @@ export async function run(opts: PublishOptions, deps: CommandDeps): Promise<numb
   const src = resolve(deps.cwd, opts.dir);
   const meta = await readAppMeta(src, opts.dir);
   const files = await packageFiles(src, opts.dir);
+  // Packed before anything is cloned or pushed: a bad package fails here, with nothing written.
+  const plan = await planArtifacts(src, meta, opts.dir);
+  for (const w of plan.warnings) io.err(`warning: ${w}\n`);
+  const external = opts.registry ? await externalRegistry(opts, deps) : undefined;
   const conn = await deps.connect();
   const target = `${meta.id}/${meta.version}`;
-  let packed: string[] = [];
+  const packed = [...plan.tarballs.keys()];
   let alreadyPublished = false;
   let res;
   const progress = createProgress(io);
   const task = progress.task(`publish ${meta.id} ${meta.version}`);
   try {
+    if (external) await pushArtifacts(external, plan, (s) => task.update(s));
     res = await commitChange(
       conn,
       'catalog',
       `publish ${meta.id} ${meta.version}`,
       async (co) => {
-        packed = [];
         alreadyPublished = false;
         await refuseLinksOnPath(co, target);
         const dest = join(co.dir, target);
@@ -63,10 +87,8 @@ export async function run(opts: PublishOptions, deps: CommandDeps): Promise<numb
         if (existed) await rm(dest, { recursive: true, force: true });
         await mkdir(dest, { recursive: true });
         await copyPackage(src, dest, files);
-        for (const loc of meta.packageLocations) {
-          task.update(`packing ${loc}`);
-          packed.push(...(await packIfNeeded(dest, loc)));
-        }
+        for (const [rel, bytes] of plan.tarballs) await writeFile(join(dest, rel), bytes, { flag: 'wx' });
+        await writeLayout(dest, plan, external);
         // --force: a .gitignore someone put into the catalog must not leave files out.
         await co.git(['add', '--force', '-A', '--', target]);
         if (!existed) return true;
@@ -119,6 +141,14 @@ export async function run(opts: PublishOptions, deps: CommandDeps): Promise<numb
     commit: res.commit ?? null,
     packed,
     alreadyPublished,
+    artifacts: plan.artifacts.map((a) => ({
+      component: a.component,
+      kind: a.kind,
+      repository: a.repository,
+      tags: a.tags,
+      digest: a.packed.manifest.digest,
+      ...(external ? { registry: external.annotation } : {}),
+    })),
   };
   io.out(
     formatOutput(out, opts.output, (r) =>
@@ -196,30 +226,39 @@ async function copyPackage(
   for (const f of list.files) await copyFile(join(src, f), join(dest, f), constants.COPYFILE_EXCL);
 }
 
-/** Packs `<pkg>/<X>` into `<pkg>/<X>.tar.gz` when the tarball is missing but the folder exists. */
-export async function packIfNeeded(pkgDir: string, loc: string): Promise<string[]> {
-  const rel = loc.replace(/^\.\//, '');
-  if (!rel.endsWith('.tar.gz') && !rel.endsWith('.tgz')) return [];
-  const file = resolve(pkgDir, rel);
-  if (relative(pkgDir, file).startsWith('..')) return [];
-  if (await exists(file)) return [];
-  const folder = file.replace(/\.(tar\.gz|tgz)$/, '');
-  if (!(await isDir(folder))) return [];
-  const entries = (await readdir(folder)).sort();
-  await tarCreate(
-    { gzip: true, file, cwd: folder, portable: true, mtime: new Date(0), noDirRecurse: false },
-    entries,
-  );
-  return [rel];
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
+/** Resolves `--registry` and its credentials (the password never comes from argv). */
+async function externalRegistry(opts: PublishOptions, deps: CommandDeps): Promise<ExternalRegistry> {
+  const { host, name } = parseOciRepository(opts.registry!, { allowEmptyName: true });
+  let password: string | undefined;
+  if (opts.registryPasswordFile === '-') {
+    if (!deps.io.readStdin)
+      throw new MargoError('USAGE_ERROR', '--registry-password-file -: standard input cannot be read here');
+    password = (await deps.io.readStdin(64 * 1024)).toString('utf8');
+  } else if (opts.registryPasswordFile) {
+    password = await readFile(resolve(deps.cwd, opts.registryPasswordFile), 'utf8').catch(
+      (e: NodeJS.ErrnoException) => {
+        throw new MargoError(
+          'USAGE_ERROR',
+          `--registry-password-file: cannot read ${opts.registryPasswordFile} (${e.code ?? e.message})`,
+        );
+      },
+    );
+  } else password = deps.env.MARGO_REGISTRY_PASSWORD;
+  password = password?.replace(/\r?\n$/, '');
+  const username = opts.registryUsername ?? deps.env.MARGO_REGISTRY_USERNAME;
+  if (password !== undefined && !username)
+    throw new MargoError('USAGE_ERROR', 'a registry password was given without --registry-username');
+  return {
+    target: {
+      host,
+      // Test registries on loopback speak plain http; anything else is https.
+      plainHttp: isLoopbackHost(host),
+      timeoutMs: 120_000,
+      ...(username && password !== undefined ? { credentials: { username, password } } : {}),
+    },
+    namespace: name,
+    annotation: name ? `${host}/${name}` : host,
+  };
 }
 
 /** Present without following a link. */
@@ -228,12 +267,4 @@ async function present(p: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-async function isDir(p: string): Promise<boolean> {
-  try {
-    return (await stat(p)).isDirectory();
-  } catch {
-    return false;
-  }
 }
