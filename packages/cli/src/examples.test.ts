@@ -133,5 +133,30 @@ describe('examples/', () => {
     );
     // A Margo Compose Archive: one top-level folder named after the component.
     assert.deepEqual(tar.trim().split('\n'), ['hello/', 'hello/docker-compose.yml']);
+    // Every component, Compose folder or chart shipped in the package, is packed into the package's
+    // OCI layout (what the server's registry serves), under <appId>/<component>.
+    const packed = (app: string) => {
+      const index = JSON.parse(
+        execFileSync(
+          'git',
+          [
+            '--git-dir',
+            join(root, 'repos/catalog.git'),
+            'cat-file',
+            'blob',
+            `main:${app}/1.0.0/oci/index.json`,
+          ],
+          { encoding: 'utf8' },
+        ),
+      ) as { manifests: { annotations?: Record<string, string> }[] };
+      return [...new Set(index.manifests.map((m) => m.annotations?.['io.margo-gitops.repository']))].sort();
+    };
+    assert.deepEqual(packed('hello-world'), ['hello-world/hello']);
+    assert.deepEqual(packed('helm-app'), ['helm-app/hello']);
+    assert.deepEqual(packed('multi-component'), [
+      'multi-component/backend',
+      'multi-component/frontend',
+      'multi-component/web-and-api',
+    ]);
   });
 });
