@@ -83,9 +83,12 @@ export async function checkComposeTarball(file: string, label: string): Promise<
     const n = posix.normalize(p.replace(/\\/g, '/'));
     return p.startsWith('/') || /^[A-Za-z]:/.test(p) || n === '..' || n.startsWith('../');
   };
+  let count = 0;
   await tarList({
     file,
+    strict: true,
     onReadEntry: (e) => {
+      count++;
       const p = e.path;
       if (out(p)) problems.push(`entry ${JSON.stringify(p)} is outside the archive folder`);
       else if (e.type === 'SymbolicLink' || e.type === 'Link') {
@@ -104,6 +107,10 @@ export async function checkComposeTarball(file: string, label: string): Promise<
       data: { path: label },
     });
   });
+  if (!count)
+    throw new MargoError('OCI_PACK_INVALID', `${label} is not a tar.gz archive (no entries)`, {
+      data: { path: label },
+    });
   if (problems.length)
     throw new MargoError('OCI_PACK_PATH_OUTSIDE', `${label}: ${problems[0]}`, {
       data: { path: label, problems },
