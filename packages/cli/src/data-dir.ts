@@ -7,6 +7,8 @@ export interface ServerSettings {
   listen: string;
   publicUrl: string;
   reconcileIntervalSeconds: number;
+  /** Largest blob of a catalog package's oci/ layout the Git server accepts (default 512 MiB). */
+  maxLayerBytes?: number;
 }
 
 export const dataDirDefault = (cwd: string, env: NodeJS.ProcessEnv) =>

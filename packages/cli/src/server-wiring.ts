@@ -112,6 +112,7 @@ export async function startServer(opts: {
     reposRoot,
     tokens,
     authFailures: failures,
+    ...(settings.maxLayerBytes ? { maxLayerBytes: settings.maxLayerBytes } : {}),
     onPush: (e) =>
       orchestrator.notifyPush({ repo: e.repo, ref: e.ref, ...(e.deviceId ? { deviceId: e.deviceId } : {}) }),
     onDeviceSeen: (id) => orchestrator.notifyDeviceSeen(id),
@@ -202,6 +203,7 @@ export async function startServer(opts: {
       onboarding: `${url}/onboarding`,
       status: `${url}/api/v1/status`,
       'catalog files': `${url}/catalog/`,
+      registry: `${url}/v2/`,
     },
     close: async () => {
       await orchestrator.stop();

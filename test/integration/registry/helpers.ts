@@ -5,7 +5,7 @@
  * registry).
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -36,8 +36,14 @@ export interface Served {
   close(): Promise<void>;
 }
 
-/** `margo init` + `margo serve` on a free port of 127.0.0.1, in a temporary folder. */
-export async function startMargo(env: NodeJS.ProcessEnv = process.env): Promise<Served> {
+/**
+ * `margo init` + `margo serve` on a free port of 127.0.0.1, in a temporary folder; `settings` are
+ * merged into the data folder's config.json before the server starts.
+ */
+export async function startMargo(
+  env: NodeJS.ProcessEnv = process.env,
+  settings: Record<string, unknown> = {},
+): Promise<Served> {
   const dir = await mkdtemp(join(tmpdir(), 'margo-registry-'));
   const port = await freePort();
   const cli = new MargoCli(
@@ -52,6 +58,9 @@ export async function startMargo(env: NodeJS.ProcessEnv = process.env): Promise<
   const init = json<{ tokens: Served['tokens'] }>(
     await cli.run('init', '--data', 'margo-data', '--listen', `127.0.0.1:${port}`, '-o', 'json'),
   );
+  const configFile = join(dir, 'margo-data', 'config.json');
+  const config = JSON.parse(await readFile(configFile, 'utf8')) as Record<string, unknown>;
+  await writeFile(configFile, JSON.stringify({ ...config, ...settings }, null, 2));
   const server = await cli.start(
     'serve',
     ['serve', '--data', 'margo-data'],

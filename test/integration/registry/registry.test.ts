@@ -24,6 +24,7 @@ import { BareRepo } from '../../security/helpers.js';
 import { basic, layoutFiles, pushCatalog, startMargo, type LayoutArtifact, type Served } from './helpers.js';
 
 let s: Served;
+const LAYER_LIMIT = 4096;
 let tarball: Buffer;
 
 /** A small Compose-shaped artifact whose layer is `layer`. */
@@ -57,7 +58,8 @@ async function ociError(res: Response): Promise<string> {
 }
 
 before(async () => {
-  s = await startMargo();
+  // A small layer limit, so a real blob over it is cheap to push.
+  s = await startMargo(process.env, { maxLayerBytes: LAYER_LIMIT });
   // A legacy package: margo.yaml + a package-relative Compose tarball, no oci/ folder.
   const tarPath = join(s.dir, 'compose.tar.gz');
   execFileSync('tar', ['-czf', tarPath, '-C', join(repoRoot, 'examples/hello-world/resources'), 'compose']);
@@ -273,14 +275,35 @@ describe('catalog pushes: pre-receive checks of oci/ layouts', () => {
     assert.match(r.output, /broken\/1\.0\.0\/oci\/index\.json OCI_LAYOUT_INVALID/);
   });
 
-  test('a layer over the server limit (default 512 MiB) is refused with OCI_LAYER_TOO_LARGE', async () => {
+  test('a layer blob over the server limit (config.json maxLayerBytes) is refused with OCI_LAYER_TOO_LARGE', async () => {
+    const big = randomBytes(LAYER_LIMIT + 1);
+    const r = await pushCatalog(s, layoutFiles('big/1.0.0', [artifact('big/app', '1', big)]), 'big');
+    assert.equal(r.ok, false);
+    assert.match(
+      r.output,
+      new RegExp(`big/1\\.0\\.0/oci/blobs/sha256/${sha256Digest(big).slice(7)} OCI_LAYER_TOO_LARGE`),
+    );
+    const small = randomBytes(LAYER_LIMIT);
+    const ok = await pushCatalog(
+      s,
+      layoutFiles('big/1.0.1', [artifact('big/app', '2', small)]),
+      'at the limit',
+    );
+    assert.ok(ok.ok, ok.output);
+  });
+
+  test('a layer a manifest declares over the limit is refused with OCI_LAYER_TOO_LARGE', async () => {
     // An external entry commits no layers, so its manifest can declare a layer of any size.
     const big = {
       schemaVersion: 2,
       mediaType: OCI_MANIFEST,
       config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256Digest(EMPTY_CONFIG), size: 2 },
       layers: [
-        { mediaType: 'application/octet-stream', digest: sha256Digest(layer), size: 600 * 1024 * 1024 },
+        {
+          mediaType: 'application/octet-stream',
+          digest: sha256Digest(layer),
+          size: 600 * 1024 * 1024 * 1024,
+        },
       ],
     };
     const manifest = Buffer.from(JSON.stringify(big));
