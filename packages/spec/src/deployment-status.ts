@@ -1,12 +1,21 @@
 /** Builds and emits DeploymentStatus documents (what a device reports). */
 import { aggregateState } from './deployment-state.js';
+import { stringifyJsonExact } from './json-exact.js';
 import type { ComponentStatus, DeploymentState, DeploymentStatus, StatusError } from './model.js';
 
-/** apiVersion/kind pairs per era; margo-gitops emits `g24` by default (the Git era it implements). */
-export const DEPLOYMENT_STATUS_FLAVOURS = {
+/**
+ * apiVersion/kind pairs per era. `g24` (the default here, for compatibility) and `r1` write them;
+ * `n` (rc.2/rc.3 `DeploymentStatusManifest`, what the agent writes) has none and carries
+ * `adoptedManifestVersion`.
+ */
+export const DEPLOYMENT_STATUS_FLAVOURS: Record<
+  'g24' | 'r1' | 'n',
+  { readonly apiVersion?: string; readonly kind?: string }
+> = {
   g24: { apiVersion: 'deployment.margo/v1', kind: 'DeploymentStatus' },
   r1: { apiVersion: 'deployment.margo.org/v1alpha1', kind: 'DeploymentStatusManifest' },
-} as const;
+  n: {},
+};
 
 export type DeploymentStatusFlavour = keyof typeof DEPLOYMENT_STATUS_FLAVOURS;
 
@@ -18,6 +27,8 @@ export interface BuildDeploymentStatusInput {
   error?: StatusError;
   /** The deployment's `metadata.name`, used as `error.source` of a copied component error. */
   deploymentName?: string;
+  /** The version (exact decimal) of the state manifest the device applied; rc.3 requires it. */
+  adoptedManifestVersion?: string;
   flavour?: DeploymentStatusFlavour;
 }
 
@@ -28,7 +39,7 @@ export interface BuildDeploymentStatusInput {
  * buildDeploymentStatus({ deploymentId: id, components: [{ name: 'web', state: 'installed' }] }).state; // 'installed'
  */
 export function buildDeploymentStatus(input: BuildDeploymentStatusInput): DeploymentStatus {
-  const { apiVersion, kind } = DEPLOYMENT_STATUS_FLAVOURS[input.flavour ?? 'g24'];
+  const { apiVersion = '', kind } = DEPLOYMENT_STATUS_FLAVOURS[input.flavour ?? 'g24'];
   const state: DeploymentState = aggregateState(input.components);
   let error = input.error;
   if (!error && state === 'failed') {
@@ -46,6 +57,9 @@ export function buildDeploymentStatus(input: BuildDeploymentStatusInput): Deploy
     apiVersion,
     deploymentId: input.deploymentId,
     ...(input.deviceId ? { deviceId: input.deviceId } : {}),
+    ...(input.adoptedManifestVersion !== undefined
+      ? { adoptedManifestVersion: input.adoptedManifestVersion }
+      : {}),
     state,
     ...(error ? { error } : {}),
     components,
@@ -65,7 +79,10 @@ function errorObject(e: StatusError | undefined): Record<string, string> | undef
   return { code: e.code, message: e.message, ...(e.source ? { source: e.source } : {}) };
 }
 
-/** The plain object of a status in the wire shape, keys in a fixed order. */
+/**
+ * The plain object of a status in the wire shape, keys in a fixed order. `adoptedManifestVersion`
+ * is a BigInt (a JSON number of any size once written with `stringifyJsonExact`).
+ */
 export function emitDeploymentStatusObject(
   status: DeploymentStatus,
   flavour: DeploymentStatusFlavour = 'g24',
@@ -75,10 +92,17 @@ export function emitDeploymentStatusObject(
   const err = errorObject(status.error);
   if (err) statusBlock.error = err;
   return {
-    apiVersion,
-    kind,
+    ...(apiVersion !== undefined ? { apiVersion } : {}),
+    ...(kind !== undefined ? { kind } : {}),
     deploymentId: status.deploymentId,
     ...(status.deviceId ? { deviceId: status.deviceId } : {}),
+    ...(status.adoptedManifestVersion !== undefined
+      ? {
+          adoptedManifestVersion: /^[0-9]+$/.test(status.adoptedManifestVersion)
+            ? BigInt(status.adoptedManifestVersion)
+            : status.adoptedManifestVersion,
+        }
+      : {}),
     status: statusBlock,
     components: status.components.map((c) => {
       const e = errorObject(c.error);
@@ -95,7 +119,7 @@ export function emitDeploymentStatusObject(
 /**
  * Emits a DeploymentStatus as JSON (two-space indent, final newline, fixed key order, lower-case
  * states). Flavour `g24` (default): `deployment.margo/v1` + `DeploymentStatus`; `r1`:
- * `deployment.margo.org/v1alpha1` + `DeploymentStatusManifest`.
+ * `deployment.margo.org/v1alpha1` + `DeploymentStatusManifest`; `n`: neither (rc.2/rc.3).
  *
  * @example
  * emitDeploymentStatus(buildDeploymentStatus({ deploymentId: id, components: [] }));
@@ -104,5 +128,5 @@ export function emitDeploymentStatus(
   status: DeploymentStatus,
   flavour: DeploymentStatusFlavour = 'g24',
 ): string {
-  return JSON.stringify(emitDeploymentStatusObject(status, flavour), null, 2) + '\n';
+  return stringifyJsonExact(emitDeploymentStatusObject(status, flavour), 2) + '\n';
 }

@@ -69,6 +69,7 @@ export {
   type BuildDeploymentStatusInput,
   type DeploymentStatusFlavour,
 } from './deployment-status.js';
+export { stringifyJsonExact } from './json-exact.js';
 
 // Units.
 export {

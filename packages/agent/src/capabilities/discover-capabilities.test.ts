@@ -10,7 +10,10 @@ test('discoverCapabilities reports this machine and parses as DeviceCapabilities
   const dir = mkdtempSync(join(tmpdir(), 'caps-'));
   try {
     const over = join(dir, 'caps.yaml');
-    writeFileSync(over, 'vendor: ACME\nserialNumber: SN-1\nresources:\n  peripherals:\n    - type: camera\n');
+    writeFileSync(
+      over,
+      'vendor: ACME\nserialNumber: SN-1\nlabels:\n  site: north\nresources:\n  peripherals:\n    - type: camera\n',
+    );
     const caps = discoverCapabilities({
       deviceId: 'dev-1',
       storagePath: dir,
@@ -18,19 +21,34 @@ test('discoverCapabilities reports this machine and parses as DeviceCapabilities
       overridesFile: over,
     });
     const p = caps.properties as Record<string, any>;
+    // The current (N) shape: no apiVersion/kind/roles/resources; flat properties.
+    assert.deepEqual(Object.keys(caps), ['properties', 'labels']);
+    assert.deepEqual((caps as any).labels, { site: 'north' });
     assert.equal(p.id, 'dev-1');
     assert.equal(p.vendor, 'ACME');
-    assert.deepEqual(p.roles, ['Standalone Device']);
-    assert.ok(p.resources.cpu.cores >= 1);
-    assert.match(p.resources.memory, /^\d+Mi$/);
-    assert.match(p.resources.storage, /^\d+Mi$/);
-    assert.deepEqual(p.resources.peripherals, [{ type: 'camera' }]);
+    assert.equal(p.roles, undefined);
+    assert.equal(p.resources, undefined);
+    assert.ok(p.cpus[0].cores >= 1);
+    assert.match(p.memory, /^\d+Mi$/);
+    assert.match(p.storage, /^\d+Mi$/);
+    // An overrides file of the older shape (`resources.peripherals`) still applies.
+    assert.deepEqual(p.peripherals, [{ type: 'camera' }]);
+    assert.equal(p.otelCollector, false);
+    assert.deepEqual(p.supportedRuntimes, ['oci']);
+    assert.deepEqual(p.supportedDeploymentTypes, ['compose']);
     const parsed = parseDocument(JSON.stringify(caps), { file: 'capabilities.json' });
     assert.equal(parsed.kind, 'DeviceCapabilities');
     assert.deepEqual(
       parsed.findings.filter((f) => f.severity === 'error'),
       [],
     );
+    // What the orchestrator reads: the roles follow from the deployment types.
+    assert.equal(parsed.model?.kind, 'DeviceCapabilities');
+    if (parsed.model?.kind === 'DeviceCapabilities') {
+      assert.deepEqual(parsed.model.roles, ['standalone-device']);
+      assert.deepEqual(parsed.model.supportedDeploymentTypes, ['compose']);
+      assert.ok(parsed.model.cpu!.cores >= 1);
+    }
     // Deterministic: same machine, same document.
     assert.deepEqual(
       discoverCapabilities({

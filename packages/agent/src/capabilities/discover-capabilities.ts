@@ -110,10 +110,32 @@ export function toMi(bytes: number): string {
   return `${Math.floor(bytes / 1024 ** 2)}Mi`;
 }
 
+/** Architectures rc.2's DeviceCapabilitiesManifest enumerates for `cpus[].architecture`. */
+const REPORTED_ARCHITECTURES = new Set(['amd64', 'arm64', 'arm']);
+
+/** Interface types rc.2 enumerates (others, e.g. unnamed virtual ones, are left out). */
+const REPORTED_INTERFACES = new Set(['ethernet', 'wifi', 'cellular', 'bluetooth', 'usb', 'canbus', 'rs232']);
+
 /**
- * DeviceCapabilities discovered from the machine, in the DM/R1 shape (`properties.resources`),
- * with `kind: DeviceCapabilities`. Deterministic for an unchanged machine, so it is reported only
- * when something changed.
+ * An overrides file written for the older shape (`resources: {peripherals, memory...}`) keeps
+ * working: its `resources` members are lifted to the flat N properties.
+ */
+function liftResources(over: Record<string, unknown>): Record<string, unknown> {
+  const { resources, ...rest } = over;
+  if (!resources || typeof resources !== 'object' || Array.isArray(resources)) return over;
+  const { cpu: _cpu, ...flat } = resources as Record<string, unknown>;
+  return { ...flat, ...rest };
+}
+
+/**
+ * DeviceCapabilities discovered from the machine, in the current shape (rc.2/rc.3
+ * `DeviceCapabilitiesManifest`): `properties` {id, vendor, modelNumber, serialNumber, cpus
+ * [{cores, architecture}], memory, storage, peripherals, interfaces, otelCollector,
+ * supportedRuntimes ['oci'], supportedDeploymentTypes (helm and/or compose: what this agent
+ * drives)} and `labels` when the overrides file gives some. No root apiVersion/kind: that schema
+ * forbids members other than `properties`, `labels` and `x-*-extensions`. An architecture outside
+ * rc.2's enum (amd64, arm64, arm) is left out rather than reported invalid. Deterministic for an
+ * unchanged machine, so it is reported only when something changed.
  * @example const caps = discoverCapabilities({ deviceId: 'dev-1', storagePath: '/var/lib/margo', runtimes: ['compose'] });
  */
 export function discoverCapabilities(o: DiscoverOptions): Record<string, unknown> {
@@ -129,28 +151,35 @@ export function discoverCapabilities(o: DiscoverOptions): Record<string, unknown
   const archName = normaliseArchitecture(o.nodeCapacity?.architectures[0] ?? arch().replace('x64', 'amd64'));
   const cores = o.nodeCapacity ? Math.floor(o.nodeCapacity.cpuCores) : cpus().length;
   const memory = o.nodeCapacity ? o.nodeCapacity.memoryBytes : totalmem();
-  const roles = [
-    ...(o.runtimes.includes('helm') ? ['Standalone Cluster'] : []),
-    ...(o.runtimes.includes('compose') ? ['Standalone Device'] : []),
-  ];
+  const deploymentTypes = (['helm', 'compose'] as const).filter((t) => o.runtimes.includes(t));
   let properties: Record<string, unknown> = {
     id: o.deviceId,
     vendor: dmi('sys_vendor') ?? 'unknown',
     modelNumber: dmi('product_name') ?? 'unknown',
     serialNumber: dmi('product_serial') ?? dmi('product_uuid') ?? 'unknown',
-    roles,
-    resources: {
-      cpu: { cores, architecture: archName },
-      memory: toMi(memory),
-      ...(storage ? { storage: toMi(storage) } : {}),
-      peripherals: discoverGpus(sys, o.devRoot ?? '/dev'),
-      interfaces: discoverInterfaces(sys).map((i) => ({ type: i.type, name: i.name })),
-    },
+    cpus: [{ cores, ...(REPORTED_ARCHITECTURES.has(archName) ? { architecture: archName } : {}) }],
+    memory: toMi(memory),
+    ...(storage ? { storage: toMi(storage) } : {}),
+    peripherals: discoverGpus(sys, o.devRoot ?? '/dev'),
+    interfaces: discoverInterfaces(sys)
+      .filter((i) => REPORTED_INTERFACES.has(i.type))
+      .map((i) => ({ type: i.type, name: i.name })),
+    // The agent runs no OpenTelemetry collector of its own; an overrides file may say otherwise.
+    otelCollector: false,
+    supportedRuntimes: ['oci'],
+    supportedDeploymentTypes: deploymentTypes,
   };
+  let labels: unknown;
   if (o.overridesFile && existsSync(o.overridesFile)) {
     const over = parseYaml(readFileSync(o.overridesFile, 'utf8')) as Record<string, unknown> | null;
-    if (over && typeof over === 'object')
-      properties = deepMerge(properties, (over.properties as Record<string, unknown>) ?? over);
+    if (over && typeof over === 'object') {
+      const { labels: l, ...rest } = (over.properties as Record<string, unknown>) ?? over;
+      labels = over.labels ?? l;
+      properties = deepMerge(properties, liftResources(rest));
+    }
   }
-  return { apiVersion: 'device.margo.org/v1alpha1', kind: 'DeviceCapabilities', properties };
+  return {
+    properties,
+    ...(labels && typeof labels === 'object' && !Array.isArray(labels) ? { labels } : {}),
+  };
 }

@@ -64,3 +64,30 @@ test('status document: overall error and forced state for an unreadable document
     error: { code: 'AGENT_INVALID_DOCUMENT', message: 'bad yaml', source: 'x' },
   });
 });
+
+test('status document: current shape, adoptedManifestVersion as an exact JSON number beyond 2^53', () => {
+  const big = '18446744073709551615';
+  const doc = buildDeploymentStatus({
+    deploymentId: 'ad9b614e-8912-45f4-a523-372358765def',
+    name: 'shop',
+    deviceId: 'dev-1',
+    adoptedManifestVersion: big,
+    components: [{ name: 'web', state: 'installed' }],
+  });
+  assert.deepEqual(Object.keys(doc), [
+    'deploymentId',
+    'deviceId',
+    'adoptedManifestVersion',
+    'status',
+    'components',
+    'x-margo-gitops-extensions',
+  ]);
+  const text = statusFileContent(doc);
+  assert.match(text, /\n {2}"adoptedManifestVersion": 18446744073709551615,\n/);
+  const back = parseDocument(text, { file: 'status.json' });
+  assert.deepEqual(back.findings, []);
+  assert.equal(back.model?.kind === 'DeploymentStatus' && back.model.adoptedManifestVersion, big);
+  // Not given: left out rather than invented.
+  const none = buildDeploymentStatus({ deploymentId: 'd', name: 'x', deviceId: 'dev', components: [] });
+  assert.equal('adoptedManifestVersion' in none, false);
+});
