@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TokenStore } from '../../../packages/git/src/index.js';
@@ -323,5 +323,35 @@ describe('catalog pushes: pre-receive checks of oci/ layouts', () => {
     );
     assert.equal(r.ok, false);
     assert.match(r.output, /huge\/1\.0\.0\/oci\/blobs\/sha256\/[0-9a-f]{64} OCI_LAYER_TOO_LARGE/);
+  });
+});
+
+describe('embedded registry: blobs are verified before they are served', () => {
+  test('a blob changed behind the Git server (written into the bare repository) is not served', async () => {
+    const layer = randomBytes(256);
+    const files = layoutFiles('forged/1.0.0', [artifact('forged/app', '1', layer)]);
+    const forged = Buffer.from(layer);
+    forged[0] = forged[0]! ^ 0xff; // same size, other bytes
+    files[`forged/1.0.0/oci/blobs/sha256/${sha256Digest(layer).slice(7)}`] = forged;
+    // Plumbing straight into the bare repository: no pre-receive hook runs.
+    const catalog = new BareRepo(join(s.dataDir, 'repos', 'catalog.git'));
+    const tree = catalog.readTree('main');
+    for (const [p, b] of Object.entries(files)) tree.set(p, b);
+    catalog.commit(tree, 'forged behind the server');
+    const manifest = await get('/v2/forged/app/manifests/1', s.tokens.admin);
+    assert.equal(manifest.status, 200);
+    await manifest.arrayBuffer();
+    const blob = await get(`/v2/forged/app/blobs/${sha256Digest(layer)}`, s.tokens.admin);
+    assert.equal(blob.status, 500);
+    assert.equal(await ociError(blob), 'UNKNOWN');
+    assert.equal(
+      existsSync(join(s.dataDir, 'cache', 'oci-blobs', 'sha256', sha256Digest(layer).slice(7))),
+      false,
+    );
+    // A range of it is refused the same way: nothing of an unverified blob goes out.
+    const part = await get(`/v2/forged/app/blobs/${sha256Digest(layer)}`, s.tokens.admin, {
+      headers: { range: 'bytes=0-9' },
+    });
+    assert.equal(part.status, 500);
   });
 });
