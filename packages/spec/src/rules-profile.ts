@@ -19,6 +19,15 @@ export function isValidPointer(type: ProfileType, pointer: string): boolean {
   return type === 'helm.v3' ? HELM_POINTER.test(pointer) : COMPOSE_POINTER.test(pointer);
 }
 
+/** rc.2 `revision`: SemVer 2.0 without a leading v, build metadata joined with `_` (the OpenAPI pattern). */
+const OCI_SEMVER =
+  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:_([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
+
+/** A scalar as text (`revision: 1.10` is a YAML number; its text is checked as written elsewhere). */
+function textOf(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
+}
+
 /** Component-level rules of one profile whose raw document is at `pointer`. */
 export function checkProfile(profile: DeploymentProfile, pointer: string): Finding[] {
   const out: Finding[] = [];
@@ -68,6 +77,24 @@ export function checkProfile(profile: DeploymentProfile, pointer: string): Findi
         );
       }
     }
+    // rc.2/rc.3 (`type: helm|compose`): an OCI component's revision is its tag, SemVer 2.0 with `_`
+    // in place of `+` (a tag cannot hold `+`). Older types (`helm.v3`) keep free revisions.
+    const revision = textOf(props.revision);
+    if (
+      (profile.rawType === 'helm' || profile.rawType === 'compose') &&
+      str(props.repository)?.startsWith('oci://') &&
+      revision !== undefined &&
+      !OCI_SEMVER.test(revision)
+    )
+      out.push(
+        finding(
+          'SPEC_INVALID_REVISION',
+          revision.includes('+')
+            ? `revision ${JSON.stringify(revision)} is an OCI tag, which cannot hold "+": write ${JSON.stringify(revision.replace('+', '_'))}`
+            : `revision ${JSON.stringify(revision)} is not a SemVer 2.0 version such as 1.2.3 (build metadata after "_")`,
+          childPointer(pp, 'revision'),
+        ),
+      );
     if (props.timeout !== undefined) {
       const t = str(props.timeout);
       if (t === undefined || parseTimeout(t) === undefined)

@@ -566,7 +566,52 @@ run('app', [
   },
 ]);
 
+/** The base deployment turned into the rc.3 shape with one OCI Compose component. */
+function rc3(d: Doc, revision: unknown): void {
+  delete d.apiVersion;
+  delete d.kind;
+  d.id = d.metadata.annotations.id;
+  d.spec.applicationId = d.metadata.annotations.applicationId;
+  d.metadata.annotations = {};
+  d.metadata.deviceId = 'edge-1';
+  d.spec.deploymentProfile.components[0].properties = {
+    repository: 'oci://registry.example/hello/hello-compose',
+    revision,
+  };
+}
+
 run('deployment', [
+  {
+    name: 'rc.3 shape without apiVersion/kind, revision with _ build metadata',
+    code: 'SPEC_INVALID_REVISION',
+    bad: false,
+    mutate: (d) => rc3(d, '1.0.0-rc.1_build.7'),
+  },
+  {
+    name: 'rc.3 revision with + (not an OCI tag)',
+    code: 'SPEC_INVALID_REVISION',
+    bad: true,
+    path: '/spec/deploymentProfile/components/0/properties/revision',
+    mutate: (d) => rc3(d, '1.0.0+build.7'),
+  },
+  {
+    name: 'rc.3 revision with a leading v',
+    code: 'SPEC_INVALID_REVISION',
+    bad: true,
+    mutate: (d) => rc3(d, 'v1.0.0'),
+  },
+  {
+    name: 'deviceConstraints cpu architectures [riscv]',
+    code: 'SPEC_UNKNOWN_ARCHITECTURE',
+    bad: true,
+    path: '/spec/deploymentProfile/deviceConstraints/capacityRequirements/cpu/architectures/0',
+    mutate: (d) => {
+      rc3(d, '1.0.0');
+      d.spec.deploymentProfile.deviceConstraints = {
+        capacityRequirements: { cpu: { cores: 1, architectures: ['riscv', 'riscv64'] } },
+      };
+    },
+  },
   {
     name: 'annotations.id not a UUID',
     code: 'SPEC_INVALID_DEPLOYMENT_ID',

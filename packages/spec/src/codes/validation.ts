@@ -140,6 +140,10 @@ export const validationCodes = {
     summary: 'A deployment state is not one of pending, installing, installed, failed, removing, removed.',
   },
   SPEC_UNKNOWN_PARAMETER: { summary: 'A deployment sets a parameter the application does not declare.' },
+  SPEC_INVALID_REVISION: {
+    summary: 'An OCI component revision (rc.2/rc.3 type helm or compose) is not a SemVer 2.0 tag.',
+    hint: 'Write the version without a leading v, e.g. 1.2.3 or 1.2.3-rc.1; build metadata follows "_" (1.2.3_build.7), since OCI tags cannot hold "+".',
+  },
   SPEC_INVALID_MANIFEST_VERSION: {
     summary: 'A state manifest version (manifestVersion, adoptedManifestVersion) is not an integer from 1 to 2^64-1.',
     hint: 'Write a whole number of at least 1 (a JSON number or a decimal string); the first manifest is 1.',
