@@ -67,7 +67,9 @@ export async function buildRegistryIndex(
         if (sha256Digest(bytes) !== digest)
           throw new MargoError('OCI_DIGEST_MISMATCH', `${layout.name}: manifest ${digest} has other bytes`);
         const m = parseManifest(bytes, `${layout.name} manifest ${digest}`);
-        found.set(digest, { bytes, mediaType: m.mediaType ?? mediaType });
+        // Content-Type: the manifest's own mediaType, else the one its descriptor gives.
+        const own = (JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown }).mediaType;
+        found.set(digest, { bytes, mediaType: typeof own === 'string' ? own : mediaType });
         blobs.set(digest, { layout: layout.name, size: bytes.length });
         if (m.manifests) {
           if (depth >= MAX_NESTING)
