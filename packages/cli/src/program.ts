@@ -187,6 +187,11 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
       .option(
         '--registry-password-file <file|->',
         'file holding the password for --registry, - for stdin (or env MARGO_REGISTRY_PASSWORD)',
+      )
+      .option(
+        '--image <ref>',
+        'bundle this image from the local Docker engine as <id>/images/<name>:<tag> (repeatable)',
+        (v: string, prev: string[] = []) => [...prev, v],
       ),
   )
     .addOption(outputOption())
@@ -199,6 +204,7 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
             ...(o.registry ? { registry: o.registry } : {}),
             ...(o.registryUsername ? { registryUsername: o.registryUsername } : {}),
             ...(o.registryPasswordFile ? { registryPasswordFile: o.registryPasswordFile } : {}),
+            ...(o.image?.length ? { images: o.image } : {}),
           },
           deps(conn(o)),
         ),

@@ -27,11 +27,14 @@ let dir: string;
 let cli: MargoCli;
 let server: ChildProcess | undefined;
 let tb: Testbed | undefined;
+let adminToken = '';
+let port = 0;
 const ns = `margo-e2e-${randomBytes(4).toString('hex')}`;
 const margo = (...args: string[]): Promise<Run> => cli.run(...args);
 
 const gitDir = () => join(dir, 'margo-data', 'repos', 'catalog.git');
-const git = (...args: string[]) => execFileSync('git', ['--git-dir', gitDir(), ...args]);
+const git = (...args: string[]) =>
+  execFileSync('git', ['--git-dir', gitDir(), ...args], { maxBuffer: 256 * 1024 * 1024 });
 const catalogFiles = (prefix: string) =>
   git('ls-tree', '-r', '--name-only', 'main', '--', prefix).toString().trim().split('\n').filter(Boolean);
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -68,8 +71,10 @@ before(async () => {
     delete env[k];
   delete env.MARGO_REGISTRY_PASSWORD;
   cli = new MargoCli(dir, env);
-  const port = await freePort();
-  json(await margo('init', '--data', 'margo-data', '--listen', `127.0.0.1:${port}`, '-o', 'json'));
+  port = await freePort();
+  adminToken = json<{ tokens: { admin: string } }>(
+    await margo('init', '--data', 'margo-data', '--listen', `127.0.0.1:${port}`, '-o', 'json'),
+  ).tokens.admin;
   server = await cli.start(
     'serve',
     ['serve', '--data', 'margo-data'],
@@ -258,6 +263,40 @@ describe('margo app publish: OCI artifacts', { timeout: 300_000 }, () => {
     assert.ok(!r.err.includes(wrong) && !r.out.includes(wrong), 'the password leaked into the output');
     assert.equal(git('rev-parse', 'main').toString(), before);
     assert.deepEqual(catalogFiles('hello-world/3.0.0'), []);
+  });
+
+  it('--image bundles a local Docker image; the real engine pulls it from the embedded registry', async (t) => {
+    tb = requireComponent(t, ['docker', 'image']);
+    if (!tb) return;
+    const pkg = copyWithVersion('hello-world', '5.0.0');
+    const r = json<{ artifacts: { kind: string; repository: string; tags: string[]; component?: string }[] }>(
+      await margo('app', 'publish', pkg, '--image', 'busybox:1.36.1', '-o', 'json'),
+    );
+    assert.deepEqual(
+      r.artifacts.map((a) => [a.kind, a.repository, a.tags, a.component]),
+      [
+        ['compose', 'hello-world/hello', ['5.0.0'], 'hello'],
+        ['image', 'hello-world/images/busybox', ['1.36.1'], undefined],
+      ],
+    );
+    const { entries } = checkLayout('hello-world', '5.0.0');
+    const img = entries.find((e) => e.repository === 'hello-world/images/busybox')!;
+    assert.equal(img.component, undefined);
+    const env = { ...cli.env, DOCKER_CONFIG: mkdtempSync(join(dir, 'docker-')) };
+    const ref = `127.0.0.1:${port}/hello-world/images/busybox:1.36.1`;
+    execFileSync('docker', ['login', `127.0.0.1:${port}`, '-u', 'margo', '--password-stdin'], {
+      input: adminToken,
+      env,
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
+    try {
+      execFileSync('docker', ['pull', '-q', ref], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      const id = (r: string) =>
+        execFileSync('docker', ['image', 'inspect', '-f', '{{.Id}}', r], { env, encoding: 'utf8' }).trim();
+      assert.equal(id(ref), id('busybox:1.36.1'));
+    } finally {
+      execFileSync('docker', ['rmi', ref], { env, stdio: 'ignore' });
+    }
   });
 
   it('a Compose file naming a path outside its folder: OCI_PACK_PATH_OUTSIDE, nothing committed', async () => {

@@ -21,8 +21,10 @@ import {
   layoutIndex,
   LAYOUT_DIR,
   OCI_LAYOUT_FILE,
+  ociName,
   packCompose,
   packHelmChart,
+  packImage,
   pushBlob,
   pushManifest,
   tagForVersion,
@@ -33,8 +35,9 @@ import {
 import type { AppMeta } from '../../app-package.js';
 
 export interface PlannedArtifact {
-  kind: 'compose' | 'helm';
-  component: string;
+  kind: 'compose' | 'helm' | 'image';
+  /** The component the artifact installs (none for a bundled container image). */
+  component?: string;
   /** Repository below the registry root: `<appId>/<component>`. */
   repository: string;
   tags: string[];
@@ -117,8 +120,16 @@ export async function checkComposeTarball(file: string, label: string): Promise<
     });
 }
 
-/** Decides and packs the package's artifacts (reads `src`, writes nothing). */
-export async function planArtifacts(src: string, meta: AppMeta, label: string): Promise<OciPlan> {
+/**
+ * Decides and packs the package's artifacts (reads `src`, writes nothing). `images` are container
+ * images from the local Docker engine bundled as `<appId>/images/<name>:<tag>`.
+ */
+export async function planArtifacts(
+  src: string,
+  meta: AppMeta,
+  label: string,
+  o: { images?: string[]; env?: NodeJS.ProcessEnv } = {},
+): Promise<OciPlan> {
   const plan: OciPlan = { artifacts: [], tarballs: new Map(), warnings: [] };
   const version = tagForVersion(meta.version);
   for (const c of meta.components) {
@@ -178,17 +189,29 @@ export async function planArtifacts(src: string, meta: AppMeta, label: string): 
       });
     }
   }
+  for (const ref of o.images ?? []) {
+    const img = await packImage(ref, { env: o.env ?? process.env });
+    add(plan, {
+      kind: 'image',
+      repository: `${ociName(meta.id)}/images/${img.name}`,
+      tags: [img.tag],
+      source: ref,
+      packed: img,
+    });
+  }
   return plan;
 }
 
 /** Adds an artifact; the same component twice (two profiles) must be the same artifact. */
 function add(plan: OciPlan, a: PlannedArtifact): void {
-  const same = plan.artifacts.find((x) => x.repository === a.repository);
+  const same = plan.artifacts.find(
+    (x) => x.repository === a.repository && x.tags.some((t) => a.tags.includes(t)),
+  );
   if (!same) return void plan.artifacts.push(a);
   if (same.packed.manifest.digest !== a.packed.manifest.digest)
     throw new MargoError(
       'OCI_PACK_INVALID',
-      `two different artifacts would be published as ${a.repository} (components named ${JSON.stringify(same.component)} and ${JSON.stringify(a.component)}): give them different names`,
+      `two different artifacts would be published as ${a.repository} (${same.source} and ${a.source}): give the components different names`,
       { data: { repository: a.repository } },
     );
 }
@@ -244,8 +267,8 @@ export async function writeLayout(pkgDir: string, plan: OciPlan, external?: Exte
         },
         repository: a.repository,
         tag,
-        component: a.component,
       };
+      if (a.component !== undefined) e.component = a.component;
       if (external) e.registry = external.annotation;
       entries.push(e);
     }

@@ -18,11 +18,13 @@ export interface PublishOptions {
   registryUsername?: string;
   /** File holding the registry password, or `-` for stdin (else env MARGO_REGISTRY_PASSWORD). */
   registryPasswordFile?: string;
+  /** Container images from the local Docker engine to bundle (`<appId>/images/<name>:<tag>`). */
+  images?: string[];
 }
 
 export interface PublishedArtifact {
-  component: string;
-  kind: 'compose' | 'helm';
+  component?: string;
+  kind: 'compose' | 'helm' | 'image';
   /** Repository below the registry root (`<appId>/<component>`). */
   repository: string;
   tags: string[];
@@ -62,7 +64,7 @@ export async function run(opts: PublishOptions, deps: CommandDeps): Promise<numb
   const meta = await readAppMeta(src, opts.dir);
   const files = await packageFiles(src, opts.dir);
   // Packed before anything is cloned or pushed: a bad package fails here, with nothing written.
-  const plan = await planArtifacts(src, meta, opts.dir);
+  const plan = await planArtifacts(src, meta, opts.dir, { images: opts.images ?? [], env: deps.env });
   for (const w of plan.warnings) io.err(`warning: ${w}\n`);
   const external = opts.registry ? await externalRegistry(opts, deps) : undefined;
   const conn = await deps.connect();
@@ -142,7 +144,7 @@ export async function run(opts: PublishOptions, deps: CommandDeps): Promise<numb
     packed,
     alreadyPublished,
     artifacts: plan.artifacts.map((a) => ({
-      component: a.component,
+      ...(a.component !== undefined ? { component: a.component } : {}),
       kind: a.kind,
       repository: a.repository,
       tags: a.tags,
