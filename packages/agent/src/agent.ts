@@ -20,6 +20,7 @@ import { discoverCapabilities } from './capabilities/discover-capabilities.js';
 import type { AgentConfig } from './config/agent-config.js';
 import { activityAt, msUntilActive, parseWindow, type Schedule, type TimeWindow } from './config/windows.js';
 import { readDesired, valuesForComponent, type DesiredDeployment } from './desired/read-desired.js';
+import { AdoptedVersions } from './desired/adopted-versions.js';
 import { checkTreeEntries } from './desired/tree-entries.js';
 import { ComposeDriver } from './drivers/compose-driver.js';
 import type { Driver, Observation, Progress } from './drivers/driver.js';
@@ -135,8 +136,8 @@ export class Agent {
   private validUntil: Date | null = null;
   /** True once the expiry of `validUntil` was reported (reported once, not every poll). */
   private expiryReported = false;
-  /** Version of the signed manifest of the desired state being applied (status adoptedManifestVersion). */
-  private adoptedManifestVersion: string | undefined;
+  /** Accepted desired commit -> its signed manifest's version (status adoptedManifestVersion). */
+  private readonly versions = new AdoptedVersions();
 
   constructor(private readonly o: AgentOptions) {
     this.config = o.config;
@@ -206,8 +207,10 @@ export class Agent {
       for (const p of this.reporter.paths()) {
         if (!p.startsWith(STATUS_DIR)) continue;
         try {
-          const doc = JSON.parse(this.reporter.get(p)!) as Record<string, any>;
+          const text = this.reporter.get(p)!;
+          const doc = JSON.parse(text) as Record<string, any>;
           const ext = doc['x-margo-gitops-extensions'] ?? {};
+          const adopted = this.versions.fromStatusFile(text, ext.commit);
           this.tracked.set(doc.deploymentId, {
             ...(ext.lastRepair ? { lastRepair: ext.lastRepair } : {}),
             report: {
@@ -221,6 +224,7 @@ export class Agent {
                 ...(c.progress ? { progress: c.progress } : {}),
               })),
               ...(ext.commit ? { commit: ext.commit } : {}),
+              ...(adopted ? { adoptedManifestVersion: adopted } : {}),
               ...(doc.status?.error && !(doc.components ?? []).length
                 ? { error: doc.status.error, state: doc.status.state }
                 : {}),
@@ -463,8 +467,16 @@ export class Agent {
     const previous = new Map((t?.report.components ?? []).map((c) => [c.name, c]));
     const comps = components.map((n) => previous.get(n) ?? { name: n, state: 'pending' as DeploymentState });
     const lastRepair = t?.lastRepair;
+    const adopted = this.versions.forReport(commit, t?.report);
     t = {
-      report: { deploymentId: id, name, deviceId: this.config.deviceId, components: comps, commit },
+      report: {
+        deploymentId: id,
+        name,
+        deviceId: this.config.deviceId,
+        components: comps,
+        commit,
+        ...(adopted ? { adoptedManifestVersion: adopted } : {}),
+      },
       ...(lastRepair ? { lastRepair } : {}),
     };
     this.tracked.set(id, t);
@@ -508,8 +520,12 @@ export class Agent {
     state: DeploymentState = 'failed',
   ): void {
     const t = this.tracked.get(id) ?? this.track(id, name, [], commit);
+    const adopted = this.versions.forReport(commit, t.report);
+    const { adoptedManifestVersion: _previous, ...rest } = t.report;
+    void _previous;
     t.report = {
-      ...t.report,
+      ...rest,
+      ...(adopted ? { adoptedManifestVersion: adopted } : {}),
       name,
       commit,
       state,
@@ -598,7 +614,7 @@ export class Agent {
       return;
     }
     this.validUntil = verified?.expiresAt ?? null;
-    this.adoptedManifestVersion = verified?.manifestVersion;
+    if (verified?.manifestVersion) this.versions.remember(commit, verified.manifestVersion);
     this.expiryReported = false;
     const { desired, rejected } = readDesired(files);
     this.desiredFiles = files;

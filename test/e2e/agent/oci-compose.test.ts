@@ -216,7 +216,14 @@ test(
         },
       });
       assert.deepEqual(problems, []);
-      agent = new Agent({ config, logger: pino({ level: 'silent' }) });
+      // The verifier stands in for the signed-manifest check (packages/trust, test/security): it
+      // accepts every commit and names the manifest version the status must report as adopted.
+      let manifestVersion = '18446744073709551614';
+      agent = new Agent({
+        config,
+        logger: pino({ level: 'silent' }),
+        verifier: async () => ({ manifestVersion }),
+      });
 
       repo.commit({ 'deployments/ocidev.yaml': desired('1.0.0', v1.manifest, 'from-v1') });
       const r1 = await agent.pollOnce();
@@ -229,6 +236,12 @@ test(
       assert.match(await waitFor('workload', serving, 30_000), /GREETING=from-v1/);
       await waitFor('installed', () => status()?.status?.state === 'installed');
       assert.ok(front.seen.token > 0, 'the artifact came with the device token');
+      assert.match(
+        repo.statusFile(`deployments/${id}.json`)!,
+        /"adoptedManifestVersion": 18446744073709551614,/,
+        'the applied manifest version, exact',
+      );
+      manifestVersion = '18446744073709551615';
       const workDir = join(stateDir, 'compose', id, 'echo');
       const good = readdirSync(workDir).sort();
 
@@ -266,6 +279,10 @@ test(
           return st?.status?.state === 'failed' && st.components?.[0]?.error?.code ? st : undefined;
         });
         assert.equal(s.components[0].error.code, code, `${what}: ${JSON.stringify(s.components[0].error)}`);
+        assert.match(
+          repo.statusFile(`deployments/${id}.json`)!,
+          /"adoptedManifestVersion": 18446744073709551615,/,
+        );
         assert.ok(!JSON.stringify(s).includes(token), `${what}: no token in the status`);
         assert.match(await serving(), /GREETING=from-v1/, `${what}: the last good state keeps running`);
         assert.deepEqual(readdirSync(workDir).sort(), good, `${what}: nothing half-installed`);
@@ -280,6 +297,11 @@ test(
         ['noop:ok'],
       );
       await waitFor('installed again', () => status()?.status?.state === 'installed');
+      // Unchanged since the commit it was applied at: it reports that commit's manifest version.
+      assert.match(
+        repo.statusFile(`deployments/${id}.json`)!,
+        /"adoptedManifestVersion": 18446744073709551614,/,
+      );
     } finally {
       await agent?.stop();
       removeComposeProject(env, project);
