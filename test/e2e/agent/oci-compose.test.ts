@@ -18,18 +18,10 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import {
-  composeArtifact,
-  EMPTY_CONFIG,
-  OCI_MANIFEST,
-  pushBlob,
-  pushManifest,
-  type RegistryTarget,
-} from '@margo-gitops/oci';
+import type { RegistryTarget } from '@margo-gitops/oci';
 import { Agent, loadAgentConfig } from '@margo-gitops/agent';
 import { requireComponent, testbedProcessEnv } from '../../testbed/env.ts';
 import {
-  composePackage,
   deploymentYaml,
   DeviceRepo,
   freePort,
@@ -39,6 +31,7 @@ import {
   tempDir,
   waitFor,
 } from './helpers.ts';
+import { composeLayer, pushComposeArtifact } from './oci-helpers.ts';
 
 const root = new URL('../../..', import.meta.url).pathname;
 const helloCompose = readFileSync(join(root, 'test/fixtures/compose/hello/docker-compose.yml'), 'utf8');
@@ -128,40 +121,6 @@ async function startFront(gitPort: number, registry: string, token: string): Pro
   return front;
 }
 
-/** Pushes a Compose artifact to the real registry; returns its manifest and layer digests. */
-async function pushCompose(
-  t: RegistryTarget,
-  name: string,
-  tag: string,
-  files: Record<string, string | Buffer>,
-  hostile?: boolean,
-): Promise<{ manifest: string; layer: string }> {
-  const layer = hostile ? await hostileLayer() : await composePackage(files as Record<string, string>);
-  await pushBlob(t, name, EMPTY_CONFIG);
-  const l = await pushBlob(t, name, layer);
-  const m = composeArtifact(l.digest, l.size);
-  return { manifest: await pushManifest(t, name, tag, m.bytes, OCI_MANIFEST), layer: l.digest };
-}
-
-/** A tar.gz with a compose file and an entry `../escaped.txt` (what a hostile packer writes). */
-async function hostileLayer(): Promise<Buffer> {
-  const tar = await import('tar');
-  const { mkdirSync, writeFileSync } = await import('node:fs');
-  const dir = tempDir('oci-hostile-');
-  try {
-    mkdirSync(join(dir, 'pkg'));
-    writeFileSync(join(dir, 'pkg', 'docker-compose.yml'), helloCompose);
-    writeFileSync(join(dir, 'escaped.txt'), 'outside');
-    await tar.c({ file: join(dir, 'l.tgz'), gzip: true, cwd: join(dir, 'pkg'), preservePaths: true }, [
-      'docker-compose.yml',
-      '../escaped.txt',
-    ]);
-    return readFileSync(join(dir, 'l.tgz'));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 test(
   'compose from OCI via the device’s own server (device token, pinned); bad input keeps the last good state',
   { timeout: 300_000 },
@@ -199,8 +158,15 @@ test(
         },
       });
     const status = () => repo.statusJson(`deployments/${id}.json`);
+    const pushCompose = async (n: string, tag: string, files: Record<string, string>, hostile?: string) =>
+      pushComposeArtifact(reg, n, tag, await composeLayer(files, hostile));
     try {
-      const v1 = await pushCompose(reg, name, '1.0.0', { 'docker-compose.yml': helloCompose });
+      const v1 = await pushComposeArtifact(
+        reg,
+        name,
+        '1.0.0',
+        await composeLayer({ 'docker-compose.yml': helloCompose }),
+      );
       const { config, problems } = loadAgentConfig({
         flags: {
           deviceId: 'dev-oc',
@@ -246,18 +212,18 @@ test(
       const good = readdirSync(workDir).sort();
 
       // Each bad input: refused with its code in the status; v1 keeps running; nothing new on disk.
-      const hostile = await pushCompose(reg, name, '2.0.0', {}, true);
-      const v3 = await pushCompose(reg, name, '3.0.0', {
+      const hostile = await pushCompose(name, '2.0.0', { 'docker-compose.yml': helloCompose }, 'escaped.txt');
+      const v3 = await pushCompose(name, '3.0.0', {
         'docker-compose.yml': helloCompose,
         'extra.txt': 'v3',
       });
       front.tamper.add(v3.layer);
-      const big = await pushCompose(reg, name, '4.0.0', {
+      const big = await pushCompose(name, '4.0.0', {
         'docker-compose.yml': helloCompose,
         'big.bin': randomBytes(300 * 1024).toString('base64'),
       });
       const forbiddenName = `${name}-private`;
-      const fv = await pushCompose(reg, forbiddenName, '1.0.0', { 'docker-compose.yml': helloCompose });
+      const fv = await pushCompose(forbiddenName, '1.0.0', { 'docker-compose.yml': helloCompose });
       front.forbidden.add(forbiddenName);
       const cases: [string, string, string][] = [
         ['path outside the folder', desired('2.0.0', hostile.manifest, 'v2'), 'AGENT_ARTIFACT_PATH_OUTSIDE'],

@@ -5,8 +5,7 @@
 // digest-mismatch cases is a small node:http proxy in this file, in front of the real registry,
 // that flips one byte of what it forwards (a real registry never serves wrong bytes on purpose).
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -14,54 +13,16 @@ import { test } from 'node:test';
 import { pino } from 'pino';
 import * as tar from 'tar';
 import { parseDocument, type ApplicationDeployment } from '@margo-gitops/spec';
-import {
-  composeArtifact,
-  EMPTY_CONFIG,
-  OCI_MANIFEST,
-  pullManifest,
-  pushBlob,
-  pushManifest,
-  sha256Digest,
-  type RegistryTarget,
-} from '@margo-gitops/oci';
+import { pullManifest, sha256Digest, type RegistryTarget } from '@margo-gitops/oci';
 import { ComposeDriver, HelmDriver } from '@margo-gitops/agent';
 import { fetchArtifact, type ArtifactRequest } from '../../../packages/agent/src/drivers/fetch-artifact.ts';
 import { registrySettings } from '../../../packages/agent/src/drivers/registry-access.ts';
 import type { ComponentContext } from '../../../packages/agent/src/drivers/driver.ts';
 import { requireComponent } from '../../testbed/env.ts';
 import { tempDir } from '../../e2e/agent/helpers.ts';
+import { composeLayer, pushComposeArtifact } from '../../e2e/agent/oci-helpers.ts';
 
 const root = new URL('../../..', import.meta.url).pathname;
-
-/** A Compose package folder as tar.gz (`entries` relative; `../x` written as such for hostile cases). */
-async function composeLayer(
-  dir: string,
-  files: Record<string, string | Buffer>,
-  hostile?: string,
-): Promise<Buffer> {
-  const src = join(dir, `src-${randomBytes(4).toString('hex')}`);
-  mkdirSync(join(src, 'pkg'), { recursive: true });
-  for (const [p, v] of Object.entries(files)) writeFileSync(join(src, 'pkg', p), v);
-  const out = join(src, 'layer.tar.gz');
-  const names = Object.keys(files);
-  if (hostile) {
-    writeFileSync(join(src, hostile), 'outside');
-    names.push(`../${hostile}`);
-  }
-  await tar.c(
-    { file: out, gzip: true, cwd: join(src, 'pkg'), preservePaths: !!hostile, portable: true },
-    names,
-  );
-  return readFileSync(out);
-}
-
-/** Pushes a Compose artifact (the layout of `margo app publish`); returns the manifest digest. */
-async function pushCompose(t: RegistryTarget, name: string, tag: string, layer: Buffer): Promise<string> {
-  await pushBlob(t, name, EMPTY_CONFIG);
-  const l = await pushBlob(t, name, layer);
-  const m = composeArtifact(l.digest, l.size);
-  return pushManifest(t, name, tag, m.bytes, OCI_MANIFEST);
-}
 
 /**
  * A tampering registry: forwards to `upstream`, flipping the last byte of every response body
@@ -124,8 +85,8 @@ test(
       dir,
     };
     try {
-      const layer = await composeLayer(dir, { 'docker-compose.yml': helloCompose });
-      const pin = await pushCompose(open, name, '1.0.0_build.7', layer);
+      const layer = await composeLayer({ 'docker-compose.yml': helloCompose });
+      const pin = (await pushComposeArtifact(open, name, '1.0.0_build.7', layer)).manifest;
       const repository = `oci://${tb.registry}/${name}`;
 
       // By tag (SemVer build metadata written `_`), then by the pin.
@@ -198,7 +159,7 @@ test(
 
       // Credentials: the htpasswd registry refuses anonymous access and a wrong password; the
       // deployment's credentials go only to the host they name.
-      await pushCompose(priv, name, '1.0.0', layer);
+      await pushComposeArtifact(priv, name, '1.0.0', layer);
       const privRepo = `oci://${tb.registryAuth}/${name}`;
       const refused = async (deploymentCredentials?: ArtifactRequest['deploymentCredentials']) => {
         const e = await fetchArtifact({
@@ -277,12 +238,14 @@ test(
     const name = `margo-it/drv-${Date.now().toString(36)}`;
     try {
       const compose = new ComposeDriver({ registry });
-      const good = await pushCompose(
-        open,
-        name,
-        '1.0.0',
-        await composeLayer(dir, { 'docker-compose.yml': helloCompose }),
-      );
+      const good = (
+        await pushComposeArtifact(
+          open,
+          name,
+          '1.0.0',
+          await composeLayer({ 'docker-compose.yml': helloCompose }),
+        )
+      ).manifest;
       const work = join(dir, 'compose-work');
       mkdirSync(work);
       const progress: string[] = [];
@@ -298,12 +261,14 @@ test(
       assert.equal(again.dir, p.dir);
 
       // A package with an entry outside its folder: refused whole, nothing new in the work dir.
-      const hostile = await pushCompose(
-        open,
-        name,
-        '2.0.0',
-        await composeLayer(dir, { 'docker-compose.yml': helloCompose }, 'escaped.txt'),
-      );
+      const hostile = (
+        await pushComposeArtifact(
+          open,
+          name,
+          '2.0.0',
+          await composeLayer({ 'docker-compose.yml': helloCompose }, 'escaped.txt'),
+        )
+      ).manifest;
       const before = readdirSync(work).sort();
       await assert.rejects(
         compose.prepare(
