@@ -104,7 +104,7 @@ export async function startServer(opts: {
     statusVerifier: createStatusVerifier({ caCertPem: pki.ca.certPem, pkiDir: pki.dir }),
     intervalMs: (settings.reconcileIntervalSeconds ?? 60) * 1000,
     // Package artifacts are served by the embedded OCI registry at /v2/ on this same address.
-    registryHost: new URL(url).host,
+    registryHost: () => (url ? new URL(url).host : ''),
   });
   // Wrong tokens and malformed requests, per address, on the Git server and the catalog files alike.
   const failures = new FailureRateLimiter(DEFAULT_AUTH_FAILURES);

@@ -73,9 +73,10 @@ export interface OrchestratorOptions {
   now?: () => number;
   /**
    * host[:port] of the server's embedded OCI registry as devices reach it (the host of its public
-   * URL): package artifacts are rendered as `oci://<registryHost>/<appId>/<component>`.
+   * URL): package artifacts are rendered as `oci://<registryHost>/<appId>/<component>`. A function
+   * is asked at each pass (the address may be known only once the server listens).
    */
-  registryHost?: string;
+  registryHost?: string | (() => string);
   /** Progress of the device fan-out of each pass. */
   onProgress?: (p: { done: number; total: number; reason: string }) => void;
   /** A signed desired state is re-signed when its manifest expires within this many ms. Default 2 days. */
@@ -379,9 +380,10 @@ export class Orchestrator {
       this.catalogOid = catalogOid;
       changed = true;
     }
-    if (changed) {
+    const registryHost = this.registryHost();
+    if (changed || registryHost !== this.ctx?.registryHost) {
       this.ctx = prepareReconcile(this.fleet, this.catalog, {
-        ...(this.opts.registryHost ? { registryHost: this.opts.registryHost } : {}),
+        ...(registryHost ? { registryHost } : {}),
         yanked: this.catalogReader.yanked,
       });
     }
@@ -392,7 +394,12 @@ export class Orchestrator {
    * URL (registry host) or signer makes the next pass recompute every device.
    */
   private optionsKey(): string {
-    return `${this.opts.signer ? `s${this.epoch ?? ''}` : 'u'}:${this.opts.registryHost ?? ''}`;
+    return `${this.opts.signer ? `s${this.epoch ?? ''}` : 'u'}:${this.registryHost() ?? ''}`;
+  }
+
+  private registryHost(): string | undefined {
+    const h = this.opts.registryHost;
+    return (typeof h === 'function' ? h() : h) || undefined;
   }
 
   private deviceDir(id: string): string {

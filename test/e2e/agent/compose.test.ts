@@ -102,7 +102,7 @@ test(
       );
       assert.deepEqual(st.components, [{ name: 'echo', state: 'installed', progress: 'deployed' }]);
       assert.ok(
-        repo.statusJson('capabilities.json')?.properties?.resources?.cpu?.cores >= 1,
+        repo.statusJson('capabilities.json')?.properties?.cpus?.[0]?.cores >= 1,
         'capabilities reported',
       );
 
