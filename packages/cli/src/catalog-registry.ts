@@ -23,6 +23,7 @@ import {
   type LayoutSource,
   type SourceLayout,
 } from '@margo-gitops/oci';
+import { readRef } from '@margo-gitops/git';
 import { packageRelativePath } from '@margo-gitops/orchestrator';
 import { normaliseApplicationDescription, parseSource } from '@margo-gitops/spec';
 
@@ -49,10 +50,8 @@ export class CatalogLayoutSource implements LayoutSource {
   ) {}
 
   async revision(): Promise<string | undefined> {
-    const out = await git(this.gitDir, ['rev-parse', '--verify', '-q', 'main^{commit}']).catch(
-      () => undefined,
-    );
-    return out?.toString('utf8').trim() || undefined;
+    // Read from the ref files, not with a git process: this runs on every registry request.
+    return (await readRef(this.gitDir, 'refs/heads/main').catch(() => null)) ?? undefined;
   }
 
   async layouts(revision: string): Promise<SourceLayout[]> {

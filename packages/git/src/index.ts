@@ -18,6 +18,7 @@ export { NativeGitStore, blobOid, type NativeGitStoreOptions } from './native-gi
 export { updateWithRetry, backoffDelay, type UpdateWithRetryOptions, type UpdateResult } from './retry.js';
 export { authorizationHeader, redactUrl } from './auth-header.js';
 export { ZERO_OID, fullRef, shortRef, isOid } from './paths.js';
+export { readRef } from './refs-fs.js';
 export {
   TokenStore,
   ROLES,

@@ -266,7 +266,9 @@ export function createRegistryHandler(opts: RegistryHandlerOptions) {
       res.end(manifest.bytes.subarray(start, end + 1));
     } else {
       // A client that goes away mid-blob ends the stream; nothing to report.
-      await pipeline(createReadStream(path!, { start, end }), res).catch(() => res.destroy());
+      await pipeline(createReadStream(path!, { start, end, highWaterMark: 1 << 20 }), res).catch(() =>
+        res.destroy(),
+      );
     }
     return true;
   };
