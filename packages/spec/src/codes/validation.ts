@@ -145,7 +145,8 @@ export const validationCodes = {
     hint: 'Write the version without a leading v, e.g. 1.2.3 or 1.2.3-rc.1; build metadata follows "_" (1.2.3_build.7), since OCI tags cannot hold "+".',
   },
   SPEC_INVALID_MANIFEST_VERSION: {
-    summary: 'A state manifest version (manifestVersion, adoptedManifestVersion) is not an integer from 1 to 2^64-1.',
+    summary:
+      'A state manifest version (manifestVersion, adoptedManifestVersion) is not an integer from 1 to 2^64-1.',
     hint: 'Write a whole number of at least 1 (a JSON number or a decimal string); the first manifest is 1.',
   },
   // --- parameter values ---------------------------------------------------------------------
