@@ -7,7 +7,7 @@ import type { ProfileType } from '@margo-gitops/spec';
 import type { DriverRecord } from '../state/state-store.js';
 import type { ComponentContext, Driver, Observation, Prepared, RemoveContext } from './driver.js';
 import { composeEnvironment, composeProjectName } from './compose-env.js';
-import { fetchArtifact } from './fetch-artifact.js';
+import { fetchComponentArtifact } from './fetch-artifact.js';
 import { obtainPackage, showLocation, unpackPackage, unpackPackageFile } from './obtain-package.js';
 import { registrySettings, type RegistrySettings } from './registry-access.js';
 import { redact, runCommand, tail, type RunResult } from './run-command.js';
@@ -199,15 +199,11 @@ export class ComposeDriver implements Driver {
       return { dir: dirOf(pin), composeFile: have.composeFile, sha256: have.sha256 };
     }
     ctx.progress('downloading');
-    const a = await fetchArtifact({
-      repository,
-      revision,
-      ...(pin ? { digest: pin } : {}),
+    const a = await fetchComponentArtifact(ctx, {
       kind: 'compose',
       settings: this.registry,
-      ...(ctx.registry ? { deploymentCredentials: ctx.registry } : {}),
-      timeoutMs: ctx.timeoutSeconds * 1000,
-      dir: ctx.workDir,
+      repository,
+      revision,
     });
     const dir = dirOf(a.manifestDigest);
     const sha256 = a.manifestDigest.slice('sha256:'.length);

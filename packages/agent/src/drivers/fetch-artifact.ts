@@ -21,7 +21,7 @@ import {
   type Descriptor,
   type RegistryTarget,
 } from '@margo-gitops/oci';
-import type { RegistryCredentials } from './driver.js';
+import type { ComponentContext, RegistryCredentials } from './driver.js';
 import { registryAccess, type RegistryAccess, type RegistrySettings } from './registry-access.js';
 
 export type ArtifactKind = 'compose' | 'helm';
@@ -144,6 +144,21 @@ export async function fetchArtifact(r: ArtifactRequest): Promise<FetchedArtifact
   } catch (e) {
     throw agentError(e, shown, access);
   }
+}
+
+/** `fetchArtifact` for a driver's component: its pin, its deployment's credentials, timeout and folder. */
+export function fetchComponentArtifact(
+  ctx: ComponentContext,
+  o: { kind: ArtifactKind; settings: RegistrySettings; repository: string; revision: string },
+): Promise<FetchedArtifact> {
+  const pin = ctx.component.ociDigest;
+  return fetchArtifact({
+    ...o,
+    ...(pin ? { digest: pin } : {}),
+    ...(ctx.registry ? { deploymentCredentials: ctx.registry } : {}),
+    timeoutMs: ctx.timeoutSeconds * 1000,
+    dir: ctx.workDir,
+  });
 }
 
 /** Maps the client's OCI_* errors to the agent's codes, naming whose credentials were refused. */

@@ -5,7 +5,7 @@ import { MargoError } from '@margo-gitops/spec';
 import type { ProfileType } from '@margo-gitops/spec';
 import type { DriverRecord } from '../state/state-store.js';
 import type { ComponentContext, Driver, Observation, Prepared, RemoveContext } from './driver.js';
-import { fetchArtifact } from './fetch-artifact.js';
+import { fetchComponentArtifact } from './fetch-artifact.js';
 import { helmValues } from './helm-values.js';
 import { KubeClient } from './kube-client.js';
 import { registrySettings, type RegistrySettings } from './registry-access.js';
@@ -119,15 +119,11 @@ export class HelmDriver implements Driver {
     const pin = ctx.component.ociDigest;
     if (pin && existsSync(chartFile(ctx.workDir, pin))) return pin;
     ctx.progress('downloading');
-    const a = await fetchArtifact({
-      repository,
-      revision,
-      ...(pin ? { digest: pin } : {}),
+    const a = await fetchComponentArtifact(ctx, {
       kind: 'helm',
       settings: this.registry,
-      ...(ctx.registry ? { deploymentCredentials: ctx.registry } : {}),
-      timeoutMs: ctx.timeoutSeconds * 1000,
-      dir: ctx.workDir,
+      repository,
+      revision,
     });
     renameSync(a.path, chartFile(ctx.workDir, a.manifestDigest));
     ctx.logger.debug({ chart: a.shown, manifestDigest: a.manifestDigest }, 'chart ready');
