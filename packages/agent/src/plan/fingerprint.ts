@@ -31,10 +31,13 @@ export function parseDependsOn(annotations: Record<string, string> | undefined):
 }
 
 function componentSource(c: Component): string {
-  if (c.helm) return `helm:${c.helm.repository}@${c.helm.revision}`;
+  // A new pinned digest under the same repository and revision is new bytes (a rebuilt legacy
+  // package, a re-pushed tag): it is an upgrade, not a no-op.
+  const pin = c.ociDigest ? `#${c.ociDigest}` : '';
+  if (c.helm) return `helm:${c.helm.repository}@${c.helm.revision}${pin}`;
   if (c.compose) {
     const loc = c.compose.packageLocation ?? `${c.compose.repository ?? ''}@${c.compose.revision ?? ''}`;
-    return `compose:${loc}${c.compose.keyLocation ? `|key=${c.compose.keyLocation}` : ''}`;
+    return `compose:${loc}${c.compose.keyLocation ? `|key=${c.compose.keyLocation}` : ''}${pin}`;
   }
   return `unknown:${JSON.stringify(c.raw)}`;
 }
