@@ -21,12 +21,11 @@ import type { AgentConfig } from './config/agent-config.js';
 import { activityAt, msUntilActive, parseWindow, type Schedule, type TimeWindow } from './config/windows.js';
 import { readDesired, valuesForComponent, type DesiredDeployment } from './desired/read-desired.js';
 import { AdoptedVersions } from './desired/adopted-versions.js';
-import { checkTreeEntries } from './desired/tree-entries.js';
 import { ComposeDriver } from './drivers/compose-driver.js';
 import type { Driver, Observation, Progress } from './drivers/driver.js';
 import { HelmDriver } from './drivers/helm-driver.js';
 import { driverRegistrySettings } from './drivers/registry-config.js';
-import { createAgentLogger } from './logger.js';
+import { createAgentLogger, errInfo } from './logger.js';
 import { fingerprintOf, REMOVE_VOLUMES_ANNOTATION } from './plan/fingerprint.js';
 import { planActions, type PlannedAction } from './plan/plan-actions.js';
 import {
@@ -36,24 +35,11 @@ import {
   type AppliedDeployment,
 } from './state/state-store.js';
 import { buildDeploymentStatus, statusFileContent, type DeploymentReport } from './status/build-status.js';
-import { errInfo, StatusReporter } from './status/status-reporter.js';
+import type { DesiredSource, StatusSink, VerifiedDesiredState, Verifier } from './source/desired-source.js';
+import { GitDesiredSource } from './source/git-source.js';
+import { GitStatusSink } from './source/git-status-sink.js';
 
-/** What the verification of an accepted desired-state commit tells the agent. */
-export interface VerifiedDesiredState {
-  /**
-   * The signed state is not to be trusted from then on (manifest `expiresAt`). Checked on every
-   * poll, so a repository frozen on an accepted commit is noticed without a new commit.
-   */
-  expiresAt?: Date;
-  /** `manifestVersion` of the signed manifest accepted (decimal), reported as adoptedManifestVersion. */
-  manifestVersion?: string;
-}
-
-/** Verifies a desired-state commit (signed manifest). Throw a MargoError to refuse the commit. */
-export type Verifier = (
-  files: Map<string, Buffer>,
-  state: { deviceId: string; commit: string },
-) => Promise<void | VerifiedDesiredState>;
+export type { Verifier, VerifiedDesiredState } from './source/desired-source.js';
 
 /**
  * How long a progress report waits for others to join its commit and push. A deployment reaching a
@@ -112,9 +98,8 @@ export class Agent {
   private readonly drivers: Driver[];
   private readonly driverErrors = new Map<string, MargoError>();
   private readonly state: StateStore;
-  private readonly store: GitStore;
-  private readonly reporter: StatusReporter;
-  private readonly auth: GitAuth;
+  private readonly source: DesiredSource;
+  private readonly reporter: StatusSink;
   private readonly schedule: Schedule;
   private readonly now: () => Date;
   private readonly random: () => number;
@@ -146,12 +131,13 @@ export class Agent {
     this.random = o.random ?? Math.random;
     mkdirSync(o.config.stateDir, { recursive: true });
     this.state = new StateStore(o.config.stateDir);
-    this.store =
+    // One local repository for both directions: `main` (desired) and `status`.
+    const store: GitStore =
       o.gitStore ??
       (o.config.gitBackend === 'native'
         ? new NativeGitStore(join(o.config.stateDir, 'repo'))
         : new IsoGitStore(join(o.config.stateDir, 'repo')));
-    this.auth = { token: o.config.token ?? '', username: o.config.gitUsername };
+    const auth: GitAuth = { token: o.config.token ?? '', username: o.config.gitUsername };
     const registry = driverRegistrySettings(o.config);
     this.drivers = o.drivers ?? [
       new ComposeDriver({
@@ -176,10 +162,17 @@ export class Agent {
       downtimeWindows: o.config.downtimeWindows.map(win),
       timeBase: o.config.windowTimeBase,
     };
-    this.reporter = new StatusReporter({
-      store: this.store,
+    this.source = new GitDesiredSource({
+      store,
       url: o.config.repoUrl,
-      auth: this.auth,
+      auth,
+      deviceId: o.config.deviceId,
+      ...(o.verifier ? { verifier: o.verifier } : {}),
+    });
+    this.reporter = new GitStatusSink({
+      store,
+      url: o.config.repoUrl,
+      auth,
       stateDir: o.config.stateDir,
       deviceId: o.config.deviceId,
       historyLimit: o.config.statusHistoryLimit,
@@ -191,7 +184,7 @@ export class Agent {
 
   private init(): Promise<void> {
     this.initialised ??= (async () => {
-      await this.store.init({ bare: true, defaultBranch: 'main' });
+      await this.source.init();
       await this.reporter.init();
       await this.initDrivers();
       // Every desired commit's deployments are validated; compiling that schema here, at start,
@@ -336,12 +329,8 @@ export class Agent {
     let commit: string | null;
     const fetchStarted = performance.now();
     try {
-      const fetched = await this.store.fetch(this.config.repoUrl, {
-        ref: 'main',
-        into: 'main',
-        auth: this.auth,
-      });
-      commit = fetched.oid;
+      const fetched = await this.source.poll();
+      commit = fetched.version;
       this.logger.debug(
         { commit, changed: fetched.changed, fetchMs: Math.round(performance.now() - fetchStarted) },
         'fetched',
@@ -359,7 +348,7 @@ export class Agent {
       // Offline: keep the workloads as they are; repair drift from the last known desired state
       // (the status of the repair is queued on disk and pushed after reconnect).
       this.pollCount++;
-      const local = this.forceReconcile ? await this.store.resolveRef('main').catch(() => null) : null;
+      const local = this.forceReconcile ? await this.source.lastKnown() : null;
       if (local) {
         // Restarted while offline: converge to the last fetched desired state.
         await this.reconcile(local, result);
@@ -589,20 +578,16 @@ export class Agent {
     result.reconciled = true;
     this.retryAt = 0;
     if (this.driverErrors.size) await this.initDrivers();
-    const files = await this.store.readFiles(commit);
-    const entries = await this.store.listEntries(commit);
+    const snapshot = await this.source.load(commit);
+    const files = snapshot.files;
     // observed.json names every new desired commit, so a change that needs no work here (an
     // unchanged deployment restored after tampering, a re-signed manifest) still gets a status
     // commit after it. Queued with the first reports of this commit: it costs no commit of its own.
     this.reporter.observe(commit);
 
-    let verified: void | VerifiedDesiredState = undefined;
+    let verified: VerifiedDesiredState | undefined;
     try {
-      // The whole commit is refused before anything of it is used: a tree with links, then the
-      // signed manifest.
-      checkTreeEntries(entries);
-      if (this.o.verifier)
-        verified = await this.o.verifier(files, { deviceId: this.config.deviceId, commit });
+      verified = await snapshot.verify();
     } catch (e) {
       const err = toMargoError(e, 'AGENT_VERIFICATION_FAILED');
       log.error(
@@ -611,6 +596,7 @@ export class Agent {
       );
       this.reportRefusal({ code: err.code, message: err.message });
       this.state.putMarker({ lastReconciledCommit: commit });
+      await this.source.settled?.(commit);
       return;
     }
     this.validUntil = verified?.expiresAt ?? null;
@@ -711,6 +697,7 @@ export class Agent {
       this.applyFailures = 0;
     }
     this.state.putMarker({ lastReconciledCommit: commit });
+    await this.source.settled?.(commit);
   }
 
   private async execute(

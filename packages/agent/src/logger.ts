@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { isMargoError } from '@margo-gitops/spec';
 
 /**
  * The agent's JSON-lines logger (pino) on stderr, with the device id bound and credentials redacted.
@@ -26,4 +27,10 @@ export function createAgentLogger(
     },
     pino.destination({ dest: o.destination ?? 2, sync: true }),
   );
+}
+
+/** A thrown value as log fields: code and message only (never a stack, a cause or credentials). */
+export function errInfo(e: unknown): Record<string, unknown> {
+  if (isMargoError(e)) return { code: e.code, message: e.message };
+  return { message: e instanceof Error ? e.message : String(e) };
 }

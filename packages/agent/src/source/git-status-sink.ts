@@ -9,10 +9,12 @@ import {
   parseObserved,
   statusFileDigest,
 } from '@margo-gitops/spec';
+import { errInfo } from '../logger.js';
 import { writeFileAtomic } from '../state/atomic-write.js';
-import { StatusOutbox } from './status-outbox.js';
+import { StatusOutbox } from '../status/status-outbox.js';
+import type { StatusSink } from './desired-source.js';
 
-export interface StatusReporterOptions {
+export interface GitStatusSinkOptions {
   store: GitStore;
   url: string;
   auth: GitAuth;
@@ -34,7 +36,7 @@ const NO_COMMIT = '0'.repeat(40);
 const SEQ_FILE = 'status-seq';
 
 /**
- * Writes status files to the device's `status` branch. `report()` is synchronous and durable (the
+ * The StatusSink over Git: writes status files to the device's `status` branch. `report()` is synchronous and durable (the
  * change is queued on disk before it returns); `flush()` turns everything queued into one commit
  * and pushes. Unchanged content queues nothing, so there are no heartbeat commits.
  * When the server is unreachable the queue and the local commits wait for the next flush.
@@ -44,7 +46,7 @@ const SEQ_FILE = 'status-seq';
  * acted on, a strictly increasing `seq` and the SHA-256 of every other file of the commit, signed
  * with them, so that old signed status files cannot be replayed or mixed into a newer commit.
  */
-export class StatusReporter {
+export class GitStatusSink implements StatusSink {
   private readonly outbox: StatusOutbox;
   /** What the status branch will contain once everything queued is pushed. */
   private view = new Map<string, string>();
@@ -56,7 +58,7 @@ export class StatusReporter {
   private localOid: string | null = null;
   private lastSeq = 0n;
 
-  constructor(private readonly o: StatusReporterOptions) {
+  constructor(private readonly o: GitStatusSinkOptions) {
     this.outbox = new StatusOutbox(join(o.stateDir, 'outbox'));
   }
 
@@ -300,9 +302,4 @@ export class StatusReporter {
     );
     return true;
   }
-}
-
-export function errInfo(e: unknown): Record<string, unknown> {
-  if (isMargoError(e)) return { code: e.code, message: e.message };
-  return { message: e instanceof Error ? e.message : String(e) };
 }
