@@ -121,6 +121,10 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
     .option('--data <dir>', 'data folder (env MARGO_DATA)', defaultData)
     .option('--listen <addr>', 'address the server will listen on (host:port)')
     .option('--public-url <url>', 'URL devices and clients use to reach the server (default: from --listen)')
+    .option(
+      '--api-listen <addr>',
+      'address of the mTLS Workload Management API (default: the next port, 127.0.0.1:8471)',
+    )
     .option('--context-name <name>', 'name of the client context to write', 'local')
     .addOption(outputOption())
     .action(async (o) =>
@@ -129,6 +133,7 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
           {
             data: o.data,
             listen: o.listen,
+            ...(o.apiListen ? { apiListen: o.apiListen } : {}),
             publicUrl: o.publicUrl,
             contextName: o.contextName,
             output: o.output,
@@ -145,7 +150,24 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
     )
     .option('--data <dir>', 'data folder (env MARGO_DATA)', defaultData)
     .option('--listen <addr>', 'listen address (host:port; default: from the data folder)')
-    .action(async (o) => done(await pe.runners.serve({ data: o.data, listen: o.listen }, deps({}))));
+    .option(
+      '--api-listen <addr>',
+      'mTLS Workload Management API address (host:port or off; default: from the data folder)',
+    )
+    .option('--api-tls12', 'accept TLS 1.2 on the API as well (default: TLS 1.3 only)')
+    .action(async (o) =>
+      done(
+        await pe.runners.serve(
+          {
+            data: o.data,
+            listen: o.listen,
+            ...(o.apiListen ? { apiListen: o.apiListen } : {}),
+            ...(o.apiTls12 ? { apiTls12: true } : {}),
+          },
+          deps({}),
+        ),
+      ),
+    );
 
   program
     .command('agent')
@@ -240,11 +262,21 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
   )
     .option('--role <role>', 'standalone-device (Compose), standalone-cluster or cluster-leader (Helm)')
     .option('--label <k=v>', 'label (repeatable)', collect)
+    .option(
+      '--svid-out <dir>',
+      'issue an X.509-SVID for a third-party API client instead of an enrolment token: DIR/svid.pem, svid.key, bundle.pem',
+    )
     .addOption(outputOption())
     .action(async (id: string, o) =>
       done(
         await pe.runners.deviceAdd(
-          { id, role: o.role, label: o.label ?? [], output: o.output },
+          {
+            id,
+            role: o.role,
+            label: o.label ?? [],
+            output: o.output,
+            ...(o.svidOut ? { svidOut: o.svidOut } : {}),
+          },
           deps(conn(o)),
         ),
       ),

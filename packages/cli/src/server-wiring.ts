@@ -28,6 +28,7 @@ import { catalogRegistryHandler } from './registry-route.js';
 import { readServerSettings } from './data-dir.js';
 import { recordEnrolment } from './record-enrolment.js';
 import { listenComposed, type Route } from './http-server.js';
+import { startApiBeside, type ApiListenOptions } from './api-server.js';
 import type { Logger, RunningServer } from './services.js';
 
 /** What the onboarding handler is built from (createOnboardingHttpHandler's options). */
@@ -77,6 +78,7 @@ export async function startServer(opts: {
   listen: string;
   publicUrl?: string;
   log: Logger;
+  api?: ApiListenOptions;
 }): Promise<RunningServer> {
   const { dataDir } = opts;
   const settings = await readServerSettings(dataDir);
@@ -194,6 +196,20 @@ export async function startServer(opts: {
     await git.close();
     throw e;
   }
+  // The Workload Management API (mTLS): the same device repositories, read-only for now.
+  const api = await startApiBeside(opts.api, {
+    dataDir,
+    pki,
+    hosts: [new URL(url).hostname],
+    auditor: createSignedStateAuditor({ caCertPem: pki.ca.certPem, pkiDir: pki.dir }),
+    onError: (e) => logger.error({ component: 'api', err: (e as Error).message }, 'API request failed'),
+    log: (msg, fields) => opts.log.error(msg, fields),
+  }).catch(async (e: unknown) => {
+    await orchestrator.stop();
+    await srv.close();
+    await git.close();
+    throw e;
+  });
   return {
     url,
     endpoints: {
@@ -204,8 +220,10 @@ export async function startServer(opts: {
       status: `${url}/api/v1/status`,
       'catalog files': `${url}/catalog/`,
       registry: `${url}/v2/`,
+      ...(api ? { 'api (mTLS)': api.url } : {}),
     },
     close: async () => {
+      await api?.close();
       await orchestrator.stop();
       await srv.close();
       await git.close();

@@ -51,6 +51,8 @@ export interface Services {
     log: Logger;
     /** File for the JSON log lines of the libraries (default: stderr). */
     logTo?: string;
+    /** The Workload Management API's mTLS listener (host:port, `off` for none). */
+    api?: { listen: string; tls12?: boolean; required?: boolean };
   }): Promise<RunningServer>;
   /** The device agent: enrols on first start (token = enrolment token), resumes later. */
   startAgent(opts: {

@@ -58,3 +58,6 @@ export { deploymentIdFor, DEPLOYMENT_ID_NAMESPACE } from './core/deployment-id.j
 
 // Onboarding API (root CA, enrolment, OAuth2 token endpoint).
 export * from './onboarding/index.js';
+
+// The Margo Workload Management API (rc.2), read side.
+export * from './api/index.js';

@@ -126,7 +126,13 @@ export function checkDeviceCsr(csrPem: string, expectedDeviceId: string): Checke
 export function signDeviceCsr(
   ca: KeyAndCert,
   csrPem: string,
-  opts: { expectedDeviceId: string; validityDays?: number; now?: Date },
+  opts: {
+    expectedDeviceId: string;
+    validityDays?: number;
+    now?: Date;
+    /** The device's SPIFFE ID (clientSpiffeId): a URI SAN that makes the certificate its X.509-SVID. */
+    spiffeId?: string;
+  },
 ): string {
   const checked = checkDeviceCsr(csrPem, opts.expectedDeviceId);
   const cert = issueCertificate(
@@ -140,6 +146,7 @@ export function signDeviceCsr(
       { name: 'basicConstraints', cA: false, critical: true },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
       { name: 'extKeyUsage', clientAuth: true },
+      ...(opts.spiffeId ? [{ name: 'subjectAltName', altNames: [{ type: 6, value: opts.spiffeId }] }] : []),
     ],
     opts.validityDays ?? 825,
     opts.now ?? new Date(),

@@ -115,3 +115,29 @@ export {
 } from './client-credentials.js';
 // Everything of the device entry (node:crypto only), including the private-file helpers.
 export * from './device.js';
+export {
+  DEFAULT_TRUST_DOMAIN,
+  isValidTrustDomain,
+  isValidWfmId,
+  assertSpiffeIdentity,
+  wfmIdFromFingerprint,
+  wfmSpiffeId,
+  clientSpiffeId,
+  parseSpiffeId,
+  uriSans,
+  identifyPeer,
+  checkLeaf,
+  spiffeBundle,
+  type SpiffeIdentity,
+  type IdentifiedPeer,
+  type RefusedPeer,
+  type IdentifyPeerOptions,
+} from './spiffe.js';
+export {
+  SVID_FILES,
+  readSpiffeIdentity,
+  writeSpiffeIdentity,
+  issueDeviceSvid,
+  issueServerSvid,
+  ensureServerSvid,
+} from './svid.js';

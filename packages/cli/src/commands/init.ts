@@ -1,6 +1,8 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { MargoError } from '@margo-gitops/spec';
+import { DEFAULT_TRUST_DOMAIN, wfmIdFromFingerprint, writeSpiffeIdentity } from '@margo-gitops/trust';
+import { apiListenFor, checkApiListen } from '../api-server.js';
 import { configPath, saveToken, upsertContext } from '../client-config.js';
 import type { CommandDeps } from '../context.js';
 import { writeServerSettings } from '../data-dir.js';
@@ -13,6 +15,8 @@ export interface InitOptions {
   data: string;
   listen?: string;
   publicUrl?: string;
+  /** The Workload Management API listener recorded (default: the --listen host, next port). */
+  apiListen?: string;
   /** Name of the client context written to the CLI config (default: `local`). */
   contextName?: string;
   output: OutputFormat;
@@ -59,19 +63,32 @@ export async function run(opts: InitOptions, deps: CommandDeps): Promise<number>
       { data: { dataDir } },
     );
   }
+  const apiListen = opts.apiListen ?? apiListenFor(listen);
+  checkApiListen(apiListen);
   const server = (opts.publicUrl ?? urlFor(listen)).replace(/\/+$/, '');
   const pr = createProgress(deps.io);
   let task = pr.task(`create data folder ${dataDir}`);
   try {
     for (const sub of ['', 'repos', 'repos/devices', 'auth', 'pki', 'state'])
       await mkdir(join(dataDir, sub), { recursive: true, mode: 0o700 });
-    await writeServerSettings(dataDir, { listen, publicUrl: server, reconcileIntervalSeconds: 60 });
+    await writeServerSettings(dataDir, {
+      listen,
+      publicUrl: server,
+      reconcileIntervalSeconds: 60,
+      api: { listen: apiListen },
+    });
     task.done();
     task = pr.task('create catalog and fleet repositories');
     await deps.services.createRepos(dataDir, reposTemplateDir);
     task.done();
     task = pr.task('create root CA and signing key');
     const pki = await deps.services.createPki(join(dataDir, 'pki'));
+    // The API identity is fixed now, so a later change of defaults cannot rename this fleet manager.
+    if (pki)
+      await writeSpiffeIdentity(join(dataDir, 'pki'), {
+        trustDomain: DEFAULT_TRUST_DOMAIN,
+        wfmId: wfmIdFromFingerprint(pki.caFingerprint),
+      });
     task.done();
     task = pr.task('issue admin, publisher and operator tokens');
     const tokens = {} as Record<TokenRole, string>;

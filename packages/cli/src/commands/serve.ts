@@ -3,12 +3,17 @@ import { MargoError } from '@margo-gitops/spec';
 import { configPath, loadClientConfig, saveClientConfig } from '../client-config.js';
 import type { CommandDeps } from '../context.js';
 import { readServerSettings } from '../data-dir.js';
+import { checkApiListen, DEFAULT_API_LISTEN } from '../api-server.js';
 import { parseListen } from '../paths.js';
 import type { Logger, RunningServer } from '../services.js';
 
 export interface ServeOptions {
   data: string;
   listen?: string;
+  /** The Workload Management API listener (host:port or `off`; default: from the data folder). */
+  apiListen?: string;
+  /** Accept TLS 1.2 on the API too (rc.2: only as an opt-in fallback). */
+  apiTls12?: boolean;
 }
 
 /** JSON-lines logger on stderr (data stays on stdout). */
@@ -52,9 +57,16 @@ export async function startServe(
       hint: 'Write host:port, e.g. 127.0.0.1:8470.',
     });
   }
+  const apiListen = opts.apiListen ?? settings.api?.listen ?? DEFAULT_API_LISTEN;
+  checkApiListen(apiListen);
   const srv = await deps.services.startServer({
     dataDir,
     listen,
+    api: {
+      listen: apiListen,
+      ...(opts.apiTls12 ? { tls12: true } : {}),
+      required: opts.apiListen !== undefined,
+    },
     // An explicit --listen wins over the public URL recorded by init.
     ...(opts.listen ? {} : { publicUrl: settings.publicUrl }),
     log: logs?.log ?? stderrLogger(deps, { component: 'server' }),

@@ -5,8 +5,10 @@ import {
   EnrolmentTokenStore,
   assertDeviceId,
   checkDeviceCsr,
+  clientSpiffeId,
   describeCertificate,
   readDeviceCert,
+  readSpiffeIdentity,
   removeDeviceCert,
   seal,
   signDeviceCsr,
@@ -194,6 +196,8 @@ export function createOnboardingHttpHandler(
       const certPem = signDeviceCsr(opts.pki.ca, body.csr, {
         expectedDeviceId: deviceId,
         validityDays: opts.deviceCertValidityDays ?? 825,
+        // The certificate is also the device's X.509-SVID for the Workload Management API.
+        spiffeId: clientSpiffeId(await readSpiffeIdentity(opts.pki.dir, opts.pki.ca.certPem), deviceId),
       });
       await writeDeviceCert(opts.pki.dir, deviceId, certPem);
 

@@ -1,4 +1,5 @@
 import { agentCodes } from './agent.js';
+import { apiCodes } from './api.js';
 import { cliCodes } from './cli.js';
 import { commonCodes } from './common.js';
 import { gitCodes } from './git.js';
@@ -20,6 +21,7 @@ export const codeAreas = {
   agent: agentCodes,
   trust: trustCodes,
   cli: cliCodes,
+  api: apiCodes,
 } as const;
 
 type Areas = typeof codeAreas;
