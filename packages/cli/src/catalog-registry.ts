@@ -168,7 +168,7 @@ export class CatalogLayoutSource implements LayoutSource {
         const file = rel === undefined ? undefined : files.get(`${folder}/${rel}`);
         if (!file || covered?.has(c.name)) continue;
         const layerDigest = await this.digestOf(file.oid);
-        const m = composeArtifact(layerDigest, file.size);
+        const m = composeArtifact(layerDigest, file.size, app.version);
         blobs.set(layerDigest, { oid: file.oid });
         sizes.set(layerDigest, file.size);
         blobs.set(m.digest, { bytes: m.bytes });

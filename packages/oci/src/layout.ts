@@ -109,7 +109,11 @@ export function jsonBytes(v: unknown): Buffer {
  * call this for legacy packages (a package-relative `packageLocation` tarball), so the digest the
  * desired state pins is the digest the registry serves.
  */
-export function composeArtifact(layerDigest: string, layerSize: number): { bytes: Buffer; digest: string } {
+export function composeArtifact(
+  layerDigest: string,
+  layerSize: number,
+  version: string,
+): { bytes: Buffer; digest: string } {
   if (!isDigest(layerDigest))
     throw new MargoError('OCI_DIGEST_INVALID', `${layerDigest} is not a sha256 digest`);
   const m: ImageManifest = {
@@ -117,11 +121,24 @@ export function composeArtifact(layerDigest: string, layerSize: number): { bytes
     mediaType: OCI_MANIFEST,
     artifactType: COMPOSE_ARTIFACT,
     config: { mediaType: OCI_EMPTY, digest: OCI_EMPTY_DIGEST, size: 2 },
-    layers: [{ mediaType: COMPOSE_LAYER, digest: layerDigest, size: layerSize }],
+    // margo/specification (application registry, Compose Component Registry): the layer names
+    // its component type and version.
+    layers: [
+      {
+        mediaType: COMPOSE_LAYER,
+        digest: layerDigest,
+        size: layerSize,
+        annotations: { [COMPOSE_TYPE_ANNOTATION]: 'compose', [COMPOSE_VERSION_ANNOTATION]: version },
+      },
+    ],
   };
   const bytes = jsonBytes(m);
   return { bytes, digest: sha256Digest(bytes) };
 }
+
+/** Layer annotations a Compose Archive carries (margo/specification, application registry). */
+export const COMPOSE_TYPE_ANNOTATION = 'org.margo.component.type';
+export const COMPOSE_VERSION_ANNOTATION = 'org.margo.component.version';
 
 /** The bytes of the empty config blob (`{}`). */
 export const EMPTY_CONFIG = Buffer.from('{}');

@@ -45,6 +45,6 @@ export async function pushComposeArtifact(
 ): Promise<{ manifest: string; layer: string }> {
   await pushBlob(t, name, EMPTY_CONFIG);
   const l = await pushBlob(t, name, layer);
-  const m = composeArtifact(l.digest, l.size);
+  const m = composeArtifact(l.digest, l.size, tag.replace(/_/g, '+'));
   return { manifest: await pushManifest(t, name, tag, m.bytes, OCI_MANIFEST), layer: l.digest };
 }

@@ -91,7 +91,7 @@ test('a legacy package-relative Compose tarball becomes the synthesised artifact
   });
   assert.equal(
     component()['x-margo-gitops-extensions'].digest,
-    composeArtifact(sha('tarball one'), 11).digest,
+    composeArtifact(sha('tarball one'), 11, '1.0.0').digest,
   );
 
   // New bytes under the same version: the pin follows, so the device pulls and checks again.
@@ -99,7 +99,7 @@ test('a legacy package-relative Compose tarball becomes the synthesised artifact
   await orch.reconcileNow('test');
   assert.equal(
     component()['x-margo-gitops-extensions'].digest,
-    composeArtifact(sha('tarball two!'), 12).digest,
+    composeArtifact(sha('tarball two!'), 12, '1.0.0').digest,
   );
 });
 

@@ -34,7 +34,7 @@ function artifact(
   layer: Buffer,
   extra: Partial<LayoutArtifact> = {},
 ): LayoutArtifact {
-  const m = composeArtifact(sha256Digest(layer), layer.length);
+  const m = composeArtifact(sha256Digest(layer), layer.length, tag.replace(/_/g, '+'));
   return {
     repository,
     tag,
@@ -94,7 +94,7 @@ describe('embedded registry: Distribution API', () => {
   });
 
   test('a legacy Compose package is served as the artifact composeArtifact() describes, byte for byte', async () => {
-    const want = composeArtifact(sha256Digest(tarball), tarball.length);
+    const want = composeArtifact(sha256Digest(tarball), tarball.length, '1.0.0');
     const res = await get('/v2/hello-world/hello/manifests/1.0.0', s.tokens.admin);
     assert.equal(res.status, 200);
     const body = Buffer.from(await res.arrayBuffer());

@@ -91,14 +91,24 @@ export function composePathsOutside(doc: unknown, base = ''): { field: string; p
  * (the component name, made a valid path component). Throws OCI_PACK_INVALID (no compose file,
  * unreadable YAML) and OCI_PACK_PATH_OUTSIDE (a path or link leaving the folder).
  */
-export async function packCompose(dir: string, name: string, label = dir): Promise<PackedCompose> {
+export async function packCompose(
+  dir: string,
+  name: string,
+  version: string,
+  label = dir,
+): Promise<PackedCompose> {
   const top = ociName(name);
   const entries = await readFolder(dir, { prefix: top, label });
-  return composeFromEntries(entries, top, label);
+  return composeFromEntries(entries, top, version, label);
 }
 
 /** Pure part of packCompose. */
-export function composeFromEntries(entries: TarEntry[], top: string, label: string): PackedCompose {
+export function composeFromEntries(
+  entries: TarEntry[],
+  top: string,
+  version: string,
+  label: string,
+): PackedCompose {
   const files = new Map(
     entries.filter((e) => e.type === 'file').map((e) => [e.path, e as Extract<TarEntry, { type: 'file' }>]),
   );
@@ -136,13 +146,13 @@ export function composeFromEntries(entries: TarEntry[], top: string, label: stri
       `${label}/${composeFile}: the Margo specification names the compose file of a Compose Archive compose.yaml`,
     );
   const layer = tarGz(entries);
-  return { ...composeArtifactOf(layer), composeFile, warnings };
+  return { ...composeArtifactOf(layer, version), composeFile, warnings };
 }
 
 /** The artifact of an already packed Compose Archive (its bytes are the single layer). */
-export function composeArtifactOf(layer: Buffer): PackedArtifact {
+export function composeArtifactOf(layer: Buffer, version: string): PackedArtifact {
   const digest = sha256Digest(layer);
-  const m = composeArtifact(digest, layer.length);
+  const m = composeArtifact(digest, layer.length, version);
   return {
     manifest: { ...m, mediaType: OCI_MANIFEST, artifactType: COMPOSE_ARTIFACT },
     config: { bytes: EMPTY_CONFIG, digest: OCI_EMPTY_DIGEST, size: 2, mediaType: OCI_EMPTY },

@@ -54,18 +54,23 @@ test('packCompose is deterministic: other mtimes, umask and a second run give th
   utimesSync(join(d2, 'compose.yaml'), new Date('2030-01-01'), new Date('2030-01-01'));
   utimesSync(join(d2, 'conf'), new Date('2001-01-01'), new Date('2001-01-01'));
   chmodSync(join(d2, 'conf', 'web.env'), 0o664);
-  const p1 = await packCompose(d1, 'Web App');
-  const p1b = await packCompose(d1, 'Web App');
-  const p2 = await packCompose(d2, 'Web App');
+  const p1 = await packCompose(d1, 'Web App', '1.0.0');
+  const p1b = await packCompose(d1, 'Web App', '1.0.0');
+  const p2 = await packCompose(d2, 'Web App', '1.0.0');
   assert.equal(p1.manifest.digest, p1b.manifest.digest);
   assert.equal(p1.manifest.digest, p2.manifest.digest);
   assert.deepEqual(p1.layers[0]!.bytes, p2.layers[0]!.bytes);
   // The manifest is exactly what the registry and orchestrator compute from the layer.
   const layer = p1.layers[0]!;
-  assert.deepEqual(p1.manifest.bytes, composeArtifact(layer.digest, layer.size).bytes);
+  assert.deepEqual(p1.manifest.bytes, composeArtifact(layer.digest, layer.size, '1.0.0').bytes);
   const m = JSON.parse(p1.manifest.bytes.toString()) as Record<string, any>;
   assert.equal(m.artifactType, COMPOSE_ARTIFACT);
   assert.equal(m.layers[0].mediaType, COMPOSE_LAYER);
+  // margo/specification: the layer names its component type and version.
+  assert.deepEqual(m.layers[0].annotations, {
+    'org.margo.component.type': 'compose',
+    'org.margo.component.version': '1.0.0',
+  });
   assert.deepEqual(p1.warnings, []);
 
   // What a stock tar sees: one top-level folder named after the component, root-owned, epoch, modes normalised.
@@ -94,19 +99,19 @@ test('packCompose refuses paths and links that leave the folder, and a folder wi
       'services:\n  web:\n    image: busybox\n    env_file: ../secret.env\n',
     ),
   );
-  assert.equal(await code(packCompose(outEnv, 'web')), 'OCI_PACK_PATH_OUTSIDE');
+  assert.equal(await code(packCompose(outEnv, 'web', '1.0.0')), 'OCI_PACK_PATH_OUTSIDE');
   const outLink = composeDir((d) => symlinkSync('../../etc/passwd', join(d, 'conf', 'p')));
-  assert.equal(await code(packCompose(outLink, 'web')), 'OCI_PACK_PATH_OUTSIDE');
+  assert.equal(await code(packCompose(outLink, 'web', '1.0.0')), 'OCI_PACK_PATH_OUTSIDE');
   const absLink = composeDir((d) => symlinkSync('/etc/passwd', join(d, 'p')));
-  assert.equal(await code(packCompose(absLink, 'web')), 'OCI_PACK_PATH_OUTSIDE');
+  assert.equal(await code(packCompose(absLink, 'web', '1.0.0')), 'OCI_PACK_PATH_OUTSIDE');
   const inLink = composeDir((d) => symlinkSync('../run.sh', join(d, 'conf', 'r')));
-  assert.equal(await code(packCompose(inLink, 'web')), 'resolved');
+  assert.equal(await code(packCompose(inLink, 'web', '1.0.0')), 'resolved');
   const none = mkdtempSync(join(tmpdir(), 'pack-'));
   writeFileSync(join(none, 'README'), 'x');
-  assert.equal(await code(packCompose(none, 'web')), 'OCI_PACK_INVALID');
+  assert.equal(await code(packCompose(none, 'web', '1.0.0')), 'OCI_PACK_INVALID');
   const legacyName = mkdtempSync(join(tmpdir(), 'pack-'));
   writeFileSync(join(legacyName, 'docker-compose.yml'), 'services: {}\n');
-  assert.match((await packCompose(legacyName, 'web')).warnings[0]!, /compose\.yaml/);
+  assert.match((await packCompose(legacyName, 'web', '1.0.0')).warnings[0]!, /compose\.yaml/);
 });
 
 test('composePathsOutside covers env_file, build, bind mounts, configs, include, extends', () => {

@@ -140,7 +140,7 @@ export class CatalogReader {
           artifacts.set(component, {
             repository: componentRepository(p.appId, component),
             tag: tagForVersion(p.version),
-            digest: composeArtifact(o.digest, o.size).digest,
+            digest: composeArtifact(o.digest, o.size, p.app.version).digest,
           });
         }
         p.versions.set(p.version, { app: p.app, artifacts });

@@ -147,7 +147,7 @@ export async function planArtifacts(
       } else {
         const folder = file.replace(/\.(tar\.gz|tgz)$/, '');
         if ((await kind(folder)) !== 'dir') continue; // the server reports the missing file
-        const packed = await packCompose(folder, c.name, `${label}/${relative(src, folder)}`);
+        const packed = await packCompose(folder, c.name, meta.version, `${label}/${relative(src, folder)}`);
         plan.warnings.push(...packed.warnings);
         layer = packed.layers[0]!.bytes;
         plan.tarballs.set(rel, layer);
@@ -158,7 +158,7 @@ export async function planArtifacts(
         repository: componentRepository(meta.id, c.name),
         tags: [version],
         source: rel,
-        packed: composeArtifactOf(layer),
+        packed: composeArtifactOf(layer, meta.version),
       });
     } else if (c.repository !== undefined && !isUrl(c.repository) && /^helm/.test(c.profileType)) {
       const rel = posix.normalize(c.repository.replace(/^\.\//, '').replace(/\/+$/, ''));
