@@ -44,7 +44,7 @@ async function listFiles(dir: string): Promise<string[]> {
 describe('examples/', () => {
   it('hello-world runs the image the quickstart hint names', async () => {
     const compose = await readFile(
-      join(examplesDir, 'hello-world/resources/compose/docker-compose.yml'),
+      join(examplesDir, 'hello-world/resources/compose/compose.yaml'),
       'utf8',
     );
     assert.match(compose, new RegExp(`image: ${HELLO_IMAGE.replace(/\./g, '\\.')}\\n`));
@@ -64,7 +64,7 @@ describe('examples/', () => {
       );
     }
     const images: string[] = [];
-    for (const f of files.filter((x) => /docker-compose\.ya?ml$/.test(x))) {
+    for (const f of files.filter((x) => /(docker-)?compose\.ya?ml$/.test(x))) {
       const doc = parseYaml(await readFile(f, 'utf8')) as { services: Record<string, { image: string }> };
       for (const svc of Object.values(doc.services)) images.push(svc.image);
     }
@@ -132,7 +132,7 @@ describe('examples/', () => {
       { encoding: 'utf8' },
     );
     // A Margo Compose Archive: one top-level folder named after the component.
-    assert.deepEqual(tar.trim().split('\n'), ['hello/', 'hello/docker-compose.yml']);
+    assert.deepEqual(tar.trim().split('\n'), ['hello/', 'hello/compose.yaml']);
     // Every component, Compose folder or chart shipped in the package, is packed into the package's
     // OCI layout (what the server's registry serves), under <appId>/<component>.
     const packed = (app: string) => {
