@@ -127,7 +127,7 @@ describe('margo app publish: OCI artifacts', { timeout: 300_000 }, () => {
         encoding: 'utf8',
       },
     );
-    assert.deepEqual(listing.trim().split('\n'), ['hello/', 'hello/docker-compose.yml']);
+    assert.deepEqual(listing.trim().split('\n'), ['hello/', 'hello/compose.yaml']);
   });
 
   it('helm-app: the chart folder becomes a Helm OCI chart that helm reads', async (t) => {
@@ -301,7 +301,7 @@ describe('margo app publish: OCI artifacts', { timeout: 300_000 }, () => {
 
   it('a Compose file naming a path outside its folder: OCI_PACK_PATH_OUTSIDE, nothing committed', async () => {
     const pkg = copyWithVersion('hello-world', '4.0.0');
-    const f = join(pkg, 'resources/compose/docker-compose.yml');
+    const f = join(pkg, 'resources/compose/compose.yaml');
     writeFileSync(
       f,
       readFileSync(f, 'utf8').replace(
