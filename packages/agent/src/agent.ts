@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { GitStore } from '@margo-gitops/git';
+import { redactUrl, type GitStore } from '@margo-gitops/git';
 import { MargoError, precompileSchema, toMargoError } from '@margo-gitops/spec';
 import { Applier, type AcceptedDesired } from './apply/applier.js';
 import { DriverSet } from './apply/driver-set.js';
@@ -10,7 +10,7 @@ import type { AgentConfig } from './config/agent-config.js';
 import { activityAt, msUntilActive, parseWindow, type Schedule, type TimeWindow } from './config/windows.js';
 import { AdoptedVersions } from './desired/adopted-versions.js';
 import type { Driver } from './drivers/driver.js';
-import { createAgentLogger, errInfo, redactUrl } from './logger.js';
+import { createAgentLogger, errInfo } from './logger.js';
 import { planDesired } from './plan/plan-desired.js';
 import type { DesiredSource, StatusSink, VerifiedDesiredState, Verifier } from './source/desired-source.js';
 import { createGitTransport } from './source/git-transport.js';

@@ -34,16 +34,3 @@ export function errInfo(e: unknown): Record<string, unknown> {
   if (isMargoError(e)) return { code: e.code, message: e.message };
   return { message: e instanceof Error ? e.message : String(e) };
 }
-
-/** A URL without credentials or query, for logs. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    u.search = '';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
