@@ -35,9 +35,10 @@
  *   planning and applying, then calls `settled(version)`: a REST source stores its ETag and
  *   `manifestVersion` durably only then (spec client loop), so a crash mid-apply loads it again.
  *
- * Errors are MargoErrors with stable codes: `poll`/`load`/`lastKnown` default to
- * AGENT_REPO_UNREACHABLE, `verify` to AGENT_VERIFICATION_FAILED (or the verifier's own code, e.g.
- * TRUST_MANIFEST_*, TRUST_TREE_ENTRY_INVALID).
+ * Errors are MargoErrors with stable codes: the transport's own where it has one (Git:
+ * GIT_REMOTE_UNREACHABLE, GIT_AUTH_FAILED, ...), else AGENT_REPO_UNREACHABLE from `poll`;
+ * `verify` throws the verifier's code (TRUST_MANIFEST_*, TRUST_TREE_ENTRY_INVALID, ...), else
+ * AGENT_VERIFICATION_FAILED.
  */
 export interface DesiredSource {
   /** Prepares local storage (Git: the bare repository in the state folder). Called once. */
