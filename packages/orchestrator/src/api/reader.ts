@@ -3,6 +3,7 @@
  * handlers pure (tests give a map); GitDeviceStateReader reads the bare device repositories of
  * `margo serve` directly (refs and loose objects from disk, packed ones through git).
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MargoError, toMargoError } from '@margo-gitops/spec';
 import { MANIFEST_FILE, readDeviceMain } from '../io/device-repo.js';
@@ -45,7 +46,15 @@ export class GitDeviceStateReader implements DeviceStateReader {
     return join(this.reposRoot, 'devices', `${deviceId}.git`);
   }
 
-  head(deviceId: string): Promise<string | null> {
+  async head(deviceId: string): Promise<string | null> {
+    // Once per poll: the loose ref read synchronously (41 bytes; a thread-pool round trip costs
+    // more than the read), packed refs through readRef.
+    try {
+      const s = readFileSync(join(this.gitdir(deviceId), 'refs', 'heads', 'main'), 'latin1').trim();
+      if (/^[0-9a-f]{40}$/.test(s)) return s;
+    } catch {
+      /* packed or absent */
+    }
     return readRef(this.gitdir(deviceId), 'main');
   }
 
