@@ -140,7 +140,7 @@ test(
         ['backend:installed', 'frontend:installed'],
       );
       const caps = repo.statusJson('capabilities.json');
-      assert.ok(caps.properties.roles.includes('Standalone Cluster'));
+      assert.ok(caps.properties.supportedDeploymentTypes.includes('helm'));
 
       // parameter change + upgrade of one chart (backend has no 0.2.0: the hello chart is used for the upgrade check below).
       repo.commit({ 'deployments/shop.yaml': shop('second message') });
