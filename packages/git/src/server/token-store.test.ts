@@ -60,3 +60,13 @@ test('tokens: changes by another process are picked up', async (t) => {
   now += 1001;
   assert.equal(server.verify(token)?.role, 'publisher');
 });
+
+test('tokens: a token issued by another process is accepted at once, not after the next periodic check', async (t) => {
+  const file = await tmp(t);
+  const now = 5000;
+  const server = TokenStore.open(file, { now: () => now });
+  assert.equal(server.list().length, 0); // the periodic check has just run
+  const { token } = TokenStore.open(file).issueToken('device', { deviceId: 'd1' });
+  // Same instant on the server's clock: only the unknown token id makes it look at the file again.
+  assert.equal(server.verify(token)?.deviceId, 'd1');
+});

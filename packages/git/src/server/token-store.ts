@@ -102,9 +102,9 @@ export class TokenStore {
     this.mtimeMs = st.mtimeMs;
   }
 
-  private maybeReload(): void {
+  private maybeReload(force = false): void {
     const t = this.now();
-    if (t - this.checkedAt < 1000) return;
+    if (!force && t - this.checkedAt < 1000) return;
     this.checkedAt = t;
     let m = -1;
     try {
@@ -191,6 +191,10 @@ export class TokenStore {
   verify(plaintext: string): TokenInfo | undefined {
     this.maybeReload();
     const m = TOKEN_RE.exec(plaintext);
+    // A token id this process has not seen may have just been issued by another one (`margo device
+    // add` writes the file while `margo serve` runs): look at the file again rather than wait for
+    // the next periodic check, so an enrolment right after `device add` is not refused.
+    if (m && !this.records.has(m[1]!)) this.maybeReload(true);
     const rec = m ? this.records.get(m[1]!) : undefined;
     const given = Buffer.from(sha256Hex(plaintext), 'hex');
     const stored = Buffer.from(rec?.hash ?? '0'.repeat(64), 'hex');
