@@ -43,10 +43,7 @@ async function listFiles(dir: string): Promise<string[]> {
 
 describe('examples/', () => {
   it('hello-world runs the image the quickstart hint names', async () => {
-    const compose = await readFile(
-      join(examplesDir, 'hello-world/resources/compose/compose.yaml'),
-      'utf8',
-    );
+    const compose = await readFile(join(examplesDir, 'hello-world/resources/compose/compose.yaml'), 'utf8');
     assert.match(compose, new RegExp(`image: ${HELLO_IMAGE.replace(/\./g, '\\.')}\\n`));
   });
 
