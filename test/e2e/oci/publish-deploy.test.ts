@@ -123,12 +123,15 @@ test(
     assert.equal(c.properties.repository, `oci://127.0.0.1:${port}/hello-world/hello`);
     assert.equal(c.properties.revision, '1.0.0');
     assert.match(c['x-margo-gitops-extensions'].digest, /^sha256:[0-9a-f]{64}$/);
-    const images = execFileSync(
-      'docker',
-      ['ps', '--filter', `publish=${hostPort}`, '--format', '{{.Image}}'],
-      { env, encoding: 'utf8' },
+    // The container that publishes the port runs the public image by its ordinary reference. (Polled:
+    // the engine lists a container only while it runs, and one CI run found none for an instant.)
+    const image = await cli.until(60, 'the container publishing the port', async () =>
+      execFileSync('docker', ['ps', '--filter', `publish=${hostPort}`, '--format', '{{.Image}}'], {
+        env,
+        encoding: 'utf8',
+      }).trim(),
     );
-    assert.equal(images.trim(), 'busybox:1.36.1');
+    assert.equal(image, 'busybox:1.36.1');
 
     // 2. Helm from the embedded registry into Kubernetes.
     const ns = `margo-oci-${Date.now().toString(36)}`;
