@@ -729,7 +729,16 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
       else if (route.action === 'upload-pack') {
         const body = decodedBody(req);
         if (!body) badRequest(req, res, 415, 'unsupported Content-Encoding');
-        else await runBackend(req, res, route, token, body, undefined);
+        else if (body === req) await runBackend(req, res, route, token, body, undefined);
+        else {
+          // A gzip body is decoded whole before git runs: streamed, a corrupt one could fail only
+          // after git had answered 200. Fetch negotiations are small; a bound keeps memory flat.
+          const decoded = await readAtMost(body, MAX_UPLOAD_REQUEST_BYTES);
+          if (decoded === 'corrupt') badRequest(req, res, 400, 'the gzip request body is corrupt');
+          else if (decoded === 'too-large')
+            badRequest(req, res, 413, `the fetch request is larger than ${MAX_UPLOAD_REQUEST_BYTES} bytes`);
+          else await runBackend(req, res, route, token, Readable.from([decoded]), undefined);
+        }
       } else await runBackend(req, res, route, token, undefined, undefined);
     } catch (e) {
       opts.onError?.(e);
@@ -752,6 +761,26 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
 }
 
 const isError = (f: PushFinding): boolean => (f.severity ?? 'error') === 'error';
+
+/** Largest decoded fetch (upload-pack) request accepted with a gzip body: wants and haves only. */
+const MAX_UPLOAD_REQUEST_BYTES = 16 << 20;
+
+/** The whole stream, or why not: a stream error (corrupt gzip) or more than `max` bytes. */
+function readAtMost(body: Readable, max: number): Promise<Buffer | 'corrupt' | 'too-large'> {
+  return new Promise((resolveRead) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    body.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        body.destroy();
+        resolveRead('too-large');
+      } else chunks.push(c);
+    });
+    body.on('error', () => resolveRead('corrupt'));
+    body.on('end', () => resolveRead(Buffer.concat(chunks)));
+  });
+}
 
 /** The client's address, the key of the failure limiter. */
 function addressOf(req: IncomingMessage): string {
