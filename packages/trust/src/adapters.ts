@@ -10,6 +10,8 @@ import { SIGNATURES_FILE, signPayload, verifySignedFiles } from './payload-signa
 import { readRevokedSigners } from './pki-store.js';
 import { RevocationList } from './revocation.js';
 import { unseal } from './sealed.js';
+import type { SpiffeIdentity } from './spiffe.js';
+import { readSpiffeIdentity } from './svid.js';
 
 export interface ManifestSignerOptions {
   /** Lifetime of each manifest; default 7 days. Re-sign well before (orchestrator: 2 days). */
@@ -140,15 +142,19 @@ export function createStatusVerifier(opts: {
   files: ReadonlyMap<string, Buffer>,
 ) => Promise<{ files: Map<string, Buffer>; refused: { path: string; code: string; message: string }[] }> {
   const revocation = new RevocationList(opts.pkiDir);
+  // API witness entries must come from this fleet manager's own SPIFFE ID (pki/spiffe.json).
+  let identity: Promise<SpiffeIdentity> | undefined;
   return async (deviceId, files) => {
     const content = new Map(files);
     const sigs = content.get(SIGNATURES_FILE);
     content.delete(SIGNATURES_FILE);
+    identity ??= readSpiffeIdentity(opts.pkiDir, opts.caCertPem);
     const r = verifySignedFiles(content, sigs, {
       caCertPem: opts.caCertPem,
       deviceId,
       revoked: await revocation.serials(),
       now: opts.now?.() ?? new Date(),
+      witness: await identity,
     });
     return { files: new Map([...r.verified.keys()].map((p) => [p, content.get(p)!])), refused: r.refused };
   };

@@ -141,3 +141,13 @@ export {
   issueServerSvid,
   ensureServerSvid,
 } from './svid.js';
+export {
+  WITNESS_CONTEXT,
+  witnessPayload,
+  isWitnessEntry,
+  signWitness,
+  verifyWitness,
+  type WitnessEntry,
+  type VerifiedWitness,
+  type VerifyWitnessOptions,
+} from './api-witness.js';

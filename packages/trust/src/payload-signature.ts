@@ -1,6 +1,8 @@
 import { createPublicKey, verify as rsaVerify, X509Certificate, type KeyObject } from 'node:crypto';
 import { MargoError, isMargoError } from '@margo-gitops/spec';
+import { isWitnessEntry, verifyWitness } from './api-witness.js';
 import { verifyDeviceCertificate } from './device-identity.js';
+import type { SpiffeIdentity } from './spiffe.js';
 import { certificateSerial, certificateSubjectField, readCertificate } from './x509-native.js';
 
 import { SIGNATURES_FILE, signPayload } from './sign-payload.js';
@@ -10,8 +12,18 @@ export { SIGNATURES_FILE, signPayload };
 export type VerifyPayloadOptions =
   /** Expect exactly this certificate's key (the orchestrator's stored device certificate). */
   | { expectedCertPem: string; revoked?: ReadonlySet<string>; now?: Date }
-  /** Accept a device certificate issued by the CA, optionally for `deviceId` and not revoked. */
-  | { caCertPem: string; deviceId?: string; revoked?: ReadonlySet<string>; now?: Date };
+  /**
+   * Accept a device certificate issued by the CA, optionally for `deviceId` and not revoked. With
+   * `deviceId`, verifySignedFiles also accepts API witness entries (api-witness.ts), from the fleet
+   * manager `witness` names when given, else from any WFM id our CA issued.
+   */
+  | {
+      caCertPem: string;
+      deviceId?: string;
+      revoked?: ReadonlySet<string>;
+      now?: Date;
+      witness?: SpiffeIdentity;
+    };
 
 export interface VerifiedPayload {
   /** The signer's device id (certificate CN; with expectedCertPem, that certificate's CN). */
@@ -157,7 +169,9 @@ export interface SignedFilesResult {
 /**
  * Verifies every file of a status tree against signatures.json (absent or unreadable ->
  * every file TRUST_STATUS_UNSIGNED / _MALFORMED). Never throws for a bad file: the orchestrator
- * ignores and flags the refused ones and keeps the verified ones.
+ * ignores and flags the refused ones and keeps the verified ones. An entry that is an object is an
+ * API witness (a file `margo serve` wrote for the device over the REST API): it counts only with
+ * `caCertPem` and `deviceId`, for exactly that device and path (TRUST_WITNESS_* otherwise).
  */
 export function verifySignedFiles(
   files: ReadonlyMap<string, Uint8Array>,
@@ -192,7 +206,9 @@ export function verifySignedFiles(
     try {
       result.verified.set(
         p,
-        verifyPayload(files.get(p)!, typeof header === 'string' ? header : undefined, opts),
+        isWitnessEntry(header)
+          ? witnessOf(files.get(p)!, header, p, opts)
+          : verifyPayload(files.get(p)!, typeof header === 'string' ? header : undefined, opts),
       );
     } catch (e) {
       if (!isMargoError(e)) throw e;
@@ -200,4 +216,25 @@ export function verifySignedFiles(
     }
   }
   return result;
+}
+
+function witnessOf(
+  bytes: Uint8Array,
+  entry: unknown,
+  path: string,
+  opts: VerifyPayloadOptions,
+): VerifiedPayload {
+  if (!('caCertPem' in opts) || opts.deviceId === undefined)
+    throw new MargoError(
+      'TRUST_WITNESS_UNTRUSTED',
+      'an API witness entry is accepted only when checking one named device against the root CA',
+    );
+  return verifyWitness(bytes, entry, {
+    caCertPem: opts.caCertPem,
+    deviceId: opts.deviceId,
+    path,
+    ...(opts.revoked ? { revoked: opts.revoked } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.witness ? { identity: opts.witness } : {}),
+  });
 }

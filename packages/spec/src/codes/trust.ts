@@ -142,6 +142,21 @@ export const trustCodes = {
       "A signed status file is not listed with its digest in the same commit's signed observed.json, so it is not part of the device's current report.",
     hint: 'An older signed file was mixed into a newer status commit; it is ignored.',
   },
+  TRUST_WITNESS_MALFORMED: {
+    summary:
+      'An API witness entry in signatures.json is not {"witness": "<cert>;<signature>", "peer": "<spiffe id>"}.',
+  },
+  TRUST_WITNESS_UNTRUSTED: {
+    summary:
+      "An API witness certificate is not this fleet manager's X.509-SVID from our root CA (another CA, expired, or not a WFM id: a device certificate can never witness).",
+    hint: 'Status files written over the API are signed by the server SVID of `margo serve`; anything else on the status branch was not.',
+  },
+  TRUST_WITNESS_REVOKED: { summary: 'An API witness certificate was revoked.' },
+  TRUST_WITNESS_FORGED: {
+    summary:
+      'An API witness signature does not cover this file for this device and path (changed bytes, or an entry moved to another file or device).',
+    hint: 'The file is ignored; a stolen device Git token was probably used to push it.',
+  },
   TRUST_STATUS_FORGED: {
     summary: 'A status payload signature is invalid or made with a key this orchestrator never certified.',
   },
