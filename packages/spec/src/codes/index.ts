@@ -5,6 +5,7 @@ import { commonCodes } from './common.js';
 import { gitCodes } from './git.js';
 import { ociCodes } from './oci.js';
 import { orchestratorCodes } from './orchestrator.js';
+import { rolloutCodes } from './rollout.js';
 import { trustCodes } from './trust.js';
 import type { CodeInfo } from './types.js';
 import { validationCodes } from './validation.js';
@@ -18,6 +19,7 @@ export const codeAreas = {
   git: gitCodes,
   oci: ociCodes,
   orchestrator: orchestratorCodes,
+  rollout: rolloutCodes,
   agent: agentCodes,
   trust: trustCodes,
   cli: cliCodes,

@@ -1,7 +1,9 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { LineCounter, isNode, parseDocument, type Document } from 'yaml';
-import type { Finding, LabelMatchExpression, ParamValue } from '../model.js';
-import { deploymentSchema, deviceSchema } from './schemas.js';
+import type { Finding, ParamValue } from '../model.js';
+import { normaliseRollout, normaliseSelector, normaliseWindow } from './parse-rollout.js';
+import type { MaintenanceWindow, RolloutSpec } from './rollout-types.js';
+import { deploymentSchema, deviceSchema, maintenanceWindowSchema } from './schemas.js';
 import type { DeploymentIntent, FleetDevice, FleetDeviceRole, SealedSecret } from './types.js';
 
 /** The result of parsing one fleet document: the value when it is usable, and every problem found. */
@@ -15,23 +17,34 @@ export interface FleetParseResult<T> {
  * unchanged documents are not parsed again (entries of files no longer present are dropped).
  * Cached values are shared between calls: treat them as read-only.
  */
-export type FleetParseCache = Map<string, FleetParseResult<FleetDevice | DeploymentIntent>>;
+export type FleetParseCache = Map<
+  string,
+  FleetParseResult<FleetDevice | DeploymentIntent | MaintenanceWindow>
+>;
 
 /** Everything read from a fleet repository. */
 export interface Fleet {
   devices: Map<string, FleetDevice>;
   deployments: Map<string, DeploymentIntent>;
+  /** `windows/*.yaml` by name (always set by parseFleet; not yet acted on, see docs/rollout.md). */
+  windows?: Map<string, MaintenanceWindow>;
   findings: Finding[];
 }
 
 const DEFAULT_EXPECTED_REPORT_SECONDS = 300;
 const MAX_FLEET_DOC_BYTES = 1024 * 1024;
 
-let validators: { device: ValidateFunction; deployment: ValidateFunction } | undefined;
+let validators:
+  | { device: ValidateFunction; deployment: ValidateFunction; window: ValidateFunction }
+  | undefined;
 function getValidators() {
   if (!validators) {
     const ajv = new Ajv({ allErrors: true, strict: false });
-    validators = { device: ajv.compile(deviceSchema), deployment: ajv.compile(deploymentSchema) };
+    validators = {
+      device: ajv.compile(deviceSchema),
+      deployment: ajv.compile(deploymentSchema),
+      window: ajv.compile(maintenanceWindowSchema),
+    };
   }
   return validators;
 }
@@ -229,6 +242,13 @@ export function parseDeploymentIntent(text: string, file?: string): FleetParseRe
       ...positionOf(y.doc, y.lc, '/targets'),
     });
   }
+  let rollout: RolloutSpec | undefined;
+  if (d.rollout) {
+    const doc = y.doc;
+    const r = normaliseRollout(d.rollout, '/rollout', (p) => positionOf(doc, y.lc, p), file);
+    findings.push(...r.findings);
+    rollout = r.value;
+  }
   if (findings.some((f) => f.severity === 'error')) return { findings };
   const profile = d.profile === 'helm' ? 'helm.v3' : d.profile === 'docker-compose' ? 'compose' : d.profile;
   const value: DeploymentIntent = {
@@ -240,24 +260,32 @@ export function parseDeploymentIntent(text: string, file?: string): FleetParseRe
     secrets,
     dependsOn: [...(d.dependsOn ?? [])],
   };
-  if (targets.selector) {
-    const sel = targets.selector as {
-      matchLabels?: Record<string, string>;
-      matchExpressions?: LabelMatchExpression[];
-    };
-    value.targets.selector = {};
-    if (sel.matchLabels) value.targets.selector.matchLabels = { ...sel.matchLabels };
-    if (sel.matchExpressions)
-      value.targets.selector.matchExpressions = sel.matchExpressions.map((e) => ({
-        ...e,
-        ...(e.values ? { values: e.values.map(String) } : {}),
-      }));
-  }
+  if (targets.selector) value.targets.selector = normaliseSelector(targets.selector);
   if (typeof d.description === 'string') value.description = d.description;
   if (profile) value.profile = profile;
   if (d.namespace) value.namespace = d.namespace;
+  if (rollout) value.rollout = rollout;
   if (file) findings.push(...nameMatchesFile(file, 'deployments/', value.name, '/name', y.doc, y.lc));
   return { value, findings };
+}
+
+/**
+ * Parses a `windows/<name>.yaml` maintenance window (docs/rollout.md).
+ *
+ * @example
+ * parseMaintenanceWindow('kind: MaintenanceWindow\nname: nights\nselector: {matchLabels: {line: a}}\n' +
+ *   'timeZone: Europe/Berlin\nschedule: [{days: [mon], start: "22:00", end: "04:00"}]\n');
+ */
+export function parseMaintenanceWindow(text: string, file?: string): FleetParseResult<MaintenanceWindow> {
+  const y = parseYaml(text, file);
+  if (!y.doc) return { findings: y.findings };
+  const findings = schemaFindings(getValidators().window, y.data, y.doc, y.lc, file);
+  if (findings.length) return { findings };
+  const doc = y.doc;
+  const r = normaliseWindow(y.data as Record<string, unknown>, (p) => positionOf(doc, y.lc, p), file);
+  if (!r.value) return r;
+  if (file) r.findings.push(...nameMatchesFile(file, 'windows/', r.value.name, '/name', doc, y.lc));
+  return r;
 }
 
 function nameMatchesFile(
@@ -292,10 +320,11 @@ function nameMatchesFile(
  * const fleet = parseFleet(new Map([['devices/edge-1.yaml', 'kind: Device\nid: edge-1\n']]), cache);
  */
 export function parseFleet(files: Map<string, Buffer | string>, cache?: FleetParseCache): Fleet {
-  const fleet: Fleet = { devices: new Map(), deployments: new Map(), findings: [] };
+  const fleet: Fleet = { devices: new Map(), deployments: new Map(), windows: new Map(), findings: [] };
+  const windows = fleet.windows!;
   const paths = [...files.keys()].sort();
   const used = new Set<string>();
-  const cached = <T extends FleetDevice | DeploymentIntent>(
+  const cached = <T extends FleetDevice | DeploymentIntent | MaintenanceWindow>(
     key: string,
     parse: () => FleetParseResult<T>,
   ): FleetParseResult<T> => {
@@ -306,7 +335,7 @@ export function parseFleet(files: Map<string, Buffer | string>, cache?: FleetPar
     return r;
   };
   for (const path of paths) {
-    const m = /^(devices|deployments)\/([^/]+)\.ya?ml$/.exec(path);
+    const m = /^(devices|deployments|windows)\/([^/]+)\.ya?ml$/.exec(path);
     if (!m) continue;
     const raw = files.get(path)!;
     const text = typeof raw === 'string' ? raw : raw.toString('utf8');
@@ -326,6 +355,21 @@ export function parseFleet(files: Map<string, Buffer | string>, cache?: FleetPar
         continue;
       }
       fleet.devices.set(r.value.id, r.value);
+    } else if (m[1] === 'windows') {
+      const r = cached(key, () => parseMaintenanceWindow(text, path));
+      fleet.findings.push(...r.findings);
+      if (!r.value || r.findings.some((f) => f.severity === 'error')) continue;
+      if (windows.has(r.value.name)) {
+        fleet.findings.push({
+          code: 'ORCH_FLEET_DUPLICATE',
+          severity: 'error',
+          message: `maintenance window ${r.value.name} is declared twice`,
+          path: '/name',
+          file: path,
+        });
+        continue;
+      }
+      windows.set(r.value.name, r.value);
     } else {
       const r = cached(key, () => parseDeploymentIntent(text, path));
       fleet.findings.push(...r.findings);

@@ -1,4 +1,5 @@
 import type { LabelMatchExpression, ParamValue } from '../model.js';
+import type { RolloutSpec } from './rollout-types.js';
 
 /** apiVersion written on fleet documents (optional when reading). */
 export const FLEET_API_VERSION = 'fleet.margo-gitops.io/v1alpha1';
@@ -73,4 +74,6 @@ export interface DeploymentIntent {
   secrets: Record<string, SealedSecret>;
   /** Names of deployments to install first (carried to the device as an annotation). */
   dependsOn: string[];
+  /** Progressive rollout (docs/rollout.md). Parsed and checked; not yet acted on by the orchestrator. */
+  rollout?: RolloutSpec;
 }
