@@ -48,12 +48,20 @@ export interface Reply {
 }
 
 /**
- * One request with node:https only. `agent` keeps the connection (and so the TLS session) open
- * across calls, as a polling client would.
+ * One request with node:https only (any method; `body` for POST/PUT). `agent` keeps the
+ * connection (and so the TLS session) open across calls, as a polling client would.
  */
 export function httpsGet(
   url: string,
-  o: { ca: Buffer; id?: Identity; headers?: Record<string, string>; agent?: Agent; method?: string },
+  o: {
+    ca: Buffer;
+    id?: Identity;
+    headers?: Record<string, string>;
+    agent?: Agent;
+    method?: string;
+    /** Request body (POST/PUT), sent as is. */
+    body?: Buffer | string;
+  },
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request(
@@ -77,7 +85,7 @@ export function httpsGet(
     );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
-    req.end();
+    req.end(o.body);
   });
 }
 
