@@ -32,6 +32,8 @@ export interface AgentOptions {
   signStatus?: (bytes: Buffer) => string;
   /** Git store for the device repository; default by `config.gitBackend` in `<stateDir>/repo`. */
   gitStore?: GitStore;
+  /** Desired-state source and status sink (e.g. createRestTransport); default: Git (createGitTransport). */
+  transport?: { source: DesiredSource; sink: StatusSink };
   now?: () => Date;
   random?: () => number;
 }
@@ -106,14 +108,16 @@ export class Agent {
       downtimeWindows: o.config.downtimeWindows.map(win),
       timeBase: o.config.windowTimeBase,
     };
-    const transport = createGitTransport({
-      config: o.config,
-      ...(o.gitStore ? { gitStore: o.gitStore } : {}),
-      ...(o.verifier ? { verifier: o.verifier } : {}),
-      ...(o.signStatus ? { signStatus: o.signStatus } : {}),
-      logger: this.logger.child({ part: 'status' }),
-      now: this.now,
-    });
+    const transport =
+      o.transport ??
+      createGitTransport({
+        config: o.config,
+        ...(o.gitStore ? { gitStore: o.gitStore } : {}),
+        ...(o.verifier ? { verifier: o.verifier } : {}),
+        ...(o.signStatus ? { signStatus: o.signStatus } : {}),
+        logger: this.logger.child({ part: 'status' }),
+        now: this.now,
+      });
     this.source = transport.source;
     this.sink = transport.sink;
     this.reports = new DeploymentReports({

@@ -5,17 +5,20 @@ import { MargoError } from '@margo-gitops/spec';
 import { createDesiredStateVerifier, signPayload, unseal } from '@margo-gitops/trust/device';
 import { Agent, type Verifier, type VerifiedDesiredState } from './agent.js';
 import { readEnrolmentString, readStream } from './config/enrolment-input.js';
+import { resolveTransport, type AgentConfig } from './config/agent-config.js';
 import { loadAgentConfig } from './config/load-agent-config.js';
 import { loadEnrolment, type Enrolment } from './enrol/enrolment-state.js';
 import type { EnrolOptions } from './enrol/enrol.js';
 import { setServerCredentials } from './drivers/obtain-package.js';
 import { createAgentLogger } from './logger.js';
+import { createRestTransport } from './source/rest-transport.js';
 
 /** The identity fields the secured agent needs from an enrolment. */
 export type DeviceEnrolment = Pick<
   Enrolment,
   'deviceId' | 'repoUrl' | 'token' | 'keyPem' | 'certPem' | 'caCertPem'
->;
+> &
+  Partial<Pick<Enrolment, 'apiUrl'>>;
 
 /** Enrolment seams (tests inject stubs). The default enrols for real, loading node-forge only then. */
 export interface EnrolApi {
@@ -53,6 +56,10 @@ export interface StartDeviceAgentOptions {
   readStdin?: () => Promise<string>;
   stateDir: string;
   log: StartLogger;
+  /** `git`, `rest` or `auto` (default: rest when an API URL is known, else git). */
+  transport?: string;
+  /** Workload Management API URL (default: the one the enrolment answer named, if any). */
+  apiUrl?: string;
   /** Where the agent's JSON log lines go: a file path or a file descriptor (default stderr). */
   logTo?: string | number;
 }
@@ -111,8 +118,17 @@ export async function startDeviceAgent(
   }
   const e = enrolment;
   const { config, problems } = loadAgentConfig({
+    // The API URL the enrolment answer named is the weakest source: env and flags override it.
+    ...(e.apiUrl ? { file: { apiUrl: e.apiUrl } } : {}),
     env,
-    flags: { deviceId: e.deviceId, repoUrl: e.repoUrl, token: e.token, stateDir: opts.stateDir },
+    flags: {
+      deviceId: e.deviceId,
+      repoUrl: e.repoUrl,
+      token: e.token,
+      stateDir: opts.stateDir,
+      transport: opts.transport,
+      apiUrl: opts.apiUrl,
+    },
   });
   if (problems.length) {
     throw new MargoError(
@@ -124,18 +140,47 @@ export async function startDeviceAgent(
   const deviceKey = createPrivateKey(e.keyPem);
   // Catalog downloads from the device's own server carry its Git token (and only there).
   setServerCredentials(config.repoUrl, config.token);
+  const logger = createAgentLogger({
+    level: config.logLevel,
+    deviceId: e.deviceId,
+    destination: opts.logTo ?? 2,
+  });
+  const verifier = manifestVerifier(e, opts.stateDir);
+  const transport = resolveTransport(config);
+  const rest =
+    transport === 'rest'
+      ? createRestTransport({
+          config: config as AgentConfig & { apiUrl: string },
+          keyPem: e.keyPem,
+          certPem: e.certPem,
+          caCertPem: e.caCertPem,
+          verifier,
+          logger: logger.child({ part: 'status' }),
+        })
+      : undefined;
   const agent = new Agent({
     config,
-    logger: createAgentLogger({ level: config.logLevel, deviceId: e.deviceId, destination: opts.logTo ?? 2 }),
+    logger,
     unseal: (v) => unseal(v, deviceKey),
     signStatus: (bytes) => signPayload(bytes, deviceKey, e.certPem),
-    verifier: manifestVerifier(e, opts.stateDir),
+    verifier,
+    ...(rest ? { transport: rest } : {}),
+  });
+  opts.log.info('transport', {
+    transport,
+    ...(rest ? { api: config.apiUrl } : {}),
   });
   const loop = agent.start();
   loop.catch((err: unknown) =>
     opts.log.error('agent stopped with an error', { error: (err as Error).message }),
   );
-  return { deviceId: e.deviceId, stop: () => agent.stop() };
+  return {
+    deviceId: e.deviceId,
+    stop: async () => {
+      await agent.stop();
+      rest?.close();
+    },
+  };
 }
 
 /**

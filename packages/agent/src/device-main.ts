@@ -11,7 +11,8 @@ import { startDeviceAgent, type EnrolApi, type StartLogger } from './device-agen
  * and shipped as one bundled file (`npm run build` writes packages/agent/dist/bundle/). Settings
  * other than the three flags come from MARGO_AGENT_* variables (docs in packages/agent/README.md).
  */
-export const USAGE = `usage: margo-agent --state <dir> [--server <url> --token-file <file|->] [--log-to <file>]
+export const USAGE = `usage: margo-agent --state <dir> [--server <url> --token-file <file|->] [--transport auto|git|rest]
+                   [--api-url <url>] [--log-to <file>]
 
   --state <dir>            state folder of this device (keys, enrolment, applied state)
   --server <url>           margo server URL (first start only)
@@ -21,6 +22,9 @@ export const USAGE = `usage: margo-agent --state <dir> [--server <url> --token-f
                            warning is logged (refused with MARGO_AGENT_REFUSE_ARGV_TOKEN=1)
   --ca-fingerprint <hex>   SHA-256 of the root CA (\`margo init\` prints it); must match the one
                            the enrolment string pins
+  --transport <t>          auto (default: rest when an API URL is known, else git), git or rest
+  --api-url <url>          Workload Management API (https://host:port, \`margo serve\`'s api (mTLS)
+                           line); default: the one the enrolment answer named
   --log-to <file>          append the JSON log lines to this file instead of stderr
   --help                   this text
 
@@ -38,7 +42,16 @@ export interface DeviceMainIo {
   readStdin?: () => Promise<string>;
 }
 
-const FLAGS = new Set(['state', 'server', 'token', 'token-file', 'ca-fingerprint', 'log-to']);
+const FLAGS = new Set([
+  'state',
+  'server',
+  'token',
+  'token-file',
+  'ca-fingerprint',
+  'log-to',
+  'transport',
+  'api-url',
+]);
 
 /** Parses argv (without node and script); `{ error }` on a usage error. */
 export function parseDeviceArgs(
@@ -88,6 +101,8 @@ export async function runDeviceMain(argv: string[], io: DeviceMainIo): Promise<n
         ...(v['ca-fingerprint'] ? { caFingerprint: v['ca-fingerprint'] } : {}),
         ...(io.readStdin ? { readStdin: io.readStdin } : {}),
         ...(v['log-to'] ? { logTo: resolve(io.cwd, v['log-to']) } : {}),
+        ...(v.transport ? { transport: v.transport } : {}),
+        ...(v['api-url'] ? { apiUrl: v['api-url'] } : {}),
         stateDir,
         log,
       },

@@ -179,6 +179,14 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
     )
     .option('--token <string>', 'the enrolment string itself (visible in ps; prefer --token-file)')
     .option('--ca-fingerprint <hex>', 'SHA-256 of the root CA; must match the enrolment string')
+    .option(
+      '--transport <t>',
+      'auto (rest when an API URL is known, else git), git or rest (env MARGO_AGENT_TRANSPORT)',
+    )
+    .option(
+      '--api-url <url>',
+      'Workload Management API, https://host:port (default: from the enrolment answer; env MARGO_AGENT_API_URL)',
+    )
     .requiredOption('--state <dir>', 'state folder of this device (keys, enrolment, applied state)')
     .action(async (o) =>
       done(
@@ -188,6 +196,8 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
             token: o.token,
             tokenFile: o.tokenFile,
             caFingerprint: o.caFingerprint,
+            transport: o.transport,
+            apiUrl: o.apiUrl,
             state: o.state,
           },
           deps({}),

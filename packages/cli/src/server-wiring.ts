@@ -36,6 +36,8 @@ export interface OnboardingParts {
   dataDir: string;
   pki: Pki;
   publicGitUrl(deviceId: string): string;
+  /** The Workload Management API URL once it listens (named in the enrolment answer). */
+  publicApiUrl(): string | undefined;
   /** `expiresAt`: the device certificate's notAfter (the Git token expires with it). */
   issueGitToken(deviceId: string, opts: { expiresAt: Date }): Promise<string>;
   revokeGitToken(deviceId: string): void;
@@ -90,6 +92,7 @@ export async function startServer(opts: {
     pino.destination({ dest: opts.logTo ?? 2, mkdir: true, sync: true }),
   );
   let url = opts.publicUrl ?? '';
+  let apiUrl: string | undefined;
   const orchestrator = new Orchestrator({
     dataDir,
     reposRoot,
@@ -124,6 +127,8 @@ export async function startServer(opts: {
     dataDir,
     pki,
     publicGitUrl: (id) => `${url}/git/devices/${id}.git`,
+    // Set once the API listens (below); an enrolment before that gets no `api` member.
+    publicApiUrl: () => apiUrl,
     issueGitToken: async (id, { expiresAt }) => {
       await ensureDeviceRepo(reposRoot, id);
       // expires with the device certificate (notAfter), not never
@@ -202,6 +207,8 @@ export async function startServer(opts: {
     pki,
     hosts: [new URL(url).hostname],
     auditor: createSignedStateAuditor({ caCertPem: pki.ca.certPem, pkiDir: pki.dir }),
+    // A status or capabilities write over the API is read at once, like a status push over Git.
+    onWrite: (id) => orchestrator.notifyPush({ repo: `devices/${id}.git`, ref: 'status', deviceId: id }),
     onError: (e) => logger.error({ component: 'api', err: (e as Error).message }, 'API request failed'),
     log: (msg, fields) => opts.log.error(msg, fields),
   }).catch(async (e: unknown) => {
@@ -210,6 +217,7 @@ export async function startServer(opts: {
     await git.close();
     throw e;
   });
+  apiUrl = api?.url;
   return {
     url,
     endpoints: {

@@ -7,6 +7,7 @@
  */
 export { assertDeviceId } from './device-id.js';
 export { certificateFingerprint } from './x509-native.js';
+export { parseSpiffeId, uriSans } from './spiffe.js';
 export { AppliedManifestStore, type AppliedManifestRecord } from './manifest-state.js';
 export { createDesiredStateVerifier, type DesiredStateVerifierOptions } from './desired-state-verifier.js';
 export { MANIFEST_FILE, verifyManifest, type VerifiedManifest } from './manifest.js';

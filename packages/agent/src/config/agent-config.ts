@@ -11,6 +11,14 @@ export interface AgentConfig {
   tokenFile?: string;
   /** JSON written by enrolment: `{deviceId?, repoUrl?, token?}` fill what is not set otherwise. */
   enrolmentFile?: string;
+  /**
+   * How desired state and status travel: `git` (the device repository), `rest` (the Margo Workload
+   * Management API over mutual TLS at `apiUrl`), or `auto`: rest when an API URL is known (given,
+   * or from the enrolment answer), else git. The state folder is the same for both.
+   */
+  transport: 'auto' | 'git' | 'rest';
+  /** `https://host:port` of the Workload Management API (`margo serve`'s `api (mTLS)` address). */
+  apiUrl?: string;
   /** Where the agent keeps its repository copy, applied state, intents, outbox and packages. */
   stateDir: string;
   /** Margo "polling interval rate". */
@@ -63,6 +71,7 @@ export interface AgentConfig {
 
 export const DEFAULT_CONFIG: Omit<AgentConfig, 'deviceId' | 'repoUrl' | 'stateDir'> = {
   pollIntervalSeconds: 30,
+  transport: 'auto',
   downtimeWindows: [],
   windowTimeBase: 'local',
   gitBackend: 'iso',
@@ -81,3 +90,9 @@ export const DEFAULT_CONFIG: Omit<AgentConfig, 'deviceId' | 'repoUrl' | 'stateDi
   defaultTimeoutSeconds: 300,
   logLevel: 'info',
 };
+
+/** The transport `config.transport` resolves to: `auto` is rest when an API URL is known. */
+export function resolveTransport(config: Pick<AgentConfig, 'transport' | 'apiUrl'>): 'git' | 'rest' {
+  if (config.transport === 'auto') return config.apiUrl ? 'rest' : 'git';
+  return config.transport;
+}

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { resolveTransport } from './agent-config.js';
 import { envName, loadAgentConfig } from './load-agent-config.js';
 
 test('envName maps config keys to MARGO_AGENT_ names', () => {
@@ -91,4 +92,33 @@ test('enrolment file fills device id, url and token', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('transport: auto picks rest when an API URL is known; rest needs an https apiUrl', () => {
+  const base = { deviceId: 'd', repoUrl: 'http://127.0.0.1:1/git/devices/d.git', token: 't', stateDir: '/s' };
+  const auto = loadAgentConfig({ flags: base });
+  assert.deepEqual(auto.problems, []);
+  assert.equal(auto.config.transport, 'auto');
+  assert.equal(resolveTransport(auto.config), 'git');
+  // The enrolment answer's URL is the weakest source (a file layer); env overrides it.
+  const enrolled = loadAgentConfig({
+    file: { apiUrl: 'https://127.0.0.1:8471' },
+    env: { MARGO_AGENT_API_URL: 'https://10.0.0.5:8471' },
+    flags: base,
+  });
+  assert.deepEqual(enrolled.problems, []);
+  assert.equal(enrolled.config.apiUrl, 'https://10.0.0.5:8471');
+  assert.equal(resolveTransport(enrolled.config), 'rest');
+  const forced = loadAgentConfig({
+    file: { apiUrl: 'https://127.0.0.1:8471' },
+    env: { MARGO_AGENT_TRANSPORT: 'git' },
+    flags: base,
+  });
+  assert.equal(resolveTransport(forced.config), 'git');
+  const paths = (flags: Record<string, unknown>) =>
+    loadAgentConfig({ flags: { ...base, ...flags } }).problems.map((p) => p.path);
+  assert.deepEqual(paths({ transport: 'rest' }), ['apiUrl']);
+  assert.deepEqual(paths({ transport: 'rest', apiUrl: 'http://127.0.0.1:8471' }), ['apiUrl']);
+  assert.deepEqual(paths({ apiUrl: 'https://u:p@127.0.0.1:8471' }), ['apiUrl']);
+  assert.deepEqual(paths({ transport: 'grpc' }), ['transport']);
 });

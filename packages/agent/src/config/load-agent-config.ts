@@ -34,6 +34,8 @@ const KEYS: Record<keyof AgentConfig, KeySpec> = {
   token: { kind: 'string' },
   tokenFile: { kind: 'string', path: true },
   enrolmentFile: { kind: 'string', path: true },
+  transport: { kind: 'enum', values: ['auto', 'git', 'rest'] },
+  apiUrl: { kind: 'string' },
   stateDir: { kind: 'string', path: true },
   pollIntervalSeconds: { kind: 'number', min: 0.05 },
   pollingWindow: { kind: 'string' },
@@ -193,7 +195,7 @@ export function loadAgentConfig(sources: ConfigSources): { config: AgentConfig; 
   if (typeof merged.enrolmentFile === 'string') {
     try {
       const e = JSON.parse(readFileSync(merged.enrolmentFile, 'utf8')) as Record<string, unknown>;
-      for (const k of ['deviceId', 'repoUrl', 'token'] as const) {
+      for (const k of ['deviceId', 'repoUrl', 'token', 'apiUrl'] as const) {
         if (merged[k] === undefined && typeof e[k] === 'string') merged[k] = e[k];
       }
     } catch (e) {
@@ -231,6 +233,20 @@ export function loadAgentConfig(sources: ConfigSources): { config: AgentConfig; 
       problems.push({ path: 'repoUrl', message: `"${merged.repoUrl}" is not a URL` });
     }
   }
+  if (typeof merged.apiUrl === 'string') {
+    try {
+      const u = new URL(merged.apiUrl);
+      if (u.protocol !== 'https:') problems.push({ path: 'apiUrl', message: 'must be an https URL' });
+      if (u.username || u.password)
+        problems.push({
+          path: 'apiUrl',
+          message: 'must not contain credentials (the device certificate is used)',
+        });
+    } catch {
+      problems.push({ path: 'apiUrl', message: `"${merged.apiUrl}" is not a URL` });
+    }
+  } else if (merged.transport === 'rest')
+    problems.push({ path: 'apiUrl', message: 'is required with transport rest' });
   if (typeof merged.pollingWindow === 'string') {
     const w = parseWindow(merged.pollingWindow);
     if (typeof w === 'string') problems.push({ path: 'pollingWindow', message: w });

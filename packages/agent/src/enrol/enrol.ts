@@ -196,6 +196,7 @@ export async function enrol(opts: EnrolOptions): Promise<Enrolment> {
     clientSecret: string;
     tokenEndpoint: string;
     repository: { url?: string; token?: string };
+    api: { url?: unknown };
   }>;
   if (
     typeof r.certificate !== 'string' ||
@@ -239,6 +240,10 @@ export async function enrol(opts: EnrolOptions): Promise<Enrolment> {
     deviceId: deviceId,
     serverUrl: opts.serverUrl,
     repoUrl: r.repository.url,
+    // Only an https URL is kept: anything else would be refused by the agent configuration later.
+    ...(typeof r.api?.url === 'string' && /^https:\/\/[^/\s]+\/?$/.test(r.api.url)
+      ? { apiUrl: r.api.url }
+      : {}),
     token: gitToken,
     clientId: r.clientId,
     clientSecret,

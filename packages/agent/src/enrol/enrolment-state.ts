@@ -21,6 +21,8 @@ export interface EnrolmentRecord {
   serverUrl: string;
   /** Device repository clone URL. */
   repoUrl: string;
+  /** Workload Management API (`https://host:port`) when the server runs it (enrolment answer `api.url`). */
+  apiUrl?: string;
   /** Git token for repoUrl (secret). */
   token: string;
   clientId: string;

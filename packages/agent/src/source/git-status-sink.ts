@@ -11,6 +11,7 @@ import {
 } from '@margo-gitops/spec';
 import { errInfo } from '../logger.js';
 import { writeFileAtomic } from '../state/atomic-write.js';
+import { applyToView, coalesced, queueChanges } from '../status/queued-view.js';
 import { StatusOutbox } from '../status/status-outbox.js';
 import type { StatusSink } from './desired-source.js';
 
@@ -50,8 +51,6 @@ export class GitStatusSink implements StatusSink {
   private readonly outbox: StatusOutbox;
   /** What the status branch will contain once everything queued is pushed. */
   private view = new Map<string, string>();
-  private flushing: Promise<boolean> | null = null;
-  private again = false;
   private commitsSinceCompact = 0;
   private needsForce = false;
   private pushedOid: string | null = null;
@@ -101,10 +100,7 @@ export class GitStatusSink implements StatusSink {
   }
 
   private applyToView(files: Record<string, string | null>): void {
-    for (const [p, c] of Object.entries(files)) {
-      if (c === null) this.view.delete(p);
-      else this.view.set(p, c);
-    }
+    applyToView(this.view, files);
   }
 
   /** The desired commit observed.json names (queued or pushed), if any. */
@@ -194,37 +190,11 @@ export class GitStatusSink implements StatusSink {
    * when they equal what is already reported.
    */
   report(files: Record<string, string | null>, message: string): boolean {
-    const changed: Record<string, string | null> = {};
-    for (const [p, c] of Object.entries(files)) {
-      const cur = this.view.get(p);
-      if (c === null ? cur !== undefined : cur !== c) changed[p] = c;
-    }
-    if (Object.keys(changed).length === 0) return false;
-    this.outbox.enqueue(changed, message);
-    this.applyToView(changed);
-    return true;
+    return queueChanges(this.view, this.outbox, files, message);
   }
 
   /** Commits queued changes and pushes. Serialised; concurrent calls coalesce. Resolves true when everything is on the server. */
-  flush(): Promise<boolean> {
-    if (this.flushing) {
-      this.again = true;
-      return this.flushing;
-    }
-    this.flushing = (async () => {
-      let ok = false;
-      try {
-        do {
-          this.again = false;
-          ok = await this.flushOnce();
-        } while (this.again && ok);
-      } finally {
-        this.flushing = null;
-      }
-      return ok;
-    })();
-    return this.flushing;
-  }
+  readonly flush = coalesced(() => this.flushOnce());
 
   /**
    * Adds to `changes` the signatures.json for them: the signatures of the files they leave as they

@@ -8,6 +8,9 @@ export interface AgentOptions {
   /** File holding the enrolment string, or `-` for standard input. */
   tokenFile?: string;
   caFingerprint?: string;
+  /** `auto` | `git` | `rest` */
+  transport?: string;
+  apiUrl?: string;
   state: string;
 }
 
@@ -21,6 +24,8 @@ export async function run(opts: AgentOptions, deps: CommandDeps): Promise<number
       ? { tokenFile: opts.tokenFile === '-' ? '-' : resolve(deps.cwd, opts.tokenFile) }
       : {}),
     ...(opts.caFingerprint ? { caFingerprint: opts.caFingerprint } : {}),
+    ...(opts.transport ? { transport: opts.transport } : {}),
+    ...(opts.apiUrl ? { apiUrl: opts.apiUrl } : {}),
     stateDir,
     log: stderrLogger(deps, { component: 'agent' }),
   });

@@ -59,6 +59,11 @@ export interface EnrolmentResponse {
   caCertificate: string;
   /** `token`: the device's Git token, sealed to the device certificate like clientSecret. */
   repository: { url: string; token: string };
+  /**
+   * The Workload Management API (mTLS, `https://host:port`) when the server runs it: the agent
+   * then speaks REST by default (its certificate is its X.509-SVID).
+   */
+  api?: { url: string };
 }
 
 export interface OnboardingHandlerOptions {
@@ -72,6 +77,8 @@ export interface OnboardingHandlerOptions {
   clients?: ClientCredentialStore;
   /** Clone URL of the device's repository as the device must use it. */
   publicGitUrl(deviceId: string): string;
+  /** URL of the Workload Management API, when it is served (asked at each enrolment). */
+  publicApiUrl?(): string | undefined;
   /**
    * Issues the device's Git token (role device) and returns the plaintext once. `expiresAt` is the
    * device certificate's notAfter: the token must not outlive the identity it was issued to.
@@ -221,6 +228,8 @@ export function createOnboardingHttpHandler(
           caCertificate: opts.pki.ca.certPem,
           repository: { url: opts.publicGitUrl(deviceId), token: seal(gitToken, certPem) },
         };
+        const apiUrl = opts.publicApiUrl?.();
+        if (apiUrl) response.api = { url: apiUrl };
         await opts.onEnrolled?.(deviceId, certPem, body.facts ?? {});
         log.info({ deviceId, clientId: client.clientId, remote: remoteKey(req) }, 'device enrolled');
         sendJson(res, 201, response);

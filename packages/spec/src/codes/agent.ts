@@ -117,6 +117,37 @@ export const agentCodes = {
       'A Compose artifact holds an entry outside its folder (absolute path, `..`, a link pointing out, or a device file); nothing of it was extracted.',
     hint: 'Re-pack the Compose folder with relative paths only and no links leaving it (`margo app publish` does).',
   },
+  AGENT_API_UNREACHABLE: {
+    summary:
+      'The Workload Management API could not be reached or answered with a server error (network, TLS, 5xx, 429).',
+    hint: 'Workloads keep running; the agent retries with backoff. Check --api-url and that `margo serve` runs the API.',
+    retry: 'backoff',
+  },
+  AGENT_API_REFUSED: {
+    summary:
+      'The Workload Management API refused a request of the agent (4xx other than 408/429): its problem code is logged.',
+    hint: 'Check the device identity (revoked, another fleet manager) and the server logs; a refused status change is dropped, not retried.',
+  },
+  AGENT_API_ANSWER_INVALID: {
+    summary:
+      'The Workload Management API answered something that is not a valid state manifest (malformed JSON, missing members, inconsistent signed manifest).',
+    hint: 'The last good state keeps running. Check that the server is a margo-gitops fleet manager of this device.',
+  },
+  AGENT_SERVER_IDENTITY_MISMATCH: {
+    summary:
+      "The API server's certificate does not carry the SPIFFE ID of this device's fleet manager (spiffe://<trust domain>/margo/wfm/<wfm id>); nothing was sent or read.",
+    hint: 'The API URL leads to another server, or the server SVID was not issued by this fleet manager. Check --api-url.',
+  },
+  AGENT_MANIFEST_VERSION_REPLAYED: {
+    summary:
+      'The state manifest over the API has a manifestVersion that is not strictly greater than the last one the device applied (replay or rollback); nothing of it was applied.',
+    hint: 'The last good state keeps running. A server restored from an old backup, or somebody replaying answers: check the server.',
+  },
+  AGENT_DIGEST_MISMATCH: {
+    summary:
+      "A deployment document or bundle fetched over the API does not match the manifest's sha256 digest; nothing of that state was applied.",
+    hint: 'The last good state keeps running and the state is not retried until a new one arrives. Something altered the bytes on the way: check proxies.',
+  },
   AGENT_INTERRUPTED: {
     summary: 'The agent was stopped in the middle of an action; the action is resumed at the next start.',
     retry: 'backoff',
