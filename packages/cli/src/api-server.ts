@@ -15,12 +15,14 @@ import type { TLSSocket } from 'node:tls';
 import { MargoError } from '@margo-gitops/spec';
 import {
   ApiStateCache,
+  createApiWrites,
   createWorkloadApiHandler,
   GitDeviceStateReader,
   type SignedStateAuditor,
 } from '@margo-gitops/orchestrator';
 import {
   checkLeaf,
+  createStatusVerifier,
   ensureServerSvid,
   PKI_FILES,
   readSpiffeIdentity,
@@ -65,6 +67,8 @@ export interface ApiServerOptions {
   hosts?: string[];
   /** Signed mode: the head of a device's main must verify (trust's createSignedStateAuditor). */
   auditor?: SignedStateAuditor;
+  /** After a write over the API committed to a device's status branch (the orchestrator re-reads it). */
+  onWrite?(deviceId: string): void;
   onError?(e: unknown): void;
 }
 
@@ -128,11 +132,25 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
     if (await isRevoked(r.serial)) return { problem: 'API_CLIENT_CERT_REVOKED', status: 403 };
     return r;
   };
+  const reposRoot = join(o.dataDir, 'repos');
+  const reader = new GitDeviceStateReader(reposRoot, o.auditor);
+  const cache = new ApiStateCache(reader);
   const handler = createWorkloadApiHandler({
-    cache: new ApiStateCache(new GitDeviceStateReader(join(o.dataDir, 'repos'), o.auditor)),
+    cache,
     identify,
     trustDomain: identity.trustDomain,
     trustBundle: () => spiffeBundle(o.pki.ca.certPem),
+    // Status and capabilities are committed to the caller's status branch, signed as an API
+    // witness with the server SVID's key (the device's key never leaves the device).
+    writes: createApiWrites({
+      reposRoot,
+      dataDir: o.dataDir,
+      cache,
+      reader,
+      witness: { keyPem: svid.keyPem, certPem: svid.certPem },
+      verifier: createStatusVerifier({ caCertPem: o.pki.ca.certPem, pkiDir: o.pki.dir }),
+      ...(o.onWrite ? { onWrite: o.onWrite } : {}),
+    }),
     onError: (e) => o.onError?.(e),
   });
   const server: Server = createServer(

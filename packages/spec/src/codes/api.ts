@@ -45,6 +45,26 @@ export const apiCodes = {
     hint: 'Retry after the Retry-After delay.',
     retry: 'later',
   },
+  API_UNSUPPORTED_MEDIA_TYPE: {
+    summary: 'A write came with a body that is not application/json.',
+    hint: 'Send the document with Content-Type: application/json.',
+  },
+  API_BODY_TOO_LARGE: {
+    summary: 'A write came with a body larger than the API takes (1 MiB).',
+    hint: 'A DeploymentStatusManifest or DeviceCapabilitiesManifest is a few KiB; check what is sent.',
+  },
+  API_BODY_INVALID: {
+    summary: 'A write came with a body that is not a UTF-8 JSON object.',
+  },
+  API_DOCUMENT_INVALID: {
+    summary:
+      'A write came with a document that is not a valid DeploymentStatusManifest / DeviceCapabilitiesManifest, or names another deployment or device than its path.',
+    hint: 'The problem body lists each field in `errors`.',
+  },
+  API_FORBIDDEN: {
+    summary: "A client asked to write another device's resources (its SVID names one device only).",
+    hint: "Use the device's own SVID and its own deviceId in the path and body.",
+  },
   API_SETTINGS_INVALID: {
     summary: 'The API settings (listen address, trust domain or WFM id) are not valid.',
     hint: 'Listen is host:port; a trust domain is lower-case letters, digits, dots, dashes and underscores; a WFM id is letters, digits, dots, dashes and underscores.',
