@@ -3,7 +3,7 @@
  * the caller is whoever identify() says (the SPIFFE ID of its X.509-SVID), and every resource is
  * looked up in that caller's own device repository only, so another device's digests are simply
  * unknown (404, nothing disclosed). Writes (status POST, capabilities PUT/DELETE) plug in through
- * `writes`; until then they answer 501.
+ * `writes` (createApiWrites, writes.ts); without it they answer 501.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toMargoError } from '@margo-gitops/spec';
