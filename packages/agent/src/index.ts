@@ -23,7 +23,15 @@ export {
   type ConfigSources,
   type ConfigProblem,
 } from './config/load-agent-config.js';
-export { DEFAULT_CONFIG, type AgentConfig } from './config/agent-config.js';
+export { DEFAULT_CONFIG, resolveTransport, type AgentConfig } from './config/agent-config.js';
+export { RestClient, type RestClientOptions, type RestReply } from './source/rest-client.js';
+export { RestDesiredSource, REST_STATE_FILE, type RestDesiredSourceOptions } from './source/rest-source.js';
+export {
+  RestStatusSink,
+  REST_DELIVERED_FILE,
+  type RestStatusSinkOptions,
+} from './source/rest-status-sink.js';
+export { createRestTransport, type RestTransportOptions } from './source/rest-transport.js';
 export {
   parseWindow,
   inWindow,

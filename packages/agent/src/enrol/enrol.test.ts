@@ -85,6 +85,7 @@ async function fakeServer(t: import('node:test').TestContext) {
           url: `http://x/git/devices/${body.deviceId}.git`,
           token: state.behaviour === 'plaintext' ? 'mgt_git' : seal('mgt_git', cert),
         },
+        api: { url: 'https://127.0.0.1:8471' },
       }),
     );
   });
@@ -125,6 +126,7 @@ test('enrol stores an owner-only identity; the key never leaves; loadEnrolment r
   assert.equal(e.deviceId, 'press-7');
   assert.equal(e.repoUrl, 'http://x/git/devices/press-7.git');
   assert.equal(e.token, 'mgt_git');
+  assert.equal(e.apiUrl, 'https://127.0.0.1:8471', 'the API the answer named is kept (auto transport)');
   assert.equal(e.caCertPem, ca.certPem);
   const p = identityPaths(s.stateDir);
   assert.equal((await stat(p.dir)).mode & 0o777, 0o700);

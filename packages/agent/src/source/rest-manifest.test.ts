@@ -206,9 +206,10 @@ test('bundle: reads the server bundle; refuses links, folders, paths, duplicates
 test('status requests: deployment -> POST, capabilities -> PUT/DELETE, removal -> removed, Git-only files none', () => {
   const prev = JSON.stringify({
     deploymentId: 'a',
+    adoptedManifestVersion: 0,
     status: { state: 'failed', error: { code: 'X' } },
     components: [{ name: 'c', state: 'failed', error: { code: 'X' } }],
-  });
+  }).replace('"adoptedManifestVersion":0', '"adoptedManifestVersion":18446744073709551615');
   assert.deepEqual(statusRequest('d1', 'deployments/a.json', '{"x":1}', undefined), {
     method: 'POST',
     path: '/api/v1/deployments/a/status',
@@ -219,6 +220,7 @@ test('status requests: deployment -> POST, capabilities -> PUT/DELETE, removal -
   const r = JSON.parse(removed.body!) as { status: { state: string }; components: Record<string, unknown>[] };
   assert.deepEqual(r.status, { state: 'removed' });
   assert.deepEqual(r.components, [{ name: 'c', state: 'removed' }]);
+  assert.match(removed.body!, /"adoptedManifestVersion": 18446744073709551615,/, 'exact beyond 2^53');
   assert.equal(statusRequest('d1', 'deployments/a.json', null, undefined), null);
   assert.deepEqual(statusRequest('d1', 'capabilities.json', '{}', undefined), {
     method: 'PUT',

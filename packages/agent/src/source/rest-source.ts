@@ -117,6 +117,11 @@ export class RestDesiredSource implements DesiredSource {
       this.state = rest;
       return this.poll();
     }
+    // 503: the server has no state it can vouch for (none written for this device yet, or its
+    // repository does not verify): nothing to act on, which is not an outage either. The agent
+    // keeps what runs and goes on reporting, capabilities first (the orchestrator waits for them
+    // before it writes a device's first desired state).
+    if (r.status === 503) return { version: null, changed: false };
     if (r.status !== 200) throw replyError(`GET ${DEPLOYMENTS_PATH}`, r);
     const got = this.polledFrom(r);
     const changed = got.token !== this.polled?.token;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { CAPABILITIES_FILE } from '@margo-gitops/spec';
+import { CAPABILITIES_FILE, stringifyJsonExact } from '@margo-gitops/spec';
 import { errInfo } from '../logger.js';
 import { writeFileAtomic } from '../state/atomic-write.js';
 import { applyToView, coalesced, queueChanges } from '../status/queued-view.js';
@@ -43,12 +43,16 @@ export function statusRequest(
   if (previous === undefined) return null;
   try {
     const doc = JSON.parse(previous) as {
+      adoptedManifestVersion?: unknown;
       status?: { state?: string; error?: unknown };
       components?: { state?: string; error?: unknown }[];
     };
+    // The version may exceed 2^53 (JSON.parse rounds it): carried over digit for digit.
+    const exact = /"adoptedManifestVersion":\s*(\d+)/.exec(previous)?.[1];
+    if (exact) doc.adoptedManifestVersion = BigInt(exact);
     doc.status = { state: 'removed' };
     doc.components = (doc.components ?? []).map(({ error: _e, ...c }) => ({ ...c, state: 'removed' }));
-    return { method: 'POST', path: url, body: JSON.stringify(doc, null, 2) + '\n' };
+    return { method: 'POST', path: url, body: stringifyJsonExact(doc, 2) + '\n' };
   } catch {
     return null;
   }

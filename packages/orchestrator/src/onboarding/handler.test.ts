@@ -36,6 +36,7 @@ async function setup(t: import('node:test').TestContext, extra: Partial<Onboardi
     enrolmentTokens: tokens,
     clients,
     publicGitUrl: (id) => `http://git.example/git/devices/${id}.git`,
+    publicApiUrl: () => 'https://git.example:8471',
     issueGitToken: (id, o) => {
       gitTokenExpiry.set(id, o.expiresAt);
       return `mgt_git-token-for-${id}`;
@@ -97,6 +98,7 @@ test('POST /onboarding enrols once and issues working client credentials', async
   const r = await s.post({ ...enrolmentRequestFields(token, dev.csrPem), facts: { hostname: 'p7' } });
   assert.equal(r.status, 201, JSON.stringify(r.body));
   assert.equal(r.body.repository.url, 'http://git.example/git/devices/press-7.git');
+  assert.deepEqual(r.body.api, { url: 'https://git.example:8471' }, 'the agent learns where the API is');
   // the secrets of the answer are sealed to the device key: a relaying proxy cannot read them
   assert.doesNotMatch(JSON.stringify(r.body), /mgt_git-token-for-press-7|mgc_/);
   assert.equal(unseal(r.body.repository.token, dev.keyPem), 'mgt_git-token-for-press-7');
