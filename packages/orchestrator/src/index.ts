@@ -56,6 +56,9 @@ export {
 } from './core/render-deployment.js';
 export { deploymentIdFor, DEPLOYMENT_ID_NAMESPACE } from './core/deployment-id.js';
 
+// Progressive rollouts and maintenance windows (pure; not yet wired, docs/rollout.md).
+export * from './rollout/index.js';
+
 // Onboarding API (root CA, enrolment, OAuth2 token endpoint).
 export * from './onboarding/index.js';
 

@@ -1,0 +1,37 @@
+// Progressive rollouts and maintenance windows (issue 15): pure logic, not yet wired into the
+// orchestrator. docs/rollout.md describes the behaviour.
+export {
+  planWaves,
+  rolloutRank,
+  REST_WAVE,
+  type RolloutTarget,
+  type PlannedWave,
+  type WavePlan,
+} from './plan.js';
+export {
+  createRollout,
+  parseRolloutState,
+  pauseRollout,
+  resumeRollout,
+  promoteWave,
+  abortRollout,
+  failureLimit,
+  failedCount,
+  ROLLOUT_STATE_SCHEMA,
+  type CreateRolloutInput,
+  type RolloutState,
+  type RolloutPhase,
+  type WaveState,
+  type DeviceRolloutState,
+  type DeviceRolloutStatus,
+} from './state.js';
+export {
+  nextStep,
+  sideOf,
+  type RolloutObservation,
+  type StepContext,
+  type StepResult,
+  type RolloutEvent,
+  type WaitReason,
+} from './step.js';
+export { isOpen, nextOpening, nextOpeningOf, windowOpenAt, windowsFor } from './windows.js';
