@@ -194,7 +194,8 @@ export async function readFleet(gitdir: string, oid: string, cache?: FleetParseC
   const files = await readFilesCli(
     gitdir,
     oid,
-    (p) => p.startsWith('devices/') || p.startsWith('deployments/'),
+    // windows/: checked so problems show in status; not yet acted on (docs/rollout.md).
+    (p) => p.startsWith('devices/') || p.startsWith('deployments/') || p.startsWith('windows/'),
   );
   return parseFleet(files, cache);
 }
