@@ -27,6 +27,8 @@ api.server.on('connection', (s: Socket) => {
     live.delete(s);
   });
 });
+// A clean exit on SIGTERM, so that `--cpu-prof` (bench/api --prof DIR) writes its profile.
+process.on('SIGTERM', () => process.exit(0));
 process.stdout.write(JSON.stringify({ port: api.port }) + '\n');
 createInterface({ input: process.stdin }).on('line', (line) => {
   if (line === 'bytes') {
