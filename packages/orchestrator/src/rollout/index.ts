@@ -34,4 +34,5 @@ export {
   type RolloutEvent,
   type WaitReason,
 } from './step.js';
+export { summariseRollout, type RolloutSummary, type WaveSummary } from './summary.js';
 export { isOpen, nextOpening, nextOpeningOf, windowOpenAt, windowsFor } from './windows.js';
