@@ -1,13 +1,26 @@
 /** Validates the bytes of one file of any kind margo-gitops knows: Margo documents and fleet documents. Pure. */
 import { finding } from './finding.js';
-import { parseDeploymentIntent, parseFleetDevice } from './fleet/index.js';
+import { parseDeploymentIntent, parseFleetDevice, parseMaintenanceWindow } from './fleet/index.js';
 import type { Finding } from './model.js';
 import { parseDocument, type ParseOptions, type ParseResult } from './parse-document.js';
 import { isRecord } from './read.js';
 import { decodeInput, DEFAULT_MAX_BYTES, parseSource } from './source.js';
 
-/** What a file was recognised as: a Margo kind, or a fleet kind (`Device`, `Deployment`). */
-export type FileKind = NonNullable<ParseResult['kind']> | 'FleetDevice' | 'FleetDeployment';
+/** What a file was recognised as: a Margo kind, or a fleet kind (`Device`, `Deployment`, `MaintenanceWindow`). */
+export type FileKind =
+  | NonNullable<ParseResult['kind']>
+  | 'FleetDevice'
+  | 'FleetDeployment'
+  | 'FleetMaintenanceWindow';
+
+const fleetParsers = {
+  Device: [parseFleetDevice, 'FleetDevice'],
+  Deployment: [parseDeploymentIntent, 'FleetDeployment'],
+  MaintenanceWindow: [parseMaintenanceWindow, 'FleetMaintenanceWindow'],
+} as const satisfies Record<
+  string,
+  readonly [(text: string, file?: string) => { findings: Finding[] }, FileKind]
+>;
 
 export interface ContentResult {
   kind?: FileKind;
@@ -16,7 +29,7 @@ export interface ContentResult {
 
 /**
  * Validates one file's bytes: Margo documents through `parseDocument`, fleet documents
- * (`kind: Device` / `kind: Deployment` with a `fleet.` apiVersion) through the fleet parsers.
+ * (`kind: Device` / `Deployment` / `MaintenanceWindow` with a `fleet.` apiVersion) through the fleet parsers.
  * The input guards (size, binary, UTF-8, nesting, aliases) apply to both.
  */
 export function validateContent(input: string | Uint8Array, opts: ParseOptions = {}): ContentResult {
@@ -24,20 +37,19 @@ export function validateContent(input: string | Uint8Array, opts: ParseOptions =
   const data = src.data;
   if (
     isRecord(data) &&
-    (data.kind === 'Device' || data.kind === 'Deployment') &&
+    typeof data.kind === 'string' &&
+    Object.hasOwn(fleetParsers, data.kind) &&
     String(data.apiVersion ?? '').startsWith('fleet.')
   ) {
+    const [parse, kind] = fleetParsers[data.kind as keyof typeof fleetParsers];
     const decoded = decodeInput(input, opts.maxBytes ?? DEFAULT_MAX_BYTES);
     if ('text' in decoded) {
-      const r =
-        data.kind === 'Device'
-          ? parseFleetDevice(decoded.text, opts.file)
-          : parseDeploymentIntent(decoded.text, opts.file);
+      const r = parse(decoded.text, opts.file);
       const findings = [...src.findings, ...r.findings].map((f) => ({
         ...f,
         ...(opts.file && !f.file ? { file: opts.file } : {}),
       }));
-      return { kind: data.kind === 'Device' ? 'FleetDevice' : 'FleetDeployment', findings };
+      return { kind, findings };
     }
   }
   const r = parseDocument(input, opts);

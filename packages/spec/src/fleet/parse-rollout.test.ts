@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { validateContent } from '../validate-content.js';
 import { parseDeploymentIntent, parseFleet, parseMaintenanceWindow } from './index.js';
 
 const head = `kind: Deployment
@@ -190,5 +191,25 @@ test('parseFleet: reads windows/ and refuses a duplicate', () => {
   assert.deepEqual(
     fleet.findings.map((f) => f.code),
     ['ORCH_FLEET_DUPLICATE'],
+  );
+});
+
+test('margo validate (validateContent) checks a fleet maintenance window and a rollout', () => {
+  const w = validateContent(
+    `apiVersion: fleet.margo-gitops.io/v1alpha1\n${window.replace('Europe/Berlin', 'Mars/Base')}`,
+    {
+      file: 'windows/nights.yaml',
+    },
+  );
+  assert.equal(w.kind, 'FleetMaintenanceWindow');
+  assert.deepEqual(
+    w.findings.map((f) => [f.code, f.line]),
+    [['ROLLOUT_WINDOW_TIMEZONE_INVALID', 5]],
+  );
+  const d = validateContent(`apiVersion: fleet.margo-gitops.io/v1alpha1\n${head}rollout:\n  waves: [{}]\n`);
+  assert.equal(d.kind, 'FleetDeployment');
+  assert.deepEqual(
+    d.findings.map((f) => f.code),
+    ['ROLLOUT_WAVE_INVALID'],
   );
 });
