@@ -15,6 +15,7 @@ export {
   resumeRollout,
   promoteWave,
   abortRollout,
+  retarget,
   failureLimit,
   failedCount,
   ROLLOUT_STATE_SCHEMA,

@@ -113,6 +113,30 @@ export function createRollout(input: CreateRolloutInput): { state: RolloutState;
   return { state, notTargeted: plan.notTargeted };
 }
 
+/**
+ * Follows a change of the deployment's targets during a rollout (a device enrolled or relabelled):
+ * targets gone are dropped whatever their status (the deployment leaves them by the ordinary
+ * path); new targets join the last wave, so they change only after every gate has held. A
+ * finished rollout is left as it is: new targets then simply get the new revision.
+ */
+export function retarget(state: RolloutState, targets: readonly string[], now: number): RolloutState {
+  if (state.phase === 'done' || state.phase === 'rolledBack') return state;
+  const wanted = new Set(targets);
+  const added = [...wanted].filter((id) => !(id in state.devices)).sort();
+  const gone = Object.keys(state.devices).filter((id) => !wanted.has(id));
+  if (!added.length && !gone.length) return state;
+  const devices: Record<string, DeviceRolloutState> = {};
+  for (const [id, d] of Object.entries(state.devices)) if (wanted.has(id)) devices[id] = d;
+  const last = state.waves.length - 1;
+  const at = new Date(now).toISOString();
+  for (const id of added) devices[id] = { wave: last, status: 'waiting', since: at };
+  const waves = state.waves.map((w, i) => ({
+    ...w,
+    devices: [...w.devices.filter((id) => wanted.has(id)), ...(i === last ? added : [])],
+  }));
+  return { ...state, waves, devices };
+}
+
 const STATUSES = new Set<string>([
   'waiting',
   'changing',

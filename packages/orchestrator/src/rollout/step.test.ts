@@ -14,6 +14,7 @@ import {
   pauseRollout,
   promoteWave,
   resumeRollout,
+  retarget,
   type RolloutState,
 } from './state.js';
 import { nextStep, sideOf, type RolloutObservation, type StepContext } from './step.js';
@@ -429,6 +430,20 @@ describe('nextStep', () => {
       f.apply(step, r.change, r.revert);
     }
     assert.equal(s.phase, 'done');
+  });
+  it('follows target changes: a new target joins the last wave, a target gone is dropped', () => {
+    const fleet = new Fleet('1.0.0');
+    let s = start(spec([{ devices: ['d00'] }, { devices: ['d01'] }, { devices: ['d02', 'd03'] }]), 4);
+    let r = run(s, fleet, { steps: 3 });
+    assert.equal(r.state.current, 1, 'in the second wave');
+    s = retarget(r.state, ['d00', 'd01', 'd02', 'd10'], T0 + 60 * S);
+    assert.deepEqual(s.waves[2]!.devices, ['d02', 'd10']);
+    assert.equal(s.devices.d03, undefined);
+    assert.deepEqual(parseRolloutState(JSON.parse(JSON.stringify(s))), s);
+    r = run(s, fleet);
+    assert.equal(r.state.phase, 'done');
+    assert.deepEqual([...fleet.told.keys()].sort(), ['d00', 'd01', 'd02', 'd10']);
+    assert.equal(retarget(r.state, ['d00'], T0), r.state, 'a finished rollout is left as it is');
   });
 });
 
