@@ -258,6 +258,17 @@ describe('nextStep', () => {
     assert.equal(r.state.devices.d09!.status, 'failed');
   });
 
+  it('a threshold reached while an operator paused the rollout becomes the reason of the pause', () => {
+    let r = nextStep(start(spec([{ percent: 100 }]), 2), {}, T0, { budget: 10 });
+    const s = pauseRollout(r.state, T0 + S, 'alice');
+    r = nextStep(s, { d00: at('1.1.0', 'failed') }, T0 + 2 * S, { budget: 10 });
+    assert.equal(r.state.phase, 'paused');
+    assert.equal(r.state.pause?.reason, 'threshold');
+    assert.ok(r.events.some((e) => e.kind === 'threshold'));
+    r = nextStep(r.state, { d00: at('1.1.0', 'failed') }, T0 + 3 * S, { budget: 10 });
+    assert.deepEqual(r.events, [], 'reported once');
+  });
+
   it('trips a percentage threshold at the rounded-up share of all targets', () => {
     // 10% of 20 targets = 2 failures.
     const s0 = start(spec([{ percent: 100 }], { failureThreshold: { percent: 10 }, maxConcurrent: 1 }), 20);

@@ -140,7 +140,8 @@ function checkThreshold(s: RolloutState, at: string): RolloutEvent | undefined {
     delete s.pause;
     s.phase = 'rollingBack';
     s.rollback = { reason: 'threshold', at };
-  } else if (s.phase === 'progressing') {
+  } else if (s.phase === 'progressing' || s.pause?.reason === 'operator') {
+    // Also over an operator's pause, so status shows why, and resume says what it accepts.
     s.phase = 'paused';
     s.pause = { reason: 'threshold', at };
   } else return undefined;
