@@ -28,6 +28,7 @@ import {
   type Identity,
   type Reply,
 } from '../../integration/api/fleet.js';
+import { capabilities } from '../../integration/api/write-fleet.js';
 
 interface Manifest {
   manifestVersion: number;
@@ -38,22 +39,6 @@ interface Manifest {
 const MANIFEST = 'application/vnd.margo.manifest.v1+json';
 const BUNDLE = 'application/vnd.margo.bundle.v1+tar+gzip';
 const PROBLEM = 'application/problem+json';
-
-/** The rc.2 DeviceCapabilitiesManifest a Compose device sends (as in the spec's examples, rc.2 shape). */
-const capabilities = (id: string) => ({
-  properties: {
-    id,
-    vendor: 'Spec Client Devices',
-    modelNumber: 'SC-1',
-    serialNumber: 'SC-0001',
-    cpus: [{ cores: 2, architecture: 'amd64' }],
-    memory: '1Gi',
-    storage: '10Gi',
-    supportedRuntimes: ['oci'],
-    supportedDeploymentTypes: ['compose'],
-  },
-  labels: { site: 'spec-client' },
-});
 
 describe('rc.2 spec client: the whole loop against margo serve', { timeout: 600_000 }, () => {
   const f: Partial<ApiFleet> = {};

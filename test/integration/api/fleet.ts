@@ -89,27 +89,37 @@ export function httpsGet(
   });
 }
 
-/** Starts everything; `fleet` is filled as it goes so `stopApiFleet` stops whatever did start. */
-export async function startApiFleet(prefix: string, fleet: Partial<ApiFleet>): Promise<ApiFleet> {
-  const { dir, port, hostPort, cli } = await e2eRun(prefix);
-  Object.assign(fleet, { dir, cli, hostPort });
-  const apiPort = await freePort();
-  const margo = (...args: string[]) => cli.run(...args);
+/**
+ * `margo init` (Git on 127.0.0.1:`port`, the mTLS API on a free port) and `margo serve` in the
+ * CLI's folder; resolves once serve prints the API URL.
+ */
+export async function startApiServe(
+  cli: MargoCli,
+  port: number,
+): Promise<{ server: ChildProcess; api: string }> {
   json(
-    await margo(
+    await cli.run(
       'init',
       '--data',
       'margo-data',
       '--listen',
       `127.0.0.1:${port}`,
       '--api-listen',
-      `127.0.0.1:${apiPort}`,
+      `127.0.0.1:${await freePort()}`,
       '-o',
       'json',
     ),
   );
-  fleet.server = await cli.start('serve', ['serve', '--data', 'margo-data'], /api \(mTLS\)\s+https:\/\/\S+/);
-  fleet.api = /api \(mTLS\)\s+(https:\/\/\S+)/.exec(cli.logs.serve!)![1]!;
+  const server = await cli.start('serve', ['serve', '--data', 'margo-data'], /api \(mTLS\)\s+https:\/\/\S+/);
+  return { server, api: /api \(mTLS\)\s+(https:\/\/\S+)/.exec(cli.logs.serve!)![1]! };
+}
+
+/** Starts everything; `fleet` is filled as it goes so `stopApiFleet` stops whatever did start. */
+export async function startApiFleet(prefix: string, fleet: Partial<ApiFleet>): Promise<ApiFleet> {
+  const { dir, port, hostPort, cli } = await e2eRun(prefix);
+  Object.assign(fleet, { dir, cli, hostPort });
+  const margo = (...args: string[]) => cli.run(...args);
+  Object.assign(fleet, await startApiServe(cli, port));
   const token = json<{ enrolmentToken: string }>(
     await margo('device', 'add', 'dev1', '--role', 'standalone-device', '-o', 'json'),
   ).enrolmentToken;
