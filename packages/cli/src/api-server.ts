@@ -69,6 +69,8 @@ export interface ApiServerOptions {
   auditor?: SignedStateAuditor;
   /** After a write over the API committed to a device's status branch (the orchestrator re-reads it). */
   onWrite?(deviceId: string): void;
+  /** Every request of an identified device (its last contact, as a Git fetch is: `lastSeenAt`). */
+  onSeen?(deviceId: string): void;
   onError?(e: unknown): void;
 }
 
@@ -130,6 +132,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
     if ('problem' in r) return r;
     if (Date.now() > r.notAfter.getTime()) return { problem: 'API_CLIENT_CERT_EXPIRED', status: 401 };
     if (await isRevoked(r.serial)) return { problem: 'API_CLIENT_CERT_REVOKED', status: 403 };
+    o.onSeen?.(r.deviceId);
     return r;
   };
   const reposRoot = join(o.dataDir, 'repos');

@@ -209,6 +209,8 @@ export async function startServer(opts: {
     auditor: createSignedStateAuditor({ caCertPem: pki.ca.certPem, pkiDir: pki.dir }),
     // A status or capabilities write over the API is read at once, like a status push over Git.
     onWrite: (id) => orchestrator.notifyPush({ repo: `devices/${id}.git`, ref: 'status', deviceId: id }),
+    // A device polling over REST is seen like one fetching over Git (fleet view lastSeenAt).
+    onSeen: (id) => orchestrator.notifyDeviceSeen(id),
     onError: (e) => logger.error({ component: 'api', err: (e as Error).message }, 'API request failed'),
     log: (msg, fields) => opts.log.error(msg, fields),
   }).catch(async (e: unknown) => {
