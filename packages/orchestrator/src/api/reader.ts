@@ -3,12 +3,15 @@
  * handlers pure (tests give a map); GitDeviceStateReader reads the bare device repositories of
  * `margo serve` directly (refs and loose objects from disk, packed ones through git).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MargoError, toMargoError } from '@margo-gitops/spec';
 import { MANIFEST_FILE, readDeviceMain } from '../io/device-repo.js';
 import { readRef, runGit } from '../io/git-objects.js';
 import type { SignedStateAuditor } from '../io/trusted-main.js';
+
+/** How old (ms, by ctime) a loose ref must be before its stat alone vouches for its content. */
+const RACY_MS = 2000;
 
 export interface DeviceStateReader {
   /** The commit `main` points at now; null when the device has no desired state yet. */
@@ -37,24 +40,47 @@ export interface DeviceStateReader {
  * the version is the number of first-parent commits, which also only grows.
  */
 export class GitDeviceStateReader implements DeviceStateReader {
+  /** Per device: the stat of its loose main ref and the oid read under that stat (see head()). */
+  private readonly refs = new Map<string, { key: string; oid: string }>();
+  private readonly now: () => number;
+
   constructor(
     private readonly reposRoot: string,
     private readonly auditor?: SignedStateAuditor,
-  ) {}
+    opts: { now?: () => number } = {},
+  ) {
+    this.now = opts.now ?? Date.now;
+  }
 
   gitdir(deviceId: string): string {
     return join(this.reposRoot, 'devices', `${deviceId}.git`);
   }
 
   async head(deviceId: string): Promise<string | null> {
-    // Once per poll: the loose ref read synchronously (41 bytes; a thread-pool round trip costs
-    // more than the read), packed refs through readRef.
-    try {
-      const s = readFileSync(join(this.gitdir(deviceId), 'refs', 'heads', 'main'), 'latin1').trim();
-      if (/^[0-9a-f]{40}$/.test(s)) return s;
-    } catch {
-      /* packed or absent */
+    // Once per poll, so one stat when nothing changed: the loose ref is re-read only when its
+    // stat moved (a ref update writes a lock file and renames it over: a new inode and ctime).
+    // Racy-git rule: a ref changed in the last RACY_MS could change again under the very same stat
+    // (coarse timestamps, a freed inode reused), so it is cached only once older than that.
+    // Synchronous: a local stat or 41-byte read costs less than a thread-pool round trip.
+    const path = join(this.gitdir(deviceId), 'refs', 'heads', 'main');
+    const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+    if (st?.isFile()) {
+      const key = `${st.ino}/${st.size}/${st.mtimeNs}/${st.ctimeNs}`;
+      const known = this.refs.get(deviceId);
+      if (known?.key === key) return known.oid;
+      try {
+        const s = readFileSync(path, 'latin1').trim();
+        if (/^[0-9a-f]{40}$/.test(s)) {
+          if (this.now() - Number(st.ctimeNs / 1_000_000n) > RACY_MS)
+            this.refs.set(deviceId, { key, oid: s });
+          else this.refs.delete(deviceId);
+          return s;
+        }
+      } catch {
+        /* gone between stat and read: packed or absent */
+      }
     }
+    this.refs.delete(deviceId);
     return readRef(this.gitdir(deviceId), 'main');
   }
 
