@@ -18,6 +18,7 @@ export {
   type Position,
 } from './source.js';
 export { validateAgainstSchema, precompileSchema, schemas } from './schemas.js';
+export { checkDeploymentStatus, checkDeviceCapabilities, checkManifestVersion } from './rules-other.js';
 export {
   normaliseApplicationDescription,
   normaliseConfiguration,

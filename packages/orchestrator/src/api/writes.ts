@@ -16,11 +16,14 @@ import {
   isMargoError,
   MargoError,
   OBSERVED_FILE,
-  parseDocument,
+  checkDeploymentStatus,
+  checkDeviceCapabilities,
+  checkManifestVersion,
   parseObserved,
   statusFileDigest,
+  validateAgainstSchema,
   type Code,
-  type DocumentKind,
+  type Finding,
 } from '@margo-gitops/spec';
 import { ensureDeviceRepo } from '@margo-gitops/git';
 import { signWitness, type IdentifiedPeer } from '@margo-gitops/trust';
@@ -97,12 +100,16 @@ async function readJsonBody(req: IncomingMessage, limit: number): Promise<{ text
   return { text, value };
 }
 
-/** 422 with errors[] unless the document validates as `kind` (the spec package's validators). */
-function validate(text: string, kind: DocumentKind, extra: FieldErrors): void {
-  const errors = parseDocument(text, { kind })
-    .findings.filter((f) => f.severity === 'error')
+/**
+ * 422 with errors[] unless the document validates as `kind`: the spec package's schema and rules
+ * on the parsed value (what `margo validate` checks, without the source positions it computes for
+ * people, which cost milliseconds per document).
+ */
+function validate(kind: 'DeploymentStatus' | 'DeviceCapabilities', value: unknown, extra: Finding[]): void {
+  const rules = kind === 'DeploymentStatus' ? checkDeploymentStatus : checkDeviceCapabilities;
+  const errors = [...validateAgainstSchema(kind, value), ...rules(value), ...extra]
+    .filter((f) => f.severity === 'error')
     .map((f) => ({ field: f.path || '/', message: `${f.code}: ${f.message}` }));
-  errors.push(...extra);
   if (errors.length)
     throw problem(
       422,
@@ -111,6 +118,14 @@ function validate(text: string, kind: DocumentKind, extra: FieldErrors): void {
       errors.slice(0, 50),
     );
 }
+
+/** A finding for a field that contradicts the request (path, caller). */
+const mismatch = (path: string, message: string): Finding => ({
+  code: 'SPEC_VALUE_NOT_ALLOWED',
+  severity: 'error',
+  message,
+  path,
+});
 
 /** The exact digits of a JSON number member (it may exceed 2^53), when the text has it. */
 function versionText(text: string, value: unknown): string | undefined {
@@ -144,6 +159,8 @@ export function createApiWrites(o: ApiWritesOptions): {
   const now = () => o.now?.() ?? new Date();
   /** Highest seq written per device by this process (with the orchestrator's persisted one: the replay floor). */
   const written = new Map<string, bigint>();
+  /** Per device: what the last head seen vouches for (observed.json seq, files it binds). */
+  const vouched = new Map<string, { head: string; seq: bigint; carried: Set<string> }>();
   const gitdir = (id: string) => join(o.reposRoot, 'devices', `${id}.git`);
 
   /** Answers the error of a write as a problem body; anything unexpected goes to the handler (500). */
@@ -182,22 +199,30 @@ export function createApiWrites(o: ApiWritesOptions): {
    * verified observed.json, and only when its seq is not below what was already accepted (a
    * replayed old report pushed with a stolen Git token is not revived by an API write).
    */
-  async function carriedOf(deviceId: string, files: ReadonlyMap<string, Buffer>): Promise<Set<string>> {
+  async function carriedOf(
+    deviceId: string,
+    head: string | null,
+    files: ReadonlyMap<string, Buffer>,
+  ): Promise<Set<string>> {
     const all = [...files.keys()].filter((p) => p !== OBSERVED_FILE && p !== 'signatures.json');
     if (!o.verifier) return new Set(all);
+    const floor = await floorSeq(deviceId);
+    // The head this process wrote itself (or checked before) is not verified again.
+    const known = vouched.get(deviceId);
+    if (known && known.head === head) return known.seq < floor ? new Set() : known.carried;
     const r = await o.verifier(deviceId, files);
     const bytes = r.files.get(OBSERVED_FILE);
-    if (!bytes) return new Set();
     let observed;
     try {
-      observed = parseObserved(bytes);
+      observed = bytes ? parseObserved(bytes) : undefined;
     } catch {
-      return new Set();
+      observed = undefined;
     }
-    if (observed.seq < (await floorSeq(deviceId))) return new Set();
-    return new Set(
-      all.filter((p) => r.files.has(p) && observed.files.get(p) === statusFileDigest(r.files.get(p)!)),
+    const carried = new Set(
+      all.filter((p) => r.files.has(p) && observed?.files.get(p) === statusFileDigest(r.files.get(p)!)),
     );
+    if (head) vouched.set(deviceId, { head, seq: observed?.seq ?? 0n, carried });
+    return !observed || observed.seq < floor ? new Set() : carried;
   }
 
   /** One commit on the status branch (compare-and-swap, again when a Git push moved the ref). */
@@ -217,7 +242,7 @@ export function createApiWrites(o: ApiWritesOptions): {
       const change = await plan(current);
       const existed = new Map([...(change?.changes.keys() ?? [])].map((p) => [p, current.has(p)]));
       if (!change) return { wrote: false, existed };
-      const carried = await carriedOf(peer.deviceId, current);
+      const carried = await carriedOf(peer.deviceId, head, current);
       if (isUnchanged({ current, carried, changes: change.changes })) return { wrote: false, existed };
       const t = now();
       const seq = nextSeq(
@@ -273,6 +298,8 @@ export function createApiWrites(o: ApiWritesOptions): {
         throw e;
       }
       written.set(peer.deviceId, seq);
+      const listed = [...tree.keys()].filter((p) => change.changes.has(p) || carried.has(p));
+      vouched.set(peer.deviceId, { head: oid, seq, carried: new Set(listed) });
       o.onWrite?.(peer.deviceId);
       return { wrote: true, existed };
     }
@@ -310,13 +337,19 @@ export function createApiWrites(o: ApiWritesOptions): {
     const deploymentId = params.deploymentId!;
     const { text, value } = await readJsonBody(req, limit);
     const body = value as Record<string, unknown>;
-    const extra: FieldErrors = [];
+    const extra: Finding[] = [];
     if (body.deploymentId !== undefined && body.deploymentId !== deploymentId)
-      extra.push({ field: '/deploymentId', message: 'differs from the deploymentId in the path' });
+      extra.push(mismatch('/deploymentId', 'differs from the deploymentId in the path'));
     const adopted = versionText(text, value);
     if (body.adoptedManifestVersion === undefined)
-      extra.push({ field: '/adoptedManifestVersion', message: 'missing required field (rc.2)' });
-    validate(text, 'DeploymentStatus', extra);
+      extra.push({
+        code: 'SPEC_REQUIRED_FIELD',
+        severity: 'error',
+        message: 'missing required field "adoptedManifestVersion" (rc.2)',
+        path: '/adoptedManifestVersion',
+      });
+    extra.push(...checkManifestVersion(adopted, '/adoptedManifestVersion'));
+    validate('DeploymentStatus', value, extra);
     if (body.deviceId !== undefined && body.deviceId !== peer.deviceId)
       throw problem(403, 'API_FORBIDDEN', 'a client reports the status of its own device only');
     const want = await desired(peer.deviceId);
@@ -348,10 +381,10 @@ export function createApiWrites(o: ApiWritesOptions): {
     const { text, value } = await readJsonBody(req, limit);
     const id = ((value as { properties?: { id?: unknown } }).properties ?? {}).id;
     validate(
-      text,
       'DeviceCapabilities',
+      value,
       id !== undefined && id !== peer.deviceId
-        ? [{ field: '/properties/id', message: 'differs from the deviceId in the path' }]
+        ? [mismatch('/properties/id', 'differs from the deviceId in the path')]
         : [],
     );
     const r = await commitChange(peer, async () => ({
