@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
@@ -29,7 +29,8 @@ import {
   type MargoCli,
 } from '../cli/harness.js';
 import { e2eRun, helloGreeting } from '../../security/helpers.js';
-import { startApiServe } from '../../integration/api/fleet.js';
+import { httpsGet, startApiServe } from '../../integration/api/fleet.js';
+import { Rc2Replies } from './rc2-replies.js';
 
 interface FleetRow {
   deviceId: string;
@@ -209,10 +210,43 @@ describe('the agent over REST + mTLS on Docker and Kubernetes', { timeout: 1_200
       [],
       'rest1 reports only over REST',
     );
-    assert.ok(
-      statusLog('git1').every((l) => l.transport === ''),
-      'git1 reports over Git',
-    );
+    const gitLog = statusLog('git1');
+    assert.ok(gitLog.length > 0 && gitLog.every((l) => l.transport === ''), 'git1 reports over Git');
+
+    // What rest1 exchanged, checked against the rc.2 schemas: the answers it was given (asked again
+    // with its own SVID: the same bytes, content-addressed) and the reports it sent (as committed).
+    const replies = new Rc2Replies(join(x.dir, 'bundles'));
+    const idDir = join(x.dir, 'rest1-state', 'identity');
+    const svid = {
+      cert: await readFile(join(idDir, 'device.crt')),
+      key: await readFile(join(idDir, 'device.key')),
+    };
+    const ca = await readFile(join(idDir, 'ca.crt'));
+    const get = async (path: string) => {
+      const r = await httpsGet(`${x.api}${path}`, { ca, id: svid });
+      assert.equal(r.status, 200, `${path}: ${r.body.toString()}`);
+      await replies.check(`GET ${path}`, r);
+      return r;
+    };
+    const m = JSON.parse((await get('/api/v1/deployments')).body.toString()) as {
+      bundle: { url: string } | null;
+      deployments: { url: string }[];
+    };
+    assert.equal(m.deployments.length, 1);
+    for (const d of m.deployments) await get(d.url);
+    await get(m.bundle!.url);
+    const sent = gitIn('rest1', 'ls-tree', '-r', '--name-only', 'status').split('\n');
+    assert.ok(sent.includes('capabilities.json'), sent.join(' '));
+    for (const path of sent) {
+      const schema = path.startsWith('deployments/')
+        ? 'DeploymentStatusManifest'
+        : path === 'capabilities.json'
+          ? 'DeviceCapabilitiesManifest'
+          : undefined;
+      if (schema) replies.add(path, schema, JSON.parse(gitIn('rest1', 'show', `status:${path}`)));
+    }
+    assert.equal(replies.checked.get('DeploymentStatusManifest'), 1);
+    assert.deepEqual(replies.violations, [], 'zero violations of the rc.2 OpenAPI schemas');
 
     // The roll-up shows both alike: reporting, up to date, no status problem, same fields.
     await x.cli.until(120, 'both devices reporting and up to date', async () => {
@@ -247,9 +281,9 @@ describe('the agent over REST + mTLS on Docker and Kubernetes', { timeout: 1_200
     const gone = await margo('status', 'hello-rest', '-o', 'json');
     assert.notEqual(gone.code, 0, 'the deployment is gone from the roll-up');
 
-    // Last (everything above holds without it): the device rows carry the same fields. A Git
-    // device has lastSeenAt (its fetches); a REST device's polls must count as contact as well,
-    // else it shows `stale` once its window passes with nothing new to report (no heartbeats).
+    // The device rows carry the same fields: a Git device has lastSeenAt (its fetches); a REST
+    // device's polls count as contact too, else it would show `stale` once its window passed with
+    // nothing new to report (no heartbeats).
     const shape = (d: FleetRow | undefined) => Object.keys(d ?? {}).sort();
     assert.deepEqual(
       shape((await rollup('hello-git', 'rest1'))?.device),

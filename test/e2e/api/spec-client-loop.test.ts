@@ -11,12 +11,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { openApiViolations } from '../../conformance/openapi.js';
 import { json } from '../cli/harness.js';
 import { requireComponent } from '../../testbed/env.js';
 import {
@@ -29,16 +28,13 @@ import {
   type Reply,
 } from '../../integration/api/fleet.js';
 import { capabilities } from '../../integration/api/write-fleet.js';
+import { BUNDLE_TYPE, Rc2Replies } from './rc2-replies.js';
 
 interface Manifest {
   manifestVersion: number;
   bundle: { mediaType: string; digest: string; url: string; sizeBytes?: number } | null;
   deployments: { deploymentId: string; digest: string; url: string; sizeBytes?: number }[];
 }
-
-const MANIFEST = 'application/vnd.margo.manifest.v1+json';
-const BUNDLE = 'application/vnd.margo.bundle.v1+tar+gzip';
-const PROBLEM = 'application/problem+json';
 
 describe('rc.2 spec client: the whole loop against margo serve', { timeout: 600_000 }, () => {
   const f: Partial<ApiFleet> = {};
@@ -71,30 +67,7 @@ describe('rc.2 spec client: the whole loop against margo serve', { timeout: 600_
     t.after(() => keep.destroy());
 
     // Every reply is checked here by its content type; violations are collected and must be none.
-    const violations: string[] = [];
-    const unpacked = join(fleet.dir, 'bundles');
-    let bundles = 0;
-    const check = async (what: string, r: Reply): Promise<void> => {
-      const type = String(r.headers['content-type'] ?? '');
-      const add = (schema: string, doc: unknown) =>
-        violations.push(...openApiViolations(schema, doc).map((v) => `${what} ${schema}: ${v}`));
-      if (r.status === 304 || r.status === 204) {
-        if (r.body.length) violations.push(`${what}: ${r.status} with a body`);
-      } else if (type === PROBLEM) add('ProblemDetail', JSON.parse(r.body.toString('utf8')));
-      else if (type === MANIFEST) add('UnsignedAppStateManifest', JSON.parse(r.body.toString('utf8')));
-      else if (type === 'application/yaml') add('appDeploymentManifest', parse(r.body.toString('utf8')));
-      else if (type === BUNDLE) {
-        // Unpacked by the stock tar, as a device would; each file is a deployment document.
-        const into = join(unpacked, String(++bundles));
-        await mkdir(into, { recursive: true });
-        await writeFile(`${into}.tgz`, r.body);
-        execFileSync('tar', ['-xzf', `${into}.tgz`, '-C', into]);
-        for (const name of await readdir(into))
-          add('appDeploymentManifest', parse(await readFile(join(into, name), 'utf8')));
-      } else if ((r.status === 200 || r.status === 201) && r.body.length === 0) {
-        // POST status / PUT capabilities: the spec gives these answers no content.
-      } else violations.push(`${what}: ${r.status} ${type || 'no content type'} is not in the rc.2 API`);
-    };
+    const replies = new Rc2Replies(join(fleet.dir, 'bundles'));
     const call = async (
       method: string,
       path: string,
@@ -113,7 +86,7 @@ describe('rc.2 spec client: the whole loop against margo serve', { timeout: 600_
         },
         ...(body !== undefined ? { body } : {}),
       });
-      await check(`${method} ${path}`, r);
+      await replies.check(`${method} ${path}`, r);
       return r;
     };
     const problemCode = (r: Reply) =>
@@ -230,16 +203,16 @@ describe('rc.2 spec client: the whole loop against margo serve', { timeout: 600_
     assert.equal(deployment.metadata.deviceId, 'dev2');
     const bundle = await call('GET', m1.bundle!.url);
     assert.equal(bundle.status, 200);
-    assert.equal(bundle.headers['content-type'], BUNDLE);
+    assert.equal(bundle.headers['content-type'], BUNDLE_TYPE);
     assert.equal(sha256(bundle.body), m1.bundle!.digest);
-    const files = (await readdir(join(unpacked, String(bundles)))).sort();
+    const files = (await readdir(replies.lastBundleDir)).sort();
     assert.deepEqual(
       files,
       [`${ref.deploymentId}.yaml`],
       'the bundle holds exactly the referenced documents',
     );
     assert.equal(
-      sha256(await readFile(join(unpacked, String(bundles), files[0]!))),
+      sha256(await readFile(join(replies.lastBundleDir, files[0]!))),
       ref.digest,
       'the file in the bundle is the document, byte for byte',
     );
@@ -298,6 +271,8 @@ describe('rc.2 spec client: the whole loop against margo serve', { timeout: 600_
     assert.equal(del.status, 204);
     assert.equal(gitIn(dev2Repo, 'show', 'status:capabilities.json'), '');
 
-    assert.deepEqual(violations, [], 'zero violations of the rc.2 OpenAPI schemas');
+    assert.deepEqual(replies.violations, [], 'zero violations of the rc.2 OpenAPI schemas');
+    for (const schema of ['UnsignedAppStateManifest', 'appDeploymentManifest', 'ProblemDetail', 'no content'])
+      assert.ok((replies.checked.get(schema) ?? 0) > 0, `replies checked as ${schema}`);
   });
 });
