@@ -392,6 +392,9 @@ describe('the agent over REST + mTLS on Docker and Kubernetes', { timeout: 1_200
 
     // State: the old deployment is still installed and its container was not recreated.
     assert.equal(containerOn(pGit), container, 'same container');
+    // Its plans over REST (logged) hold the new deployment and nothing for the one it already ran.
+    assert.match(x.cli.logs.git1 ?? '', /"install:hello-git-b"/);
+    assert.doesNotMatch(x.cli.logs.git1 ?? '', /"[a-z-]+:hello-git"/, 'nothing planned for hello-git');
     assert.equal(docker('inspect', '-f', '{{.State.StartedAt}}', container), startedAt, 'not restarted');
     assert.equal(await helloGreeting(pGit), 'over git');
     const both = await installed('hello-git', 'git1');
