@@ -7,6 +7,7 @@
  *   poll <start> <end>    -> no-change polls round-robin between two epoch ms -> {"ok":N,"errors":N,"lat":[ms...]}
  *   reconnect             -> every connection closed, one poll each (the Agent keeps its TLS
  *                            session, so the server may resume it)             -> {"ms":N,"resumed":N}
+ *   reconnect-fresh       -> the same with the TLS sessions forgotten (full handshakes)
  */
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
@@ -28,13 +29,14 @@ const cfg = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Config;
 type Result = { status: number; resumed: boolean };
 interface Device {
   poll(): Promise<Result>;
-  /** Closes the connection; the TLS session is kept for the next one. */
-  close(): void;
+  /** Closes the connection; the TLS session is kept for the next one unless `forget`. */
+  close(forget?: boolean): void;
 }
 
 /** node:https with a kept-alive Agent of one socket, as the REST agent polls. */
 function httpsDevice(cert: string): Device {
-  let agent = new Agent({ keepAlive: true, maxSockets: 1, cert, key: cfg.key, ca: cfg.ca });
+  const newAgent = () => new Agent({ keepAlive: true, maxSockets: 1, cert, key: cfg.key, ca: cfg.ca });
+  let agent = newAgent();
   let etag: string | undefined;
   return {
     poll: () =>
@@ -62,7 +64,10 @@ function httpsDevice(cert: string): Device {
       }),
     // destroy() closes the sockets; the Agent's TLS session cache stays, as in a long-lived
     // agent whose kept-alive connection timed out between two polls.
-    close: () => agent.destroy(),
+    close: (forget) => {
+      agent.destroy();
+      if (forget) agent = newAgent();
+    },
   };
 }
 
@@ -129,9 +134,10 @@ function rawDevice(cert: string): Device {
         );
       });
     },
-    close: () => {
+    close: (forget) => {
       const s = sock;
       sock = undefined;
+      if (forget) session = undefined;
       s?.destroy();
     },
   };
@@ -184,8 +190,8 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   const run = async (): Promise<unknown> => {
     if (cmd === 'start') return everyOnce();
     if (cmd === 'poll') return pollUntil(Number(a), Number(b));
-    if (cmd === 'reconnect') {
-      for (const d of devices) d.close();
+    if (cmd === 'reconnect' || cmd === 'reconnect-fresh') {
+      for (const d of devices) d.close(cmd === 'reconnect-fresh');
       return everyOnce();
     }
     if (cmd === 'exit') process.exit(0);

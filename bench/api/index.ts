@@ -8,7 +8,8 @@
  *       driven from load processes of their own (bench/api/client-child.ts): first contact,
  *       no-change polling for a bounded time (polls/s, server CPU per poll, how busy the server's
  *       core was, p50/p99; target >= 2,000 polls/s on 2 cores), then every connection closed and
- *       reopened with the client's TLS session (resumption, as a device after its keep-alive timed out)
+ *       reopened with the client's TLS session (resumption, as a device after its keep-alive timed out),
+ *       then reopened again without it (full handshake with client certificate, state cached)
  *   (3) bench/git's up-to-date Git poll and its 1,000-device sustained polling, run as a child
  * Cores: with nproc >= 2 (and taskset) the server is pinned to core 0 and the load to the others,
  * so the load cannot eat the server's CPU; the output says who ran where and the load average.
@@ -94,6 +95,12 @@ function lineChild(cmd: [string, string[]]): { child: ChildProcess; next(): Prom
   return { child, next: () => new Promise((r) => queue.push(r)) };
 }
 
+/** utime + stime of every thread of a process (TLS, GC and libuv's pool included). */
+function procCpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) * TICK_MS;
+}
+
 interface Server {
   child: ChildProcess;
   port: number;
@@ -108,11 +115,7 @@ async function startServer(dataDir: string): Promise<Server> {
   return {
     child,
     port,
-    // utime + stime of every thread of the server process (TLS, GC and libuv's pool included)
-    cpuMs: () => {
-      const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return (Number(f[11]) + Number(f[12])) * TICK_MS;
-    },
+    cpuMs: () => procCpuMs(child.pid!),
     bytes: async () => {
       const p = next();
       child.stdin!.write('bytes\n');
@@ -131,6 +134,8 @@ interface Load {
     secs: number;
     cpuPerPoll: number;
     busy: number;
+    loadCpuPerPoll: number;
+    loadBusy: number;
     p50: number;
     p99: number;
     errors: number;
@@ -187,10 +192,11 @@ async function startLoad(
       const deadline = startAt + SECONDS * 1000;
       const replies = all(`poll ${startAt} ${deadline}`);
       await sleep(startAt - Date.now());
-      const cpu0 = srv.cpuMs();
+      const loadCpu = () => kids.reduce((n, k) => n + procCpuMs(k.child.pid!), 0);
+      const [cpu0, lcpu0] = [srv.cpuMs(), loadCpu()];
       const t0 = performance.now();
       await sleep(deadline - Date.now());
-      const cpu = srv.cpuMs() - cpu0;
+      const [cpu, lcpu] = [srv.cpuMs() - cpu0, loadCpu() - lcpu0];
       const secs = (performance.now() - t0) / 1000;
       const rs = await replies;
       const ok = rs.reduce((n, r) => n + (r.ok as number), 0);
@@ -200,6 +206,8 @@ async function startLoad(
         secs,
         cpuPerPoll: cpu / Math.max(1, ok),
         busy: cpu / (secs * 1000),
+        loadCpuPerPoll: lcpu / Math.max(1, ok),
+        loadBusy: lcpu / (secs * 1000),
         p50: pct(lat, 50),
         p99: pct(lat, 99),
         errors: rs.reduce((n, r) => n + (r.errors as number), 0),
@@ -332,12 +340,16 @@ async function main(): Promise<void> {
     const re = await load.all('reconnect');
     const reCpu = (srv.cpuMs() - cpuR) / DEVICES;
     const resumed = re.reduce((n, r) => n + (r.resumed as number), 0);
+    const cpuF = srv.cpuMs();
+    const fresh = await load.all('reconnect-fresh');
+    const freshCpu = (srv.cpuMs() - cpuF) / DEVICES;
+    const freshResumed = fresh.reduce((n, r) => n + (r.resumed as number), 0);
     const c = load.cores;
     rows.push(
       `(2) ${DEVICES} devices, own SVID + kept-alive connection each, ${INFLIGHT} in flight from ${load.procs} load process(es) (${CLIENT === 'raw' ? 'bare TLS sockets' : 'node:https'}) on ${c.clients}; server on ${c.server}${NICE ? '; both at nice -10' : ''}`,
       `    first contact of all: ${fmt(Math.max(...connect.map((r) => r.ms as number)) / 1000)} s, ${fmt(connectCpu)} ms server CPU each (handshake + manifest built + 200)`,
-      `    no-change polls: ${fmt(steady.rate, 0)} polls/s (target >= 2000 on 2 cores) for ${fmt(steady.secs, 1)} s, server CPU ${fmt(steady.cpuPerPoll, 3)} ms/poll (server core busy ${fmt(steady.busy * 100, 0)}%: one core would carry ${fmt(1000 / steady.cpuPerPoll, 0)} polls/s), p50 ${fmt(steady.p50)} ms, p99 ${fmt(steady.p99)} ms, errors ${steady.errors}`,
-      `    reconnect of all (connection closed, client kept its TLS session): ${fmt(reCpu)} ms server CPU each, ${resumed}/${DEVICES} sessions resumed`,
+      `    no-change polls: ${fmt(steady.rate, 0)} polls/s (target >= 2000 on 2 cores) for ${fmt(steady.secs, 1)} s, server CPU ${fmt(steady.cpuPerPoll, 3)} ms/poll (server core busy ${fmt(steady.busy * 100, 0)}%: one core would carry ${fmt(1000 / steady.cpuPerPoll, 0)} polls/s; load ${fmt(steady.loadCpuPerPoll, 3)} ms/poll, ${fmt(steady.loadBusy * 100, 0)}% of a core), p50 ${fmt(steady.p50)} ms, p99 ${fmt(steady.p99)} ms, errors ${steady.errors}`,
+      `    reconnect of all (connection closed, client kept its TLS session): ${fmt(reCpu)} ms server CPU each, ${resumed}/${DEVICES} sessions resumed; with the sessions forgotten (full handshake, state cached): ${fmt(freshCpu)} ms each, ${freshResumed} resumed`,
     );
     await load.stop();
   } finally {
