@@ -182,9 +182,21 @@ describe('attacks on the device agent, real server and agent', { timeout: 900_00
     await writeFile(tokenFile, token, { mode: 0o600 });
     await writeFile(clockFile, '0');
     const preload = pathToFileURL(join(repoRoot, 'test/security/clock-shift.mjs')).href;
+    // These attacks go through the Git host (commits straight into the bare repository), so the
+    // agent runs over Git: over the API, `margo serve` does not even serve a main it cannot verify.
     agent = await cli.start(
       'agent',
-      ['agent', '--server', `http://127.0.0.1:${port}`, '--token-file', tokenFile, '--state', 'agent-state'],
+      [
+        'agent',
+        '--server',
+        `http://127.0.0.1:${port}`,
+        '--token-file',
+        tokenFile,
+        '--state',
+        'agent-state',
+        '--transport',
+        'git',
+      ],
       /agent for device dev1 running/,
       {
         MARGO_TEST_CLOCK_FILE: clockFile,
