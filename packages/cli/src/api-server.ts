@@ -114,6 +114,10 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
   const isRevoked = revocationCheck(o.pki.dir);
   // The certificate cannot change within a TLS connection: check it once per socket.
   const perSocket = new WeakMap<TLSSocket, IdentifiedPeer | RefusedPeer>();
+  // A device reconnecting (its keep-alive timed out) presents the same certificate again: a
+  // successful check, keyed on its exact bytes, stays true (the CA and trust domain do not change
+  // while serving; expiry and revocation are checked per request below). Refusals are not kept.
+  const checked = new Map<string, IdentifiedPeer>();
   const identify = async (req: { socket: unknown }): Promise<IdentifiedPeer | RefusedPeer> => {
     const socket = req.socket as TLSSocket;
     let r = perSocket.get(socket);
@@ -121,10 +125,18 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
       const raw = socket.getPeerCertificate?.()?.raw;
       if (!raw?.length) r = { problem: 'API_CLIENT_CERT_REQUIRED', status: 401 };
       else {
-        try {
-          r = checkLeaf(new X509Certificate(raw), { ca, ...identity });
-        } catch {
-          r = { problem: 'API_CLIENT_CERT_UNTRUSTED', status: 401 };
+        const key = raw.toString('base64');
+        r = checked.get(key);
+        if (!r) {
+          try {
+            r = checkLeaf(new X509Certificate(raw), { ca, ...identity });
+          } catch {
+            r = { problem: 'API_CLIENT_CERT_UNTRUSTED', status: 401 };
+          }
+          if (!('problem' in r)) {
+            if (checked.size >= 50_000) checked.clear(); // bounded: a full map starts over
+            checked.set(key, r);
+          }
         }
       }
       perSocket.set(socket, r);
