@@ -111,9 +111,20 @@ describe('attacker against the real server and agent', { timeout: 900_000 }, () 
       await margo('device', 'add', 'dev1', '--role', 'standalone-device', '-o', 'json'),
     ).enrolmentToken;
     json(await margo('device', 'add', 'dev2', '--role', 'standalone-device', '-o', 'json'));
+    // The attacks are on the Git host, so the agent runs over Git (`auto` would take the API).
     agent = await cli.start(
       'agent',
-      ['agent', '--server', `http://127.0.0.1:${port}`, '--token', enrolmentToken, '--state', 'agent-state'],
+      [
+        'agent',
+        '--server',
+        `http://127.0.0.1:${port}`,
+        '--token',
+        enrolmentToken,
+        '--state',
+        'agent-state',
+        '--transport',
+        'git',
+      ],
       /agent for device dev1 running/,
     );
     json(await margo('app', 'publish', join(repoRoot, 'examples/hello-world'), '-o', 'json'));
@@ -226,7 +237,7 @@ describe('attacker against the real server and agent', { timeout: 900_000 }, () 
     assert.equal((await margo('device', 'revoke', 'dev1')).code, 0);
     agent = await cli.start(
       'agent',
-      ['agent', '--state', 'agent-state'],
+      ['agent', '--state', 'agent-state', '--transport', 'git'],
       /agent for device dev1 running|GIT_AUTH_FAILED/,
     );
     await agentSays('GIT_AUTH_FAILED');

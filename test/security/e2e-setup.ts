@@ -52,7 +52,19 @@ export async function serveEnrolDeployHello(
   await writeFile(tokenFile, token, { mode: 0o600 });
   procs.agent = await cli.start(
     'agent',
-    ['agent', '--server', `http://127.0.0.1:${o.port}`, '--token-file', tokenFile, '--state', 'agent-state'],
+    // The suites on this setup attack the Git host (commits, pushes, leaked keys there), so the
+    // agent runs over Git; test/integration/agent/rest-source.test.ts covers the API side.
+    [
+      'agent',
+      '--server',
+      `http://127.0.0.1:${o.port}`,
+      '--token-file',
+      tokenFile,
+      '--state',
+      'agent-state',
+      '--transport',
+      'git',
+    ],
     /agent for device dev1 running/,
   );
   json(await margo('app', 'publish', join(repoRoot, 'examples/hello-world'), '-o', 'json'));
