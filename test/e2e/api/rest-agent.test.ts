@@ -258,6 +258,21 @@ describe('the agent over REST + mTLS on Docker and Kubernetes', { timeout: 1_200
         ? true
         : undefined;
     });
+    // A new desired version that changes none of its deployments (the signing key rotated: every
+    // device gets a re-signed manifest) is acknowledged over REST too, so rest1 does not stay behind.
+    const before = gitIn('rest1', 'rev-parse', 'main');
+    json(await margo('pki', 'rotate-signing-key', '--data', join(x.dir, 'margo-data'), '-o', 'json'));
+    const after = await x.cli.until(120, 'rest1 gets a re-signed manifest', async () => {
+      const head = gitIn('rest1', 'rev-parse', 'main');
+      return head && head !== before ? head : undefined;
+    });
+    await x.cli.until(120, 'rest1 acknowledges the re-signed manifest', async () => {
+      const r = await rollup('hello-rest', 'rest1');
+      return (r?.device as { observedCommit?: string } | undefined)?.observedCommit === after &&
+        r?.device?.upToDate === true
+        ? true
+        : undefined;
+    });
     for (const r of [restUp, gitUp]) {
       assert.equal(r.device?.statusProblems, undefined, JSON.stringify(r.device?.statusProblems));
       assert.equal(r.device?.repoError, undefined);

@@ -58,6 +58,26 @@ export function statusRequest(
   }
 }
 
+const ADOPTED = /"adoptedManifestVersion":\s*(\d+)/;
+
+/**
+ * The status file to re-post so the server sees manifest version `mv` adopted, or null when a
+ * deployment status already carries it (or a later one) or there is none to carry it: the first
+ * deployment status (by path) with its `adoptedManifestVersion` replaced, digit for digit.
+ */
+export function acknowledgement(
+  view: ReadonlyMap<string, string>,
+  mv: bigint,
+): Record<string, string> | null {
+  const deployments = [...view.keys()].filter((p) => DEPLOYMENT_FILE.test(p)).sort();
+  const versions = deployments.map((p) => ADOPTED.exec(view.get(p)!)?.[1]);
+  if (!deployments.length || versions.some((v) => v !== undefined && BigInt(v) >= mv)) return null;
+  const i = versions.findIndex((v) => v !== undefined);
+  if (i < 0) return null;
+  const path = deployments[i]!;
+  return { [path]: view.get(path)!.replace(ADOPTED, `"adoptedManifestVersion": ${mv}`) };
+}
+
 /**
  * The StatusSink over the Workload Management API, from the same durable outbox as Git
  * (`<stateDir>/outbox`), so the offline journal and crash safety do not depend on the transport:
@@ -102,11 +122,29 @@ export class RestStatusSink implements StatusSink {
     return this.view.get(path);
   }
 
-  /** The API has no observed.json: remembered for the "new version" answer only. */
+  /**
+   * The API has no observed.json: the server learns which desired state a device acted on from
+   * the `adoptedManifestVersion` of its status posts. A new version that changes no deployment
+   * (a re-signed manifest, a change for another device's group) would leave every status as it was,
+   * and the fleet view would show the device behind for ever; so when nothing queued carries the
+   * observed version, the next flush re-posts one deployment's status with it (`acknowledgement`).
+   */
   observe(version: string): boolean {
     if (this.observed === version) return false;
     this.observed = version;
     return true;
+  }
+
+  /** The status to re-post so the observed version is acknowledged, or null (nothing to do). */
+  private pendingAcknowledgement(): Record<string, string> | null {
+    const mv = /^(\d+):/.exec(this.observed ?? '')?.[1];
+    return mv ? acknowledgement(this.view, BigInt(mv)) : null;
+  }
+
+  /** Queues the acknowledgement of the observed version when no deployment status carries it. */
+  private acknowledge(): void {
+    const ack = this.pendingAcknowledgement();
+    if (ack) queueChanges(this.view, this.outbox, ack, 'acknowledge the observed manifest version');
   }
 
   report(files: Record<string, string | null>, message: string): boolean {
@@ -118,7 +156,7 @@ export class RestStatusSink implements StatusSink {
   }
 
   hasUnpushed(): boolean {
-    return this.outbox.size > 0;
+    return this.outbox.size > 0 || this.pendingAcknowledgement() !== null;
   }
 
   /** Delivers the queue; concurrent calls coalesce. */
@@ -133,6 +171,7 @@ export class RestStatusSink implements StatusSink {
   }
 
   private async flushOnce(): Promise<boolean> {
+    this.acknowledge();
     const entries = this.outbox.list();
     if (!entries.length) return true;
     // The latest content of each file: intermediate progress is not worth a request of its own.

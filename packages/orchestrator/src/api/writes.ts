@@ -310,13 +310,22 @@ export function createApiWrites(o: ApiWritesOptions): {
     head: string | null;
     ids: Set<string>;
     commitOf(v: string): Promise<string | undefined>;
+    /** Of two desired commits, the later on main (`b` when `a` is not found in recent history). */
+    newer(a: string | undefined, b: string | undefined): Promise<string | undefined>;
   }> {
     const head = await o.reader.head(deviceId);
-    if (!head) return { head, ids: new Set(), commitOf: async () => undefined };
+    if (!head) return { head, ids: new Set(), commitOf: async () => undefined, newer: async (_a, b) => b };
     const m = await o.cache.manifest(deviceId);
     return {
       head: m.commit,
       ids: new Set(m.docs.map((d) => d.deploymentId)),
+      newer: async (a, b) => {
+        if (!a || !b || a === b) return b ?? a;
+        const history = await o.reader.ancestors(deviceId, m.commit, VERSION_SEARCH_DEPTH);
+        const ia = history.indexOf(a);
+        const ib = history.indexOf(b);
+        return ia >= 0 && (ib < 0 || ia < ib) ? a : b;
+      },
       commitOf: async (v) => {
         if (v === m.version) return m.commit;
         const history = await o.reader.ancestors(deviceId, m.commit, VERSION_SEARCH_DEPTH);
@@ -360,8 +369,11 @@ export function createApiWrites(o: ApiWritesOptions): {
       if (!want.ids.has(deploymentId) && !current.has(path))
         throw problem(404, 'API_NOT_FOUND', 'this device has no such deployment');
       const removedForGood = state === 'removed' && !want.ids.has(deploymentId);
-      // observed.json: the desired commit the device says it adopted, else main's head.
-      const commit = (adopted ? await want.commitOf(adopted) : undefined) ?? want.head ?? undefined;
+      // observed.json: the desired commit the device says it adopted, else main's head; never an
+      // older one than it already names (an unchanged deployment's status keeps the version it was
+      // applied at, and posting it must not make the device look behind again).
+      const adoptedCommit = (adopted ? await want.commitOf(adopted) : undefined) ?? want.head ?? undefined;
+      const commit = await want.newer(observedCommitOf(current), adoptedCommit);
       return {
         changes: new Map([[path, removedForGood ? null : Buffer.from(text, 'utf8')]]),
         subject: `status ${deploymentId}: ${state}`,
