@@ -76,6 +76,8 @@ export interface ApiServerOptions {
 
 export interface RunningApiServer {
   url: string;
+  /** Listening on every address (0.0.0.0 / ::): `url` names loopback, devices dial another host. */
+  wildcard: boolean;
   port: number;
   spiffeId: string;
   /** The node:https server (for measuring: bench/api counts its sockets' bytes). */
@@ -194,9 +196,11 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
     server.listen(port, host, () => resolve());
   });
   const addr = server.address() as AddressInfo;
+  const wildcard = addr.address === '0.0.0.0' || addr.address === '::';
   const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
-    url: `https://${h === '0.0.0.0' || h === '[::]' ? '127.0.0.1' : h}:${addr.port}`,
+    url: `https://${wildcard ? '127.0.0.1' : h}:${addr.port}`,
+    wildcard,
     port: addr.port,
     spiffeId: wfmSpiffeId(identity),
     server,

@@ -219,7 +219,7 @@ export async function startServer(opts: {
     await git.close();
     throw e;
   });
-  apiUrl = api?.url;
+  apiUrl = api ? advertisedApiUrl(api, url) : undefined;
   return {
     url,
     endpoints: {
@@ -230,7 +230,7 @@ export async function startServer(opts: {
       status: `${url}/api/v1/status`,
       'catalog files': `${url}/catalog/`,
       registry: `${url}/v2/`,
-      ...(api ? { 'api (mTLS)': api.url } : {}),
+      ...(apiUrl ? { 'api (mTLS)': apiUrl } : {}),
     },
     close: async () => {
       await api?.close();
@@ -240,4 +240,18 @@ export async function startServer(opts: {
       logger.flush?.();
     },
   };
+}
+
+/**
+ * The API URL an enrolling device is told: the listener's own, except when it listens on every
+ * address, where its loopback URL would send a remote device to itself: then the host devices
+ * already reach (the public URL's) with the API's port.
+ */
+export function advertisedApiUrl(
+  api: { url: string; wildcard: boolean; port: number },
+  publicUrl: string,
+): string {
+  if (!api.wildcard || !publicUrl) return api.url;
+  const host = new URL(publicUrl).hostname;
+  return `https://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${api.port}`;
 }
