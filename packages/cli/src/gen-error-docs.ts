@@ -21,6 +21,9 @@ const AREA_TITLES: Record<string, string> = {
   agent: 'Device agent (`AGENT_`)',
   trust: 'Trust: PKI, enrolment, signatures, secrets (`TRUST_`)',
   cli: 'Command line (`CLI_`)',
+  oci: 'OCI artifacts and the embedded registry (`OCI_`)',
+  api: 'Workload Management API (`API_`)',
+  rollout: 'Rollouts and maintenance windows (`ROLLOUT_`)',
 };
 
 const cell = (s: string | undefined) => (s ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
