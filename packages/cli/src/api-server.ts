@@ -45,6 +45,17 @@ export function apiListenFor(listen: string): string {
   return port === 0 ? `${h}:0` : `${h}:${Math.min(port + 1, 65535)}`;
 }
 
+/**
+ * The API on the host of the Git address `listen`, on the port of `recorded` (an API address
+ * recorded earlier; port 0 stays 0), else the port after the Git one.
+ */
+export function apiBesideListen(listen: string, recorded: string | undefined): string {
+  if (!recorded || recorded === 'off') return recorded ?? apiListenFor(listen);
+  const { host } = parseListen(listen);
+  const h = host.includes(':') ? `[${host}]` : host;
+  return `${h}:${parseListen(recorded).port}`;
+}
+
 /** USAGE_ERROR unless `listen` is host:port or `off`. */
 export function checkApiListen(listen: string): void {
   if (listen === 'off') return;

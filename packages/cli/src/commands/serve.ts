@@ -3,7 +3,7 @@ import { MargoError } from '@margo-gitops/spec';
 import { configPath, loadClientConfig, saveClientConfig } from '../client-config.js';
 import type { CommandDeps } from '../context.js';
 import { readServerSettings } from '../data-dir.js';
-import { checkApiListen, DEFAULT_API_LISTEN } from '../api-server.js';
+import { apiBesideListen, apiListenFor, checkApiListen, DEFAULT_API_LISTEN } from '../api-server.js';
 import { parseListen } from '../paths.js';
 import type { Logger, RunningServer } from '../services.js';
 
@@ -57,7 +57,14 @@ export async function startServe(
       hint: 'Write host:port, e.g. 127.0.0.1:8470.',
     });
   }
-  const apiListen = opts.apiListen ?? settings.api?.listen ?? DEFAULT_API_LISTEN;
+  // An explicit --listen moves the API to its host (0.0.0.0:8470 -> 0.0.0.0:<recorded API port>),
+  // unless init recorded an API address of its own choosing (not the one derived from the Git one).
+  const recordedApi = settings.api?.listen;
+  const apiListen =
+    opts.apiListen ??
+    (opts.listen && (!recordedApi || recordedApi === apiListenFor(settings.listen))
+      ? apiBesideListen(opts.listen, recordedApi)
+      : (recordedApi ?? DEFAULT_API_LISTEN));
   checkApiListen(apiListen);
   const srv = await deps.services.startServer({
     dataDir,
