@@ -4,7 +4,7 @@ import { configPath, loadClientConfig, saveClientConfig } from '../client-config
 import type { CommandDeps } from '../context.js';
 import { readServerSettings } from '../data-dir.js';
 import { apiBesideListen, apiListenFor, checkApiListen, DEFAULT_API_LISTEN } from '../api-server.js';
-import { parseListen } from '../paths.js';
+import { parseListen, urlFor } from '../paths.js';
 import type { Logger, RunningServer } from '../services.js';
 
 export interface ServeOptions {
@@ -74,8 +74,11 @@ export async function startServe(
       ...(opts.apiTls12 ? { tls12: true } : {}),
       required: opts.apiListen !== undefined,
     },
-    // An explicit --listen wins over the public URL recorded by init.
-    ...(opts.listen ? {} : { publicUrl: settings.publicUrl }),
+    // An explicit --listen wins over the public URL init derived from its own address, never over
+    // one chosen with --public-url (the address devices dial is not the one the server binds).
+    ...(opts.listen && settings.publicUrl === urlFor(settings.listen)
+      ? {}
+      : { publicUrl: settings.publicUrl }),
     log: logs?.log ?? stderrLogger(deps, { component: 'server' }),
     ...(logs ? { logTo: logs.logTo } : {}),
   });
