@@ -14,7 +14,10 @@ import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { MargoError } from '@margo-gitops/spec';
 import {
+  ApiRateLimiter,
   ApiStateCache,
+  DEFAULT_API_RATE_LIMITS,
+  type ApiRateLimits,
   createApiWrites,
   createWorkloadApiHandler,
   GitDeviceStateReader,
@@ -70,6 +73,8 @@ export function checkApiListen(listen: string): void {
 
 export interface ApiServerOptions {
   dataDir: string;
+  /** Per-device request budgets (default DEFAULT_API_RATE_LIMITS). */
+  rateLimits?: ApiRateLimits;
   pki: Pki;
   listen: string;
   /** Accept TLS 1.2 as well (rc.2: only as an opt-in fallback). */
@@ -168,6 +173,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
     identify,
     trustDomain: identity.trustDomain,
     trustBundle: () => spiffeBundle(o.pki.ca.certPem),
+    limiter: new ApiRateLimiter(o.rateLimits ?? DEFAULT_API_RATE_LIMITS),
     // Status and capabilities are committed to the caller's status branch, signed as an API
     // witness with the server SVID's key (the device's key never leaves the device).
     writes: createApiWrites({
@@ -191,7 +197,14 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
       minVersion: o.tls12 ? 'TLSv1.2' : 'TLSv1.3',
       keepAliveTimeout: 65_000,
     },
-    (req, res) => void handler(req, res),
+    // Nothing a request does may end the process: an error the handler did not answer is logged
+    // and the connection dropped.
+    (req, res) =>
+      void handler(req, res).catch((e: unknown) => {
+        o.onError?.(e);
+        if (!res.headersSent) res.writeHead(500, { 'content-length': 0 });
+        res.destroy();
+      }),
   );
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>

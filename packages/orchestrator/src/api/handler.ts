@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toMargoError } from '@margo-gitops/spec';
 import type { IdentifiedPeer, RefusedPeer } from '@margo-gitops/trust';
 import { sendProblem, statusOfError } from './problem.js';
+import type { ApiRateLimiter } from './rate-limit.js';
 import { ApiStateCache } from './state-cache.js';
 import {
   BUNDLE_MEDIA_TYPE,
@@ -38,6 +39,8 @@ export interface ApiHandlerOptions {
   trustDomain: string;
   trustBundle(): Record<string, unknown>;
   writes?: { postStatus?: ApiWrite; putCapabilities?: ApiWrite; deleteCapabilities?: ApiWrite };
+  /** Per-device request budgets (429 + Retry-After past them); none: unlimited. */
+  limiter?: ApiRateLimiter;
   onError?(e: unknown, req: IncomingMessage): void;
 }
 
@@ -160,6 +163,9 @@ export function createWorkloadApiHandler(opts: ApiHandlerOptions) {
       const peer = await opts.identify(req);
       if ('problem' in peer) return sendProblem(res, peer.status, peer.problem, { instance: path });
       const deviceId = peer.deviceId;
+      const wait = opts.limiter?.take(deviceId, method === 'GET' ? 'read' : 'write') ?? 0;
+      if (wait > 0)
+        return sendProblem(res, 429, 'API_RATE_LIMITED', { instance: path, retryAfterSeconds: wait });
       switch (route.kind) {
         case 'manifest': {
           if (!accepts(req.headers.accept, MANIFEST_MEDIA_TYPE))
@@ -191,11 +197,13 @@ export function createWorkloadApiHandler(opts: ApiHandlerOptions) {
         }
         case 'status': {
           const w = opts.writes?.postStatus;
-          return w ? w(peer, req, res, { deploymentId: route.deploymentId }) : notYet(res, path);
+          // Awaited here: a rejection returned un-awaited from inside `try` escapes the catch below
+          // (an unhandled rejection ends the process).
+          return w ? await w(peer, req, res, { deploymentId: route.deploymentId }) : notYet(res, path);
         }
         case 'capabilities': {
           const w = method === 'PUT' ? opts.writes?.putCapabilities : opts.writes?.deleteCapabilities;
-          return w ? w(peer, req, res, { deviceId: route.deviceId }) : notYet(res, path);
+          return w ? await w(peer, req, res, { deviceId: route.deviceId }) : notYet(res, path);
         }
       }
     } catch (e) {
