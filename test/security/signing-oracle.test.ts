@@ -116,7 +116,20 @@ describe('the orchestrator signs only what it decided', { timeout: 900_000 }, ()
     await writeFile(tokenFile, token, { mode: 0o600 });
     agent = await cli.start(
       'agent',
-      ['agent', '--server', `http://127.0.0.1:${port}`, '--token-file', tokenFile, '--state', 'agent-state'],
+      // Over Git: these attacks are pushes to the device repository, and the agent must see (and
+      // refuse) what was pushed. Over the API the server withholds a `main` that does not verify
+      // (503; packages/orchestrator/src/api tests), so the agent would never be shown it.
+      [
+        'agent',
+        '--server',
+        `http://127.0.0.1:${port}`,
+        '--token-file',
+        tokenFile,
+        '--state',
+        'agent-state',
+        '--transport',
+        'git',
+      ],
       /agent for device dev1 running/,
     );
     json(await margo('app', 'publish', join(repoRoot, 'examples/hello-world'), '-o', 'json'));
