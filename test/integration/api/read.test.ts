@@ -174,4 +174,27 @@ describe('Workload Management API: the rc.2 read loop over mTLS', { timeout: 420
     assert.equal(sha256(cur.body), m2.deployments[0]!.digest);
     assert.match(cur.body.toString(), /GREETING:[\s\S]*value: two/);
   });
+
+  test('a device past its request budget gets 429 with Retry-After; other devices are not slowed', async (t) => {
+    if (!requireComponent(t, 'docker')) return;
+    const fleet = f as ApiFleet;
+    const keep = new Agent({ keepAlive: true, maxSockets: 4 });
+    t.after(() => keep.destroy());
+    const poll = (id: ApiFleet['dev1']) =>
+      httpsGet(`${fleet.api}/api/v1/deployments`, { ca: fleet.ca, id, agent: keep });
+    // Default budget: 120 reads at once, 20 a second after that. A client stuck in a loop meets it.
+    let limited: Awaited<ReturnType<typeof poll>> | undefined;
+    for (let i = 0; i < 400 && !limited; i++) {
+      const r = await poll(fleet.dev1);
+      if (r.status === 429) limited = r;
+      else assert.ok(r.status === 200 || r.status === 503, `poll ${i}: ${r.status}`);
+    }
+    assert.ok(limited, 'the flood met the budget');
+    assert.match(String(limited.headers['retry-after']), /^[1-9][0-9]*$/);
+    const p = JSON.parse(limited.body.toString()) as Record<string, unknown>;
+    expectOpenApiValid('ProblemDetail', p);
+    assert.equal(p.code, 'API_RATE_LIMITED');
+    assert.equal(p.retryable, true);
+    assert.notEqual((await poll(fleet.dev2)).status, 429, "another device's budget is its own");
+  });
 });

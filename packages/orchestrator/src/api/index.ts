@@ -9,6 +9,12 @@ export {
   type ApiWrite,
 } from './handler.js';
 export { ApiStateCache, type ApiStateCacheOptions } from './state-cache.js';
+export {
+  ApiRateLimiter,
+  DEFAULT_API_RATE_LIMITS,
+  type ApiRateLimits,
+  type RateBudget,
+} from './rate-limit.js';
 export { createApiWrites, MAX_WRITE_BODY_BYTES, type ApiWritesOptions } from './writes.js';
 export { GitDeviceStateReader, type DeviceStateReader } from './reader.js';
 export { problemBody, sendProblem as sendApiProblem, INVALID_REQUEST_TYPE } from './problem.js';

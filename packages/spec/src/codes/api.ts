@@ -65,6 +65,11 @@ export const apiCodes = {
     summary: "A client asked to write another device's resources (its SVID names one device only).",
     hint: "Use the device's own SVID and its own deviceId in the path and body.",
   },
+  API_RATE_LIMITED: {
+    summary: 'A device sent more API requests than its budget (reads and writes counted apart).',
+    hint: 'Wait the Retry-After delay; a device polling every few seconds never meets the limit.',
+    retry: 'later',
+  },
   API_SETTINGS_INVALID: {
     summary: 'The API settings (listen address, trust domain or WFM id) are not valid.',
     hint: 'Listen is host:port; a trust domain is lower-case letters, digits, dots, dashes and underscores; a WFM id is letters, digits, dots, dashes and underscores.',
