@@ -31,7 +31,7 @@ import {
   stop,
   type Run,
 } from '../e2e/cli/harness.js';
-import { e2eRun, helloGreeting } from './helpers.js';
+import { e2eRun, gitAgentArgs, helloGreeting } from './helpers.js';
 
 const FIRST = 'before-the-freeze';
 const SECOND = 'after-the-freeze';
@@ -184,25 +184,10 @@ describe('attacks on the device agent, real server and agent', { timeout: 900_00
     const preload = pathToFileURL(join(repoRoot, 'test/security/clock-shift.mjs')).href;
     // These attacks go through the Git host (commits straight into the bare repository), so the
     // agent runs over Git: over the API, `margo serve` does not even serve a main it cannot verify.
-    agent = await cli.start(
-      'agent',
-      [
-        'agent',
-        '--server',
-        `http://127.0.0.1:${port}`,
-        '--token-file',
-        tokenFile,
-        '--state',
-        'agent-state',
-        '--transport',
-        'git',
-      ],
-      /agent for device dev1 running/,
-      {
-        MARGO_TEST_CLOCK_FILE: clockFile,
-        NODE_OPTIONS: [process.env.NODE_OPTIONS, `--import=${preload}`].filter(Boolean).join(' '),
-      },
-    );
+    agent = await cli.start('agent', gitAgentArgs(port, tokenFile), /agent for device dev1 running/, {
+      MARGO_TEST_CLOCK_FILE: clockFile,
+      NODE_OPTIONS: [process.env.NODE_OPTIONS, `--import=${preload}`].filter(Boolean).join(' '),
+    });
     json(await margo('app', 'publish', join(repoRoot, 'examples/hello-world'), '-o', 'json'));
     json(await margo(...deployHelloArgs({ device: 'dev1', greeting: FIRST, hostPort })));
     await cli.until(180, `GREETING=${FIRST}`, async () => (await greeting()) === FIRST);

@@ -14,7 +14,7 @@ import {
   stop,
   type MargoCli,
 } from '../e2e/cli/harness.js';
-import { helloGreeting } from './helpers.js';
+import { gitAgentArgs, helloGreeting } from './helpers.js';
 
 /** What the run started; filled as it goes, so `after` can stop whatever did start. */
 export interface E2eProcesses {
@@ -54,17 +54,7 @@ export async function serveEnrolDeployHello(
     'agent',
     // The suites on this setup attack the Git host (commits, pushes, leaked keys there), so the
     // agent runs over Git; test/integration/agent/rest-source.test.ts covers the API side.
-    [
-      'agent',
-      '--server',
-      `http://127.0.0.1:${o.port}`,
-      '--token-file',
-      tokenFile,
-      '--state',
-      'agent-state',
-      '--transport',
-      'git',
-    ],
+    gitAgentArgs(o.port, tokenFile),
     /agent for device dev1 running/,
   );
   json(await margo('app', 'publish', join(repoRoot, 'examples/hello-world'), '-o', 'json'));

@@ -177,3 +177,22 @@ export async function e2eRun(
     delete env[k];
   return { dir, port: await freePort(), hostPort: await freePort(), cli: new MargoCli(dir, env) };
 }
+
+/**
+ * `margo agent` arguments for a device enrolled with `tokenFile` that talks to the server over Git:
+ * the security suites attacking the Git host need the agent to see what was pushed (over the API,
+ * `margo serve` withholds a `main` that does not verify, so the agent would never be shown it).
+ */
+export function gitAgentArgs(port: number, tokenFile: string, state = 'agent-state'): string[] {
+  return [
+    'agent',
+    '--server',
+    `http://127.0.0.1:${port}`,
+    '--token-file',
+    tokenFile,
+    '--state',
+    state,
+    '--transport',
+    'git',
+  ];
+}

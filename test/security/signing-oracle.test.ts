@@ -23,7 +23,7 @@ import {
   stop,
   type Run,
 } from '../e2e/cli/harness.js';
-import { e2eRun, helloGreeting } from './helpers.js';
+import { e2eRun, gitAgentArgs, helloGreeting } from './helpers.js';
 
 const GOOD = 'orchestrator-decided';
 const EVIL = 'attacker-decided';
@@ -116,20 +116,8 @@ describe('the orchestrator signs only what it decided', { timeout: 900_000 }, ()
     await writeFile(tokenFile, token, { mode: 0o600 });
     agent = await cli.start(
       'agent',
-      // Over Git: these attacks are pushes to the device repository, and the agent must see (and
-      // refuse) what was pushed. Over the API the server withholds a `main` that does not verify
-      // (503; packages/orchestrator/src/api tests), so the agent would never be shown it.
-      [
-        'agent',
-        '--server',
-        `http://127.0.0.1:${port}`,
-        '--token-file',
-        tokenFile,
-        '--state',
-        'agent-state',
-        '--transport',
-        'git',
-      ],
+      // Over Git: these attacks are pushes to the device repository (see gitAgentArgs).
+      gitAgentArgs(port, tokenFile),
       /agent for device dev1 running/,
     );
     json(await margo('app', 'publish', join(repoRoot, 'examples/hello-world'), '-o', 'json'));
