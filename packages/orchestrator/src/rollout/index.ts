@@ -37,3 +37,12 @@ export {
 } from './step.js';
 export { summariseRollout, type RolloutSummary, type WaveSummary } from './summary.js';
 export { isOpen, nextOpening, nextOpeningOf, windowOpenAt, windowsFor } from './windows.js';
+export {
+  ROLLOUTS_DIR,
+  rolloutStatePath,
+  rolloutNameOf,
+  formatRolloutState,
+  readRolloutState,
+  checkRolloutFile,
+  type RolloutFileFinding,
+} from './state-file.js';
