@@ -24,6 +24,7 @@ import {
   type Pki,
 } from '@margo-gitops/trust';
 import { catalogFilesHandler } from './catalog-files.js';
+import { validateFleetPush } from './fleet-push-validator.js';
 import { catalogRegistryHandler } from './registry-route.js';
 import { readServerSettings } from './data-dir.js';
 import { recordEnrolment } from './record-enrolment.js';
@@ -117,6 +118,7 @@ export async function startServer(opts: {
     reposRoot,
     tokens,
     authFailures: failures,
+    validators: { fleet: validateFleetPush },
     ...(settings.maxLayerBytes ? { maxLayerBytes: settings.maxLayerBytes } : {}),
     onPush: (e) =>
       orchestrator.notifyPush({ repo: e.repo, ref: e.ref, ...(e.deviceId ? { deviceId: e.deviceId } : {}) }),
