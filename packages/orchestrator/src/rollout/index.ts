@@ -46,3 +46,4 @@ export {
   checkRolloutFile,
   type RolloutFileFinding,
 } from './state-file.js';
+export { rolloutOverview, type RolloutOverview } from './overview.js';

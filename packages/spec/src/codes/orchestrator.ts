@@ -120,6 +120,11 @@ export const orchestratorCodes = {
     summary: 'No deployment of that name exists in the fleet repository.',
     hint: 'List deployments with `margo status`.',
   },
+  ORCH_ROLLOUT_NOT_FOUND: {
+    summary:
+      'The status API knows no rollout of that name (no `rollouts/<name>.json` the orchestrator has read).',
+    hint: 'List rollouts with `margo rollout status`; a rollout starts when a deployment with `rollout:` changes.',
+  },
   ORCH_STOPPED: {
     summary: 'The orchestrator was stopped.',
   },
