@@ -1,7 +1,14 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, watch, type FSWatcher } from 'node:fs';
 import type { Logger } from 'pino';
 import { redactUrl, type GitStore } from '@margo-gitops/git';
-import { MargoError, precompileSchema, toMargoError } from '@margo-gitops/spec';
+import {
+  buildDeviceHold,
+  HOLD_FILE,
+  MargoError,
+  precompileSchema,
+  toMargoError,
+  type DeviceHold,
+} from '@margo-gitops/spec';
 import { Applier, type AcceptedDesired } from './apply/applier.js';
 import { DriverSet } from './apply/driver-set.js';
 import { repairDrift } from './apply/drift.js';
@@ -10,7 +17,10 @@ import type { AgentConfig } from './config/agent-config.js';
 import { activityAt, msUntilActive, parseWindow, type Schedule, type TimeWindow } from './config/windows.js';
 import { AdoptedVersions } from './desired/adopted-versions.js';
 import type { Driver } from './drivers/driver.js';
+import { holdError, holdTransition, splitHeld } from './hold/held-plan.js';
+import { HOLD_STATE_FILE, readHold } from './hold/hold-file.js';
 import { createAgentLogger, errInfo } from './logger.js';
+import type { PlannedAction } from './plan/plan-actions.js';
 import { planDesired } from './plan/plan-desired.js';
 import type { DesiredSource, StatusSink, VerifiedDesiredState, Verifier } from './source/desired-source.js';
 import { createGitTransport } from './source/git-transport.js';
@@ -45,8 +55,10 @@ export interface PollResult {
   commit?: string | null;
   /** True when the desired state was (re)applied in this poll. */
   reconciled: boolean;
-  actions: { kind: string; name: string; result: 'ok' | 'failed' | 'waiting' }[];
+  actions: { kind: string; name: string; result: 'ok' | 'failed' | 'waiting' | 'held' }[];
   repairs: number;
+  /** The on-site hold in force during this poll (nothing was changed). */
+  hold?: DeviceHold;
   error?: { code: string; message: string };
 }
 
@@ -93,6 +105,10 @@ export class Agent {
   private expiryReported = false;
   /** Accepted desired commit -> its signed manifest's version (status adoptedManifestVersion). */
   private readonly versions = new AdoptedVersions();
+  /** The on-site hold seen at the last poll (`<state>/hold.json`). */
+  private hold: DeviceHold | undefined;
+  /** Wakes the loop when the hold file changes, so a release applies at once. */
+  private holdWatch: FSWatcher | null = null;
 
   constructor(o: AgentOptions) {
     this.config = o.config;
@@ -165,6 +181,7 @@ export class Agent {
       { repo: redactUrl(this.config.repoUrl), pollIntervalSeconds: this.config.pollIntervalSeconds },
       'agent started',
     );
+    this.watchHold();
     this.loopDone = (async () => {
       while (this.running) {
         const started = performance.now();
@@ -182,6 +199,8 @@ export class Agent {
   /** Stops the loop after the current poll (an action in progress finishes first). */
   async stop(): Promise<void> {
     this.running = false;
+    this.holdWatch?.close();
+    this.holdWatch = null;
     this.wake?.();
     await this.loopDone;
     await this.polling;
@@ -204,6 +223,48 @@ export class Agent {
       return retryDelay(this.fetchFailures, interval, this.config.maxBackoffSeconds * 1000, this.random);
     if (this.retryAt > 0) return Math.max(Math.min(interval, this.retryAt - this.now().getTime()), 50);
     return Math.max(interval - elapsedMs, 0);
+  }
+
+  /**
+   * `margo-agent hold|release` run in another process: a change of the hold file ends the sleep,
+   * so a release is applied at once (the poll also reads the file, so without the watch, where a
+   * file system does not support it, it takes one interval).
+   */
+  private watchHold(): void {
+    try {
+      this.holdWatch = watch(this.config.stateDir, { persistent: false }, (_event, file) => {
+        if (file === HOLD_STATE_FILE) this.wake?.();
+      });
+      this.holdWatch.on('error', () => {
+        this.holdWatch?.close();
+        this.holdWatch = null;
+      });
+    } catch {
+      this.holdWatch = null;
+    }
+  }
+
+  /**
+   * Reads the on-site hold (every poll) and reports it (status `hold.json`, absent when not held).
+   * A release makes this poll apply the desired state again, whatever its version.
+   */
+  private checkHold(): void {
+    const now = readHold(this.config.stateDir);
+    const change = holdTransition(this.hold, now);
+    if (change === 'placed' || change === 'reworded')
+      this.logger.warn(
+        { reason: now!.reason, since: now!.since },
+        'on-site hold: no change is applied until `margo-agent release`; workloads keep running',
+      );
+    else if (change === 'released') {
+      this.logger.info({ reason: this.hold!.reason }, 'on-site hold released; applying the desired state');
+      this.forceReconcile = true;
+    }
+    this.hold = now;
+    this.sink.report(
+      { [HOLD_FILE]: now ? buildDeviceHold(now) : null },
+      now ? `on-site hold: ${now.reason}` : 'on-site hold released',
+    );
   }
 
   private sleep(ms: number): Promise<void> {
@@ -237,6 +298,8 @@ export class Agent {
       this.logger.debug({ reason: activity.reason, window: activity.window }, 'poll skipped');
       return { ...result, ok: false, skipped: activity.reason };
     }
+    this.checkHold();
+    if (this.hold) result.hold = this.hold;
     let commit: string | null;
     const fetchStarted = performance.now();
     try {
@@ -293,7 +356,9 @@ export class Agent {
   /** A poll that verifies no desired commit: freshness every time, drift every `driftCheckEvery` polls. */
   private async betweenChanges(result: PollResult): Promise<void> {
     this.checkFreshness();
+    // A hold stops repairs too: the person at the device may have stopped something on purpose.
     if (
+      !this.hold &&
       this.config.driftCheckEvery > 0 &&
       this.pollCount % this.config.driftCheckEvery === 0 &&
       this.desired.deployments.size
@@ -384,7 +449,9 @@ export class Agent {
       'plan',
     );
 
-    const retryable = await this.applier.run(plan, this.desired, commit, log, {
+    const { run, held } = splitHeld(plan, this.hold);
+    if (held.length) this.reportHeld(held, commit, log, result);
+    const retryable = await this.applier.run(run, this.desired, commit, log, {
       stopping: () => !this.running && this.loopDone !== null,
       outcomes: result.actions,
     });
@@ -404,5 +471,22 @@ export class Agent {
     }
     this.state.putMarker({ lastReconciledCommit: commit });
     await this.source.settled?.(commit);
+  }
+
+  /** Changes held on site: reported `pending` with AGENT_ON_SITE_HOLD; applied after the release. */
+  private reportHeld(held: PlannedAction[], commit: string, log: Logger, result: PollResult): void {
+    const hold = this.hold!;
+    for (const a of held) {
+      const d = this.desired.deployments.get(a.deploymentId);
+      const comps = d
+        ? d.model.profile.components.map((c) => c.name)
+        : (this.state.getApplied(a.deploymentId)?.components.map((c) => c.fingerprint.name) ?? []);
+      this.reports.held(a.deploymentId, a.name, comps, commit, holdError(hold, a.kind));
+      result.actions.push({ kind: a.kind, name: a.name, result: 'held' });
+    }
+    log.warn(
+      { held: held.map((a) => `${a.kind}:${a.name}`), reason: hold.reason },
+      'changes held on site; workloads keep running as they are',
+    );
   }
 }

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { codeInfo, isMargoError, toMargoError } from '@margo-gitops/spec';
 import { startDeviceAgent, type EnrolApi, type StartLogger } from './device-agent.js';
+import { HOLD_USAGE, parseHoldArgs, runHold } from './hold/hold-command.js';
 
 /**
  * `margo-agent`: the device agent on its own, for devices. Same flags and behaviour as
@@ -28,11 +29,16 @@ export const USAGE = `usage: margo-agent --state <dir> [--server <url> --token-f
   --log-to <file>          append the JSON log lines to this file instead of stderr
   --help                   this text
 
+On-site hold: margo-agent hold --state <dir> --reason <text> | --status,
+              margo-agent release --state <dir>   (margo-agent hold --help)
+
 Other settings: MARGO_AGENT_* environment variables (see the agent's README).
 `;
 
 export interface DeviceMainIo {
   err(text: string): void;
+  /** Standard output (hold/release answers); default: standard error. */
+  out?(text: string): void;
   env: NodeJS.ProcessEnv;
   cwd: string;
   /** Resolves with the signal name when the process is asked to stop. */
@@ -74,6 +80,7 @@ export function parseDeviceArgs(
 
 /** Runs the device agent until stopped; returns the process exit code (2 usage, 1 failure). */
 export async function runDeviceMain(argv: string[], io: DeviceMainIo): Promise<number> {
+  if (argv[0] === 'hold' || argv[0] === 'release') return holdMain(argv[0], argv.slice(1), io);
   const parsed = parseDeviceArgs(argv);
   if ('error' in parsed) {
     io.err(`error USAGE_ERROR: ${parsed.error}\n${USAGE}`);
@@ -123,10 +130,32 @@ export async function runDeviceMain(argv: string[], io: DeviceMainIo): Promise<n
   }
 }
 
+/** `margo-agent hold|release ...`: writes or removes the hold file; the running agent follows. */
+function holdMain(verb: 'hold' | 'release', argv: string[], io: DeviceMainIo): number {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    (io.out ?? io.err)(HOLD_USAGE);
+    return 0;
+  }
+  const req = parseHoldArgs(verb, argv);
+  if ('error' in req) {
+    io.err(`error USAGE_ERROR: ${req.error}\n${HOLD_USAGE}`);
+    return 2;
+  }
+  try {
+    return runHold(req, { out: io.out ?? io.err, cwd: io.cwd });
+  } catch (e) {
+    const err = toMargoError(e);
+    io.err(`error ${err.code}: ${err.message}\n`);
+    if (err.hint) io.err(`hint: ${err.hint}\n`);
+    return err.code === 'USAGE_ERROR' || err.code === 'CLI_AGENT_STATE_INVALID' ? 2 : 1;
+  }
+}
+
 const self = fileURLToPath(import.meta.url);
 if (process.argv[1] && realpathSync(process.argv[1]) === realpathSync(self)) {
   runDeviceMain(process.argv.slice(2), {
     err: (t) => process.stderr.write(t),
+    out: (t) => process.stdout.write(t),
     env: process.env,
     cwd: process.cwd(),
     untilStopped: () =>

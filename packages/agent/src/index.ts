@@ -6,6 +6,8 @@ export {
   type VerifiedDesiredState,
 } from './agent.js';
 export { runAgentMain } from './main.js';
+export { runHold, parseHoldArgs, HOLD_USAGE, type HoldRequest, type HoldIo } from './hold/hold-command.js';
+export { readHold, placeHold, releaseHold, HOLD_STATE_FILE } from './hold/hold-file.js';
 export {
   startDeviceAgent,
   manifestVerifier,

@@ -14,6 +14,7 @@ export const defaultRunners: Runners = {
   init: async (o, d) => (await import('./commands/init.js')).run(o, d),
   serve: async (o, d) => (await import('./commands/serve.js')).run(o, d),
   agent: async (o, d) => (await import('./commands/agent.js')).run(o, d),
+  agentHold: async (o, d) => (await import('./commands/agent.js')).runHold(o, d),
   appPublish: async (o, d) => (await import('./commands/app/publish.js')).run(o, d),
   appList: async (o, d) => (await import('./commands/app/list.js')).run(o, d),
   appShow: async (o, d) => (await import('./commands/app/show.js')).run(o, d),

@@ -15,6 +15,7 @@ export interface Runners {
   init: Runner<import('./commands/init.js').InitOptions>;
   serve: Runner<import('./commands/serve.js').ServeOptions>;
   agent: Runner<import('./commands/agent.js').AgentOptions>;
+  agentHold: Runner<import('./commands/agent.js').AgentHoldOptions>;
   appPublish: Runner<import('./commands/app/publish.js').PublishOptions>;
   appList: Runner<import('./commands/app/list.js').ListOptions>;
   appShow: Runner<import('./commands/app/show.js').ShowOptions>;
@@ -169,7 +170,7 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
       ),
     );
 
-  program
+  const agentCmd = program
     .command('agent')
     .description('run the device agent (first start enrols with the token; later starts resume from --state)')
     .option('--server <url>', 'margo server URL (needed for the first start)')
@@ -203,6 +204,30 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
           deps({}),
         ),
       ),
+    );
+  // `--state` is the agent command's own option (given before or after the verb).
+  agentCmd
+    .command('hold')
+    .description(
+      'on-site hold: the agent in --state applies no change until released (what runs keeps running; fleet status shows the reason)',
+    )
+    .option('--reason <text>', 'why (shown in fleet status; at most 200 characters)')
+    .option('--status', 'show whether the device is held')
+    .option('--json', 'with --status: JSON output')
+    .action(async (_o, cmd: Command) => {
+      const o = cmd.optsWithGlobals();
+      done(
+        await pe.runners.agentHold(
+          { verb: 'hold', state: o.state, reason: o.reason, status: o.status, json: o.json },
+          deps({}),
+        ),
+      );
+    });
+  agentCmd
+    .command('release')
+    .description('lift the on-site hold: the agent in --state applies what is pending at once')
+    .action(async (_o, cmd: Command) =>
+      done(await pe.runners.agentHold({ verb: 'release', state: cmd.optsWithGlobals().state }, deps({}))),
     );
 
   const app = program.command('app').description('publish and inspect applications in the catalog');

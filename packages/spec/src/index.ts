@@ -95,6 +95,17 @@ export {
 } from './validate-files.js';
 export { CAPABILITIES_FILE, DEPLOYMENT_STATUS_DIR, OBSERVED_FILE } from './status-branch.js';
 export {
+  buildDeviceHold,
+  holdFromValue,
+  parseDeviceHold,
+  sanitiseHoldReason,
+  HOLD_FILE,
+  HOLD_KIND,
+  HOLD_NO_REASON,
+  HOLD_REASON_MAX,
+  type DeviceHold,
+} from './device-hold.js';
+export {
   buildObserved,
   parseObserved,
   statusFileDigest,

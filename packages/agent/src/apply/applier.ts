@@ -51,7 +51,7 @@ export class Applier {
     desired: AcceptedDesired,
     commit: string,
     log: Logger,
-    o: { stopping: () => boolean; outcomes: { kind: string; name: string; result: Outcome }[] },
+    o: { stopping: () => boolean; outcomes: { kind: string; name: string; result: Outcome | 'held' }[] },
   ): Promise<boolean> {
     // Unchanged deployments only confirm their status (installed, at the commit they were applied
     // at): do that after the real work, so that a change waits behind no other deployment. They

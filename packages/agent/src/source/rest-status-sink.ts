@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { CAPABILITIES_FILE, stringifyJsonExact } from '@margo-gitops/spec';
+import { CAPABILITIES_FILE, HOLD_FILE, parseDeviceHold, stringifyJsonExact } from '@margo-gitops/spec';
 import { errInfo } from '../logger.js';
 import { writeFileAtomic } from '../state/atomic-write.js';
 import { applyToView, coalesced, queueChanges } from '../status/queued-view.js';
@@ -59,6 +59,34 @@ export function statusRequest(
 }
 
 const ADOPTED = /"adoptedManifestVersion":\s*(\d+)/;
+
+/**
+ * The capabilities document as sent over the API: with the on-site hold (the `hold.json` a Git
+ * device pushes) as member `hold` of its `x-margo-gitops-extensions` object, which rc.2's
+ * DeviceCapabilitiesManifest allows; without `hold` when the device is not held.
+ */
+export function capabilitiesWithHold(capabilities: string, hold: string | undefined): string {
+  let doc: Record<string, unknown>;
+  try {
+    doc = JSON.parse(capabilities) as Record<string, unknown>;
+  } catch {
+    return capabilities;
+  }
+  const key = 'x-margo-gitops-extensions';
+  const ext = { ...((doc[key] as Record<string, unknown> | undefined) ?? {}) };
+  if (hold === undefined && !('hold' in ext)) return capabilities; // the bytes as the agent made them
+  delete ext.hold;
+  if (hold !== undefined) {
+    try {
+      ext.hold = parseDeviceHold(hold);
+    } catch {
+      // not a hold document: not sent
+    }
+  }
+  if (Object.keys(ext).length) doc[key] = ext;
+  else delete doc[key];
+  return JSON.stringify(doc, null, 2) + '\n';
+}
 
 /**
  * The status file to re-post so the server sees manifest version `mv` adopted, or null when a
@@ -177,11 +205,28 @@ export class RestStatusSink implements StatusSink {
     // The latest content of each file: intermediate progress is not worth a request of its own.
     const latest = new Map<string, string | null>();
     for (const e of entries) for (const [p, c] of Object.entries(e.files)) latest.set(p, c);
+    // The hold travels in the capabilities document: a changed hold re-sends it. hold.json itself
+    // goes last, so it counts as delivered only after the capabilities that carry it.
+    const holdChanged =
+      latest.has(HOLD_FILE) && (latest.get(HOLD_FILE) ?? undefined) !== this.delivered.get(HOLD_FILE);
+    if (latest.has(HOLD_FILE)) {
+      const hold = latest.get(HOLD_FILE)!;
+      latest.delete(HOLD_FILE);
+      const caps = this.view.get(CAPABILITIES_FILE);
+      if (holdChanged && caps !== undefined && !latest.has(CAPABILITIES_FILE))
+        latest.set(CAPABILITIES_FILE, caps);
+      latest.set(HOLD_FILE, hold);
+    }
     let sent = 0;
     for (const [path, content] of latest) {
       const previous = this.delivered.get(path);
-      if (content === null ? previous === undefined : previous === content) continue;
-      const req = statusRequest(this.o.deviceId, path, content, previous);
+      const resend = path === CAPABILITIES_FILE && holdChanged;
+      if (!resend && (content === null ? previous === undefined : previous === content)) continue;
+      const body =
+        path === CAPABILITIES_FILE && content !== null
+          ? capabilitiesWithHold(content, this.view.get(HOLD_FILE))
+          : content;
+      const req = statusRequest(this.o.deviceId, path, body, previous);
       if (req) {
         const r = await this.o.client.send(req.method, req.path, {
           headers: {

@@ -150,17 +150,34 @@ export class DeploymentReports {
 
   /** A deployment waiting for others: its components not yet installed are `pending`. */
   waiting(id: string, waitingFor: string[]): void {
+    this.pendingWith(
+      id,
+      {
+        code: 'AGENT_DEPENDENCY_NOT_READY',
+        message: `waiting for ${waitingFor.join(', ')} to be installed`,
+      },
+      `waiting for ${waitingFor.join(', ')}`,
+    );
+  }
+
+  /**
+   * A change held on site (AGENT_ON_SITE_HOLD): the deployment is `pending` with the hold's reason;
+   * what runs keeps its `installed`, the rest is `pending`.
+   */
+  held(id: string, name: string, components: string[], commit: string, error: StatusError): void {
+    this.track(id, name, components, commit);
+    this.pendingWith(id, error, 'held on site');
+  }
+
+  private pendingWith(id: string, error: StatusError, what: string): void {
     const t = this.tracked.get(id)!;
     t.report.components = t.report.components.map((c) => ({
       name: c.name,
       state: c.state === 'installed' ? 'installed' : 'pending',
     }));
-    t.report.error = {
-      code: 'AGENT_DEPENDENCY_NOT_READY',
-      message: `waiting for ${waitingFor.join(', ')} to be installed`,
-    };
+    t.report.error = error;
     t.report.state = 'pending';
-    this.publish(id, `${t.report.name}: waiting for ${waitingFor.join(', ')}`);
+    this.publish(id, `${t.report.name}: ${what}`);
   }
 
   failDeployment(

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { MargoError } from '@margo-gitops/spec';
 import type { CommandDeps } from '../context.js';
 import { stderrLogger } from './serve.js';
 
@@ -34,4 +35,32 @@ export async function run(opts: AgentOptions, deps: CommandDeps): Promise<number
   deps.io.err(`${sig}: stopping the agent\n`);
   await agent.stop();
   return 0;
+}
+
+export interface AgentHoldOptions {
+  verb: 'hold' | 'release';
+  state: string;
+  reason?: string;
+  status?: boolean;
+  json?: boolean;
+}
+
+/**
+ * `margo agent hold --state DIR --reason TEXT | --status [--json]` and `margo agent release
+ * --state DIR`: the on-site hold, as `margo-agent hold|release` does it (the running agent follows).
+ */
+export async function runHold(opts: AgentHoldOptions, deps: CommandDeps): Promise<number> {
+  const { runHold: hold } = await import('@margo-gitops/agent');
+  if (opts.verb === 'hold' && !opts.status && opts.reason === undefined)
+    throw new MargoError('USAGE_ERROR', 'margo agent hold needs --reason <text> (or --status)');
+  return hold(
+    {
+      verb: opts.verb,
+      state: opts.state,
+      ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
+      ...(opts.status ? { status: true } : {}),
+      ...(opts.json ? { json: true } : {}),
+    },
+    { out: (t) => deps.io.out(t), cwd: deps.cwd },
+  );
 }

@@ -13,6 +13,9 @@ import { join } from 'node:path';
 import {
   CAPABILITIES_FILE,
   DEPLOYMENT_STATUS_DIR,
+  buildDeviceHold,
+  holdFromValue,
+  HOLD_FILE,
   isMargoError,
   MargoError,
   OBSERVED_FILE,
@@ -399,9 +402,18 @@ export function createApiWrites(o: ApiWritesOptions): {
         ? [mismatch('/properties/id', 'differs from the deviceId in the path')]
         : [],
     );
+    // The on-site hold travels in the capabilities extension (rc.2 has no resource for it); it is
+    // kept as hold.json, where a Git device pushes it, so the orchestrator reads both alike.
+    const hold = holdFromValue(
+      ((value as Record<string, unknown>)['x-margo-gitops-extensions'] as { hold?: unknown } | undefined)
+        ?.hold,
+    );
     const r = await commitChange(peer, async () => ({
-      changes: new Map([[CAPABILITIES_FILE, Buffer.from(text, 'utf8')]]),
-      subject: 'capabilities',
+      changes: new Map<string, Buffer | null>([
+        [CAPABILITIES_FILE, Buffer.from(text, 'utf8')],
+        [HOLD_FILE, hold ? Buffer.from(buildDeviceHold(hold), 'utf8') : null],
+      ]),
+      subject: hold ? `capabilities (on-site hold: ${hold.reason})` : 'capabilities',
     }));
     answer(res, r.existed.get(CAPABILITIES_FILE) === false && r.wrote ? 201 : 200);
   };

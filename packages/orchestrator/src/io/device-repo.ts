@@ -1,7 +1,9 @@
-import type { DeploymentStatus, DeviceCapabilities, ParamValue } from '@margo-gitops/spec';
+import type { DeploymentStatus, DeviceCapabilities, DeviceHold, ParamValue } from '@margo-gitops/spec';
 import {
   CAPABILITIES_FILE,
   DEPLOYMENT_STATUS_DIR,
+  HOLD_FILE,
+  parseDeviceHold,
   MargoError,
   OBSERVED_FILE,
   parseObserved,
@@ -135,6 +137,12 @@ export interface DeviceReport {
   seq?: bigint;
   /** The head is older than a report already accepted from the device (TRUST_STATUS_REPLAYED). */
   replayed?: boolean;
+  /**
+   * The on-site hold (`margo-agent hold`): the device applies no change until released. From the
+   * status file `hold.json` (Git: signed by the device; REST: written by the server from the
+   * capabilities extension). Absent when not held.
+   */
+  hold?: DeviceHold;
 }
 
 export interface StatusProblem {
@@ -288,6 +296,7 @@ export async function readDeviceStatus(
     try {
       if (path === CAPABILITIES_FILE)
         out.capabilities = normaliseCapabilities(JSON.parse(bytes.toString('utf8')));
+      else if (path === HOLD_FILE) out.hold = parseDeviceHold(bytes);
       else if (path === OBSERVED_FILE) {
         if (verify) continue; // checked above
         const commit = (JSON.parse(bytes.toString('utf8')) as { commit?: unknown } | null)?.commit;

@@ -42,6 +42,11 @@ export const agentCodes = {
     hint: 'Fix the deployment named in the message; this one is applied once it is installed.',
     retry: 'later',
   },
+  AGENT_ON_SITE_HOLD: {
+    summary: 'The device is on hold on site (`margo-agent hold`): the change waits; what runs keeps running.',
+    hint: 'Someone at the device holds it (the reason says why). It applies the change as soon as they run `margo-agent release` on the device.',
+    retry: 'later',
+  },
   AGENT_PACKAGE_UNREACHABLE: {
     summary: 'The application package or chart could not be downloaded.',
     hint: 'Check packageLocation / repository and revision, and that the device can reach it.',
