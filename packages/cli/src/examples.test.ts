@@ -3,7 +3,7 @@
 // test/e2e/cli.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -106,6 +106,16 @@ describe('examples/', () => {
       .filter((d) => d.isDirectory() && d.name !== 'devices')
       .map((d) => d.name);
     assert.deepEqual(apps.sort(), ['hello-world', 'helm-app', 'multi-component']);
+    // A device the selector matches (deploy refuses a selector matching none).
+    const fleet = join(root, 'fleet-work');
+    const git = (...a: string[]) =>
+      execFileSync('git', ['-C', fleet, '-c', 'user.name=t', '-c', 'user.email=t@t', ...a]);
+    execFileSync('git', ['clone', '-q', join(root, 'repos/fleet.git'), fleet]);
+    await mkdir(join(fleet, 'devices'), { recursive: true });
+    await writeFile(join(fleet, 'devices/ex1.yaml'), 'kind: Device\nid: ex1\nlabels: {site: test}\n');
+    git('add', '-A');
+    git('commit', '-qm', 'add ex1');
+    git('push', '-q', 'origin', 'HEAD:main');
     for (const app of apps) {
       const p = await margo('app', 'publish', join(examplesDir, app), '-o', 'json');
       assert.equal(p.code, 0, `${app}: ${p.err}`);

@@ -31,6 +31,11 @@ const explicit: Record<string, ExitCode> = {
   CLI_DATA_DIR_EXISTS: ExitCode.Conflict,
   CLI_PUSH_CONFLICT: ExitCode.Conflict,
   CLI_NOTHING_TO_ROLLBACK: ExitCode.Failure,
+  // What the orchestrator would refuse, checked by the CLI before it writes the fleet repository
+  // (fleet-checks.ts): "what it checked is invalid", like every other refused change.
+  ORCH_APP_NOT_FOUND: ExitCode.Failure,
+  ORCH_VERSION_NOT_FOUND: ExitCode.Failure,
+  ORCH_PARAMETER_UNKNOWN: ExitCode.Failure,
 };
 
 /**

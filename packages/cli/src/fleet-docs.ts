@@ -1,5 +1,6 @@
 import YAML from 'yaml';
 import { DEVICE_ID_RULE, isValidDeviceId, MargoError } from '@margo-gitops/spec';
+import type { RolloutDoc } from './rollout-flags.js';
 
 /** apiVersion of fleet documents (packages/spec/src/fleet). */
 export const FLEET_API_VERSION = 'fleet.margo-gitops.io/v1alpha1';
@@ -29,6 +30,8 @@ export interface DeploymentDoc {
   parameters: Record<string, ParamValue>;
   secrets: Record<string, { sealed: Record<string, string> }>;
   dependsOn: string[];
+  /** Progressive rollout (docs/rollout.md). */
+  rollout?: RolloutDoc;
 }
 
 export const DEVICE_ROLES = ['standalone-device', 'standalone-cluster', 'cluster-leader'] as const;

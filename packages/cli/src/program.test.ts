@@ -88,6 +88,16 @@ describe('argument parsing', () => {
       namespace: undefined,
       dependsOn: [],
       reuseValues: false,
+      rollout: {
+        canary: [],
+        waves: undefined,
+        maxConcurrent: undefined,
+        healthSeconds: undefined,
+        manualGate: false,
+        failureThreshold: undefined,
+        onFailure: undefined,
+      },
+      force: false,
       output: 'json',
     });
   });

@@ -383,7 +383,23 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
     .addOption(new Option('--profile <type>', 'preferred profile').choices(['helm.v3', 'compose']))
     .option('--namespace <ns>', 'Kubernetes namespace / Compose project (default: the name)')
     .option('--depends-on <name>', 'deployment to install first (repeatable)', collect)
-    .option('--reuse-values', "keep the existing deployment's values that --set does not override")
+    .option(
+      '--reuse-values',
+      "keep the existing deployment's values that --set does not override (and its rollout, unless rollout flags are given)",
+    )
+    .option('--canary <id>', 'rollout: first wave `canary` of these devices (repeatable)', collect)
+    .option('--waves <p1,p2,...>', 'rollout: waves of these percentages of the targets left')
+    .option('--max-concurrent <n>', 'rollout: devices of this deployment changing at once')
+    .option('--health-seconds <s>', "rollout: every wave's gate: installed and healthy this long")
+    .option('--manual-gate', 'rollout: the canary (or first) wave also needs `margo rollout promote`')
+    .option('--failure-threshold <n|p%>', 'rollout: failed devices (or percent of targets) that stop it')
+    .addOption(
+      new Option('--on-failure <what>', 'rollout: when the threshold trips').choices(['pause', 'rollback']),
+    )
+    .option(
+      '--force',
+      'write it even when the orchestrator will refuse it (unknown app or device, bad values)',
+    )
     .addOption(outputOption())
     .action(async (appRef: string, o) =>
       done(
@@ -402,6 +418,16 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
             dependsOn: o.dependsOn ?? [],
             reuseValues: Boolean(o.reuseValues),
             output: o.output,
+            rollout: {
+              canary: o.canary ?? [],
+              waves: o.waves,
+              maxConcurrent: o.maxConcurrent,
+              healthSeconds: o.healthSeconds,
+              manualGate: Boolean(o.manualGate),
+              failureThreshold: o.failureThreshold,
+              onFailure: o.onFailure,
+            },
+            force: Boolean(o.force),
           },
           deps(conn(o)),
         ),

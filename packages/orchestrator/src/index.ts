@@ -10,6 +10,8 @@ export { type StatusVerifier, type StatusProblem } from './io/device-repo.js';
 export { type SignedStateAuditor } from './io/trusted-main.js';
 export { createStatusHttpHandler, type StatusHttpOptions } from './status-http.js';
 
+/** Reads a catalog repository as the orchestrator does (the CLI checks a deployment against it). */
+export { CatalogReader } from './io/read-sources.js';
 // Pure core (no I/O).
 export {
   reconcile,

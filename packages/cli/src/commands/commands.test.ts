@@ -225,7 +225,7 @@ describe('margo commands on real git repositories', () => {
     assert.match(r.err, /ORCH_PARAMETER_INVALID.*PASSWORD.*minLength 6/);
     assert.doesNotMatch(r.err, /tiny/);
     r = await margo(...base, '--secret', 'NOPE=whatever-long');
-    assert.equal(r.code, 3);
+    assert.equal(r.code, 1);
     assert.match(r.err, /ORCH_PARAMETER_UNKNOWN.*"NOPE"/);
     assert.equal(fleetLog().length, commits);
     // A forgotten `=` is a usage error that does not echo the argument (it may be the secret).

@@ -99,4 +99,8 @@ export const cliCodes = {
     summary: 'The agent state folder holds no enrolment and no token was given.',
     hint: 'Start the agent once with --server URL --token-file FILE (or - for standard input) holding the enrolment string from `margo device add`.',
   },
+  CLI_SELECTOR_MATCHES_NONE: {
+    summary: "A deployment's label selector matches no device in the fleet repository.",
+    hint: 'Check the labels with `margo device list`; `margo deploy --force` writes it anyway (devices labelled later join).',
+  },
 } as const satisfies CodeTable;

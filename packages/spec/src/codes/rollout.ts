@@ -18,6 +18,11 @@ export const rolloutCodes = {
     summary: 'A device is listed in the `devices` of two waves of a rollout.',
     hint: 'A device changes in one wave only; remove it from one of the lists.',
   },
+  ROLLOUT_WAVE_DEVICE_NOT_TARGET: {
+    summary:
+      'A rollout wave lists a device that is not a target of the deployment; the orchestrator leaves it out of the rollout.',
+    hint: 'Target the device too (`--device` or a matching `--selector`), or remove it from the wave (`--canary`).',
+  },
   ROLLOUT_THRESHOLD_INVALID: {
     summary: 'A rollout `failureThreshold` does not give exactly one of `count` or `percent`.',
     hint: 'Write `failureThreshold: {count: 1}` or `failureThreshold: {percent: 10}`.',
