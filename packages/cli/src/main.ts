@@ -29,6 +29,7 @@ export const defaultRunners: Runners = {
   undeploy: async (o, d) => (await import('./commands/undeploy.js')).run(o, d),
   rollback: async (o, d) => (await import('./commands/rollback.js')).run(o, d),
   status: async (o, d) => (await import('./commands/status.js')).run(o, d),
+  rollout: async (o, d) => (await import('./commands/rollout.js')).run(o, d),
   quickstart: async (o, d) => (await import('./commands/quickstart.js')).run(o, d),
   completion: async (o, d) => (await import('./commands/completion.js')).run(o, d),
 };

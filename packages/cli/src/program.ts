@@ -30,6 +30,7 @@ export interface Runners {
   undeploy: Runner<import('./commands/undeploy.js').UndeployOptions>;
   rollback: Runner<import('./commands/rollback.js').RollbackOptions>;
   status: Runner<import('./commands/status.js').StatusOptions>;
+  rollout: Runner<import('./commands/rollout.js').RolloutOptions>;
   quickstart: Runner<import('./commands/quickstart.js').QuickstartOptions>;
   completion: Runner<{ shell: string; program: Command }>;
 }
@@ -471,6 +472,53 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
         ),
       ),
     );
+
+  const rollout = program
+    .command('rollout')
+    .description('follow and steer progressive rollouts (pause, resume, promote, abort: one commit each)');
+  withConnection(
+    rollout
+      .command('status')
+      .description('a rollout wave by wave (waiting and failed devices), or every rollout')
+      .argument('[name]', 'rollout (= deployment) name'),
+  )
+    .addOption(outputOption())
+    .option('-w, --watch', 'redraw until Ctrl-C')
+    .option('--interval <seconds>', 'seconds between refreshes with --watch', (v) => Number(v), 2)
+    .action(async (name: string | undefined, o) =>
+      done(
+        await pe.runners.rollout(
+          { action: 'status', name, output: o.output, watch: Boolean(o.watch), interval: o.interval },
+          deps(conn(o)),
+        ),
+      ),
+    );
+  const steps = [
+    ['pause', 'tell no new device until resume (devices already told finish)'],
+    ['resume', 'carry on after a pause (failures so far are accepted)'],
+    ['promote', 'approve the manual gate of the wave in progress, or of --wave ahead'],
+    ['abort', 'stop and send every device already told back to the previous revision'],
+  ] as const;
+  for (const [action, what] of steps) {
+    const cmd = withConnection(
+      rollout
+        .command(action)
+        .description(`${what} (one commit)`)
+        .argument('<name>', 'rollout (= deployment) name'),
+    );
+    if (action === 'promote')
+      cmd.option('--wave <wave>', 'the wave to approve (default: the wave in progress)');
+    cmd
+      .addOption(outputOption())
+      .action(async (name: string, o) =>
+        done(
+          await pe.runners.rollout(
+            { action, name, output: o.output, ...(o.wave ? { wave: o.wave } : {}) },
+            deps(conn(o)),
+          ),
+        ),
+      );
+  }
 
   program
     .command('quickstart')

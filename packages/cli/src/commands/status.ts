@@ -2,6 +2,7 @@ import { MargoError } from '@margo-gitops/spec';
 import { paint, stateColour } from '../colour.js';
 import type { CommandDeps } from '../context.js';
 import { formatOutput, renderTable, type OutputFormat } from '../output.js';
+import { redrawUntilStopped } from '../watch.js';
 
 export interface StatusOptions {
   name?: string;
@@ -174,24 +175,8 @@ export async function run(opts: StatusOptions, deps: CommandDeps): Promise<numbe
     deps.io.out(draw(await fetchOnce()));
     return 0;
   }
-  let stop = false;
-  void deps.untilStopped().then(() => (stop = true));
-  let last = '';
-  while (!stop) {
-    let text: string;
-    try {
-      text = draw(await fetchOnce());
-    } catch (e) {
-      text = `status unavailable: ${(e as Error).message}\n`;
-    }
-    if (text !== last) {
-      if (deps.io.outIsTTY && opts.output === 'table')
-        deps.io.out('\u001b[H\u001b[2J' + `${new Date().toISOString()}  (Ctrl-C to stop)\n` + text);
-      else deps.io.out(text);
-      last = text;
-    }
-    const until = Date.now() + (opts.interval ?? 2) * 1000;
-    while (!stop && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
-  }
+  await redrawUntilStopped(deps, { output: opts.output, interval: opts.interval, what: 'status' }, async () =>
+    draw(await fetchOnce()),
+  );
   return 0;
 }

@@ -79,6 +79,10 @@ export const cliCodes = {
     summary: 'No such deployment in the fleet repository.',
     hint: 'List deployments with `margo status`.',
   },
+  CLI_ROLLOUT_NOT_FOUND: {
+    summary: 'No rollout of that name: the fleet repository has no `rollouts/<name>.json`.',
+    hint: 'List rollouts with `margo rollout status`; a rollout starts when a deployment with `rollout:` changes.',
+  },
   CLI_REVISION_NOT_FOUND: {
     summary: 'The revision to roll back to does not exist or does not hold this deployment.',
     hint: 'List the history with `git log -- deployments/NAME.yaml` in a clone of the fleet repository.',
