@@ -109,6 +109,8 @@ export class Agent {
   private hold: DeviceHold | undefined;
   /** Wakes the loop when the hold file changes, so a release applies at once. */
   private holdWatch: FSWatcher | null = null;
+  /** The hold file changed during a poll: the next sleep is skipped. */
+  private holdChanged = false;
 
   constructor(o: AgentOptions) {
     this.config = o.config;
@@ -233,7 +235,9 @@ export class Agent {
   private watchHold(): void {
     try {
       this.holdWatch = watch(this.config.stateDir, { persistent: false }, (_event, file) => {
-        if (file === HOLD_STATE_FILE) this.wake?.();
+        if (file !== HOLD_STATE_FILE) return;
+        if (this.wake) this.wake();
+        else this.holdChanged = true;
       });
       this.holdWatch.on('error', () => {
         this.holdWatch?.close();
@@ -268,6 +272,10 @@ export class Agent {
   }
 
   private sleep(ms: number): Promise<void> {
+    if (this.holdChanged) {
+      this.holdChanged = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const t = setTimeout(() => {
         this.wake = null;

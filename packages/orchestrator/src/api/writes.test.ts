@@ -198,3 +198,39 @@ test('status tree: seq, unchanged, and files the head did not vouch for stay unl
     'observed.json',
   ]);
 });
+
+test('on-site hold over REST: the capabilities extension becomes hold.json, read as DeviceReport.hold', async (t) => {
+  const { gitdir, send } = await setup(t);
+  const caps = (hold?: unknown) => ({
+    properties: { id: 'press-7', vendor: 'v', modelNumber: 'm', serialNumber: 's' },
+    ...(hold ? { 'x-margo-gitops-extensions': { hold } } : {}),
+  });
+  let r = await send('PUT', '/api/v1/capabilities/press-7', caps());
+  assert.equal(r.status, 201, r.body);
+  let rep = await readDeviceStatus(gitdir, await readRef(gitdir, 'status'), {
+    deviceId: 'press-7',
+    verifier,
+  });
+  assert.equal(rep.hold, undefined);
+  r = await send(
+    'PUT',
+    '/api/v1/capabilities/press-7',
+    caps({ reason: 'batch 7\u001b[2J running', since: '2026-12-03T04:00:00Z' }),
+  );
+  assert.equal(r.status, 200, r.body);
+  const head = (await readRef(gitdir, 'status'))!;
+  rep = await readDeviceStatus(gitdir, head, { deviceId: 'press-7', verifier });
+  assert.deepEqual(rep.problems, []);
+  assert.deepEqual(rep.hold, { reason: 'batch 7 [2J running', since: '2026-12-03T04:00:00.000Z' });
+  assert.match((await readCommit(gitdir, head)).message, /on-site hold: batch 7/);
+  r = await send('PUT', '/api/v1/capabilities/press-7', caps());
+  assert.equal(r.status, 200, r.body);
+  rep = await readDeviceStatus(gitdir, await readRef(gitdir, 'status'), { deviceId: 'press-7', verifier });
+  assert.equal(rep.hold, undefined);
+  assert.equal(
+    (await readTreeFiles(gitdir, (await readCommit(gitdir, (await readRef(gitdir, 'status'))!)).tree)).has(
+      'hold.json',
+    ),
+    false,
+  );
+});
