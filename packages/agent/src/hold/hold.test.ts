@@ -154,3 +154,33 @@ describe('loop decisions while held', () => {
     assert.equal(holdError({ reason: 'x' }, 'upgrade').message, 'upgrade held on site: x');
   });
 });
+
+describe('margo-agent hold|release', () => {
+  it('dispatches the verbs before the agent flags; usage errors exit 2', async () => {
+    const { runDeviceMain } = await import('../device-main.js');
+    const dir = tmp();
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = {
+      out: (t: string) => void out.push(t),
+      err: (t: string) => void err.push(t),
+      env: {},
+      cwd: dir,
+      untilStopped: () => new Promise<string>(() => {}),
+    };
+    try {
+      assert.equal(await runDeviceMain(['hold', '--state', '.', '--reason', 'batch 7'], io), 0);
+      assert.match(out.join(''), /^held: batch 7/);
+      assert.equal(readHold(dir)?.reason, 'batch 7');
+      assert.equal(await runDeviceMain(['hold', '--state', '.'], io), 2);
+      assert.match(err.join(''), /error USAGE_ERROR: hold needs --reason/);
+      assert.equal(await runDeviceMain(['release', '--help'], io), 0);
+      assert.equal(await runDeviceMain(['release', '--state', '.'], io), 0);
+      assert.equal(readHold(dir), undefined);
+      assert.equal(await runDeviceMain(['release', '--state', 'nope'], io), 2);
+      assert.match(err.join(''), /CLI_AGENT_STATE_INVALID/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -12,11 +12,23 @@ export interface StatusOptions {
   interval?: number;
 }
 
+/** Why a device's change has not started (a deployment in a rollout; contract field `waiting`). */
+export interface Waiting {
+  reason: 'window' | 'hold' | 'cap' | 'wave' | string;
+  /** window: when it opens next (ISO 8601). */
+  until?: string;
+  /** hold: the on-site hold's reason. */
+  hold?: string;
+}
+
 export interface DeviceRow {
   deviceId: string;
   state: string;
   reason?: string;
   error?: { code: string; message: string };
+  waiting?: Waiting;
+  /** Which revision the rollout gives this device, and where it stands. */
+  rollout?: { side: string; status: string };
 }
 
 export interface DeploymentRow {
@@ -24,6 +36,7 @@ export interface DeploymentRow {
   application: string;
   counts: Record<string, number>;
   devices: DeviceRow[];
+  rollout?: { phase: string; wave?: string; done?: number; total?: number };
 }
 
 const COUNTED = [
@@ -67,13 +80,104 @@ export function toRows(status: unknown): DeploymentRow[] {
         ...(x.error
           ? { error: { code: String(x.error.code ?? ''), message: String(x.error.message ?? '') } }
           : {}),
+        ...(x.waiting && typeof x.waiting === 'object'
+          ? {
+              waiting: {
+                reason: String(x.waiting.reason ?? '?'),
+                ...(x.waiting.until ? { until: String(x.waiting.until) } : {}),
+                ...(x.waiting.hold ? { hold: String(x.waiting.hold) } : {}),
+              },
+            }
+          : {}),
+        ...(x.rollout && typeof x.rollout === 'object'
+          ? { rollout: { side: String(x.rollout.side ?? '?'), status: String(x.rollout.status ?? '?') } }
+          : {}),
       }),
     );
     const counts: Record<string, number> = {};
     if (d.counts && typeof d.counts === 'object') Object.assign(counts, d.counts);
     else for (const x of devices) counts[x.state] = (counts[x.state] ?? 0) + 1;
-    return { name: String(d.name ?? d.deployment ?? '?'), application, counts, devices };
+    const r = d.rollout;
+    return {
+      name: String(d.name ?? d.deployment ?? '?'),
+      application,
+      counts,
+      devices,
+      ...(r && typeof r === 'object'
+        ? {
+            rollout: {
+              phase: String(r.phase ?? '?'),
+              ...(r.wave !== undefined ? { wave: String(r.wave) } : {}),
+              ...(typeof r.done === 'number' ? { done: r.done } : {}),
+              ...(typeof r.total === 'number' ? { total: r.total } : {}),
+            },
+          }
+        : {}),
+    };
   });
+}
+
+/** `waiting for window (opens ...)`, `waiting for cap`, `waiting for wave`, `held: <reason>`. */
+export function waitingText(w: Waiting): string {
+  if (w.reason === 'hold') return `held: ${w.hold ?? 'on site'}`;
+  if (w.reason === 'window') return `waiting for window${w.until ? ` (opens ${w.until})` : ''}`;
+  return `waiting for ${w.reason}`;
+}
+
+/** `rollout: paused, wave line-a, 4/12 devices done`. */
+export function rolloutLine(r: NonNullable<DeploymentRow['rollout']>): string {
+  return (
+    `rollout: ${r.phase}` +
+    (r.wave ? `, wave ${r.wave}` : '') +
+    (r.done !== undefined && r.total !== undefined ? `, ${r.done}/${r.total} devices done` : '')
+  );
+}
+
+/** What the reason column of a device shows: its error, else why it waits, else the reason given. */
+function deviceReason(x: DeviceRow): string {
+  const parts = [
+    ...(x.error ? [`${x.error.code}: ${x.error.message}`] : []),
+    ...(x.waiting && !(x.waiting.reason === 'hold' && x.error?.code === 'AGENT_ON_SITE_HOLD')
+      ? [waitingText(x.waiting)]
+      : []),
+  ];
+  return parts.length ? parts.join('; ') : (x.reason ?? '');
+}
+
+/** Per deployment in a rollout: its rollout line and how many devices wait, and why. */
+function renderRollouts(rows: DeploymentRow[]): string {
+  const lines: string[] = [];
+  for (const r of rows) {
+    const waits = new Map<string, number>();
+    for (const x of r.devices) {
+      if (!x.waiting) continue;
+      const key = x.waiting.reason === 'hold' ? 'held on site' : waitingText(x.waiting);
+      waits.set(key, (waits.get(key) ?? 0) + 1);
+    }
+    if (!r.rollout && !waits.size) continue;
+    const w = [...waits].map(([k, n]) => `${n} ${k}`).join(', ');
+    lines.push(
+      `  ${r.name}  ${r.rollout ? rolloutLine(r.rollout) : ''}${w ? `${r.rollout ? '; ' : ''}${w}` : ''}`,
+    );
+  }
+  return lines.length ? `\nrollouts\n${lines.join('\n')}\n` : '';
+}
+
+/** Devices held on site (fleet status `devices[].hold`), with their reasons. */
+export function renderHolds(status: unknown, p: ReturnType<typeof paint>): string {
+  const devices = (
+    status as { devices?: { deviceId?: unknown; hold?: { reason?: unknown; since?: unknown } }[] }
+  )?.devices;
+  if (!Array.isArray(devices)) return '';
+  const lines = devices
+    .filter((d) => d.hold && typeof d.hold.reason === 'string')
+    .map(
+      (d) =>
+        `  ${String(d.deviceId)}  held: ${String(d.hold!.reason)}${d.hold!.since ? ` (since ${String(d.hold!.since)})` : ''}`,
+    );
+  return lines.length
+    ? `\n${p.yellow('held on site')} (margo-agent release on the device lifts it)\n${lines.join('\n')}\n`
+    : '';
 }
 
 export function renderStatus(status: unknown, name: string | undefined, color: boolean): string {
@@ -84,15 +188,21 @@ export function renderStatus(status: unknown, name: string | undefined, color: b
     if (!d) return `deployment ${name}: no status yet\n`;
     return (
       `deployment ${d.name}  application ${d.application}\n` +
+      (d.rollout ? `${rolloutLine(d.rollout)}\n` : '') +
       renderTable(
         d.devices,
         [
           { header: 'device', get: (x) => x.deviceId },
           { header: 'state', get: (x) => stateColour(p, x.state) },
-          {
-            header: 'error / reason',
-            get: (x) => (x.error ? `${x.error.code}: ${x.error.message}` : (x.reason ?? '')),
-          },
+          ...(d.devices.some((x) => x.rollout)
+            ? [
+                {
+                  header: 'rollout',
+                  get: (x: DeviceRow) => (x.rollout ? `${x.rollout.side} ${x.rollout.status}` : ''),
+                },
+              ]
+            : []),
+          { header: 'error / reason', get: deviceReason },
         ],
         { empty: '(no device targeted yet)' },
       )
@@ -114,7 +224,10 @@ export function renderStatus(status: unknown, name: string | undefined, color: b
         })),
       ],
       { empty: 'no deployments yet (create one with `margo deploy APP --name NAME --device ID`)' },
-    ) + renderDeviceProblems(status, p)
+    ) +
+    renderRollouts(rows) +
+    renderHolds(status, p) +
+    renderDeviceProblems(status, p)
   );
 }
 
