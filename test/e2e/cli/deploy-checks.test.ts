@@ -24,7 +24,14 @@ const fleetGit = (...args: string[]) =>
   execFileSync('git', ['--git-dir', join(dir, 'margo-data/repos/fleet.git'), ...args], {
     encoding: 'utf8',
   }).trim();
-const fleetHead = () => fleetGit('rev-parse', 'main');
+/**
+ * What the CLI committed: the `deploy ...` commits of fleet main (the orchestrator commits there
+ * too, e.g. rollout state, so main's head alone does not tell).
+ */
+const deployCommits = () =>
+  fleetGit('log', '--format=%H %s', 'main')
+    .split('\n')
+    .filter((l) => / deploy /.test(l));
 const fleetFile = (path: string) => fleetGit('show', `main:${path}`);
 
 before(async () => {
@@ -60,7 +67,7 @@ describe('margo deploy refuses what the orchestrator would refuse', { timeout: 3
 
   /** Runs a deploy that must be refused: exit 1, `error CODE: ...` and the hint, main unchanged. */
   async function refused(code: string, message: RegExp, hint: RegExp | undefined, ...args: string[]) {
-    const head = fleetHead();
+    const before = deployCommits();
     const r = await deploy(...args);
     assert.equal(r.code, 1, `${args.join(' ')}\n${r.err}`);
     assert.match(
@@ -71,7 +78,7 @@ describe('margo deploy refuses what the orchestrator would refuse', { timeout: 3
     assert.match(r.err, /nothing was written/);
     if (hint) assert.match(r.err, hint);
     assert.match(r.err, /--force writes it anyway/);
-    assert.equal(fleetHead(), head, 'nothing committed');
+    assert.deepEqual(deployCommits(), before, 'nothing committed');
     return r;
   }
 
@@ -188,7 +195,7 @@ describe('margo deploy refuses what the orchestrator would refuse', { timeout: 3
   });
 
   it('--force writes anyway, with a warning naming the problems', async () => {
-    const head = fleetHead();
+    const before = deployCommits();
     const r = await deploy('hello-world@9.9.9', '--device', 'press-99', '--force', '-o', 'json');
     assert.equal(r.code, 0, r.err);
     assert.match(
@@ -202,8 +209,7 @@ describe('margo deploy refuses what the orchestrator would refuse', { timeout: 3
       out.problems.map((p) => p.code),
       ['ORCH_VERSION_NOT_FOUND', 'ORCH_DEVICE_NOT_REGISTERED'],
     );
-    assert.notEqual(fleetHead(), head);
-    assert.equal(out.commit, fleetHead());
+    assert.deepEqual(deployCommits(), [`${out.commit} deploy web: hello-world@9.9.9`, ...before]);
     assert.equal(YAML.parse(fleetFile('deployments/web.yaml')).application.version, '9.9.9');
   });
 
@@ -255,11 +261,11 @@ describe('margo deploy refuses what the orchestrator would refuse', { timeout: 3
     assert.equal(again.code, 0, again.err);
     assert.deepEqual(YAML.parse(fleetFile('deployments/web.yaml')).rollout, YAML.parse(text).rollout);
     // The kept canary must stay a target: dropping the selector that made it one is refused.
-    const head = fleetHead();
+    const before = deployCommits();
     again = await deploy('hello-world@1.0.0', '--device', 'press-07', '--reuse-values');
     assert.equal(again.code, 1);
     assert.match(again.err, /^error ROLLOUT_WAVE_DEVICE_NOT_TARGET: .*press-31 is not a target/m);
-    assert.equal(fleetHead(), head);
+    assert.deepEqual(deployCommits(), before);
     again = await deploy('hello-world@1.0.0', ...targets, '--reuse-values', '--max-concurrent', '2');
     assert.equal(again.code, 0, again.err);
     assert.deepEqual(YAML.parse(fleetFile('deployments/web.yaml')).rollout, {
