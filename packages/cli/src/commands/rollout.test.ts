@@ -95,6 +95,35 @@ before(async () => {
 after(() => rm(root, { recursive: true, force: true }));
 
 describe('margo rollout', () => {
+  it('parses status, pause, resume, promote --wave and abort into the runner options', async () => {
+    const calls: unknown[] = [];
+    const parse = async (...args: string[]) => {
+      const io = memoryIo({});
+      const code = await main(['node', 'margo', 'rollout', ...args], {
+        io,
+        env,
+        cwd: root,
+        services,
+        runners: { rollout: async (o) => (calls.push(o), 0) },
+      });
+      return code;
+    };
+    assert.equal(await parse('status'), 0);
+    assert.equal(await parse('status', 'web', '--watch', '--interval', '5', '-o', 'json'), 0);
+    assert.equal(await parse('pause', 'web'), 0);
+    assert.equal(await parse('promote', 'web', '--wave', 'all', '-o', 'yaml'), 0);
+    assert.equal(await parse('abort', 'web'), 0);
+    assert.deepEqual(calls, [
+      { action: 'status', name: undefined, output: 'table', watch: false, interval: 2 },
+      { action: 'status', name: 'web', output: 'json', watch: true, interval: 5 },
+      { action: 'pause', name: 'web', output: 'table' },
+      { action: 'promote', name: 'web', output: 'yaml', wave: 'all' },
+      { action: 'abort', name: 'web', output: 'table' },
+    ]);
+    assert.equal(await parse('pause'), 2, 'a name is required');
+    assert.equal(await parse('resume', 'web', '--wave', 'x'), 2, '--wave belongs to promote only');
+  });
+
   it('status without a server reads rollouts/<name>.json and says the live view is unavailable', async () => {
     const j = await margo('rollout', 'status', 'web', '-o', 'json');
     assert.equal(j.code, 0, j.err);
