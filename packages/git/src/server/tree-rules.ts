@@ -1,4 +1,10 @@
-import { CAPABILITIES_FILE, DEPLOYMENT_STATUS_DIR, OBSERVED_FILE, parseSource } from '@margo-gitops/spec';
+import {
+  CAPABILITIES_FILE,
+  DEPLOYMENT_STATUS_DIR,
+  HOLD_FILE,
+  OBSERVED_FILE,
+  parseSource,
+} from '@margo-gitops/spec';
 import { execGit } from '../exec-git.js';
 import { ZERO_OID } from '../paths.js';
 import type { RepoRef } from './access.js';
@@ -35,6 +41,7 @@ export function isStatusPath(path: string): boolean {
     path === CAPABILITIES_FILE ||
     path === OBSERVED_FILE ||
     path === SIGNATURES_FILE ||
+    path === HOLD_FILE ||
     (DEPLOYMENT_STATUS_RE.test(path) && !path.includes('..'))
   );
 }
@@ -198,7 +205,7 @@ export async function statusTreeFindings(
       out.push({
         code: 'GIT_STATUS_PATH_REFUSED',
         file: path,
-        message: `${path} is not a status file (${CAPABILITIES_FILE}, ${OBSERVED_FILE}, ${SIGNATURES_FILE}, ${DEPLOYMENT_STATUS_DIR}<id>.json)`,
+        message: `${path} is not a status file (${CAPABILITIES_FILE}, ${OBSERVED_FILE}, ${SIGNATURES_FILE}, ${HOLD_FILE}, ${DEPLOYMENT_STATUS_DIR}<id>.json)`,
       });
     } else if (Number(size) > limits.maxFileBytes) {
       out.push({
