@@ -57,6 +57,7 @@ function request(
         res.on('error', reject);
       },
     );
+    req.setTimeout(120_000, () => req.destroy(new Error(`${method} ${path}: no answer in 120 s`)));
     req.on('error', reject);
     req.end(body);
   });

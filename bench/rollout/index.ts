@@ -25,7 +25,16 @@
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  watch,
+  writeFileSync,
+  type FSWatcher,
+} from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -203,26 +212,29 @@ function forkChild(file: string, args: string[], onMessage: (m: Record<string, u
 
 // ---- measurement helpers ----------------------------------------------------------------------
 
-/** Times `main` of each device repository moved, by oid (inotify on refs/heads). */
+/**
+ * When `main` and `status` of each device repository moved, by oid: on each inotify event the ref
+ * file is read and its mtime kept (written by the kernel when the lock file was written, just
+ * before the rename that moves the ref), so the harness's own event-loop delays do not shift it.
+ */
 class RefWatch {
-  readonly times = new Map<string, Map<string, number>>();
+  readonly times = new Map<string, { main: Map<string, number>; status: Map<string, number> }>();
   private readonly watchers: FSWatcher[] = [];
   start(): void {
     for (const id of ids) {
-      const seen = new Map<string, number>();
+      const seen = { main: new Map<string, number>(), status: new Map<string, number>() };
       this.times.set(id, seen);
-      const file = join(devDir(id), 'refs', 'heads', 'main');
+      const dir = join(devDir(id), 'refs', 'heads');
       this.watchers.push(
-        watch(join(devDir(id), 'refs', 'heads'), (_ev, name) => {
-          if (name !== 'main') return;
-          const at = Date.now();
-          let oid: string;
+        watch(dir, (_ev, name) => {
+          if (name !== 'main' && name !== 'status') return;
           try {
-            oid = readFileSync(file, 'utf8').trim();
+            const file = join(dir, name);
+            const oid = readFileSync(file, 'utf8').trim();
+            if (!seen[name].has(oid)) seen[name].set(oid, statSync(file).mtimeMs);
           } catch {
-            return;
+            /* moved again meanwhile: the next event has it */
           }
-          if (!seen.has(oid)) seen.set(oid, at);
         }),
       );
     }
@@ -405,6 +417,7 @@ async function main(): Promise<void> {
       };
       const obs0 = new Map(ids.map((id) => [id, simulator.observations.get(id)!.length]));
       const rep0 = new Map(ids.map((id) => [id, simulator.reports.get(id)!.length]));
+      const st0 = { ...simulator.stats };
       const tIntent = Date.now();
       const intentCommit = commitAndPush(
         wt,
@@ -456,6 +469,12 @@ async function main(): Promise<void> {
         sc: server.childCpuMs(),
         oc: orch!.childCpuMs(),
       };
+      const sim = {
+        polls: simulator.stats.polls - st0.polls,
+        fetches: simulator.stats.fetches - st0.fetches,
+        pushes: simulator.stats.pushes - st0.pushes,
+        errors: simulator.stats.errors - st0.errors,
+      };
       const lastReport = Math.max(...ids.map((id) => reportedAt(id) ?? -Infinity));
       // commits
       const fleetCommits = await commitsSince(fleetRepo, intentCommit);
@@ -480,16 +499,21 @@ async function main(): Promise<void> {
             : x.deployments.get('web')?.version === version,
         );
         if (!o) continue;
-        let start = watchRefs.times.get(id)!.get(o.oid);
+        const refs = watchRefs.times.get(id)!;
+        let start = refs.main.get(o.oid);
         if (start === undefined || start < tIntent) {
           fallbacks++;
           start = o.prevPollAt;
         }
-        const end =
-          simulator.reports
-            .get(id)!
-            .slice(rep0.get(id)!)
-            .find((r) => r.commit === o.oid)?.at ?? Infinity;
+        const rep = simulator.reports
+          .get(id)!
+          .slice(rep0.get(id)!)
+          .find((r) => r.commit === o.oid);
+        let end = rep ? refs.status.get(rep.statusOid) : Infinity;
+        if (end === undefined) {
+          fallbacks++;
+          end = rep!.at;
+        }
         intervals.push({ start, end });
         seenIntervals.push({ start: o.seenAt, end });
         waitSum += o.seenAt - start;
@@ -521,6 +545,7 @@ async function main(): Promise<void> {
         serverCpu,
         serverCpuNet: serverCpu - idleServer * secs,
         orchRss: u1.o.maxRssMb,
+        sim,
         orchExtra: u1.o.extra,
       };
     };
@@ -552,7 +577,7 @@ async function main(): Promise<void> {
       );
       console.log(
         `${pad('devices changing at once (max)')}${r.peak.max} from main moved, ${r.peakSeen.max} from main seen` +
-          ` (${r.changed} devices changed${r.fallbacks ? `, ${r.fallbacks} without a ref time: from the poll before` : ''})`,
+          ` (${r.changed} devices changed${r.fallbacks ? `, ${r.fallbacks} ends without a ref time: the poll before / the push answer` : ''})`,
       );
     };
 

@@ -51,17 +51,19 @@ process.on(
       });
   },
 );
-const wrap = orch['runPass' as keyof Orchestrator] as unknown as (...a: unknown[]) => Promise<unknown>;
 // Counts passes and their time (observation only: the pass itself is the orchestrator's own).
-(orch as unknown as { runPass: typeof wrap }).runPass = async function (this: Orchestrator, ...a) {
-  const t = performance.now();
-  try {
-    return await wrap.apply(this, a);
-  } finally {
-    passes++;
-    passMs += performance.now() - t;
-  }
-};
+const inner = orch as unknown as { runPass?: (...a: unknown[]) => Promise<unknown> };
+const wrap = inner.runPass;
+if (typeof wrap === 'function')
+  inner.runPass = async function (this: Orchestrator, ...a: unknown[]) {
+    const t = performance.now();
+    try {
+      return await wrap.apply(this, a);
+    } finally {
+      passes++;
+      passMs += performance.now() - t;
+    }
+  };
 const s = await orch.start();
 process.send!({ started: { committed: s?.committed ?? -1, ms: s?.durationMs ?? -1 } });
 process.on('disconnect', () => void orch.stop().then(() => process.exit(0)));

@@ -111,6 +111,8 @@ export interface Report {
   /** The status push was accepted (answer received). */
   at: number;
   commit: string;
+  /** The status commit pushed. */
+  statusOid: string;
 }
 
 export interface SimStats {
@@ -247,6 +249,6 @@ export class Simulator {
     d.seq = seq;
     d.main = main;
     d.deployments = deployments;
-    this.reports.get(d.id)!.push({ at: Date.now(), commit: main });
+    this.reports.get(d.id)!.push({ at: Date.now(), commit: main, statusOid: c.oid });
   }
 }
