@@ -7,11 +7,12 @@ export {
   type DesiredStateSigner,
 } from './orchestrator.js';
 export { type StatusVerifier, type StatusProblem } from './io/device-repo.js';
+export { type RolloutView } from './rollouts.js';
 export { type SignedStateAuditor } from './io/trusted-main.js';
 export { createStatusHttpHandler, type StatusHttpOptions } from './status-http.js';
-
 /** Reads a catalog repository as the orchestrator does (the CLI checks a deployment against it). */
 export { CatalogReader } from './io/read-sources.js';
+
 // Pure core (no I/O).
 export {
   reconcile,
@@ -27,6 +28,8 @@ export {
   type OutcomeStatus,
   type ReconcileContext,
   type IntentResolution,
+  type RolloutRender,
+  rolloutSide,
 } from './core/desired-state.js';
 export {
   rollupFleetStatus,
@@ -58,7 +61,7 @@ export {
 } from './core/render-deployment.js';
 export { deploymentIdFor, DEPLOYMENT_ID_NAMESPACE } from './core/deployment-id.js';
 
-// Progressive rollouts and maintenance windows (pure; not yet wired, docs/rollout.md).
+// Progressive rollouts and maintenance windows (pure decisions; the orchestrator wires them, docs/rollout.md).
 export * from './rollout/index.js';
 
 // Onboarding API (root CA, enrolment, OAuth2 token endpoint).

@@ -10,6 +10,7 @@ import {
   type DeploymentOutcome,
   type ReconcileContext,
 } from './core/desired-state.js';
+import { commitMessage, diffDeployments } from './core/device-commit.js';
 import { rollupFleetStatus, type DeviceView, type FleetStatus } from './core/fleet-status.js';
 import {
   deploymentsTreeOf,
@@ -26,13 +27,17 @@ import { readRef, type Signature } from './io/git-objects.js';
 import { runBounded } from './io/pool.js';
 import { trustedMain, type SignedStateAuditor } from './io/trusted-main.js';
 import { CatalogReader, headOf, lastAuthorOf, readFleet } from './io/read-sources.js';
+import { fleetContentKey } from './io/rollout-store.js';
 import {
   loadDeviceStates,
   loadFleetSnapshot,
+  loadRolloutMemory,
   saveDeviceStates,
   saveFleetSnapshot,
+  saveRolloutMemory,
   type DeviceState,
 } from './io/state-store.js';
+import { RolloutWiring, type RolloutEnv, type RolloutView } from './rollouts.js';
 
 /**
  * Signs a device's desired files: receives the complete set (`deployments/*.yaml`) and returns the
@@ -89,6 +94,12 @@ export interface OrchestratorOptions {
    * listed in the fleet status). Without it, status is trusted as the Git server authorised it.
    */
   statusVerifier?: StatusVerifier;
+  /**
+   * Fleet-wide cap on devices changing at once across every rollout (server setting
+   * `maxConcurrentChanges`). With it, a deployment without `rollout:` changes through an implicit
+   * single-wave rollout so the cap holds everywhere (docs/rollout.md).
+   */
+  maxConcurrentChanges?: number;
 }
 
 /** Outcome of one reconcile pass. */
@@ -162,6 +173,11 @@ export class Orchestrator {
   private dirty = false;
   private stopped = false;
   private lastReconcileAt: number | undefined;
+  private readonly rollouts: RolloutWiring;
+  /** Fingerprint of the fleet without `rollouts/` (rollout state commits do not make devices recompute). */
+  private fleetKey = '-';
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private started = false;
   /** The most recent pass. */
   lastSummary: ReconcileSummary | undefined;
 
@@ -172,11 +188,13 @@ export class Orchestrator {
     this.now = opts.now ?? Date.now;
     this.concurrency = Math.max(1, opts.concurrency ?? 8);
     this.resignBeforeExpiryMs = opts.resignBeforeExpiryMs ?? 2 * 24 * 3600 * 1000;
+    this.rollouts = new RolloutWiring(this.log.child({ component: 'rollout' }));
   }
 
   /** Loads saved state, runs a first pass and starts the periodic timer. */
   async start(): Promise<ReconcileSummary | undefined> {
     this.stopped = false;
+    this.started = true;
     await this.load();
     const interval = this.opts.intervalMs ?? 60_000;
     if (interval > 0) {
@@ -197,6 +215,8 @@ export class Orchestrator {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer = undefined;
     await this.chain.catch(() => undefined);
   }
 
@@ -256,6 +276,7 @@ export class Orchestrator {
     this.states = await loadDeviceStates(this.opts.dataDir);
     for (const [id, st] of this.states)
       if (st.statusSeq && /^[0-9]{1,20}$/.test(st.statusSeq)) this.statusSeq.set(id, BigInt(st.statusSeq));
+    this.rollouts.baseline = (await loadRolloutMemory(this.opts.dataDir)).baseline;
     this.loaded = true;
   }
 
@@ -280,13 +301,16 @@ export class Orchestrator {
         throw err;
       }
     }
-    const ctx = this.ctx!;
     if (!this.knownRepos.size) {
       // One directory listing instead of a check per device.
       const names = await fs.readdir(join(this.reposRoot, 'devices')).catch(() => [] as string[]);
       for (const n of names) if (n.endsWith('.git')) this.knownRepos.add(n.slice(0, -4));
     }
-    const ids = (only ?? [...this.fleet.devices.keys()]).filter((id) => this.fleet.devices.has(id)).sort();
+    // Rollouts start (and are superseded) before any device renders the new intent.
+    const begun = await this.decideRollouts(reason, false, log);
+    const ctx = this.ctx!;
+    const wanted = only ? [...only, ...begun] : [...this.fleet.devices.keys()];
+    const ids = [...new Set(wanted)].filter((id) => this.fleet.devices.has(id)).sort();
     const summary: ReconcileSummary = {
       reason,
       fleetCommit: this.fleetOid ?? null,
@@ -297,6 +321,60 @@ export class Orchestrator {
       failed: [],
       durationMs: 0,
     };
+    await this.syncMany(ids, ctx, reason, summary, log);
+    if (this.rollouts.hasActive()) {
+      // Waves advance on what devices report now; the decision is committed before devices act.
+      await this.refreshReports(this.rollouts.activeDevices());
+      const moved = [...(await this.decideRollouts(reason, true, log))].filter((id) =>
+        this.fleet.devices.has(id),
+      );
+      if (moved.length) await this.syncMany(moved.sort(), this.ctx!, reason, summary, log);
+    }
+    summary.fleetCommit = this.fleetOid ?? null;
+    if (!only && this.rollouts.updateBaseline(this.ctx!)) {
+      await saveRolloutMemory(this.opts.dataDir, {
+        ...(this.fleetOid ? { fleetCommit: this.fleetOid } : {}),
+        baseline: this.rollouts.baseline,
+      }).catch((e: unknown) =>
+        log.error({ err: toMargoError(e, 'IO_ERROR').toJSON() }, 'saving the rollout baseline failed'),
+      );
+    }
+    this.armWake();
+    if (this.dirty) {
+      this.dirty = false;
+      try {
+        await saveDeviceStates(this.opts.dataDir, this.states);
+      } catch (e) {
+        log.error({ err: toMargoError(e, 'IO_ERROR').toJSON() }, 'saving orchestrator state failed');
+      }
+    }
+    summary.durationMs = Math.round(performance.now() - t0);
+    this.lastSummary = summary;
+    this.lastReconcileAt = started;
+    const level = summary.failed.length ? 'warn' : summary.committed ? 'info' : 'debug';
+    log[level](
+      {
+        committed: summary.committed,
+        unchanged: summary.unchanged,
+        failed: summary.failed.length,
+        devices: summary.devices,
+        durationMs: summary.durationMs,
+        fleetCommit: summary.fleetCommit,
+        catalogCommit: summary.catalogCommit,
+      },
+      'reconcile pass done',
+    );
+    return summary;
+  }
+
+  /** Syncs devices (bounded), counting results into `summary` and recording failures. */
+  private async syncMany(
+    ids: string[],
+    ctx: ReconcileContext,
+    reason: string,
+    summary: ReconcileSummary,
+    log: Logger,
+  ): Promise<void> {
     const results = await runBounded(
       ids,
       this.concurrency,
@@ -325,31 +403,96 @@ export class Orchestrator {
         'device repository not updated; retried on the next pass',
       );
     });
-    if (this.dirty) {
-      this.dirty = false;
-      try {
-        await saveDeviceStates(this.opts.dataDir, this.states);
-      } catch (e) {
-        log.error({ err: toMargoError(e, 'IO_ERROR').toJSON() }, 'saving orchestrator state failed');
-      }
+  }
+
+  private rolloutEnv(reason: string): RolloutEnv {
+    const cap = this.opts.maxConcurrentChanges;
+    return {
+      fleetDir: join(this.reposRoot, 'fleet.git'),
+      fleetOid: this.fleetOid ?? null,
+      ctx: this.ctx!,
+      fleet: this.fleet,
+      catalog: this.catalog,
+      catalogOid: this.catalogOid ?? null,
+      yanked: this.catalogReader.yanked,
+      now: this.now(),
+      ...(cap !== undefined ? { cap } : {}),
+      trigger: reason,
+      who: this.opts.identity ?? { name: 'margo-orchestrator', email: 'orchestrator@margo-gitops.invalid' },
+    };
+  }
+
+  /**
+   * Starts/supersedes rollouts and, with `step`, takes their next step; commits each changed state
+   * to fleet `main` and returns the devices whose side changed.
+   */
+  private async decideRollouts(reason: string, step: boolean, log: Logger): Promise<Set<string>> {
+    try {
+      const d = await this.rollouts.decide(
+        this.rolloutEnv(reason),
+        step
+          ? async (states) => {
+              const now = this.now();
+              const obs = await this.rollouts.observations(
+                states,
+                { fleet: this.fleet, now, reposRoot: this.reposRoot },
+                (id) => this.reports.get(id),
+                (id) => this.seenAt.get(id),
+              );
+              return RolloutWiring.step(states, obs, this.fleet, now, this.opts.maxConcurrentChanges);
+            }
+          : undefined,
+        async () => {
+          await this.refreshSources();
+          return this.rolloutEnv(reason);
+        },
+      );
+      this.fleetOid = d.fleetOid;
+      this.ctx!.rollouts = this.rollouts.renders;
+      return d.moved;
+    } catch (e) {
+      const err = toMargoError(e, 'ORCH_GIT_FAILED');
+      log.error({ err: err.toJSON() }, 'committing a rollout state to the fleet repository failed');
+      throw err;
     }
-    summary.durationMs = Math.round(performance.now() - t0);
-    this.lastSummary = summary;
-    this.lastReconcileAt = started;
-    const level = summary.failed.length ? 'warn' : summary.committed ? 'info' : 'debug';
-    log[level](
-      {
-        committed: summary.committed,
-        unchanged: summary.unchanged,
-        failed: summary.failed.length,
-        devices: summary.devices,
-        durationMs: summary.durationMs,
-        fleetCommit: summary.fleetCommit,
-        catalogCommit: summary.catalogCommit,
+  }
+
+  /** Re-reads the status of the given devices where their `status` branch moved. */
+  private async refreshReports(ids: Iterable<string>): Promise<void> {
+    await runBounded(
+      [...ids].filter((id) => this.fleet.devices.has(id)),
+      16,
+      async (id) => {
+        const gitdir = this.deviceDir(id);
+        const oid = await readRef(gitdir, 'status');
+        const cur = this.reports.get(id);
+        if (!cur || cur.oid !== oid) this.reports.set(id, await this.readReport(id, gitdir, oid));
       },
-      'reconcile pass done',
     );
-    return summary;
+  }
+
+  /** Wakes the orchestrator when time alone moves a rollout (a gate's health time, a window opening). */
+  private armWake(): void {
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer = undefined;
+    const at = this.rollouts.wakeAt();
+    if (!this.started || this.stopped || at === undefined) return;
+    const delay = Math.min(Math.max(0, at - this.now()) + 100, 2 ** 31 - 1);
+    this.wakeTimer = setTimeout(() => {
+      this.reconcileNow('rollout timer').catch(() => undefined);
+    }, delay);
+    this.wakeTimer.unref();
+  }
+
+  /** Every rollout stored in the fleet repository, with its summary and what it waits for. */
+  async rolloutViews(): Promise<RolloutView[]> {
+    const fleetDir = join(this.reposRoot, 'fleet.git');
+    return this.rollouts.views(fleetDir, await headOf(fleetDir));
+  }
+
+  /** One rollout (undefined when the fleet holds no state for it). */
+  async rolloutView(name: string): Promise<RolloutView | undefined> {
+    return (await this.rolloutViews()).find((v) => v.name === name);
   }
 
   /** Re-reads catalog and fleet when their heads moved. */
@@ -371,6 +514,7 @@ export class Orchestrator {
         );
       }
       this.fleetOid = fleetOid;
+      this.fleetKey = fleetOid ? await fleetContentKey(fleetDir, fleetOid) : '-';
       this.authorCache.clear();
       for (const f of this.fleet.findings) this.log.warn({ finding: f }, 'fleet document problem');
       changed = true;
@@ -385,7 +529,9 @@ export class Orchestrator {
       this.ctx = prepareReconcile(this.fleet, this.catalog, {
         ...(registryHost ? { registryHost } : {}),
         yanked: this.catalogReader.yanked,
+        revisions: this.opts.maxConcurrentChanges !== undefined,
       });
+      this.ctx.rollouts = this.rollouts.renders;
     }
   }
 
@@ -419,7 +565,7 @@ export class Orchestrator {
     const gitdir = this.deviceDir(id);
     const [mainOid, statusOid] = await Promise.all([readRef(gitdir, 'main'), readRef(gitdir, 'status')]);
     const prev = this.states.get(id);
-    const keyBase = `${this.fleetOid ?? '-'}|${this.catalogOid ?? '-'}|${statusOid ?? '-'}|${this.optionsKey()}`;
+    const keyBase = `${this.fleetKey}|${this.catalogOid ?? '-'}|${statusOid ?? '-'}|${this.optionsKey()}|${this.rollouts.deviceKey(id, ctx)}`;
     const resignAt = (expiresAt: number | undefined) =>
       this.opts.signer !== undefined &&
       expiresAt !== undefined &&
@@ -633,12 +779,7 @@ export class Orchestrator {
       }
     }
     const ids = [...this.fleet.devices.keys()].sort();
-    await runBounded(ids, 16, async (id) => {
-      const gitdir = this.deviceDir(id);
-      const oid = await readRef(gitdir, 'status');
-      const cur = this.reports.get(id);
-      if (!cur || cur.oid !== oid) this.reports.set(id, await this.readReport(id, gitdir, oid));
-    });
+    await this.refreshReports(ids);
     const devices: DeviceView[] = ids.map((id) => {
       const st = this.states.get(id);
       const rep = this.reports.get(id);
@@ -673,67 +814,4 @@ export class Orchestrator {
 
 function emptyState(): DeviceState {
   return { mainOid: null, statusOid: null, outcomes: [], changedAt: {} };
-}
-
-interface Changes {
-  added: string[];
-  updated: string[];
-  removed: string[];
-}
-
-function diffDeployments(
-  current: ReadonlyMap<string, { bytes: Buffer }>,
-  desired: ReadonlyMap<string, Buffer>,
-): Changes {
-  const c: Changes = { added: [], updated: [], removed: [] };
-  for (const [path, bytes] of desired) {
-    const name = path.replace(/^deployments\//, '').replace(/\.yaml$/, '');
-    const cur = current.get(name);
-    if (!cur) c.added.push(name);
-    else if (!cur.bytes.equals(bytes)) c.updated.push(name);
-  }
-  for (const name of current.keys()) if (!desired.has(`deployments/${name}.yaml`)) c.removed.push(name);
-  c.added.sort();
-  c.updated.sort();
-  c.removed.sort();
-  return c;
-}
-
-function commitMessage(
-  deviceId: string,
-  outcomes: DeploymentOutcome[],
-  c: Changes,
-  reason: string,
-  fleet: string | null,
-  catalog: string | null,
-  foreign?: { commit: string | null; code: string },
-): string {
-  const parts = [
-    ...c.added.map((n) => `add ${n}`),
-    ...c.updated.map((n) => `update ${n}`),
-    ...c.removed.map((n) => `remove ${n}`),
-  ];
-  const subject = parts.length
-    ? `${deviceId}: ${parts.join(', ')}`
-    : foreign
-      ? `${deviceId}: restore the signed desired state`
-      : `${deviceId}: re-sign desired state`;
-  const byName = new Map(outcomes.map((o) => [o.deployment, o]));
-  const body: string[] = [];
-  for (const n of [...c.added, ...c.updated]) {
-    const o = byName.get(n);
-    body.push(
-      `${c.added.includes(n) ? '+' : '~'} ${n}: ${o?.applicationId ?? '?'} ${o?.version ?? '?'}${o?.profileType ? ` (${o.profileType})` : ''}`,
-    );
-  }
-  for (const n of c.removed) {
-    const o = byName.get(n);
-    body.push(`- ${n}${o?.reason ? `: ${o.reason}` : ': no longer in the fleet'}`);
-  }
-  const trailers = [`Margo-Trigger: ${reason.replace(/\n/g, ' ')}`];
-  if (foreign) trailers.push(`Margo-Replaced-Unsigned: ${foreign.commit ?? '(deleted)'} ${foreign.code}`);
-  if (fleet) trailers.push(`Margo-Fleet-Commit: ${fleet}`);
-  if (catalog) trailers.push(`Margo-Catalog-Commit: ${catalog}`);
-  for (const n of [...c.added, ...c.updated, ...c.removed].sort()) trailers.push(`Margo-Intent: ${n}`);
-  return `${subject}\n\n${body.length ? `${body.join('\n')}\n\n` : ''}${trailers.join('\n')}\n`;
 }

@@ -14,6 +14,9 @@ import { renderApplicationDeployment } from './render-deployment.js';
 import { resolveParameters, type ParameterValidator } from './resolve-parameters.js';
 import { resolveVersion } from './resolve-version.js';
 import { selectTargets } from './select-targets.js';
+import { revisionOf } from '../rollout/revision.js';
+import { sideOf } from '../rollout/step.js';
+import type { RolloutState } from '../rollout/state.js';
 
 /**
  * One catalog package: a parsed description, or why it could not be parsed. `artifacts` names the
@@ -77,6 +80,28 @@ export interface IntentResolution {
   /** OCI artifacts of the package's components (see CatalogEntry). */
   artifacts?: ReadonlyMap<string, ArtifactRef>;
   error?: { code: string; reason: string };
+  /** Its revision (rollout/revision.ts), rendered as annotation; set for deployments in rollouts. */
+  revision?: string;
+}
+
+/** A resolved intent without its targets (the `from` side of a rollout). */
+export type ResolvedIntent = Omit<IntentResolution, 'targets' | 'unregistered'>;
+
+/** How a deployment in a rollout renders: the state decides each device's side. */
+export interface RolloutRender {
+  state: RolloutState;
+  /** The intent at the state's `from`, resolved at `fromVersion`; absent for a first installation. */
+  from?: ResolvedIntent;
+}
+
+/**
+ * Which side of a rollout a device renders: `to` once told (sideOf) and when the rollout is done,
+ * `from` before it is told, after a rollback, and when it is not (yet) part of the rollout.
+ */
+export function rolloutSide(ro: RolloutRender | undefined, deviceId: string): 'from' | 'to' {
+  if (!ro || ro.state.phase === 'done') return 'to';
+  if (ro.state.phase === 'rolledBack') return 'from';
+  return sideOf(ro.state, deviceId) ?? 'from';
 }
 
 /** Intent-level work done once per reconcile, shared by every device. */
@@ -88,6 +113,8 @@ export interface ReconcileContext {
   validate?: ParameterValidator;
   registryHost?: string;
   renderCache: Map<string, string>;
+  /** Deployments in a rollout by name (set by the orchestrator each pass, after its decisions). */
+  rollouts?: Map<string, RolloutRender>;
   /**
    * Deployment files present in the fleet but refused (schema or YAML errors): devices keep what
    * they have for these names instead of losing it to a typo.
@@ -101,6 +128,8 @@ export interface PrepareOptions {
   registryHost?: string;
   /** Yanked catalog versions per application id (not in `catalog`): named exactly, they hold with ORCH_VERSION_YANKED. */
   yanked?: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Compute every intent's revision, not only those with `rollout:` (a fleet-wide cap is set). */
+  revisions?: boolean;
 }
 
 /**
@@ -131,39 +160,11 @@ export function prepareReconcile(
   for (const name of [...fleet.deployments.keys()].sort()) {
     const intent = fleet.deployments.get(name)!;
     const sel = selectTargets(intent, fleet.devices);
-    const r: IntentResolution = { intent, targets: sel.deviceIds, unregistered: sel.unregistered };
-    const versions = catalog.get(intent.application.id);
-    if (opts.yanked?.get(intent.application.id)?.has(intent.application.version)) {
-      r.error = {
-        code: 'ORCH_VERSION_YANKED',
-        reason: `application ${intent.application.id} ${intent.application.version} was yanked (${intent.application.id}/${intent.application.version}/yanked.yaml in the catalog)`,
-      };
-    } else if (!versions || versions.size === 0) {
-      r.error = {
-        code: 'ORCH_APP_NOT_FOUND',
-        reason: `application ${intent.application.id} is not in the catalog`,
-      };
-    } else {
-      const v = resolveVersion(intent.application.version, [...versions.keys()]);
-      if ('error' in v)
-        r.error = {
-          code: 'ORCH_VERSION_NOT_FOUND',
-          reason: `application ${intent.application.id}: ${v.error}`,
-        };
-      else {
-        r.version = v.version;
-        const entry = versions.get(v.version)!;
-        if ('error' in entry)
-          r.error = {
-            code: 'ORCH_CATALOG_INVALID',
-            reason: `application ${intent.application.id} ${v.version}: ${entry.error}`,
-          };
-        else {
-          r.app = entry.app;
-          if (entry.artifacts) r.artifacts = entry.artifacts;
-        }
-      }
-    }
+    const r: IntentResolution = {
+      ...resolveIntent(intent, catalog, opts),
+      targets: sel.deviceIds,
+      unregistered: sel.unregistered,
+    };
     ctx.intents.push(r);
     for (const id of r.targets) {
       let list = ctx.byDevice.get(id);
@@ -172,6 +173,53 @@ export function prepareReconcile(
     }
   }
   return ctx;
+}
+
+/**
+ * Resolves one intent against the catalog (version, application, artifacts), without targets. The
+ * revision (rollout/revision.ts) is set when the intent has `rollout:` or `opts.revisions` is on.
+ */
+export function resolveIntent(
+  intent: DeploymentIntent,
+  catalog: Catalog,
+  opts: Pick<PrepareOptions, 'yanked' | 'revisions'> = {},
+): Omit<IntentResolution, 'targets' | 'unregistered'> {
+  const r: Omit<IntentResolution, 'targets' | 'unregistered'> = { intent };
+  const versions = catalog.get(intent.application.id);
+  if (opts.yanked?.get(intent.application.id)?.has(intent.application.version)) {
+    r.error = {
+      code: 'ORCH_VERSION_YANKED',
+      reason: `application ${intent.application.id} ${intent.application.version} was yanked (${intent.application.id}/${intent.application.version}/yanked.yaml in the catalog)`,
+    };
+  } else if (!versions || versions.size === 0) {
+    r.error = {
+      code: 'ORCH_APP_NOT_FOUND',
+      reason: `application ${intent.application.id} is not in the catalog`,
+    };
+  } else {
+    const v = resolveVersion(intent.application.version, [...versions.keys()]);
+    if ('error' in v)
+      r.error = {
+        code: 'ORCH_VERSION_NOT_FOUND',
+        reason: `application ${intent.application.id}: ${v.error}`,
+      };
+    else {
+      r.version = v.version;
+      const entry = versions.get(v.version)!;
+      if ('error' in entry)
+        r.error = {
+          code: 'ORCH_CATALOG_INVALID',
+          reason: `application ${intent.application.id} ${v.version}: ${entry.error}`,
+        };
+      else {
+        r.app = entry.app;
+        if (entry.artifacts) r.artifacts = entry.artifacts;
+      }
+    }
+  }
+  if (r.version !== undefined && (intent.rollout || opts.revisions))
+    r.revision = revisionOf(intent, r.version);
+  return r;
 }
 
 const ID_PLACEHOLDER = '00000000-0000-5000-8000-000000000000';
@@ -196,8 +244,25 @@ export function desiredForDevice(
     ...(device.role ? { role: device.role } : {}),
     ...(obs.capabilities ? { capabilities: obs.capabilities } : {}),
   };
-  for (const r of ctx.byDevice.get(device.id) ?? []) {
-    const name = r.intent.name;
+  for (const target of ctx.byDevice.get(device.id) ?? []) {
+    const name = target.intent.name;
+    const ro = ctx.rollouts?.get(name);
+    let r: ResolvedIntent = target;
+    if (rolloutSide(ro, device.id) === 'from') {
+      if (!ro!.from) {
+        out.outcomes.push({
+          deployment: name,
+          deviceId: device.id,
+          deploymentId: deploymentIdFor(device.id, name),
+          applicationId: target.intent.application.id,
+          status: 'not-matched',
+          code: 'ROLLOUT_WAITING',
+          reason: `waiting for its wave of the rollout of ${name}`,
+        });
+        continue;
+      }
+      r = ro!.from;
+    }
     const path = `deployments/${name}.yaml`;
     const deploymentId = deploymentIdFor(device.id, name);
     const base = {
@@ -245,7 +310,7 @@ export function desiredForDevice(
       hold(oci.code, `application ${r.intent.application.id} ${r.version}: ${oci.reason}`);
       continue;
     }
-    const key = `${name}\0${r.version}\0${choice.profile.id}\0${JSON.stringify(params.parameters)}`;
+    const key = `${name}\0${r.version}\0${r.revision ?? ''}\0${choice.profile.id}\0${JSON.stringify(params.parameters)}`;
     let text = ctx.renderCache.get(key);
     if (text === undefined) {
       const app = r.app;
@@ -260,6 +325,7 @@ export function desiredForDevice(
         profile: oci.profile,
         parameters: params.parameters,
         dependsOn: r.intent.dependsOn,
+        ...(r.revision !== undefined ? { revision: r.revision } : {}),
       });
       ctx.renderCache.set(key, text);
     }

@@ -4,6 +4,7 @@ import {
   type ApplicationDeployment,
   type DeploymentProfile,
 } from '@margo-gitops/spec';
+import { REVISION_ANNOTATION } from '../rollout/revision.js';
 import type { ResolvedParameter } from './resolve-parameters.js';
 
 /** Annotation carrying the names of deployments to install first (comma-separated, sorted). */
@@ -33,6 +34,8 @@ export interface RenderInput {
   parameters: Record<string, ResolvedParameter>;
   dependsOn: string[];
   deviceId: string;
+  /** The deployment's revision (only for deployments in a rollout): annotation `margo-gitops.io/revision`. */
+  revision?: string;
 }
 
 /**
@@ -47,6 +50,7 @@ export interface RenderInput {
 export function renderApplicationDeployment(input: RenderInput): string {
   const annotations: Record<string, string> = { [APP_VERSION_ANNOTATION]: input.applicationVersion };
   if (input.dependsOn.length) annotations[DEPENDS_ON_ANNOTATION] = [...input.dependsOn].sort().join(',');
+  if (input.revision !== undefined) annotations[REVISION_ANNOTATION] = input.revision;
   const parameters: ApplicationDeployment['parameters'] = {};
   for (const [name, p] of Object.entries(input.parameters)) {
     parameters[name] = {

@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import type { DeploymentIntent, Finding, Fleet, FleetDevice } from '@margo-gitops/spec';
+import type { DeploymentIntent, Finding, Fleet, FleetDevice, MaintenanceWindow } from '@margo-gitops/spec';
 import type { DeploymentOutcome } from '../core/desired-state.js';
+import type { Baseline } from '../rollout/controller.js';
 
 /** What the orchestrator remembers about one device between passes (and restarts). */
 export interface DeviceState {
@@ -69,6 +70,8 @@ interface FleetSnapshotFile {
   oid: string;
   devices: FleetDevice[];
   deployments: DeploymentIntent[];
+  /** Absent in snapshots written before windows were acted on: such a snapshot is parsed again. */
+  windows?: MaintenanceWindow[];
   findings: Finding[];
 }
 
@@ -78,10 +81,11 @@ const FLEET_FILE = 'orchestrator-fleet.json';
 export async function loadFleetSnapshot(dataDir: string, oid: string): Promise<Fleet | undefined> {
   try {
     const d = JSON.parse(await fs.readFile(join(dataDir, 'state', FLEET_FILE), 'utf8')) as FleetSnapshotFile;
-    if (d.version !== 1 || d.oid !== oid) return undefined;
+    if (d.version !== 1 || d.oid !== oid || !Array.isArray(d.windows)) return undefined;
     return {
       devices: new Map(d.devices.map((x) => [x.id, x])),
       deployments: new Map(d.deployments.map((x) => [x.name, x])),
+      windows: new Map(d.windows.map((x) => [x.name, x])),
       findings: d.findings,
     };
   } catch {
@@ -97,9 +101,48 @@ export async function saveFleetSnapshot(dataDir: string, oid: string, fleet: Fle
     oid,
     devices: [...fleet.devices.values()],
     deployments: [...fleet.deployments.values()],
+    windows: [...(fleet.windows?.values() ?? [])],
     findings: fleet.findings,
   };
   const tmp = join(dir, `${FLEET_FILE}.tmp-${process.pid}`);
   await fs.writeFile(tmp, JSON.stringify(body));
   await fs.rename(tmp, join(dir, FLEET_FILE));
+}
+
+/** The rollout memory of the orchestrator: the last fleet commit it reconciled, and each deployment's baseline. */
+export interface RolloutMemory {
+  fleetCommit?: string;
+  baseline: Map<string, Baseline>;
+}
+
+const ROLLOUT_FILE = 'orchestrator-rollouts.json';
+
+/** Loads `<dataDir>/state/orchestrator-rollouts.json`; absent or unreadable: nothing remembered. */
+export async function loadRolloutMemory(dataDir: string): Promise<RolloutMemory> {
+  try {
+    const d = JSON.parse(await fs.readFile(join(dataDir, 'state', ROLLOUT_FILE), 'utf8')) as {
+      version: number;
+      fleetCommit?: string;
+      baseline: Record<string, Baseline>;
+    };
+    if (d.version !== 1) return { baseline: new Map() };
+    return {
+      ...(typeof d.fleetCommit === 'string' ? { fleetCommit: d.fleetCommit } : {}),
+      baseline: new Map(Object.entries(d.baseline ?? {})),
+    };
+  } catch {
+    return { baseline: new Map() };
+  }
+}
+
+/** Writes the rollout memory atomically. */
+export async function saveRolloutMemory(dataDir: string, m: RolloutMemory): Promise<void> {
+  const dir = join(dataDir, 'state');
+  await fs.mkdir(dir, { recursive: true });
+  const tmp = join(dir, `${ROLLOUT_FILE}.tmp-${process.pid}`);
+  await fs.writeFile(
+    tmp,
+    JSON.stringify({ version: 1, fleetCommit: m.fleetCommit, baseline: Object.fromEntries(m.baseline) }),
+  );
+  await fs.rename(tmp, join(dir, ROLLOUT_FILE));
 }

@@ -1,5 +1,5 @@
-// Progressive rollouts and maintenance windows (issue 15): pure logic, not yet wired into the
-// orchestrator. docs/rollout.md describes the behaviour.
+// Progressive rollouts and maintenance windows (issue 15): the pure logic the orchestrator wires
+// (rollouts.ts). docs/rollout.md describes the behaviour.
 export {
   planWaves,
   rolloutRank,
@@ -47,3 +47,16 @@ export {
   type RolloutFileFinding,
 } from './state-file.js';
 export { rolloutOverview, type RolloutOverview } from './overview.js';
+export { revisionOf, revisionInText, REVISION_ANNOTATION } from './revision.js';
+export {
+  beginRollouts,
+  stepRollouts,
+  earliestWake,
+  isActive,
+  inFlight,
+  IMPLICIT_ROLLOUT,
+  type GovernedDeployment,
+  type Baseline,
+  type BeginResult,
+} from './controller.js';
+export { rolloutCommitMessage, type RolloutCommitWhat } from './commit-message.js';

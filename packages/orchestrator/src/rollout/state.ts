@@ -59,6 +59,14 @@ export interface RolloutState {
   from?: string;
   /** Revision being rolled out (opaque to the state machine, compared with what devices report). */
   to: string;
+  /** Fleet blob of `deployments/<name>.yaml` at `from` (the wiring re-reads that intent to render `from`). */
+  fromBlob?: string;
+  /** Fleet blob of `deployments/<name>.yaml` at `to`. */
+  toBlob?: string;
+  /** Application version `from` resolved to (pins the `from` rendering). */
+  fromVersion?: string;
+  /** Application version `to` resolved to. */
+  toVersion?: string;
   maxConcurrent?: number;
   failureThreshold: FailureThreshold;
   onFailure: 'pause' | 'rollback';
@@ -162,6 +170,8 @@ export function parseRolloutState(value: unknown): RolloutState {
   if (s.schema !== ROLLOUT_STATE_SCHEMA) throw invalid(`unknown schema ${JSON.stringify(s.schema)}`);
   if (typeof s.deployment !== 'string' || typeof s.to !== 'string')
     throw invalid('deployment and to must be strings');
+  for (const k of ['from', 'fromBlob', 'toBlob', 'fromVersion', 'toVersion'] as const)
+    if (s[k] !== undefined && typeof s[k] !== 'string') throw invalid(`${k} must be a string`);
   if (!PHASES.has(s.phase)) throw invalid(`unknown phase ${JSON.stringify(s.phase)}`);
   if (!Array.isArray(s.waves)) throw invalid('waves must be a list');
   if (!Number.isInteger(s.current) || s.current < 0 || s.current > s.waves.length)

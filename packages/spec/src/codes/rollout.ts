@@ -39,6 +39,11 @@ export const rolloutCodes = {
     summary: 'A stored rollout state is not one this version understands.',
     hint: 'The rollout state file in the fleet repository was edited by hand or written by a newer version; restore it from git history.',
   },
+  ROLLOUT_WAITING: {
+    summary:
+      'The device is a target of a deployment being installed by a rollout and has not been told yet (its wave has not started, or it waits for its window, the cap or an on-site hold).',
+    hint: 'Nothing to fix: `margo rollout status NAME` shows the waves and what each waits for.',
+  },
   ROLLOUT_TRANSITION_INVALID: {
     summary:
       'The rollout cannot take this step in its current phase (e.g. resume a rollout that is not paused).',
