@@ -9,6 +9,8 @@ export interface ServerSettings {
   reconcileIntervalSeconds: number;
   /** Largest blob of a catalog package's oci/ layout the Git server accepts (default 512 MiB). */
   maxLayerBytes?: number;
+  /** Fleet-wide cap on devices changing at once across every rollout (docs/rollout.md); absent: none. */
+  maxConcurrentChanges?: number;
   /** The Workload Management API listener (`margo init` records it; absent: 127.0.0.1:8471). */
   api?: { listen: string };
 }

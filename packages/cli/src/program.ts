@@ -157,6 +157,10 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
       'mTLS Workload Management API address (host:port or off; default: from the data folder)',
     )
     .option('--api-tls12', 'accept TLS 1.2 on the API as well (default: TLS 1.3 only)')
+    .option(
+      '--max-concurrent-changes <n>',
+      'devices changing at once across every rollout (default: maxConcurrentChanges of config.json, else no cap)',
+    )
     .action(async (o) =>
       done(
         await pe.runners.serve(
@@ -165,6 +169,7 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
             listen: o.listen,
             ...(o.apiListen ? { apiListen: o.apiListen } : {}),
             ...(o.apiTls12 ? { apiTls12: true } : {}),
+            ...(o.maxConcurrentChanges !== undefined ? { maxConcurrentChanges: o.maxConcurrentChanges } : {}),
           },
           deps({}),
         ),

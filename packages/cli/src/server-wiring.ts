@@ -8,7 +8,7 @@ import {
   TokenStore,
   tokenFromHeader,
 } from '@margo-gitops/git';
-import { FailureRateLimiter } from '@margo-gitops/spec';
+import { FailureRateLimiter, MargoError } from '@margo-gitops/spec';
 import {
   createOnboardingHttpHandler,
   createStatusHttpHandler,
@@ -82,9 +82,16 @@ export async function startServer(opts: {
   publicUrl?: string;
   log: Logger;
   api?: ApiListenOptions;
+  maxConcurrentChanges?: number;
 }): Promise<RunningServer> {
   const { dataDir } = opts;
   const settings = await readServerSettings(dataDir);
+  const cap = opts.maxConcurrentChanges ?? settings.maxConcurrentChanges;
+  if (cap !== undefined && !(Number.isInteger(cap) && cap > 0))
+    throw new MargoError(
+      'USAGE_ERROR',
+      `maxConcurrentChanges in config.json must be a whole number above 0, not ${cap}`,
+    );
   const reposRoot = join(dataDir, 'repos');
   const tokens = TokenStore.open(tokensFile(dataDir));
   const pki = await loadPki(join(dataDir, 'pki'));
@@ -109,6 +116,8 @@ export async function startServer(opts: {
     // Status is used only when signed by the device's own certificate (revoked ones refused).
     statusVerifier: createStatusVerifier({ caCertPem: pki.ca.certPem, pkiDir: pki.dir }),
     intervalMs: (settings.reconcileIntervalSeconds ?? 60) * 1000,
+    // Fleet-wide cap on devices changing at once, across every rollout (docs/rollout.md).
+    ...(cap !== undefined ? { maxConcurrentChanges: cap } : {}),
     // Package artifacts are served by the embedded OCI registry at /v2/ on this same address.
     registryHost: () => (url ? new URL(url).host : ''),
   });

@@ -53,6 +53,8 @@ export interface Services {
     logTo?: string;
     /** The Workload Management API's mTLS listener (host:port, `off` for none). */
     api?: { listen: string; tls12?: boolean; required?: boolean };
+    /** Fleet-wide cap on devices changing at once (overrides the data folder's setting). */
+    maxConcurrentChanges?: number;
   }): Promise<RunningServer>;
   /** The device agent: enrols on first start (token = enrolment token), resumes later. */
   startAgent(opts: {

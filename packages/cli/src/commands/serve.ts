@@ -14,6 +14,8 @@ export interface ServeOptions {
   apiListen?: string;
   /** Accept TLS 1.2 on the API too (rc.2: only as an opt-in fallback). */
   apiTls12?: boolean;
+  /** Fleet-wide cap on devices changing at once (default: `maxConcurrentChanges` of config.json, else none). */
+  maxConcurrentChanges?: string;
 }
 
 /** JSON-lines logger on stderr (data stays on stdout). */
@@ -66,6 +68,15 @@ export async function startServe(
       ? apiBesideListen(opts.listen, recordedApi)
       : (recordedApi ?? DEFAULT_API_LISTEN));
   checkApiListen(apiListen);
+  const cap = opts.maxConcurrentChanges;
+  if (cap !== undefined && !/^[1-9][0-9]{0,8}$/.test(cap))
+    throw new MargoError(
+      'USAGE_ERROR',
+      `--max-concurrent-changes must be a whole number above 0, not ${cap}`,
+      {
+        hint: 'e.g. --max-concurrent-changes 50 (devices changing at once across every rollout).',
+      },
+    );
   const srv = await deps.services.startServer({
     dataDir,
     listen,
@@ -79,6 +90,7 @@ export async function startServe(
     ...(opts.listen && settings.publicUrl === urlFor(settings.listen)
       ? {}
       : { publicUrl: settings.publicUrl }),
+    ...(cap !== undefined ? { maxConcurrentChanges: Number(cap) } : {}),
     log: logs?.log ?? stderrLogger(deps, { component: 'server' }),
     ...(logs ? { logTo: logs.logTo } : {}),
   });
