@@ -54,7 +54,14 @@ import {
 } from '../../packages/orchestrator/src/io/git-objects.js';
 import { runBounded } from '../../packages/orchestrator/src/io/pool.js';
 import { commitObjects } from './git-wire.js';
-import { deploymentsOf, Simulator, statusFiles, type SimDevice } from './simulator.js';
+import {
+  deploymentsOf,
+  httpTransport,
+  Simulator,
+  statusFiles,
+  type DeviceTransport,
+  type SimDevice,
+} from './simulator.js';
 
 const argv = process.argv.slice(2);
 const num = (name: string, dflt: number): number => {
@@ -72,6 +79,8 @@ const TIMEOUT_S = num('timeout-seconds', 600);
 const RECONCILE_S = num('reconcile-seconds', 60);
 const keep = argv.includes('--keep');
 const skipFloor = argv.includes('--skip-floor');
+const TRANSPORT = argv.includes('--transport') ? argv[argv.indexOf('--transport') + 1] : 'http';
+if (TRANSPORT !== 'http' && TRANSPORT !== 'disk') throw new Error('--transport http|disk');
 const TICK_MS = 10; // /proc clock ticks (USER_HZ 100)
 const here = fileURLToPath(new URL('.', import.meta.url));
 
@@ -207,6 +216,40 @@ function forkChild(file: string, args: string[], onMessage: (m: Record<string, u
       const f = readFileSync(`/proc/${proc.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
       return (Number(f[13]) + Number(f[14])) * TICK_MS;
     },
+  };
+}
+
+/**
+ * `--transport disk`: the devices read and write their repositories on disk and the orchestrator
+ * gets the same push and device-seen events the Git server would send. No Git server work at all:
+ * for measuring the orchestrator at a scale the Git status path cannot reach on this machine.
+ */
+function diskTransport(orch: Child): DeviceTransport {
+  const seen = new Set<string>();
+  const timer = setInterval(() => {
+    if (!seen.size) return;
+    orch.proc.send({ seen: [...seen] });
+    seen.clear();
+  }, 500);
+  return {
+    label:
+      'the repositories on disk (--transport disk: the Git server is bypassed; push events sent as it would)',
+    refs: async (d) => {
+      seen.add(d.id);
+      const out = new Map<string, string>();
+      for (const ref of ['main', 'status']) {
+        const oid = await readRef(devDir(d.id), ref);
+        if (oid) out.set(`refs/heads/${ref}`, oid);
+      }
+      return out;
+    },
+    fetchTip: async (d, oid) => readTreeFiles(devDir(d.id), (await readCommit(devDir(d.id), oid)).tree),
+    push: async (d, old, c) => {
+      for (const o of c.objects) await writeObject(devDir(d.id), o.type, o.content);
+      await updateRef(devDir(d.id), 'status', old, c.oid);
+      orch.proc.send({ push: { repo: `devices/${d.id}.git`, ref: 'refs/heads/status', deviceId: d.id } });
+    },
+    close: () => clearInterval(timer),
   };
 }
 
@@ -381,13 +424,9 @@ async function main(): Promise<void> {
   const fleetUrl = `http://x:${tokens.admin}@127.0.0.1:${port}/git/fleet.git`;
   const watchRefs = new RefWatch();
   watchRefs.start();
-  const simulator = new Simulator(sim, {
-    host: '127.0.0.1',
-    port,
-    pollMs: POLL_S * 1000,
-    applyMs: APPLY_MS,
-    sockets: 64,
-  });
+  const transport = TRANSPORT === 'disk' ? diskTransport(orch!) : httpTransport('127.0.0.1', port, 64);
+  const simulator = new Simulator(sim, transport, { pollMs: POLL_S * 1000, applyMs: APPLY_MS });
+  console.log(`  devices reach their repositories through ${transport.label}`);
   const simCpu0 = process.cpuUsage();
   simulator.start();
   const failures: string[] = [];
@@ -610,7 +649,7 @@ async function main(): Promise<void> {
       `\n  simulator: ${simulator.stats.polls} polls, ${simulator.stats.fetches} fetches, ${simulator.stats.pushes} pushes, ` +
         `${simulator.stats.errors} errors${simulator.stats.lastError ? ` (last: ${simulator.stats.lastError})` : ''}, ` +
         `worst poll lag ${s(simulator.stats.worstPollLagMs)}, CPU ${s((process.cpuUsage(simCpu0).user + process.cpuUsage(simCpu0).system) / 1000)} (with the ref watch); ` +
-        `status unsigned, the orchestrator runs without a status verifier or signer`,
+        `status unsigned: the orchestrator runs without a status verifier or signer`,
     );
   } finally {
     simulator.stop();

@@ -125,12 +125,42 @@ export interface SimStats {
   worstPollLagMs: number;
 }
 
+/** How a simulated device reaches its repository. */
+export interface DeviceTransport {
+  /** What it says in the output. */
+  readonly label: string;
+  refs(d: SimDevice): Promise<Map<string, string>>;
+  fetchTip(d: SimDevice, oid: string): Promise<Map<string, Buffer>>;
+  push(d: SimDevice, old: string | null, c: ReturnType<typeof commitObjects>): Promise<void>;
+  close(): void;
+}
+
+/** Through the real Git server: smart HTTP with the device's own token (git-wire.ts). */
+export function httpTransport(host: string, port: number, sockets: number): DeviceTransport {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: sockets });
+  const remotes = new Map<string, Remote>();
+  const remote = (d: SimDevice): Remote => {
+    let r = remotes.get(d.id);
+    if (!r) {
+      r = { host, port, path: `/git/devices/${d.id}.git`, token: d.token, agent };
+      remotes.set(d.id, r);
+    }
+    return r;
+  };
+  return {
+    label:
+      'the Git server over HTTP (info/refs poll, upload-pack fetch, receive-pack status push, each with the device token)',
+    refs: (d) => refs(remote(d)),
+    fetchTip: (d, oid) => fetchTip(remote(d), oid),
+    push: (d, old, c) => pushCommit(remote(d), 'refs/heads/status', old, c.oid, c.objects),
+    close: () => agent.destroy(),
+  };
+}
+
 export class Simulator {
   readonly stats: SimStats = { polls: 0, fetches: 0, pushes: 0, errors: 0, worstPollLagMs: 0 };
   readonly observations = new Map<string, Observation[]>();
   readonly reports = new Map<string, Report[]>();
-  private readonly remotes = new Map<string, Remote>();
-  private readonly agent: http.Agent;
   private running = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly lastPoll = new Map<string, number>();
@@ -138,17 +168,10 @@ export class Simulator {
 
   constructor(
     private readonly devices: SimDevice[],
-    private readonly opts: { host: string; port: number; pollMs: number; applyMs: number; sockets: number },
+    private readonly transport: DeviceTransport,
+    private readonly opts: { pollMs: number; applyMs: number },
   ) {
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: opts.sockets });
     for (const d of devices) {
-      this.remotes.set(d.id, {
-        host: opts.host,
-        port: opts.port,
-        path: `/git/devices/${d.id}.git`,
-        token: d.token,
-        agent: this.agent,
-      });
       this.observations.set(d.id, []);
       this.reports.set(d.id, []);
     }
@@ -163,7 +186,7 @@ export class Simulator {
   stop(): void {
     this.running = false;
     for (const t of this.timers) clearTimeout(t);
-    this.agent.destroy();
+    this.transport.close();
   }
 
   get pending(): number {
@@ -204,13 +227,12 @@ export class Simulator {
   }
 
   private async poll(d: SimDevice, sentAt: number): Promise<void> {
-    const r = this.remotes.get(d.id)!;
     const prevPollAt = this.lastPoll.get(d.id)!;
     this.lastPoll.set(d.id, sentAt);
     let main: string | undefined;
     try {
       this.stats.polls++;
-      const advertised = await refs(r);
+      const advertised = await this.transport.refs(d);
       main = advertised.get('refs/heads/main');
       const status = advertised.get('refs/heads/status');
       if (status && status !== d.status) d.status = status; // only this device writes it
@@ -221,7 +243,7 @@ export class Simulator {
     let deployments: Map<string, DeploymentDoc>;
     try {
       this.stats.fetches++;
-      deployments = deploymentsOf(await fetchTip(r, main));
+      deployments = deploymentsOf(await this.transport.fetchTip(d, main));
     } catch (e) {
       return this.fail(e);
     }
@@ -238,7 +260,7 @@ export class Simulator {
     for (let attempt = 0; ; attempt++) {
       try {
         this.stats.pushes++;
-        await pushCommit(r, 'refs/heads/status', d.status, c.oid, c.objects);
+        await this.transport.push(d, d.status, c);
         break;
       } catch (e) {
         if (attempt >= 2) return this.fail(e);
