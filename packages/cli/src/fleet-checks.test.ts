@@ -3,7 +3,16 @@ import { describe, it } from 'node:test';
 import YAML from 'yaml';
 import { normaliseApplicationDescription, parseFleet } from '@margo-gitops/spec';
 import type { Catalog, CatalogEntry } from '@margo-gitops/orchestrator';
-import { checkDeployment, editDistance, forcedWarning, nearest, refusal } from './fleet-checks.js';
+import { deviceDoc } from './fleet-docs.js';
+import {
+  checkDeployment,
+  dependentProblems,
+  deviceDocProblems,
+  editDistance,
+  forcedWarning,
+  nearest,
+  refusal,
+} from './fleet-checks.js';
 
 function app(version: string): CatalogEntry {
   return {
@@ -208,6 +217,35 @@ describe('checkDeployment: what the orchestrator would refuse', () => {
       file: 'deployments/b.yaml',
     });
     assert.deepEqual(checkDeployment({ name: 'web', fleet, catalog }), []);
+  });
+});
+
+describe('checks of the other fleet writers', () => {
+  it('a device document the parser refuses (a bad label) names the file and position', () => {
+    assert.deepEqual(deviceDocProblems(deviceDoc('press-07', { labels: { line: 'a' } })), []);
+    const [p] = deviceDocProblems(deviceDoc('press-07', { labels: { 'bad key!': 'a' } }));
+    assert.equal(p!.code, 'ORCH_FLEET_SCHEMA');
+    assert.match(p!.at!, /^devices\/press-07\.yaml:\d+:\d+$/);
+    assert.doesNotMatch(refusal('device press-07', [p!], { forcible: false })!.hint ?? '', /--force/);
+  });
+
+  it('removing a deployment others depend on', () => {
+    const fleet = parseFleet(
+      new Map([
+        [
+          'deployments/db.yaml',
+          'kind: Deployment\nname: db\napplication: {id: web, version: 1.0.0}\ntargets: {devices: [a]}\n',
+        ],
+        [
+          'deployments/app.yaml',
+          'kind: Deployment\nname: app\napplication: {id: web, version: 1.0.0}\ntargets: {devices: [a]}\ndependsOn: [gone]\n',
+        ],
+      ]),
+    );
+    assert.deepEqual(dependentProblems(fleet, 'db'), []);
+    const [p] = dependentProblems(fleet, 'gone');
+    assert.equal(p!.code, 'ORCH_FLEET_UNKNOWN_DEPENDENCY');
+    assert.match(p!.message, /deployment app depends on gone/);
   });
 });
 

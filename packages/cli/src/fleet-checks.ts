@@ -8,7 +8,14 @@
  * resolveParameters, planWaves) and the spec's (parseFleet, normaliseRollout); this module only
  * turns their answers into problems with a hint.
  */
-import { isMargoError, MargoError, type Code, type Fleet } from '@margo-gitops/spec';
+import {
+  isMargoError,
+  MargoError,
+  parseFleetDevice,
+  type Code,
+  type Finding,
+  type Fleet,
+} from '@margo-gitops/spec';
 import {
   planWaves,
   prepareReconcile,
@@ -16,6 +23,7 @@ import {
   selectTargets,
   type Catalog,
 } from '@margo-gitops/orchestrator';
+import { devicePath, toYaml, type DeviceDoc } from './fleet-docs.js';
 import { checkSecretValues } from './secret-values.js';
 
 /** One thing the orchestrator would refuse, with the code it would use. */
@@ -105,6 +113,49 @@ function labelHint(fleet: Fleet, keys: readonly string[]): string {
 }
 
 /**
+ * The errors the fleet parser found in `file` (a document the orchestrator would leave out: a
+ * device or deployment that is then simply absent), with `file:line:col`.
+ *
+ * @example
+ * documentProblems(parseFleetDevice(text, 'devices/a.yaml').findings, 'devices/a.yaml');
+ */
+export function documentProblems(findings: readonly Finding[], file: string): FleetProblem[] {
+  return findings
+    .filter((f) => f.file === file && f.severity === 'error')
+    .map((f) => ({
+      code: f.code as Code,
+      message: f.message,
+      at: `${file}${f.line ? `:${f.line}${f.column ? `:${f.column}` : ''}` : ''}`,
+    }));
+}
+
+/** What the fleet parser refuses in a device document about to be written (its labels, ...). */
+export function deviceDocProblems(doc: DeviceDoc): FleetProblem[] {
+  const file = devicePath(doc.id);
+  return documentProblems(parseFleetDevice(toYaml(doc), file).findings, file);
+}
+
+/**
+ * Deployments of `fleet` that depend on `name` (`dependsOn`) when it is gone: their devices would
+ * wait for it for ever (ORCH_FLEET_UNKNOWN_DEPENDENCY).
+ */
+export function dependentProblems(fleet: Fleet, name: string): FleetProblem[] {
+  if (fleet.deployments.has(name)) return [];
+  const dependents = [...fleet.deployments.values()]
+    .filter((d) => d.dependsOn.includes(name))
+    .map((d) => d.name)
+    .sort();
+  if (!dependents.length) return [];
+  return [
+    {
+      code: 'ORCH_FLEET_UNKNOWN_DEPENDENCY',
+      message: `deployment${dependents.length > 1 ? 's' : ''} ${list(dependents)} depend${dependents.length > 1 ? '' : 's'} on ${name} (dependsOn), which would no longer exist`,
+      hint: `Remove ${name} from their dependsOn first (margo deploy ... without --depends-on ${name}), or undeploy them too.`,
+    },
+  ];
+}
+
+/**
  * Every problem the orchestrator would have with deployment `name` of `fleet` (empty: none).
  *
  * @example
@@ -113,16 +164,8 @@ function labelHint(fleet: Fleet, keys: readonly string[]): string {
 export function checkDeployment(input: DeploymentCheckInput): FleetProblem[] {
   const { name, fleet, catalog } = input;
   const file = `deployments/${name}.yaml`;
-  const problems: FleetProblem[] = [];
   // The document itself: schema, rollout rules, plaintext secrets, name (parseFleet's findings).
-  for (const f of fleet.findings) {
-    if (f.file !== file || f.severity !== 'error') continue;
-    problems.push({
-      code: f.code as Code,
-      message: f.message,
-      at: `${file}${f.line ? `:${f.line}${f.column ? `:${f.column}` : ''}` : ''}`,
-    });
-  }
+  const problems = documentProblems(fleet.findings, file);
   const intent = fleet.deployments.get(name);
   if (!intent) return problems;
   // Application and version, resolved as the orchestrator resolves them (only this deployment).
@@ -243,7 +286,11 @@ function parameterProblems(
  * The refusal for `problems` (the first problem's code; every problem listed with its own), or
  * undefined when there is none. `what` names the change, e.g. `deployment web`.
  */
-export function refusal(what: string, problems: readonly FleetProblem[]): MargoError | undefined {
+export function refusal(
+  what: string,
+  problems: readonly FleetProblem[],
+  opts: { forcible?: boolean } = {},
+): MargoError | undefined {
   if (!problems.length) return undefined;
   const lines = problems.map(
     (p) => `  ${p.code}${p.at ? ` ${p.at}` : ''}: ${p.message}${p.hint ? `\n    hint: ${p.hint}` : ''}`,
@@ -255,7 +302,9 @@ export function refusal(what: string, problems: readonly FleetProblem[]): MargoE
       ? `${what} would be refused by the orchestrator: ${first.at ? `${first.at}: ` : ''}${first.message}; nothing was written`
       : `${what} would be refused by the orchestrator (${problems.length} problems); nothing was written:\n${lines.join('\n')}`,
     {
-      hint: `${problems.length === 1 && first.hint ? `${first.hint} ` : ''}--force writes it anyway.`,
+      hint:
+        `${problems.length === 1 && first.hint ? first.hint : ''}${opts.forcible === false ? '' : ' --force writes it anyway.'}`.trim() ||
+        undefined,
       data: { problems },
     },
   );

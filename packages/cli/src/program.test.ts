@@ -131,8 +131,39 @@ describe('argument parsing', () => {
     r = await parse(['rollback', 'hello', '--to', 'HEAD~2']);
     assert.deepEqual(r.calls[0], {
       name: 'rollback',
-      opts: { name: 'hello', to: 'HEAD~2', output: 'table' },
+      opts: { name: 'hello', to: 'HEAD~2', force: false, output: 'table' },
     });
+    r = await parse(['undeploy', 'hello', '--force']);
+    assert.deepEqual(r.calls[0], { name: 'undeploy', opts: { name: 'hello', force: true, output: 'table' } });
+    r = await parse([
+      'deploy',
+      'a',
+      '--name',
+      'b',
+      '--device',
+      'd',
+      '--canary',
+      'd',
+      '--canary',
+      'e',
+      '--waves',
+      '10,100',
+      '--on-failure',
+      'rollback',
+      '--manual-gate',
+      '--force',
+    ]);
+    assert.deepEqual(r.calls[0]!.opts.rollout, {
+      canary: ['d', 'e'],
+      waves: '10,100',
+      maxConcurrent: undefined,
+      healthSeconds: undefined,
+      manualGate: true,
+      failureThreshold: undefined,
+      onFailure: 'rollback',
+    });
+    assert.equal(r.calls[0]!.opts.force, true);
+    assert.equal((await parse(['deploy', 'a', '--name', 'b', '--on-failure', 'explode'])).code, 2);
     r = await parse(['status', 'hello', '--watch', '-o', 'json']);
     assert.deepEqual(r.calls[0], {
       name: 'status',

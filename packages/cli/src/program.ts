@@ -423,7 +423,6 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
             namespace: o.namespace,
             dependsOn: o.dependsOn ?? [],
             reuseValues: Boolean(o.reuseValues),
-            output: o.output,
             rollout: {
               canary: o.canary ?? [],
               waves: o.waves,
@@ -434,6 +433,7 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
               onFailure: o.onFailure,
             },
             force: Boolean(o.force),
+            output: o.output,
           },
           deps(conn(o)),
         ),
@@ -445,9 +445,10 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
       .description('remove a deployment (one commit)')
       .argument('<name>', 'deployment name'),
   )
+    .option('--force', 'remove it even when other deployments depend on it')
     .addOption(outputOption())
     .action(async (name: string, o) =>
-      done(await pe.runners.undeploy({ name, output: o.output }, deps(conn(o)))),
+      done(await pe.runners.undeploy({ name, force: Boolean(o.force), output: o.output }, deps(conn(o)))),
     );
   withConnection(
     program
@@ -456,9 +457,15 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
       .argument('<name>', 'deployment name')
       .option('--to <revision>', 'fleet repository revision to restore'),
   )
+    .option('--force', 'write it even when the orchestrator will refuse what is restored')
     .addOption(outputOption())
     .action(async (name: string, o) =>
-      done(await pe.runners.rollback({ name, to: o.to, output: o.output }, deps(conn(o)))),
+      done(
+        await pe.runners.rollback(
+          { name, to: o.to, force: Boolean(o.force), output: o.output },
+          deps(conn(o)),
+        ),
+      ),
     );
   withConnection(
     program

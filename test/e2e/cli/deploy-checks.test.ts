@@ -18,6 +18,8 @@ import { freePort, json, MargoCli, repoRoot as repo, stop, type Run } from './ha
 let dir: string;
 let cli: MargoCli;
 let server: ChildProcess | undefined;
+/** The commit --force wrote (a deployment the orchestrator refuses), for the rollback check. */
+let forcedCommit = '';
 
 const margo = (...args: string[]): Promise<Run> => cli.run(...args);
 const fleetGit = (...args: string[]) =>
@@ -62,7 +64,7 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('margo deploy refuses what the orchestrator would refuse', { timeout: 300_000 }, () => {
+describe('margo deploy refuses what the orchestrator would refuse', { timeout: 1_200_000 }, () => {
   const deploy = (...more: string[]) => margo('deploy', '--name', 'web', ...more);
 
   /** Runs a deploy that must be refused: exit 1, `error CODE: ...` and the hint, main unchanged. */
@@ -205,6 +207,7 @@ describe('margo deploy refuses what the orchestrator would refuse', { timeout: 3
     assert.match(r.err, /ORCH_VERSION_NOT_FOUND/);
     assert.match(r.err, /ORCH_DEVICE_NOT_REGISTERED: device press-99/);
     const out = JSON.parse(r.out) as { commit: string; problems: { code: string }[] };
+    forcedCommit = out.commit;
     assert.deepEqual(
       out.problems.map((p) => p.code),
       ['ORCH_VERSION_NOT_FOUND', 'ORCH_DEVICE_NOT_REGISTERED'],
@@ -275,5 +278,65 @@ describe('margo deploy refuses what the orchestrator would refuse', { timeout: 3
     again = await deploy('hello-world@1.0.0', '--device', 'press-07');
     assert.equal(again.code, 0, again.err);
     assert.equal(YAML.parse(fleetFile('deployments/web.yaml')).rollout, undefined);
+  });
+
+  it('the other fleet writers: rollback, undeploy, device add and label refuse what the orchestrator would', async () => {
+    /** Subjects of the CLI's fleet commits (the orchestrator's own commits left out). */
+    const cliCommits = () =>
+      fleetGit('log', '--format=%s', 'main')
+        .split('\n')
+        .filter((l) => /^(rollback|undeploy|deploy|label device|add device) /.test(l));
+    // Restoring the forced deployment is checked like a deploy.
+    let before = cliCommits();
+    let r = await margo('rollback', 'web', '--to', forcedCommit);
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.err, /^error ORCH_VERSION_NOT_FOUND: rolling back deployment web would be refused/m);
+    assert.match(r.err, /ORCH_DEVICE_NOT_REGISTERED: device press-99/);
+    assert.deepEqual(cliCommits(), before);
+    r = await margo('rollback', 'web', '--to', forcedCommit, '--force');
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /^warning: --force: writing the rollback of deployment web/m);
+    assert.equal(YAML.parse(fleetFile('deployments/web.yaml')).application.version, '9.9.9');
+    // A deployment others depend on.
+    json(await margo('deploy', 'hello-world@1.0.0', '--name', 'db', '--device', 'press-07', '-o', 'json'));
+    json(
+      await margo(
+        'deploy',
+        'hello-world@1.0.0',
+        '--name',
+        'app',
+        '--device',
+        'press-07',
+        '--depends-on',
+        'db',
+        '-o',
+        'json',
+      ),
+    );
+    before = cliCommits();
+    r = await margo('undeploy', 'db');
+    assert.equal(r.code, 1, r.err);
+    assert.match(
+      r.err,
+      /^error ORCH_FLEET_UNKNOWN_DEPENDENCY: removing deployment db would be refused.*deployment app depends on db/m,
+    );
+    assert.deepEqual(cliCommits(), before);
+    r = await margo('undeploy', 'db', '--force');
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /warning: --force/);
+    assert.throws(() => fleetFile('deployments/db.yaml'));
+    // A label the fleet parser refuses would drop the device from the fleet.
+    before = cliCommits();
+    r = await margo('device', 'label', 'press-07', 'bad key!=x');
+    assert.equal(r.code, 1, r.err);
+    assert.match(
+      r.err,
+      /^error ORCH_FLEET_SCHEMA: device press-07 would be refused by the orchestrator: devices\/press-07\.yaml:\d+:\d+/m,
+    );
+    r = await margo('device', 'add', 'press-50', '--label', `line=${'x'.repeat(64)}`);
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.err, /^error ORCH_FLEET_SCHEMA: device press-50/m);
+    assert.doesNotMatch(r.err + r.out, /mge1\./, 'no enrolment string issued');
+    assert.deepEqual(cliCommits(), before);
   });
 });

@@ -3,6 +3,14 @@ import { dirname, join } from 'node:path';
 import { isMargoError, MargoError } from '@margo-gitops/spec';
 import type { CommandDeps } from '../context.js';
 import { deploymentPath } from '../fleet-docs.js';
+import { readFleetTree, readServerCatalog, type ServerCatalog } from '../fleet-check-io.js';
+import {
+  checkDeployment,
+  dependentProblems,
+  forcedWarning,
+  refusal,
+  type FleetProblem,
+} from '../fleet-checks.js';
 import { commitChange, type Checkout } from '../git-remote.js';
 import { formatOutput, type OutputFormat } from '../output.js';
 
@@ -10,6 +18,8 @@ export interface RollbackOptions {
   name: string;
   /** A fleet-repository revision (commit, tag, `HEAD~2`) to restore the deployment from. */
   to?: string;
+  /** Write it even when the orchestrator will refuse what is restored. */
+  force?: boolean;
   output: OutputFormat;
 }
 
@@ -43,6 +53,8 @@ export async function run(opts: RollbackOptions, deps: CommandDeps): Promise<num
   let present = false;
   /** The change the first attempt set out to undo. */
   let undoing: string | undefined;
+  let problems: FleetProblem[] = [];
+  let server: ServerCatalog | undefined;
   const message = () =>
     opts.to
       ? `rollback ${opts.name} to ${opts.to}\n\nRestores ${file} as of ${from}.`
@@ -103,7 +115,15 @@ export async function run(opts: RollbackOptions, deps: CommandDeps): Promise<num
       await writeFile(path, content);
     }
     present = content !== undefined;
+    // What is restored is checked like a deploy (the catalog or the fleet may have moved since).
+    const fleet = await readFleetTree(co.dir);
+    if (present) server ??= await readServerCatalog(conn);
+    problems = present
+      ? checkDeployment({ name: opts.name, fleet, ...server! })
+      : dependentProblems(fleet, opts.name);
+    if (problems.length && !opts.force) throw refusal(`rolling back deployment ${opts.name}`, problems)!;
   });
+  if (problems.length) deps.io.err(forcedWarning(`the rollback of deployment ${opts.name}`, problems));
   const out: RollbackResult = { name: opts.name, from, commit: res.commit ?? null, present };
   deps.io.out(
     formatOutput(out, opts.output, (r) =>

@@ -3,11 +3,15 @@ import { join } from 'node:path';
 import { MargoError } from '@margo-gitops/spec';
 import type { CommandDeps } from '../context.js';
 import { deploymentPath } from '../fleet-docs.js';
+import { readFleetTree } from '../fleet-check-io.js';
+import { dependentProblems, forcedWarning, refusal, type FleetProblem } from '../fleet-checks.js';
 import { commitChange } from '../git-remote.js';
 import { formatOutput, type OutputFormat } from '../output.js';
 
 export interface UndeployOptions {
   name: string;
+  /** Remove it even when other deployments depend on it. */
+  force?: boolean;
   output: OutputFormat;
 }
 
@@ -15,6 +19,7 @@ export interface UndeployOptions {
 export async function run(opts: UndeployOptions, deps: CommandDeps): Promise<number> {
   const conn = await deps.connect();
   const file = deploymentPath(opts.name);
+  let problems: FleetProblem[] = [];
   const res = await commitChange(conn, 'fleet', `undeploy ${opts.name}`, async (co) => {
     const path = join(co.dir, file);
     if (
@@ -30,7 +35,10 @@ export async function run(opts: UndeployOptions, deps: CommandDeps): Promise<num
       );
     }
     await rm(path);
+    problems = dependentProblems(await readFleetTree(co.dir), opts.name);
+    if (problems.length && !opts.force) throw refusal(`removing deployment ${opts.name}`, problems)!;
   });
+  if (problems.length) deps.io.err(forcedWarning(`the removal of deployment ${opts.name}`, problems));
   deps.io.out(
     formatOutput(
       { name: opts.name, removed: true, commit: res.commit ?? null },

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { MargoError } from '@margo-gitops/spec';
 import type { CommandDeps } from '../../context.js';
 import { devicePath, deviceDoc, toYaml } from '../../fleet-docs.js';
+import { deviceDocProblems, refusal } from '../../fleet-checks.js';
 import { commitChange } from '../../git-remote.js';
 import { parseKeyValues } from '../../kv.js';
 import { formatOutput, type OutputFormat } from '../../output.js';
@@ -40,6 +41,9 @@ export async function run(opts: AddOptions, deps: CommandDeps): Promise<number> 
     ...(opts.role ? { role: opts.role } : {}),
     labels: parseKeyValues(opts.label, '--label'),
   });
+  // A document the fleet parser refuses would leave the device out of the fleet: refused first.
+  const bad = deviceDocProblems(doc);
+  if (bad.length) throw refusal(`device ${opts.id}`, bad, { forcible: false })!;
   const conn = await deps.connect();
   if (opts.svidOut) return addWithSvid(opts, doc, conn, deps);
   // The token first: when it cannot be issued here (remote server, no data folder), nothing is

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { MargoError } from '@margo-gitops/spec';
 import type { CommandDeps } from '../../context.js';
 import { devicePath, fromYaml, toYaml, type DeviceDoc } from '../../fleet-docs.js';
+import { deviceDocProblems, refusal } from '../../fleet-checks.js';
 import { commitChange } from '../../git-remote.js';
 import { parseKeyValue } from '../../kv.js';
 import { formatOutput, type OutputFormat } from '../../output.js';
@@ -52,6 +53,9 @@ export async function run(opts: LabelOptions, deps: CommandDeps): Promise<number
       const doc = fromYaml<DeviceDoc>(text, devicePath(opts.id));
       doc.labels = editLabels(doc.labels ?? {}, opts.labels);
       labels = doc.labels;
+      // A document the fleet parser refuses would leave the device out of the fleet.
+      const bad = deviceDocProblems(doc);
+      if (bad.length) throw refusal(`device ${opts.id}`, bad, { forcible: false })!;
       await writeFile(file, toYaml(doc));
     },
   );
