@@ -795,6 +795,7 @@ export class Orchestrator {
         ...(st?.error ? { repoError: { code: st.error.code, message: st.error.message } } : {}),
         ...(st?.foreignMain ? { foreignMain: st.foreignMain } : {}),
         ...(rep?.problems.length ? { statusProblems: rep.problems } : {}),
+        ...(rep?.hold ? { hold: rep.hold } : {}),
       };
     });
     return rollupFleetStatus({
@@ -808,6 +809,7 @@ export class Orchestrator {
         applicationId: d.application.id,
       })),
       devices,
+      rollouts: this.rollouts.rollup(),
     });
   }
 }

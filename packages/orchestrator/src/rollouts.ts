@@ -15,6 +15,7 @@ import {
   type ResolvedIntent,
   type RolloutRender,
 } from './core/desired-state.js';
+import type { RolloutRollupInput } from './core/fleet-status.js';
 import type { DeviceReport } from './io/device-repo.js';
 import { readObjectsCli, readRef, type Signature } from './io/git-objects.js';
 import { observeDevice, RevisionReader } from './io/rollout-observe.js';
@@ -337,6 +338,16 @@ export class RolloutWiring {
       windows: [...(fleet.windows?.values() ?? [])],
       labels,
     });
+  }
+
+  /** The rollouts for the fleet roll-up: states at the current revisions, with who waits. */
+  rollup(): Map<string, RolloutRollupInput> {
+    const out = new Map<string, RolloutRollupInput>();
+    for (const [name, r] of this.renders) {
+      const last = this.lastSteps.get(name);
+      out.set(name, { state: r.state, ...(last ? { waiting: last.waiting } : {}) });
+    }
+    return out;
   }
 
   /** Earliest instant a rollout can move on time alone. */

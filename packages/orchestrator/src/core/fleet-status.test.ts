@@ -308,3 +308,66 @@ test('rollup: deployments still reported but no longer desired are listed as rem
     { deviceId: 'x', deploymentId: 'old-3', state: 'failed', error: { code: 'AGENT_Y', message: 'stuck' } },
   ]);
 });
+
+test('rollout roll-up: the deployment line, each device side and status, why devices wait, holds', async () => {
+  const { createRollout } = await import('../rollout/state.js');
+  const { state } = createRollout({
+    deployment: 'web',
+    from: 'r1',
+    to: 'r2',
+    spec: {
+      waves: [
+        { name: 'canary', devices: ['a'], gate: { healthySeconds: 0, manual: false } },
+        { name: 'rest', percent: 100, gate: { healthySeconds: 0, manual: false } },
+      ],
+      failureThreshold: { count: 1 },
+      onFailure: 'pause',
+    },
+    targets: ['a', 'b', 'c'].map((deviceId) => ({ deviceId, labels: {} })),
+    now: NOW,
+  });
+  state.devices.a!.status = 'healthy';
+  state.current = 1;
+  state.devices.b!.status = 'changing';
+  const view = (id: string, extra: Partial<DeviceView> = {}): DeviceView => ({
+    device: device(id),
+    outcomes: [outcome(id, 'matched')],
+    reportedAt: NOW - 1000,
+    statuses: report(id, 'installed'),
+    changedAt: {},
+    ...extra,
+  });
+  const st = rollupFleetStatus({
+    now: NOW,
+    fleetCommit: null,
+    catalogCommit: null,
+    findings: [],
+    intents: [{ name: 'web', applicationId: 'hello' }],
+    devices: [view('a'), view('b'), view('c', { hold: { reason: 'night shift', since: 'x' } })],
+    rollouts: new Map([
+      ['web', { state, waiting: [{ deviceId: 'c', reason: 'hold' as const, hold: 'night shift' }] }],
+    ]),
+  });
+  const web = st.deployments[0]!;
+  assert.deepEqual(web.rollout, { phase: 'progressing', wave: 'rest', done: 1, total: 3 });
+  const row = (id: string) => web.devices.find((d) => d.deviceId === id)!;
+  assert.deepEqual(row('a').rollout, { side: 'to', status: 'healthy' });
+  assert.deepEqual(row('b').rollout, { side: 'to', status: 'changing' });
+  assert.deepEqual(row('c').rollout, { side: 'from', status: 'waiting' });
+  assert.deepEqual(row('c').waiting, { reason: 'hold', hold: 'night shift' });
+  assert.deepEqual(st.devices.find((d) => d.deviceId === 'c')!.hold, { reason: 'night shift', since: 'x' });
+  // A later wave not started: waiting for wave.
+  state.current = 0;
+  state.devices.b!.status = 'waiting';
+  const st2 = rollupFleetStatus({
+    now: NOW,
+    fleetCommit: null,
+    catalogCommit: null,
+    findings: [],
+    intents: [{ name: 'web', applicationId: 'hello' }],
+    devices: [view('b')],
+    rollouts: new Map([['web', { state }]]),
+  });
+  assert.deepEqual(st2.deployments[0]!.devices[0]!.waiting, { reason: 'wave' });
+  assert.equal(st2.deployments[0]!.rollout!.wave, 'canary');
+});

@@ -1,5 +1,7 @@
 import type { DeploymentState, DeploymentStatus, Finding, FleetDevice } from '@margo-gitops/spec';
-import type { DeploymentOutcome } from './desired-state.js';
+import type { DeviceRolloutStatus, RolloutPhase, RolloutState } from '../rollout/state.js';
+import type { StepResult } from '../rollout/step.js';
+import { rolloutSide, type DeploymentOutcome } from './desired-state.js';
 
 /** A device's state for one deployment as the fleet view shows it. */
 export type RowState = DeploymentState | 'not-matched' | 'unknown' | 'error';
@@ -14,6 +16,10 @@ export interface DeploymentRow {
   error?: { code: string; message: string; source?: string };
   /** When the device last reported anything (ISO 8601). */
   lastReportAt?: string;
+  /** Why a device of a rollout has not been told yet (`wave`: its wave has not started). */
+  waiting?: { reason: 'window' | 'hold' | 'cap' | 'wave'; until?: string; hold?: string };
+  /** The device's side of the deployment's rollout and its status there. */
+  rollout?: { side: 'from' | 'to'; status: DeviceRolloutStatus };
 }
 
 export type StateCounts = Record<RowState, number>;
@@ -26,6 +32,8 @@ export interface DeploymentRollup {
   total: number;
   errors: { deviceId: string; code: string; message: string }[];
   devices: DeploymentRow[];
+  /** The deployment's rollout: phase, the wave in progress, devices done (at `to`, or back when rolling back) of all. */
+  rollout?: { phase: RolloutPhase; wave: string; done: number; total: number };
 }
 
 export interface DeviceRow {
@@ -55,6 +63,8 @@ export interface DeviceRow {
    * FOREIGN_MAIN_SHOWN_MS after it was last seen): someone wrote to the Git host directly.
    */
   desiredStateProblem?: { code: string; message: string; hint: string; commit: string | null; at: string };
+  /** The on-site hold (`margo-agent hold`): the device applies no change until released. */
+  hold?: { reason: string; since?: string };
 }
 
 export interface FleetStatus {
@@ -97,6 +107,13 @@ export interface DeviceView {
   statusProblems?: readonly { path: string; code: string; message: string }[];
   /** The last time `main` held a commit the orchestrator did not sign. */
   foreignMain?: { commit: string | null; code: string; reason: string; at: number };
+  hold?: { reason: string; since?: string };
+}
+
+/** A deployment's rollout for the roll-up: its stored state and who waits, from the last step. */
+export interface RolloutRollupInput {
+  state: RolloutState;
+  waiting?: StepResult['waiting'];
 }
 
 /** How long a foreign commit found on a device's `main` stays listed as a device problem. */
@@ -130,6 +147,8 @@ export interface RollupInput {
   /** Every deployment intent name with its application id, so intents that match nothing are listed too. */
   intents: { name: string; applicationId: string }[];
   devices: DeviceView[];
+  /** Rollouts by deployment name (only those at the deployment's current revision). */
+  rollouts?: ReadonlyMap<string, RolloutRollupInput>;
 }
 
 export function emptyCounts(): StateCounts {
@@ -180,6 +199,12 @@ export function rollupFleetStatus(input: RollupInput): FleetStatus {
   }
   const devices: DeviceRow[] = [];
   const removals: FleetStatus['removals'] = [];
+  const waits = new Map<string, Map<string, StepResult['waiting'][number]>>();
+  for (const [name, ro] of input.rollouts ?? []) {
+    waits.set(name, new Map((ro.waiting ?? []).map((w) => [w.deviceId, w])));
+    const r = rollups.get(name);
+    if (r) r.rollout = rolloutLine(ro.state);
+  }
   for (const v of [...input.devices].sort((a, b) => (a.device.id < b.device.id ? -1 : 1))) {
     const windowMs = v.device.expectedReportSeconds * 1000;
     // A device that polls is alive even when it has nothing new to report (no heartbeat commits).
@@ -201,6 +226,7 @@ export function rollupFleetStatus(input: RollupInput): FleetStatus {
       expectedReportSeconds: v.device.expectedReportSeconds,
       deployments: v.outcomes.filter((o) => o.status === 'matched' || o.status === 'held').length,
       ...(v.repoError ? { repoError: v.repoError } : {}),
+      ...(v.hold ? { hold: { ...v.hold } } : {}),
       ...(v.statusProblems?.length ? { statusProblems: v.statusProblems.map((p) => ({ ...p })) } : {}),
       ...(v.foreignMain && input.now - v.foreignMain.at <= FOREIGN_MAIN_SHOWN_MS
         ? {
@@ -276,6 +302,8 @@ export function rollupFleetStatus(input: RollupInput): FleetStatus {
             };
         }
       }
+      const ro = input.rollouts?.get(o.deployment);
+      if (ro) rolloutRow(row, o, ro, waits.get(o.deployment));
       if (row.error)
         r.errors.push({ deviceId: row.deviceId, code: row.error.code, message: row.error.message });
       r.counts[row.state]++;
@@ -294,4 +322,42 @@ export function rollupFleetStatus(input: RollupInput): FleetStatus {
     devices,
     removals,
   };
+}
+
+const BACK = new Set<DeviceRolloutStatus>(['reverted', 'revertFailed']);
+
+/** The rollout line of a deployment: phase, wave in progress, devices done of all. */
+function rolloutLine(s: RolloutState): NonNullable<DeploymentRollup['rollout']> {
+  const back = s.phase === 'rollingBack' || s.phase === 'rolledBack';
+  const ids = Object.keys(s.devices);
+  const done = ids.filter((id) =>
+    back ? BACK.has(s.devices[id]!.status) : s.devices[id]!.status === 'healthy',
+  ).length;
+  return { phase: s.phase, wave: s.waves[s.current]?.name ?? '(all passed)', done, total: ids.length };
+}
+
+/** Adds a device's side, status and wait reason in the rollout to its row. */
+function rolloutRow(
+  row: DeploymentRow,
+  o: DeploymentOutcome,
+  ro: RolloutRollupInput,
+  waits: Map<string, StepResult['waiting'][number]> | undefined,
+): void {
+  const d = ro.state.devices[o.deviceId];
+  if (o.code === 'ROLLOUT_WAITING') {
+    // A first installation not yet told: pending, not a mismatch.
+    row.state = 'pending';
+    delete row.error;
+  }
+  if (!d) return;
+  row.rollout = { side: rolloutSide({ state: ro.state }, o.deviceId), status: d.status };
+  const w = waits?.get(o.deviceId);
+  if (w)
+    row.waiting = {
+      reason: w.reason,
+      ...(w.until !== undefined ? { until: new Date(w.until).toISOString() } : {}),
+      ...(w.hold !== undefined ? { hold: w.hold } : {}),
+    };
+  else if (d.status === 'waiting' && ro.state.phase === 'progressing' && d.wave > ro.state.current)
+    row.waiting = { reason: 'wave' };
 }

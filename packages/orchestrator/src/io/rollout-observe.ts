@@ -52,11 +52,6 @@ export function isFresh(
   return last !== undefined && now - last <= device.expectedReportSeconds * 1000;
 }
 
-/** The on-site hold of a report (DeviceReport.hold, filled by readDeviceStatus from hold.json). */
-export function holdOf(report: DeviceReport | undefined): { reason: string; since?: string } | undefined {
-  return (report as { hold?: { reason: string; since?: string } } | undefined)?.hold;
-}
-
 /** The observation of one device for deployment `name`. */
 export async function observeDevice(input: {
   name: string;
@@ -73,7 +68,7 @@ export async function observeDevice(input: {
   unannotated?: string;
 }): Promise<RolloutObservation> {
   const { device, report } = input;
-  const hold = holdOf(report)?.reason;
+  const hold = report?.hold?.reason;
   const withHold = (o: RolloutObservation): RolloutObservation => (hold !== undefined ? { ...o, hold } : o);
   if (!device || !isFresh(device, report, input.seenAt, input.now)) return withHold({ state: 'unknown' });
   const status = report?.statuses.get(deploymentIdFor(device.id, input.name));
