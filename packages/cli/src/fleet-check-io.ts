@@ -3,6 +3,7 @@
  * (a clone of its catalog repository, read by the orchestrator's own CatalogReader) and the fleet
  * as it will be after a change (the work tree of commitChange's checkout).
  */
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseFleet, type Fleet } from '@margo-gitops/spec';
@@ -15,11 +16,21 @@ export interface ServerCatalog {
   yanked: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
-/** The server's catalog (branch main) as the orchestrator reads it: parsed packages, yanked versions apart. */
+/**
+ * The server's catalog (branch main) as the orchestrator reads it: parsed packages, yanked versions
+ * apart. On the server's machine (a context with its data folder) straight from its bare
+ * repository; elsewhere from a shallow clone (which holds every package's files: the server allows
+ * no partial clones).
+ */
 export async function readServerCatalog(conn: Connection): Promise<ServerCatalog> {
+  const reader = new CatalogReader();
+  const local = conn.dataDir && join(conn.dataDir, 'repos', 'catalog.git');
+  if (local && existsSync(local)) {
+    const catalog = await reader.read(local, 'refs/heads/main');
+    return { catalog, yanked: reader.yanked };
+  }
   const co = await checkout(conn, 'catalog', { depth: 1 });
   try {
-    const reader = new CatalogReader();
     const catalog = await reader.read(join(co.dir, '.git'), 'HEAD');
     return { catalog, yanked: reader.yanked };
   } finally {
