@@ -20,6 +20,13 @@ describe('exit codes', () => {
     ['INTERNAL_ERROR', 10],
     ['CLI_PUBLISH_REJECTED', 1],
     ['IO_ERROR', 1],
+    // Refused before writing, as the orchestrator would refuse it (fleet-checks.ts).
+    ['ORCH_APP_NOT_FOUND', 1],
+    ['ORCH_VERSION_NOT_FOUND', 1],
+    ['ORCH_PARAMETER_UNKNOWN', 1],
+    ['ORCH_FLEET_UNKNOWN_DEPENDENCY', 1],
+    ['ORCH_DEVICE_NOT_REGISTERED', 1],
+    ['CLI_SELECTOR_MATCHES_NONE', 1],
   ];
   for (const [code, exit] of table) it(`${code} -> ${exit}`, () => assert.equal(exitCodeFor(code), exit));
 

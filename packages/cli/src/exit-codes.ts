@@ -36,6 +36,7 @@ const explicit: Record<string, ExitCode> = {
   ORCH_APP_NOT_FOUND: ExitCode.Failure,
   ORCH_VERSION_NOT_FOUND: ExitCode.Failure,
   ORCH_PARAMETER_UNKNOWN: ExitCode.Failure,
+  ORCH_FLEET_UNKNOWN_DEPENDENCY: ExitCode.Failure,
 };
 
 /**
