@@ -5,7 +5,8 @@
  *
  *   node --conditions=source --import tsx bench/rollout/index.ts [--devices N] [--waves W]
  *     [--max-concurrent C] [--poll-seconds P] [--apply-ms A] [--fleet-cap K] [--skip-floor]
- *     [--idle-seconds S] [--timeout-seconds T] [--reconcile-seconds R] [--keep]
+ *     [--idle-seconds S] [--timeout-seconds T] [--reconcile-seconds R] [--sockets K]
+ *     [--transport http|disk] [--keep]
  *
  * Processes: this one (setup, the device simulator, measurement), the Git server
  * (server-child.ts: createGitHttpHandler with token auth and fleet push validation) and the
@@ -77,6 +78,8 @@ const FLEET_CAP = num('fleet-cap', 0);
 const IDLE_S = num('idle-seconds', 10);
 const TIMEOUT_S = num('timeout-seconds', 600);
 const RECONCILE_S = num('reconcile-seconds', 60);
+/** Kept-alive connections of the simulated devices to the Git server (requests in flight at most). */
+const SOCKETS = num('sockets', 32);
 const keep = argv.includes('--keep');
 const skipFloor = argv.includes('--skip-floor');
 const TRANSPORT = argv.includes('--transport') ? argv[argv.indexOf('--transport') + 1] : 'http';
@@ -134,7 +137,12 @@ const intent = (version: string, rollout: boolean) =>
     : '');
 
 function sh(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd, encoding: 'utf8', maxBuffer: 1 << 28 }).trim();
+  return execFileSync('git', args, {
+    cwd,
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }).trim();
 }
 const GIT_ID = ['-c', 'user.name=Olivia Operator', '-c', 'user.email=olivia@example.com'];
 
@@ -424,7 +432,7 @@ async function main(): Promise<void> {
   const fleetUrl = `http://x:${tokens.admin}@127.0.0.1:${port}/git/fleet.git`;
   const watchRefs = new RefWatch();
   watchRefs.start();
-  const transport = TRANSPORT === 'disk' ? diskTransport(orch!) : httpTransport('127.0.0.1', port, 64);
+  const transport = TRANSPORT === 'disk' ? diskTransport(orch!) : httpTransport('127.0.0.1', port, SOCKETS);
   const simulator = new Simulator(sim, transport, { pollMs: POLL_S * 1000, applyMs: APPLY_MS });
   console.log(`  devices reach their repositories through ${transport.label}`);
   const simCpu0 = process.cpuUsage();
