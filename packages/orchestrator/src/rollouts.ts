@@ -88,7 +88,14 @@ export class RolloutWiring {
   /** What each deployment ran at the last reconciled fleet commit (persisted by the orchestrator). */
   baseline = new Map<string, Baseline>();
 
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly host: {
+      reposRoot: string;
+      report: (id: string) => DeviceReport | undefined;
+      seenAt: (id: string) => number | undefined;
+    },
+  ) {}
 
   /** Reads the states at fleet `head` (cached per head). */
   async readStored(fleetDir: string, head: string | null): Promise<Map<string, StoredRollout>> {
@@ -150,7 +157,22 @@ export class RolloutWiring {
    */
   async decide(
     env: RolloutEnv,
-    step: ((states: Map<string, RolloutState>) => Promise<Map<string, StepResult>>) | undefined,
+    step: boolean,
+    log: Logger,
+    reread: () => Promise<RolloutEnv>,
+  ): Promise<DecideResult> {
+    try {
+      return await this.decideOnce(env, step, reread);
+    } catch (e) {
+      const err = toMargoError(e, 'ORCH_GIT_FAILED');
+      log.error({ err: err.toJSON() }, 'committing a rollout state to the fleet repository failed');
+      throw err;
+    }
+  }
+
+  private async decideOnce(
+    env: RolloutEnv,
+    step: boolean,
     reread: () => Promise<RolloutEnv>,
   ): Promise<DecideResult> {
     let e = env;
@@ -172,7 +194,8 @@ export class RolloutWiring {
           commits.push({ name: n, what: { kind: 'retarget', state: begun.states.get(n)! } });
       let steps: Map<string, StepResult> | undefined;
       if (step) {
-        steps = await step(begun.states);
+        const obs = await this.observations(begun.states, e);
+        steps = RolloutWiring.step(begun.states, obs, e.fleet, e.now, e.cap);
         for (const [n, r] of steps) {
           const i = commits.findIndex((c) => c.name === n);
           const what: RolloutCommitWhat = { kind: 'step', state: r.state, step: r };
@@ -292,11 +315,9 @@ export class RolloutWiring {
   }
 
   /** Observations of every device of every active rollout, from the reports the orchestrator holds. */
-  async observations(
+  private async observations(
     states: Map<string, RolloutState>,
-    env: { fleet: Fleet; now: number; reposRoot: string },
-    reportOf: (id: string) => DeviceReport | undefined,
-    seenAt: (id: string) => number | undefined,
+    env: { fleet: Fleet; now: number },
   ): Promise<Map<string, Record<string, RolloutObservation>>> {
     const out = new Map<string, Record<string, RolloutObservation>>();
     for (const [name, s] of states) {
@@ -306,10 +327,10 @@ export class RolloutWiring {
         obs[id] = await observeDevice({
           name,
           device: env.fleet.devices.get(id),
-          report: reportOf(id),
-          seenAt: seenAt(id),
+          report: this.host.report(id),
+          seenAt: this.host.seenAt(id),
           now: env.now,
-          gitdir: join(env.reposRoot, 'devices', `${id}.git`),
+          gitdir: join(this.host.reposRoot, 'devices', `${id}.git`),
           revisions: this.revisions,
           ...(s.from !== undefined && this.renders.get(name)?.from?.revision === undefined
             ? { unannotated: s.from }

@@ -194,7 +194,7 @@ export async function readFleet(gitdir: string, oid: string, cache?: FleetParseC
   const files = await readFilesCli(
     gitdir,
     oid,
-    // windows/: checked so problems show in status; not yet acted on (docs/rollout.md).
+    // windows/: maintenance windows of rollouts (docs/rollout.md); rollouts/ is read apart (rollout-store).
     (p) => p.startsWith('devices/') || p.startsWith('deployments/') || p.startsWith('windows/'),
   );
   return parseFleet(files, cache);
