@@ -25,6 +25,7 @@ const margo = (...args: string[]): Promise<Run> => cli.run(...args);
 const fleetGit = (...args: string[]) =>
   execFileSync('git', ['--git-dir', join(dir, 'margo-data/repos/fleet.git'), ...args], {
     encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
   }).trim();
 /**
  * What the CLI committed: the `deploy ...` commits of fleet main (the orchestrator commits there
@@ -331,7 +332,7 @@ describe('margo deploy refuses what the orchestrator would refuse', { timeout: 1
     assert.equal(r.code, 1, r.err);
     assert.match(
       r.err,
-      /^error ORCH_FLEET_SCHEMA: device press-07 would be refused by the orchestrator: devices\/press-07\.yaml:\d+:\d+/m,
+      /^error ORCH_FLEET_SCHEMA: device press-07 would be refused by the orchestrator[\s\S]*devices\/press-07\.yaml:\d+:\d+/m,
     );
     r = await margo('device', 'add', 'press-50', '--label', `line=${'x'.repeat(64)}`);
     assert.equal(r.code, 1, r.err);
