@@ -181,15 +181,17 @@ for (const transport of ['git', 'rest'] as const)
       assert.equal(containerId(), before, 'the container was not touched');
       assert.match((await served())!, /GREETING=hi/);
       assert.equal((await row())?.error?.code, 'AGENT_ON_SITE_HOLD');
-      // The fleet view: the device's row, and the hold of the device where the roll-up carries it.
-      const fleet = json<{ devices: { deviceId: string; hold?: { reason: string } }[] }>(
-        await margo('status', '-o', 'json'),
-      );
-      const dev = fleet.devices.find((d) => d.deviceId === 'dev1');
-      if (dev && 'hold' in dev) {
-        assert.equal(dev.hold?.reason, REASON);
-        assert.match((await margo('status')).out, new RegExp(`dev1  held: ${REASON}`));
-      }
+      // The fleet view: the device is listed as held, with the reason (devices[].hold, from hold.json).
+      const dev = await until(30, 'dev1 held in the fleet status', async () => {
+        const fleet = json<{ devices: { deviceId: string; hold?: { reason: string; since?: string } }[] }>(
+          await margo('status', '-o', 'json'),
+        );
+        const d = fleet.devices.find((x) => x.deviceId === 'dev1');
+        return d?.hold ? d : undefined;
+      });
+      assert.equal(dev?.hold?.reason, REASON, JSON.stringify(dev));
+      assert.equal(dev?.hold?.since, onServer.since);
+      assert.match((await margo('status')).out, new RegExp(`\\n {2}dev1 {2}held: ${REASON} \\(since `));
       const table = await margo('status', 'hello');
       assert.match(table.out, new RegExp(`dev1\\s+pending\\s+AGENT_ON_SITE_HOLD: .*${REASON}`));
       assert.match(
