@@ -99,6 +99,7 @@ export class Orchestrator {
   private fleetKey = '-';
   private wakeTimer: NodeJS.Timeout | undefined;
   private started = false;
+  private adoptBaseline = false;
   /** The most recent pass. */
   lastSummary: ReconcileSummary | undefined;
 
@@ -201,7 +202,11 @@ export class Orchestrator {
     this.states = await loadDeviceStates(this.opts.dataDir);
     for (const [id, st] of this.states)
       if (st.statusSeq && /^[0-9]{1,20}$/.test(st.statusSeq)) this.statusSeq.set(id, BigInt(st.statusSeq));
-    this.rollouts.baseline = (await loadRolloutMemory(this.opts.dataDir)).baseline;
+    const memory = await loadRolloutMemory(this.opts.dataDir);
+    this.rollouts.baseline = memory.baseline;
+    // A data folder from before rollouts: what devices run now is the baseline (no deployment
+    // present on devices is taken for a first installation and removed until its wave).
+    this.adoptBaseline = !memory.found && this.states.size > 0;
     this.loaded = true;
   }
 
@@ -231,6 +236,13 @@ export class Orchestrator {
       const names = await fs.readdir(join(this.reposRoot, 'devices')).catch(() => [] as string[]);
       for (const n of names) if (n.endsWith('.git')) this.knownRepos.add(n.slice(0, -4));
     }
+    const fleetDir = join(this.reposRoot, 'fleet.git');
+    if (
+      this.adoptBaseline &&
+      (await this.rollouts.updateBaseline(this.ctx!, fleetDir, this.fleetOid ?? null))
+    )
+      log.info('rollout baseline taken from the current fleet (data folder from before rollouts)');
+    this.adoptBaseline = false;
     // Rollouts start (and are superseded) before any device renders the new intent.
     const begun = await this.decideRollouts(reason, false, log);
     const ctx = this.ctx!;
@@ -249,14 +261,19 @@ export class Orchestrator {
     await this.syncMany(ids, ctx, reason, summary, log);
     if (this.rollouts.hasActive()) {
       // Waves advance on what devices report now; the decision is committed before devices act.
-      await this.refreshReports(this.rollouts.activeDevices());
+      // A device-only pass refreshes its own devices (the others' status pushes run their own passes).
+      const active = [...this.rollouts.activeDevices()];
+      const synced = new Set(ids);
+      await this.refreshReports(
+        only ? active.filter((id) => synced.has(id) || !this.reports.has(id)) : active,
+      );
       const moved = [...(await this.decideRollouts(reason, true, log))].filter((id) =>
         this.fleet.devices.has(id),
       );
       if (moved.length) await this.syncMany(moved.sort(), this.ctx!, reason, summary, log);
     }
     summary.fleetCommit = this.fleetOid ?? null;
-    if (!only && this.rollouts.updateBaseline(this.ctx!)) {
+    if (!only && (await this.rollouts.updateBaseline(this.ctx!, fleetDir, this.fleetOid ?? null))) {
       await saveRolloutMemory(this.opts.dataDir, {
         ...(this.fleetOid ? { fleetCommit: this.fleetOid } : {}),
         baseline: this.rollouts.baseline,

@@ -403,9 +403,9 @@ export class RolloutWiring {
   }
 
   /** Records what every deployment runs now (the baseline of a later first rollout); true when it changed. */
-  updateBaseline(ctx: ReconcileContext): boolean {
+  async updateBaseline(ctx: ReconcileContext, fleetDir: string, fleetOid: string | null): Promise<boolean> {
     let changed = false;
-    const blobs = this.deploymentBlobs.blobs;
+    const blobs = await this.blobsAt(fleetDir, fleetOid);
     for (const r of ctx.intents) {
       if (r.error || r.version === undefined) continue;
       const ro = this.renders.get(r.intent.name);

@@ -4,6 +4,8 @@
 // operator's commit to the state file is honoured, and a fleet-wide cap holds across deployments.
 // Every pass is run twice: the second must change nothing.
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { formatRolloutState, pauseRollout, resumeRollout } from '@margo-gitops/orchestrator';
 import { bareGit } from './helpers.js';
@@ -223,4 +225,22 @@ test('editing only the rollout block starts nothing', async (t) => {
   assert.equal(bareGit(w.fleetDir, 'show', 'main:rollouts/web.json'), state);
   assert.match(bareGit(w.fleetDir, 'log', '-1', '--format=%s', 'main'), /edit the rollout block only/);
   for (const id of w.ids) assert.equal(w.heads()[id], heads[id]);
+});
+
+test('a data folder from before rollouts: a deployment devices run is not taken for a first installation', async (t) => {
+  const w = new RolloutWorld(4);
+  t.after(() => w.cleanup());
+  await installed(w, '1.0.0', '');
+  await w.orch.stop();
+  rmSync(join(w.dataDir, 'state', 'orchestrator-rollouts.json'));
+  w.fleetWrite({ 'deployments/web.yaml': deployment('1.0.0', canaryThenAll()) }, 'web in waves from now on');
+  w.orch = w.newOrchestrator();
+  await w.pass('upgrade');
+  for (const id of w.ids) assert.equal(w.versionOf(id), '1.0.0', `${id} keeps web`);
+  assert.equal(w.state(), undefined, 'nothing to roll out');
+  w.reportAllChanged();
+  w.fleetWrite({ 'deployments/web.yaml': deployment('1.1.0', canaryThenAll()) }, 'web 1.1.0');
+  await w.pass();
+  assert.equal(w.state()!.fromVersion, '1.0.0');
+  assert.deepEqual(w.inFlight(), ['d1']);
 });

@@ -111,6 +111,8 @@ export async function saveFleetSnapshot(dataDir: string, oid: string, fleet: Fle
 
 /** The rollout memory of the orchestrator: the last fleet commit it reconciled, and each deployment's baseline. */
 export interface RolloutMemory {
+  /** False when no memory was saved yet (a new data folder, or one from before rollouts). */
+  found?: boolean;
   fleetCommit?: string;
   baseline: Map<string, Baseline>;
 }
@@ -127,6 +129,7 @@ export async function loadRolloutMemory(dataDir: string): Promise<RolloutMemory>
     };
     if (d.version !== 1) return { baseline: new Map() };
     return {
+      found: true,
       ...(typeof d.fleetCommit === 'string' ? { fleetCommit: d.fleetCommit } : {}),
       baseline: new Map(Object.entries(d.baseline ?? {})),
     };
