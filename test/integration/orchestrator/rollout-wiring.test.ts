@@ -244,3 +244,54 @@ test('a data folder from before rollouts: a deployment devices run is not taken 
   assert.equal(w.state()!.fromVersion, '1.0.0');
   assert.deepEqual(w.inFlight(), ['d1']);
 });
+
+test('maintenance window and a gate health time: devices wait, the views say why and until when', async (t) => {
+  const w = new RolloutWorld(3);
+  t.after(() => w.cleanup());
+  await installed(w, '1.0.0', '');
+  const h = new Date(w.clock).getUTCHours();
+  const hh = (x: number) => `${String(x % 24).padStart(2, '0')}:00`;
+  const rollout =
+    'rollout:\n  waves:\n    - {name: canary, devices: [d1], gate: {healthySeconds: 600}}\n    - {percent: 100}\n';
+  w.fleetWrite(
+    {
+      'windows/nights.yaml':
+        'kind: MaintenanceWindow\nname: nights\nselector: {matchLabels: {site: a}}\ntimeZone: UTC\n' +
+        `schedule: [{days: [mon, tue, wed, thu, fri, sat, sun], start: "${hh(h + 2)}", end: "${(h + 3) % 24 === 0 ? '24:00' : hh(h + 3)}"}]\n`,
+      'deployments/web.yaml': deployment('1.1.0', rollout),
+    },
+    'web 1.1.0 at night',
+  );
+  await w.pass();
+  assert.deepEqual(w.inFlight(), [], 'outside the window nobody is told');
+  const v = (await w.orch.rolloutView('web'))!;
+  assert.equal(v.state.phase, 'progressing');
+  assert.deepEqual(
+    v.waiting.map((x) => [x.deviceId, x.reason]),
+    [['d1', 'window']],
+  );
+  const opens = v.waiting[0]!.until!;
+  assert.equal(new Date(opens).getUTCHours(), (h + 2) % 24);
+  assert.equal(v.wakeAt, opens);
+  const st = (await w.orch.getFleetStatus()).deployments.find((d) => d.name === 'web')!;
+  assert.deepEqual(st.rollout, { phase: 'progressing', wave: 'canary', done: 0, total: 3 });
+  assert.equal(st.devices.find((r) => r.deviceId === 'd1')!.waiting?.reason, 'window');
+  assert.deepEqual(st.devices.find((r) => r.deviceId === 'd2')!.waiting, { reason: 'wave' });
+
+  w.clock = opens + 1000;
+  await w.pass();
+  assert.deepEqual(w.inFlight(), ['d1']);
+  w.report('d1');
+  await w.pass();
+  const gate = (await w.orch.rolloutView('web'))!.gate!;
+  assert.equal(gate.waitingFor, 'health');
+  assert.equal(gate.until, w.clock + 600_000);
+  assert.deepEqual(w.inFlight(), []);
+  w.clock += 601_000;
+  await w.pass();
+  assert.deepEqual(w.inFlight(), ['d2', 'd3']);
+  assert.deepEqual(
+    (await w.orch.rolloutViews()).map((x) => x.name),
+    ['web'],
+  );
+});
