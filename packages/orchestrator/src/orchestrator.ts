@@ -398,7 +398,7 @@ export class Orchestrator {
     this.wakeTimer = undefined;
     const at = this.rollouts.wakeAt();
     if (!this.started || this.stopped || at === undefined) return;
-    const delay = Math.min(Math.max(0, at - this.now()) + 100, 2 ** 31 - 1);
+    const delay = Math.min(Math.max(0, at - this.now()) + 1000, 2 ** 31 - 1);
     this.wakeTimer = setTimeout(() => {
       this.reconcileNow('rollout timer').catch(() => undefined);
     }, delay);

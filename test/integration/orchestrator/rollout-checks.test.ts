@@ -1,7 +1,7 @@
 // Issue 15 foundation, through the real orchestrator over real bare repositories: a bad `rollout:`
 // or maintenance window in the fleet repository is reported with file:line:col and its stable code
 // (and the bad deployment is held, like any invalid fleet document), while a valid one is accepted.
-// Rollouts are not acted on yet (docs/rollout.md): a valid one still deploys at once.
+// The valid one (one wave of 100 %, a first installation) reaches its one device in the same pass.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -76,6 +76,6 @@ test('bad rollouts and windows are reported with file:line:col; a valid rollout 
   assert.deepEqual(
     files,
     ['deployments/good.yaml'],
-    'the bad deployment is held; the good one (not yet rolled out in waves) is deployed',
+    'the bad deployment is held; the good one is deployed by its one-wave rollout',
   );
 });

@@ -26,7 +26,7 @@ export type FleetParseCache = Map<
 export interface Fleet {
   devices: Map<string, FleetDevice>;
   deployments: Map<string, DeploymentIntent>;
-  /** `windows/*.yaml` by name (always set by parseFleet; not yet acted on, see docs/rollout.md). */
+  /** `windows/*.yaml` by name (always set by parseFleet): when rollouts may change devices (docs/rollout.md). */
   windows?: Map<string, MaintenanceWindow>;
   findings: Finding[];
 }

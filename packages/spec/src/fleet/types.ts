@@ -74,6 +74,6 @@ export interface DeploymentIntent {
   secrets: Record<string, SealedSecret>;
   /** Names of deployments to install first (carried to the device as an annotation). */
   dependsOn: string[];
-  /** Progressive rollout (docs/rollout.md). Parsed and checked; not yet acted on by the orchestrator. */
+  /** Progressive rollout (docs/rollout.md): changes reach the targets in waves. */
   rollout?: RolloutSpec;
 }
