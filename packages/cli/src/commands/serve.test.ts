@@ -16,11 +16,16 @@ let root: string;
 before(async () => void (root = await mkdtemp(join(tmpdir(), 'margo-serve-opts-'))));
 after(async () => rm(root, { recursive: true, force: true }));
 
-async function given(settings: ServerSettings, flags: { listen?: string; apiListen?: string }) {
+async function given(
+  settings: ServerSettings,
+  flags: { listen?: string; apiListen?: string; maxConcurrentChanges?: string },
+) {
   const data = join(root, `data-${Math.random().toString(36).slice(2)}`);
   await mkdir(data, { recursive: true });
   await writeServerSettings(data, settings);
-  let got: { listen: string; publicUrl?: string; api?: { listen: string } } | undefined;
+  let got:
+    | { listen: string; publicUrl?: string; api?: { listen: string }; maxConcurrentChanges?: number }
+    | undefined;
   const services = {
     startServer: async (o: typeof got) => {
       got = o;
@@ -63,4 +68,11 @@ test('a derived public URL gives way to an explicit --listen; an API address cho
   assert.equal(t.api?.listen, '127.0.0.1:8471');
   const u = await given(initDefault, { listen: '0.0.0.0:8470', apiListen: 'off' });
   assert.equal(u.api?.listen, 'off');
+});
+
+test('serve --max-concurrent-changes hands the fleet-wide cap to the server; a bad one is a usage error', async () => {
+  assert.equal((await given(initDefault, { maxConcurrentChanges: '50' })).maxConcurrentChanges, 50);
+  assert.equal((await given(initDefault, {})).maxConcurrentChanges, undefined, 'else config.json decides');
+  for (const bad of ['0', '-3', 'many', '2.5'])
+    await assert.rejects(given(initDefault, { maxConcurrentChanges: bad }), { code: 'USAGE_ERROR' });
 });
