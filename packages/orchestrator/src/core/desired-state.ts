@@ -257,7 +257,10 @@ export function desiredForDevice(
           applicationId: target.intent.application.id,
           status: 'not-matched',
           code: 'ROLLOUT_WAITING',
-          reason: `waiting for its wave of the rollout of ${name}`,
+          reason:
+            ro!.state.phase === 'rollingBack' || ro!.state.phase === 'rolledBack'
+              ? `the rollout of ${name} (a first installation) was rolled back: removed`
+              : `waiting for its wave of the rollout of ${name}`,
         });
         continue;
       }

@@ -344,7 +344,7 @@ function rolloutRow(
   waits: Map<string, StepResult['waiting'][number]> | undefined,
 ): void {
   const d = ro.state.devices[o.deviceId];
-  if (o.code === 'ROLLOUT_WAITING') {
+  if (o.code === 'ROLLOUT_WAITING' && (ro.state.phase === 'progressing' || ro.state.phase === 'paused')) {
     // A first installation not yet told: pending, not a mismatch.
     row.state = 'pending';
     delete row.error;
