@@ -76,7 +76,7 @@ const POLL_S = num('poll-seconds', 10);
 const APPLY_MS = num('apply-ms', 2000);
 const FLEET_CAP = num('fleet-cap', 0);
 const IDLE_S = num('idle-seconds', 10);
-const TIMEOUT_S = num('timeout-seconds', 600);
+const TIMEOUT_S = num('timeout-seconds', 1200);
 const RECONCILE_S = num('reconcile-seconds', 60);
 /** Kept-alive connections of the simulated devices to the Git server (requests in flight at most). */
 const SOCKETS = num('sockets', 32);
@@ -633,7 +633,11 @@ async function main(): Promise<void> {
       floor = await phase('floor: web 1.0.0 -> 1.1.0, no rollout (every device at once)', '1.1.0', false);
       report(floor, 1);
     }
-    const r = await phase(`rollout: web 1.1.0 -> 1.2.0, ${WAVES} waves, maxConcurrent ${CAP}`, '1.2.0', true);
+    const r = await phase(
+      `rollout: web ${skipFloor ? '1.0.0' : '1.1.0'} -> 1.2.0, ${WAVES} waves, maxConcurrent ${CAP}`,
+      '1.2.0',
+      true,
+    );
     const perWave = Math.ceil(N / WAVES);
     report(r, WAVES * Math.ceil(perWave / Math.min(CAP, FLEET_CAP || CAP)));
     const waves = (r.state?.waves ?? []) as { name: string; passedAt?: string; devices: string[] }[];
