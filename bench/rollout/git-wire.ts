@@ -311,7 +311,7 @@ export function commitObjects(
   return { oid, objects };
 }
 
-function packOf(objects: PackObject[]): Buffer {
+export function packOf(objects: PackObject[]): Buffer {
   const parts: Buffer[] = [Buffer.from('PACK'), Buffer.alloc(8)];
   parts[1]!.writeUInt32BE(2, 0);
   parts[1]!.writeUInt32BE(objects.length, 4);
