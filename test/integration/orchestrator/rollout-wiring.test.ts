@@ -44,7 +44,15 @@ test('canary, then the next wave, then done: never more than maxConcurrent devic
   assert.deepEqual(w.inFlight(), ['d1'], 'only the canary is told');
   assert.equal(w.versionOf('d1'), '1.1.0');
   for (const id of w.ids.slice(1)) assert.equal(w.versionOf(id), '1.0.0');
-  // The decision is on fleet main before the device's main: its commit is older than d1's.
+  // The decision was on fleet main before d1's main moved: the fleet commit d1's commit was made
+  // from already records d1 as told.
+  const from = /Margo-Fleet-Commit: ([0-9a-f]{40})/.exec(
+    bareGit(w.dev('d1'), 'log', '-1', '--format=%B', 'main'),
+  )![1]!;
+  assert.equal(
+    (JSON.parse(bareGit(w.fleetDir, 'show', `${from}:rollouts/web.json`)) as typeof s).devices.d1!.status,
+    'changing',
+  );
   const log = bareGit(w.fleetDir, 'log', '--format=%s%n%b', 'main');
   assert.match(log, /^rollout web: told 1 device\(s\) to change/m);
   assert.match(log, /Margo-Rollout: web\nMargo-Rollout-Phase: progressing\nMargo-Trigger: test/);
