@@ -10,7 +10,7 @@ import { pino } from 'pino';
 
 const [dataDir, reposRoot, intervalMs, cap] = process.argv.slice(2) as [string, string, string, string?];
 const logger = pino({ level: process.env.BENCH_LOG ?? 'warn' }, pino.destination(2));
-const opts: OrchestratorOptions & { maxConcurrentChanges?: number } = {
+const opts: OrchestratorOptions = {
   dataDir,
   reposRoot,
   logger,
