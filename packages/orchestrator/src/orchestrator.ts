@@ -17,13 +17,11 @@ import {
   MANIFEST_FILE,
   manifestFacts,
   readDeviceMain,
-  CAPABILITIES_FILE,
-  readDeviceStatus,
   writeDeviceMain,
-  type DeviceReport,
 } from './io/device-repo.js';
 import { readRef, type Signature } from './io/git-objects.js';
 import { runBounded } from './io/pool.js';
+import { ReportBook } from './io/report-book.js';
 import { trustedMain } from './io/trusted-main.js';
 import { CatalogReader, headOf, lastAuthorOf, readFleet } from './io/read-sources.js';
 import { fleetContentKey } from './io/rollout-store.js';
@@ -69,11 +67,9 @@ export class Orchestrator {
   private readonly concurrency: number;
   private readonly resignBeforeExpiryMs: number;
   private states = new Map<string, DeviceState>();
-  private reports = new Map<string, DeviceReport>();
+  private readonly book: ReportBook;
   /** What the signer signs with in this pass (signerEpoch). */
   private epoch: string | undefined;
-  /** Highest signed status sequence number accepted per device (persisted as DeviceState.statusSeq). */
-  private readonly statusSeq = new Map<string, bigint>();
   /** When each device last fetched or pushed with its own token (ms, orchestrator clock). */
   private readonly seenAt = new Map<string, number>();
   private knownRepos = new Set<string>();
@@ -110,9 +106,16 @@ export class Orchestrator {
     this.now = opts.now ?? Date.now;
     this.concurrency = Math.max(1, opts.concurrency ?? 8);
     this.resignBeforeExpiryMs = opts.resignBeforeExpiryMs ?? 2 * 24 * 3600 * 1000;
+    this.book = new ReportBook(this.log, opts.statusVerifier, (id, seq) => {
+      const st = this.states.get(id);
+      if (st) {
+        st.statusSeq = seq.toString();
+        this.dirty = true;
+      }
+    });
     this.rollouts = new RolloutWiring(this.log.child({ component: 'rollout' }), {
       reposRoot: this.reposRoot,
-      report: (id) => this.reports.get(id),
+      report: (id) => this.book.reports.get(id),
       seenAt: (id) => this.seenAt.get(id),
     });
   }
@@ -201,7 +204,8 @@ export class Orchestrator {
     if (this.loaded) return;
     this.states = await loadDeviceStates(this.opts.dataDir);
     for (const [id, st] of this.states)
-      if (st.statusSeq && /^[0-9]{1,20}$/.test(st.statusSeq)) this.statusSeq.set(id, BigInt(st.statusSeq));
+      if (st.statusSeq && /^[0-9]{1,20}$/.test(st.statusSeq))
+        this.book.statusSeq.set(id, BigInt(st.statusSeq));
     const memory = await loadRolloutMemory(this.opts.dataDir);
     this.rollouts.baseline = memory.baseline;
     // A data folder from before rollouts: what devices run now is the baseline (no deployment
@@ -265,7 +269,7 @@ export class Orchestrator {
       const active = [...this.rollouts.activeDevices()];
       const synced = new Set(ids);
       await this.refreshReports(
-        only ? active.filter((id) => synced.has(id) || !this.reports.has(id)) : active,
+        only ? active.filter((id) => synced.has(id) || !this.book.reports.has(id)) : active,
       );
       const moved = [...(await this.decideRollouts(reason, true, log))].filter((id) =>
         this.fleet.devices.has(id),
@@ -386,8 +390,8 @@ export class Orchestrator {
       async (id) => {
         const gitdir = this.deviceDir(id);
         const oid = await readRef(gitdir, 'status');
-        const cur = this.reports.get(id);
-        if (!cur || cur.oid !== oid) this.reports.set(id, await this.readReport(id, gitdir, oid));
+        const cur = this.book.reports.get(id);
+        if (!cur || cur.oid !== oid) this.book.reports.set(id, await this.book.read(id, gitdir, oid));
       },
     );
   }
@@ -500,10 +504,10 @@ export class Orchestrator {
       return 'unchanged';
     }
 
-    let report = this.reports.get(id);
+    let report = this.book.reports.get(id);
     if (!report || report.oid !== statusOid) {
-      report = await this.readReport(id, gitdir, statusOid);
-      this.reports.set(id, report);
+      report = await this.book.read(id, gitdir, statusOid);
+      this.book.reports.set(id, report);
     }
     const main = await readDeviceMain(gitdir, mainOid);
     const trusted = await trustedMain({
@@ -526,7 +530,7 @@ export class Orchestrator {
       statusOid,
     };
     delete state.error;
-    const seq = this.statusSeq.get(id);
+    const seq = this.book.statusSeq.get(id);
     if (seq !== undefined) state.statusSeq = seq.toString();
     if (trusted.foreign) state.foreignMain = { ...trusted.foreign, at: this.now() };
     if (trusted.signedOid) state.signedOid = trusted.signedOid;
@@ -643,49 +647,6 @@ export class Orchestrator {
     return this.states.get(deviceId)?.outcomes ?? [];
   }
 
-  /** Reads (and, with a verifier, checks) a status report; problems are logged once per report. */
-  private async readReport(id: string, gitdir: string, oid: string | null): Promise<DeviceReport> {
-    const v = this.opts.statusVerifier;
-    const minSeq = this.statusSeq.get(id) ?? 0n;
-    const report = await readDeviceStatus(gitdir, oid, v ? { deviceId: id, verifier: v, minSeq } : undefined);
-    // An ignored file does not erase what the device last reported genuinely (while this process runs).
-    const prev = this.reports.get(id);
-    if (report.replayed) {
-      // Old signed status pushed again: the last accepted report stands, flagged.
-      this.logIgnored(id, oid, report);
-      return {
-        ...(prev ?? { statuses: new Map() }),
-        oid,
-        problems: report.problems,
-        replayed: true,
-      };
-    }
-    if (report.seq !== undefined && report.seq > minSeq) {
-      this.statusSeq.set(id, report.seq);
-      const st = this.states.get(id);
-      if (st) {
-        st.statusSeq = report.seq.toString();
-        this.dirty = true;
-      }
-    }
-    if (
-      !report.capabilities &&
-      prev?.capabilities &&
-      report.problems.some((p) => p.path === CAPABILITIES_FILE)
-    )
-      report.capabilities = prev.capabilities;
-    this.logIgnored(id, oid, report);
-    return report;
-  }
-
-  private logIgnored(id: string, oid: string | null, report: DeviceReport): void {
-    for (const p of report.problems)
-      this.log.warn(
-        { deviceId: id, statusCommit: oid, path: p.path, code: p.code, reason: p.message },
-        'status file ignored',
-      );
-  }
-
   /**
    * The fleet roll-up: every deployment with per-state counts, errors and per-device rows, read
    * fresh from every device's status branch.
@@ -703,7 +664,7 @@ export class Orchestrator {
     await this.refreshReports(ids);
     const devices: DeviceView[] = ids.map((id) => {
       const st = this.states.get(id);
-      const rep = this.reports.get(id);
+      const rep = this.book.reports.get(id);
       return {
         device: this.fleet.devices.get(id)!,
         outcomes: st?.outcomes ?? [],
