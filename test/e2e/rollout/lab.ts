@@ -158,14 +158,14 @@ export class Lab {
   }
 
   /**
-   * `margo device add` with labels (three at a time: each is a fleet commit, a lost push race is
-   * re-applied by the CLI); each device's agent is started with its own HOME as soon as it is
-   * added, at most two enrolling at once (twelve enrolments at once on a loaded 2-core machine
+   * `margo device add` with labels, one at a time (each is a fleet commit; three at once on a
+   * loaded machine lost the push race 12 times in a row, CLI_PUSH_CONFLICT); each device's agent
+   * is started with its own HOME as soon as it is added, at most two enrolling at once (twelve enrolments at once on a loaded 2-core machine
    * time out: the agent gives the server 30 s; one that did is started again once).
    */
   async enrolAll(): Promise<void> {
     this.startEvents();
-    const adding = pool(3);
+    const adding = pool(1);
     const enrolling = pool(2);
     await Promise.all(
       this.devices.map(async (d) => {
