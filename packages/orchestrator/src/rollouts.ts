@@ -17,9 +17,9 @@ import {
 } from './core/desired-state.js';
 import type { RolloutRollupInput } from './core/fleet-status.js';
 import type { DeviceReport } from './io/device-repo.js';
-import { readObjectsCli, readRef, type Signature } from './io/git-objects.js';
+import { listDirCli, readObjectsCli, readRef, type Signature } from './io/git-objects.js';
 import { observeDevice, RevisionReader } from './io/rollout-observe.js';
-import { commitRollout, listDir, readRollouts, type StoredRollout } from './io/rollout-store.js';
+import { commitRollout, readRollouts, type StoredRollout } from './io/rollout-store.js';
 import { rolloutCommitMessage, type RolloutCommitWhat } from './rollout/commit-message.js';
 import {
   beginRollouts,
@@ -122,7 +122,7 @@ export class RolloutWiring {
     if (head === this.deploymentBlobs.at) return this.deploymentBlobs.blobs;
     const blobs = new Map<string, string>();
     if (head)
-      for (const [file, blob] of await listDir(fleetDir, head, 'deployments')) {
+      for (const [file, blob] of await listDirCli(fleetDir, head, 'deployments')) {
         const m = /^(.+)\.ya?ml$/.exec(file);
         if (m) blobs.set(m[1]!, blob);
       }
@@ -395,9 +395,7 @@ export class RolloutWiring {
     const parts: string[] = [];
     for (const r of ctx.byDevice.get(id) ?? []) {
       const ro = this.renders.get(r.intent.name);
-      if (!ro) continue;
-      const side = rolloutSide(ro, id);
-      parts.push(`${r.intent.name}:${side}:${side === 'to' ? ro.state.to : (ro.state.from ?? '-')}`);
+      if (ro) parts.push(`${r.intent.name}:${sideKey(ro, id)}`);
     }
     return parts.join(',');
   }
@@ -449,15 +447,13 @@ function movedDevices(before: Map<string, RolloutRender>, after: Map<string, Rol
     const a = before.get(name);
     const b = after.get(name);
     const ids = new Set([...Object.keys(a?.state.devices ?? {}), ...Object.keys(b?.state.devices ?? {})]);
-    for (const id of ids) {
-      const sa = a
-        ? `${rolloutSide(a, id)}:${rolloutSide(a, id) === 'to' ? a.state.to : a.state.from}`
-        : 'none';
-      const sb = b
-        ? `${rolloutSide(b, id)}:${rolloutSide(b, id) === 'to' ? b.state.to : b.state.from}`
-        : 'none';
-      if (sa !== sb) moved.add(id);
-    }
+    for (const id of ids) if ((a ? sideKey(a, id) : 'none') !== (b ? sideKey(b, id) : 'none')) moved.add(id);
   }
   return moved;
+}
+
+/** A device's side of a rollout with the revision it renders there (`to:<rev>`, `from:<rev or ->`). */
+function sideKey(ro: RolloutRender, id: string): string {
+  const side = rolloutSide(ro, id);
+  return `${side}:${side === 'to' ? ro.state.to : (ro.state.from ?? '-')}`;
 }

@@ -81,17 +81,26 @@ export function runGit(gitdir: string, args: string[], input?: string): Promise<
   });
 }
 
-/** Every file (blob) of the tree at `ref`: path -> blob id. */
-export async function listBlobsCli(gitdir: string, ref: string): Promise<Map<string, string>> {
-  const ls = (await runGit(gitdir, ['ls-tree', '-r', '-z', ref])).toString('utf8');
+/** The blobs of `git ls-tree -z` output: path -> blob id (trees and submodules left out). */
+function lsTreeBlobs(output: Buffer, strip = ''): Map<string, string> {
   const out = new Map<string, string>();
-  for (const rec of ls.split('\0')) {
+  for (const rec of output.toString('utf8').split('\0')) {
     if (!rec) continue;
     const tab = rec.indexOf('\t');
     const [, type, oid] = rec.slice(0, tab).split(' ');
-    if (type === 'blob') out.set(rec.slice(tab + 1), oid!);
+    if (type === 'blob') out.set(rec.slice(tab + 1 + strip.length), oid!);
   }
   return out;
+}
+
+/** Every file (blob) of the tree at `ref`: path -> blob id. */
+export async function listBlobsCli(gitdir: string, ref: string): Promise<Map<string, string>> {
+  return lsTreeBlobs(await runGit(gitdir, ['ls-tree', '-r', '-z', ref]));
+}
+
+/** The files directly in folder `dir` at `ref` (not below): file name -> blob id. */
+export async function listDirCli(gitdir: string, ref: string, dir: string): Promise<Map<string, string>> {
+  return lsTreeBlobs(await runGit(gitdir, ['ls-tree', '-z', ref, `${dir}/`]), `${dir}/`);
 }
 
 /** Reads objects in bulk through `git cat-file --batch` (handles packed objects). */

@@ -8,7 +8,7 @@ import { deploymentIdFor } from '../core/deployment-id.js';
 import { revisionInText } from '../rollout/revision.js';
 import type { RolloutObservation } from '../rollout/step.js';
 import type { DeviceReport } from './device-repo.js';
-import { parseTree, readCommit, readObject } from './git-objects.js';
+import { readCommit, readTreeFiles } from './git-objects.js';
 
 /** Reads revision annotations of device files at given commits; commits never change, so answers are cached. */
 export class RevisionReader {
@@ -32,13 +32,9 @@ async function readRevision(
   commit: string,
   name: string,
 ): Promise<string | null | undefined> {
-  const c = await readCommit(gitdir, commit);
-  const root = await readObject(gitdir, c.tree);
-  const dir = root && parseTree(root.content).find((i) => i.name === 'deployments' && i.mode === '40000');
-  const tree = dir ? await readObject(gitdir, dir.oid) : null;
-  const file = tree && parseTree(tree.content).find((i) => i.name === `${name}.yaml`);
-  const blob = file ? await readObject(gitdir, file.oid) : null;
-  return blob ? (revisionInText(blob.content.toString('utf8')) ?? null) : undefined;
+  const path = `deployments/${name}.yaml`;
+  const blob = (await readTreeFiles(gitdir, (await readCommit(gitdir, commit)).tree, path)).get(path);
+  return blob ? (revisionInText(blob.toString('utf8')) ?? null) : undefined;
 }
 
 /** Whether a device reported or was seen within its expected window (as the fleet status judges it). */

@@ -8,11 +8,11 @@ import { toMargoError } from '@margo-gitops/spec';
 import { readRolloutState, rolloutNameOf, ROLLOUTS_DIR } from '../rollout/state-file.js';
 import type { RolloutState } from '../rollout/state.js';
 import {
+  listDirCli,
   parseTree,
   readCommit,
   readObject,
   readObjectsCli,
-  runGit,
   serialiseTree,
   updateRef,
   writeCommit,
@@ -29,19 +29,6 @@ export interface StoredRollout {
   blob: string;
 }
 
-/** Blob ids of the files directly in `dir/` at `commit`: file name -> blob. */
-export async function listDir(gitdir: string, commit: string, dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const ls = (await runGit(gitdir, ['ls-tree', '-z', commit, `${dir}/`])).toString('utf8');
-  for (const rec of ls.split('\0')) {
-    if (!rec) continue;
-    const tab = rec.indexOf('\t');
-    const [, type, oid] = rec.slice(0, tab).split(' ');
-    if (type === 'blob') out.set(rec.slice(tab + 1).slice(dir.length + 1), oid!);
-  }
-  return out;
-}
-
 /**
  * Every readable `rollouts/*.json` at `commit`. Unreadable ones (refused at push, so only written
  * around the server) are returned in `problems` and left out.
@@ -54,7 +41,7 @@ export async function readRollouts(
   rollouts: Map<string, StoredRollout>;
   problems: { file: string; code: string; message: string }[];
 }> {
-  const blobs = await listDir(gitdir, commit, ROLLOUTS_DIR);
+  const blobs = await listDirCli(gitdir, commit, ROLLOUTS_DIR);
   const rollouts = new Map<string, StoredRollout>();
   const problems: { file: string; code: string; message: string }[] = [];
   const missing = [...blobs.values()].filter((b) => !cache?.has(b));
