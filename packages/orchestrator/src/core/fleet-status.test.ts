@@ -370,4 +370,15 @@ test('rollout roll-up: the deployment line, each device side and status, why dev
   });
   assert.deepEqual(st2.deployments[0]!.devices[0]!.waiting, { reason: 'wave' });
   assert.equal(st2.deployments[0]!.rollout!.wave, 'canary');
+  // Paused: a later wave has still not started, and status says so.
+  const st3 = rollupFleetStatus({
+    now: NOW,
+    fleetCommit: null,
+    catalogCommit: null,
+    findings: [],
+    intents: [{ name: 'web', applicationId: 'hello' }],
+    devices: [view('b')],
+    rollouts: new Map([['web', { state: { ...state, phase: 'paused' as const } }]]),
+  });
+  assert.deepEqual(st3.deployments[0]!.devices[0]!.waiting, { reason: 'wave' });
 });

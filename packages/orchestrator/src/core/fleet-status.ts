@@ -358,6 +358,10 @@ function rolloutRow(
       ...(w.until !== undefined ? { until: new Date(w.until).toISOString() } : {}),
       ...(w.hold !== undefined ? { hold: w.hold } : {}),
     };
-  else if (d.status === 'waiting' && ro.state.phase === 'progressing' && d.wave > ro.state.current)
+  else if (
+    d.status === 'waiting' &&
+    (ro.state.phase === 'progressing' || ro.state.phase === 'paused') &&
+    d.wave > ro.state.current
+  )
     row.waiting = { reason: 'wave' };
 }
