@@ -2,6 +2,7 @@
 // one-shot commands, long-running `serve`/`agent` processes, polling with log tails on timeout.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,7 +95,11 @@ export class MargoCli {
     readonly env: NodeJS.ProcessEnv,
     /** The CLI launcher to run (another build, e.g. to check a test fails on old code). */
     readonly bin: string = margoBin,
-  ) {}
+  ) {
+    // Suites run side by side on one Docker engine and several deploy `hello` to a device `dev1`:
+    // without a prefix of their own their agents would create (and remove) the same Compose project.
+    env.MARGO_AGENT_COMPOSE_PROJECT_PREFIX ??= `margo-t${randomBytes(3).toString('hex')}`;
+  }
 
   /** Runs `margo ARGS` to completion (killed after runTimeoutSeconds). */
   run(...args: string[]): Promise<Run> {

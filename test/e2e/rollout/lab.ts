@@ -272,7 +272,13 @@ export class Lab {
 
   /** The Compose project the agent of `deviceId` runs deployment `name` under. */
   project(deviceId: string, name: string): string {
-    const p = composeProjectName(name, deploymentIdFor(deviceId, name), 'hello', 1);
+    const p = composeProjectName(
+      name,
+      deploymentIdFor(deviceId, name),
+      'hello',
+      1,
+      this.cli.env.MARGO_AGENT_COMPOSE_PROJECT_PREFIX,
+    );
     this.projects.add(p);
     return p;
   }

@@ -19,6 +19,7 @@ export class DriverSet {
       new ComposeDriver({
         ...(config.composeCommand ? { composeCommand: config.composeCommand } : {}),
         dockerPath: config.dockerPath,
+        ...(config.composeProjectPrefix ? { projectPrefix: config.composeProjectPrefix } : {}),
         stopTimeoutSeconds: config.composeStopTimeoutSeconds,
         registry: registry.compose,
       }),

@@ -35,6 +35,12 @@ export interface AgentConfig {
   /** Compose command override, e.g. `docker-compose` or `docker compose` (detected when unset). */
   composeCommand?: string;
   dockerPath: string;
+  /**
+   * First part of the Compose project names this agent creates (`<prefix>-<deployment>-<id>`).
+   * Default `margo`; give agents sharing one Docker engine (two fleets, a lab) different prefixes.
+   * Projects already created keep their recorded names.
+   */
+  composeProjectPrefix?: string;
   /** Seconds compose gives containers to stop (`up`/`down --timeout`) before killing them. */
   composeStopTimeoutSeconds: number;
   helmPath: string;

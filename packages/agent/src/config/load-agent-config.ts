@@ -45,6 +45,7 @@ const KEYS: Record<keyof AgentConfig, KeySpec> = {
   gitUsername: { kind: 'string' },
   composeCommand: { kind: 'string' },
   dockerPath: { kind: 'string' },
+  composeProjectPrefix: { kind: 'string' },
   composeStopTimeoutSeconds: { kind: 'number', int: true, min: 0 },
   helmPath: { kind: 'string' },
   kubeconfig: { kind: 'string', path: true },

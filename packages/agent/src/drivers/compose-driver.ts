@@ -16,6 +16,8 @@ export interface ComposeDriverOptions {
   /** `docker-compose` or `docker compose`; detected at init when unset. */
   composeCommand?: string;
   dockerPath?: string;
+  /** First part of new Compose project names (default `margo`; see AgentConfig.composeProjectPrefix). */
+  projectPrefix?: string;
   /** Extra environment for docker (DOCKER_HOST...). The agent's own environment is not passed on. */
   baseEnv?: Record<string, string>;
   /** Interval of readiness checks after `up -d`. */
@@ -257,6 +259,7 @@ export class ComposeDriver implements Driver {
       ctx.deployment.id,
       ctx.component.name,
       ctx.deployment.profile.components.length,
+      this.o.projectPrefix,
     );
     const dockerConfig = join(ctx.workDir, 'docker-config');
     mkdirSync(dockerConfig, { recursive: true, mode: 0o700 });

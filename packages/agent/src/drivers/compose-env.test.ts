@@ -21,4 +21,7 @@ test('composeProjectName is stable, lower-case and per component for multi-compo
     'margo-shop-front-ad9b614e',
   );
   assert.equal(composeProjectName('shop', 'ad9b614e-8912', 'db', 2), 'margo-shop-ad9b614e-db');
+  // Two agents on one Docker engine with prefixes of their own never share a project.
+  assert.equal(composeProjectName('shop', 'ad9b614e-8912', 'web', 1, 'Lab_B'), 'lab_b-shop-ad9b614e');
+  assert.equal(composeProjectName('shop', 'ad9b614e-8912', 'web', 1, '!!'), 'margo-shop-ad9b614e');
 });

@@ -27,12 +27,16 @@ export function composeEnvironment(values: [string, ParamValue][]): {
   return { env, invalid };
 }
 
-/** Compose project name for a deployment: `margo-<name>-<first 8 of id>`, lower-case, [a-z0-9_-]. */
+/**
+ * Compose project name for a deployment: `<prefix>-<name>-<first 8 of id>` (prefix `margo` by
+ * default), lower-case, [a-z0-9_-].
+ */
 export function composeProjectName(
   deploymentName: string,
   deploymentId: string,
   component: string,
   componentCount: number,
+  prefix = 'margo',
 ): string {
   const clean = (s: string) =>
     s
@@ -40,6 +44,6 @@ export function composeProjectName(
       .replace(/[^a-z0-9_-]+/g, '-')
       .replace(/^-+|-+$/g, '');
   const short = deploymentId.replace(/-/g, '').slice(0, 8).toLowerCase();
-  const base = `margo-${clean(deploymentName).slice(0, 40)}-${short}`;
+  const base = `${clean(prefix).slice(0, 20) || 'margo'}-${clean(deploymentName).slice(0, 40)}-${short}`;
   return componentCount > 1 ? `${base}-${clean(component).slice(0, 20)}` : base;
 }
