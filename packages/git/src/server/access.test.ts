@@ -36,6 +36,12 @@ const table: Record<Role, Record<string, [boolean, boolean, boolean]>> = {
     own: [true, false, false],
     other: [true, false, false],
   },
+  viewer: {
+    catalog: [true, false, false],
+    fleet: [true, false, false],
+    own: [false, false, false],
+    other: [false, false, false],
+  },
   device: {
     catalog: [false, false, false],
     fleet: [false, false, false],

@@ -17,7 +17,8 @@ const deny = (reason: string): Decision => ({ allow: false, reason });
 
 /**
  * May this token read (clone/fetch) this repository? Pure.
- * admin: everything; publisher: catalog; operator: catalog, fleet, device repos; device: its own repo.
+ * admin: everything; publisher: catalog; operator: catalog, fleet, device repos; viewer: catalog and
+ * fleet; device: its own repo.
  */
 export function canRead(tok: TokenInfo, repo: RepoRef): Decision {
   switch (tok.role) {
@@ -27,6 +28,8 @@ export function canRead(tok: TokenInfo, repo: RepoRef): Decision {
       return repo.kind === 'catalog' ? ALLOW : deny(`role publisher may not read ${repo.name}`);
     case 'operator':
       return ALLOW;
+    case 'viewer':
+      return repo.kind === 'device' ? deny(`role viewer may not read ${repo.name}`) : ALLOW;
     case 'device':
       return repo.kind === 'device' && repo.deviceId === tok.deviceId
         ? ALLOW
@@ -49,6 +52,8 @@ export function canPush(tok: TokenInfo, repo: RepoRef): Decision {
       return repo.kind === 'fleet'
         ? ALLOW
         : deny(`role operator may push only to fleet.git, not ${repo.name}`);
+    case 'viewer':
+      return deny(`role viewer may push nothing (${repo.name})`);
     case 'device':
       return repo.kind === 'device' && repo.deviceId === tok.deviceId
         ? ALLOW

@@ -12,8 +12,9 @@ import {
 import { dirname } from 'node:path';
 import { DEVICE_ID_RULE, isValidDeviceId, MargoError } from '@margo-gitops/spec';
 
-export type Role = 'admin' | 'publisher' | 'operator' | 'device';
-export const ROLES: readonly Role[] = ['admin', 'publisher', 'operator', 'device'];
+/** viewer: reads fleet.git, catalog.git, the status API and /metrics; pushes nothing. */
+export type Role = 'admin' | 'publisher' | 'operator' | 'viewer' | 'device';
+export const ROLES: readonly Role[] = ['admin', 'publisher', 'operator', 'viewer', 'device'];
 
 /** One stored token. The token itself is never stored, only its sha256. */
 export interface TokenRecord {
