@@ -162,11 +162,13 @@ export async function startServer(opts: {
         .finally(() => void orchestrator.reconcileDevice(id, 'enrolled').catch(() => {})),
     log: logger.child({ component: 'onboarding' }),
   });
-  /** Status may be read with any admin or operator token. */
+  /** Status may be read with any admin, operator or viewer token. */
   const canReadStatus = (req: IncomingMessage) => {
     const t = tokenFromHeader(req.headers.authorization);
     const info = t ? tokens.verify(t) : undefined;
-    return info !== undefined && (info.role === 'admin' || info.role === 'operator');
+    return (
+      info !== undefined && (info.role === 'admin' || info.role === 'operator' || info.role === 'viewer')
+    );
   };
   const status = createStatusHttpHandler(orchestrator, { authorize: canReadStatus });
   const routes: Route[] = [
