@@ -26,6 +26,9 @@ export interface Runners {
   deviceLabel: Runner<import('./commands/device/label.js').LabelOptions>;
   deviceRevoke: Runner<import('./commands/device/revoke.js').RevokeOptions>;
   pkiRotateSigningKey: Runner<import('./commands/pki/rotate-signing-key.js').RotateSigningKeyOptions>;
+  tokenCreate: Runner<import('./commands/token.js').TokenCreateOptions>;
+  tokenList: Runner<import('./commands/token.js').TokenListOptions>;
+  tokenRevoke: Runner<import('./commands/token.js').TokenRevokeOptions>;
   deploy: Runner<import('./commands/deploy.js').DeployOptions>;
   undeploy: Runner<import('./commands/undeploy.js').UndeployOptions>;
   rollback: Runner<import('./commands/rollback.js').RollbackOptions>;
@@ -367,6 +370,43 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
           deps({}),
         ),
       ),
+    );
+
+  const token = program.command('token').description("API and console tokens (run on the server's machine)");
+  token
+    .command('create')
+    .description('issue a token and print it once (admin, publisher, operator or viewer)')
+    .requiredOption('--role <role>', 'admin, publisher, operator or viewer (read-only)')
+    .requiredOption('--name <name>', "the person or system it is for (author of the console's commits)")
+    .option('--expires <duration>', 'refused after this long, e.g. 30d, 12h (default: never)')
+    .option('--data <dir>', 'data folder (env MARGO_DATA)', defaultData)
+    .addOption(outputOption())
+    .action(async (o) =>
+      done(
+        await pe.runners.tokenCreate(
+          { data: o.data, role: o.role, name: o.name, expires: o.expires, output: o.output },
+          deps({}),
+        ),
+      ),
+    );
+  token
+    .command('list')
+    .alias('ls')
+    .description('list tokens (ids, names, roles; never the tokens themselves)')
+    .option('--all', 'also revoked and expired tokens')
+    .option('--data <dir>', 'data folder (env MARGO_DATA)', defaultData)
+    .addOption(outputOption())
+    .action(async (o) =>
+      done(await pe.runners.tokenList({ data: o.data, all: Boolean(o.all), output: o.output }, deps({}))),
+    );
+  token
+    .command('revoke')
+    .description('refuse a token from now on (console sessions signed in with it end too)')
+    .argument('<id>', 'token id (from margo token list)')
+    .option('--data <dir>', 'data folder (env MARGO_DATA)', defaultData)
+    .addOption(outputOption())
+    .action(async (id: string, o) =>
+      done(await pe.runners.tokenRevoke({ data: o.data, id, output: o.output }, deps({}))),
     );
 
   withConnection(
