@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { loadTestbed } from '../testbed/env.js';
+import { loadTestbed, type Component } from '../testbed/env.js';
 
 export const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const screenshotDir = join(repoRoot, 'artifacts', 'screenshots');
@@ -50,6 +50,24 @@ export function requireChromium(t: SkippableContext): string | undefined {
   process.stderr.write(`\n*** ${msg} ***\n`);
   t.skip(msg);
   return undefined;
+}
+
+/**
+ * For a whole suite (describe's `skip`): undefined when Chromium and the named testbed components
+ * are there; otherwise a loud skip reason - or a throw under MARGO_REQUIRE_TESTBED=1.
+ */
+export function suiteSkipReason(components: Component[] = []): string | undefined {
+  const missing: string[] = [];
+  if (!chromiumPath()) missing.push('Chromium (MARGO_CHROMIUM unset or missing, no chromium on PATH)');
+  const tb = loadTestbed();
+  const gone = components.filter((c) => !tb?.components.includes(c));
+  if (gone.length) missing.push(`testbed component(s) ${gone.join(', ')}`);
+  if (!missing.length) return undefined;
+  if (process.env.MARGO_REQUIRE_TESTBED === '1')
+    throw new Error(`MARGO_REQUIRE_TESTBED=1 but missing: ${missing.join('; ')}; run test/testbed/up`);
+  const msg = `SKIPPED (real components missing): ${missing.join('; ')}; run test/testbed/up`;
+  process.stderr.write(`\n*** ${msg} ***\n`);
+  return msg;
 }
 
 /** Launches headless Chromium (without its sandbox, which cannot start as root). */
