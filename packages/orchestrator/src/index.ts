@@ -8,6 +8,18 @@ export {
 } from './orchestrator.js';
 export { type StatusVerifier, type StatusProblem } from './io/device-repo.js';
 export { type RolloutView } from './rollouts.js';
+export {
+  fanOutTelemetry,
+  guardTelemetry,
+  noTelemetry,
+  type CommitEvent,
+  type FleetChange,
+  type OrchestratorTelemetry,
+  type PassInfo,
+  type PassResult,
+  type PassSpan,
+  type RolloutStepEvent,
+} from './telemetry.js';
 export { type SignedStateAuditor } from './io/trusted-main.js';
 export { createStatusHttpHandler, type StatusHttpOptions } from './status-http.js';
 /** Reads a catalog repository as the orchestrator does (the CLI checks a deployment against it). */

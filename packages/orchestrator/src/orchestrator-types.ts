@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { StatusVerifier } from './io/device-repo.js';
 import type { SignedStateAuditor } from './io/trusted-main.js';
+import type { OrchestratorTelemetry } from './telemetry.js';
 
 /**
  * Signs a device's desired files: receives the complete set (`deployments/*.yaml`) and returns the
@@ -64,6 +65,11 @@ export interface OrchestratorOptions {
    * single-wave rollout so the cap holds everywhere (docs/rollout.md).
    */
   maxConcurrentChanges?: number;
+  /**
+   * Told of every pass, commit, rollout step and fleet change (metrics, traces, live console
+   * events; telemetry.ts). Default: none. A throwing callback is logged and never breaks a pass.
+   */
+  telemetry?: OrchestratorTelemetry;
 }
 
 /** Outcome of one reconcile pass. */

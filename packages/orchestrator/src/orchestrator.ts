@@ -35,6 +35,7 @@ import {
   type DeviceState,
 } from './io/state-store.js';
 import { RolloutWiring, type RolloutEnv, type RolloutView } from './rollouts.js';
+import { guardTelemetry, noTelemetry, type OrchestratorTelemetry, type PassResult } from './telemetry.js';
 
 export type {
   DesiredStateSigner,
@@ -96,6 +97,10 @@ export class Orchestrator {
   private wakeTimer: NodeJS.Timeout | undefined;
   private started = false;
   private adoptBaseline = false;
+  /** Guarded: a throwing callback is logged, never breaks a pass. */
+  private readonly tel: OrchestratorTelemetry;
+  /** Commits (device + fleet) of the running pass (passes are serialised). */
+  private passCommits = 0;
   /** The most recent pass. */
   lastSummary: ReconcileSummary | undefined;
 
@@ -106,6 +111,9 @@ export class Orchestrator {
     this.now = opts.now ?? Date.now;
     this.concurrency = Math.max(1, opts.concurrency ?? 8);
     this.resignBeforeExpiryMs = opts.resignBeforeExpiryMs ?? 2 * 24 * 3600 * 1000;
+    this.tel = guardTelemetry(opts.telemetry ?? noTelemetry, (e) =>
+      this.log.warn({ err: toMargoError(e, 'INTERNAL_ERROR').toJSON() }, 'a telemetry callback failed'),
+    );
     this.book = new ReportBook(this.log, opts.statusVerifier, (id, seq) => {
       const st = this.states.get(id);
       if (st) {
@@ -117,6 +125,12 @@ export class Orchestrator {
       reposRoot: this.reposRoot,
       report: (id) => this.book.reports.get(id),
       seenAt: (id) => this.seenAt.get(id),
+      committed: (commit) => {
+        this.passCommits++;
+        this.tel.committed({ repo: 'fleet', kind: 'rollout', commit });
+      },
+      stepped: (e) => this.tel.rolloutStep(e),
+      now: () => this.now(),
     });
   }
 
@@ -186,6 +200,7 @@ export class Orchestrator {
    */
   notifyDeviceSeen(deviceId: string): void {
     this.seenAt.set(deviceId, this.now());
+    this.tel.fleetChanged({ reason: 'seen', deviceIds: [deviceId] });
   }
 
   /** Hook for the Git server's onPush: catalog/fleet pushes run a full pass, status pushes that device. */
@@ -196,7 +211,10 @@ export class Orchestrator {
     let p: Promise<unknown> | undefined;
     if ((e.repo === 'catalog.git' || e.repo === 'fleet.git') && ref === 'refs/heads/main')
       p = this.reconcileNow(`push ${e.repo}`);
-    else if (dev && ref === 'refs/heads/status') p = this.reconcileDevice(dev, `status push ${dev}`);
+    else if (dev && ref === 'refs/heads/status') {
+      this.tel.fleetChanged({ reason: 'seen', deviceIds: [dev] });
+      p = this.reconcileDevice(dev, `status push ${dev}`);
+    }
     p?.catch(() => undefined);
   }
 
@@ -214,7 +232,34 @@ export class Orchestrator {
     this.loaded = true;
   }
 
+  /** One pass, reported to telemetry (start, end with what it wrote, fleetChanged when it wrote). */
   private async runPass(reason: string, only: string[] | undefined): Promise<ReconcileSummary> {
+    const span = this.tel.passStarted({ reason, ...(only?.length === 1 ? { deviceId: only[0]! } : {}) });
+    this.passCommits = 0;
+    const written: string[] = [];
+    const result = (r: Omit<PassResult, 'commits' | 'devicesWritten'>): PassResult => ({
+      ...r,
+      devicesWritten: written.length,
+      commits: this.passCommits,
+    });
+    try {
+      const summary = await this.pass(reason, only, written);
+      const failed = summary.failed[0];
+      span.end(result(failed ? { outcome: 'error', errorCode: failed.code } : { outcome: 'ok' }));
+      return summary;
+    } catch (e) {
+      span.end(result({ outcome: 'error', errorCode: toMargoError(e, 'ORCH_GIT_FAILED').code }));
+      throw e;
+    } finally {
+      if (written.length) this.tel.fleetChanged({ reason: 'pass', deviceIds: [...written].sort() });
+    }
+  }
+
+  private async pass(
+    reason: string,
+    only: string[] | undefined,
+    written: string[],
+  ): Promise<ReconcileSummary> {
     const started = this.now();
     const t0 = performance.now();
     await this.load();
@@ -262,7 +307,7 @@ export class Orchestrator {
       failed: [],
       durationMs: 0,
     };
-    await this.syncMany(ids, ctx, reason, summary, log);
+    await this.syncMany(ids, ctx, reason, summary, log, written);
     if (this.rollouts.hasActive()) {
       // Waves advance on what devices report now; the decision is committed before devices act.
       // A device-only pass refreshes its own devices (the others' status pushes run their own passes).
@@ -274,7 +319,7 @@ export class Orchestrator {
       const moved = [...(await this.decideRollouts(reason, true, log))].filter((id) =>
         this.fleet.devices.has(id),
       );
-      if (moved.length) await this.syncMany(moved.sort(), this.ctx!, reason, summary, log);
+      if (moved.length) await this.syncMany(moved.sort(), this.ctx!, reason, summary, log, written);
     }
     summary.fleetCommit = this.fleetOid ?? null;
     if (!only && (await this.rollouts.updateBaseline(this.ctx!, fleetDir, this.fleetOid ?? null))) {
@@ -320,6 +365,7 @@ export class Orchestrator {
     reason: string,
     summary: ReconcileSummary,
     log: Logger,
+    written: string[],
   ): Promise<void> {
     const results = await runBounded(
       ids,
@@ -330,8 +376,10 @@ export class Orchestrator {
     results.forEach((r, i) => {
       const id = ids[i]!;
       if (r.ok) {
-        if (r.value === 'committed') summary.committed++;
-        else summary.unchanged++;
+        if (r.value === 'committed') {
+          summary.committed++;
+          written.push(id);
+        } else summary.unchanged++;
         return;
       }
       const err = toMargoError(r.error, 'ORCH_DEVICE_REPO_FAILED');
@@ -377,6 +425,8 @@ export class Orchestrator {
       await this.refreshSources();
       return this.rolloutEnv(reason);
     });
+    if (d.fleetOid !== this.fleetOid)
+      this.tel.fleetChanged({ reason: 'rollout', deviceIds: [...d.moved].sort() });
     this.fleetOid = d.fleetOid;
     this.ctx!.rollouts = this.rollouts.renders;
     return d.moved;
@@ -384,6 +434,7 @@ export class Orchestrator {
 
   /** Re-reads the status of the given devices where their `status` branch moved. */
   private async refreshReports(ids: Iterable<string>): Promise<void> {
+    const read: string[] = [];
     await runBounded(
       [...ids].filter((id) => this.fleet.devices.has(id)),
       16,
@@ -391,9 +442,13 @@ export class Orchestrator {
         const gitdir = this.deviceDir(id);
         const oid = await readRef(gitdir, 'status');
         const cur = this.book.reports.get(id);
-        if (!cur || cur.oid !== oid) this.book.reports.set(id, await this.book.read(id, gitdir, oid));
+        if (!cur || cur.oid !== oid) {
+          this.book.reports.set(id, await this.book.read(id, gitdir, oid));
+          read.push(id);
+        }
       },
     );
+    if (read.length) this.tel.fleetChanged({ reason: 'status', deviceIds: read.sort() });
   }
 
   /** Wakes the orchestrator when time alone moves a rollout (a gate's health time, a window opening). */
@@ -508,6 +563,7 @@ export class Orchestrator {
     if (!report || report.oid !== statusOid) {
       report = await this.book.read(id, gitdir, statusOid);
       this.book.reports.set(id, report);
+      this.tel.fleetChanged({ reason: 'status', deviceIds: [id] });
     }
     const main = await readDeviceMain(gitdir, mainOid);
     const trusted = await trustedMain({
@@ -598,6 +654,9 @@ export class Orchestrator {
       for (const n of changes.removed) delete changedAt[n];
       state.changedAt = changedAt;
       result = 'committed';
+      this.passCommits++;
+      if (headOid)
+        this.tel.committed({ repo: 'device', kind: 'desired-state', deviceId: id, commit: headOid });
       this.log.debug(
         {
           deviceId: id,

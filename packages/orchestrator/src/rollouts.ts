@@ -35,6 +35,7 @@ import { formatRolloutState } from './rollout/state-file.js';
 import type { RolloutState } from './rollout/state.js';
 import type { RolloutObservation, StepResult } from './rollout/step.js';
 import { summariseRollout, type RolloutSummary } from './rollout/summary.js';
+import type { RolloutStepEvent } from './telemetry.js';
 
 /** One rollout as `margo rollout status` and the status API show it. */
 export interface RolloutView {
@@ -94,6 +95,11 @@ export class RolloutWiring {
       reposRoot: string;
       report: (id: string) => DeviceReport | undefined;
       seenAt: (id: string) => number | undefined;
+      /** Each fleet commit of a rollout state, as it is made. */
+      committed?: (commit: string) => void;
+      /** Each step taken (after its state is committed). */
+      stepped?: (e: RolloutStepEvent) => void;
+      now?: () => number;
     },
   ) {}
 
@@ -193,6 +199,7 @@ export class RolloutWiring {
         if (!begun.started.some((s) => s.name === n))
           commits.push({ name: n, what: { kind: 'retarget', state: begun.states.get(n)! } });
       let steps: Map<string, StepResult> | undefined;
+      const stepStart = this.host.now?.() ?? Date.now();
       if (step) {
         const obs = await this.observations(begun.states, e);
         steps = RolloutWiring.step(begun.states, obs, e.fleet, e.now, e.cap);
@@ -206,6 +213,7 @@ export class RolloutWiring {
       }
       try {
         let parent = e.fleetOid;
+        const stepCommits = new Map<string, string>();
         for (const c of commits) {
           if (!parent) throw new MargoError('ORCH_GIT_FAILED', 'the fleet repository has no main branch');
           parent = await commitRollout({
@@ -218,6 +226,8 @@ export class RolloutWiring {
             committer: this.sig(e),
           });
           this.logCommit(c.name, c.what, parent);
+          this.host.committed?.(parent);
+          if (c.what.kind === 'step') stepCommits.set(c.name, parent);
         }
         if (commits.length) {
           // Our own commits change only rollouts/: the parsed fleet stays valid.
@@ -228,7 +238,19 @@ export class RolloutWiring {
         this.renders = await this.rendersFor(begun.states, e);
         if (steps) {
           this.lastSteps.clear();
-          for (const [n, r] of steps) this.lastSteps.set(n, r);
+          const endedAt = this.host.now?.() ?? Date.now();
+          for (const [n, r] of steps) {
+            this.lastSteps.set(n, r);
+            const commit = stepCommits.get(n);
+            this.host.stepped?.({
+              name: n,
+              phase: r.state.phase,
+              events: r.events.map((ev) => ev.message),
+              ...(commit ? { commit } : {}),
+              startedAt: stepStart,
+              endedAt,
+            });
+          }
         }
         return {
           fleetOid: parent,
