@@ -20,6 +20,8 @@ const result = await build({
   outdir,
   bundle: true,
   format: 'esm',
+  splitting: true,
+  chunkNames: '[name]-[hash]',
   platform: 'browser',
   target: ['chrome110', 'firefox110', 'safari16'],
   minify: true,

@@ -1,0 +1,195 @@
+/** One deployment: per-device roll-up, rollout progress, parameters (secrets masked), revisions. */
+import { countsText, errorText, parameterText, plural } from '../lib/format.js';
+import { appHref, deviceHref } from '../lib/route.js';
+import type { DeploymentDetail, RolloutView } from '../lib/types.js';
+import { api, session } from '../store.js';
+import { JsonBlock, Link, Loaded, Section, StateBadge, Time, useResource } from '../ui.js';
+import { Revisions } from './revisions.js';
+
+function waitingText(w: unknown): string {
+  if (!w) return '';
+  if (typeof w === 'string') return `waiting: ${w}`;
+  const o = w as { reason?: string; until?: number | string };
+  if (o.reason) return `waiting for ${o.reason}${o.until ? ` until ${new Date(o.until).toISOString()}` : ''}`;
+  return `waiting: ${errorText(w)}`;
+}
+
+function Rows({ d }: { d: DeploymentDetail }) {
+  const counts: Record<string, number> = {};
+  for (const r of d.rows) counts[r.state] = (counts[r.state] ?? 0) + 1;
+  return (
+    <table>
+      <caption>
+        Devices <span class="muted">({countsText(counts)})</span>
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col">Device</th>
+          <th scope="col">State</th>
+          <th scope="col">Error</th>
+        </tr>
+      </thead>
+      <tbody>
+        {d.rows.length ? (
+          d.rows.map((r) => (
+            <tr key={r.deviceId}>
+              <th scope="row">
+                <Link href={deviceHref(r.deviceId)}>{r.deviceId}</Link>
+              </th>
+              <td>
+                <StateBadge state={r.state} />
+                {r.waiting ? <div class="muted small">{waitingText(r.waiting)}</div> : null}
+              </td>
+              <td class="error-text">{errorText(r.error)}</td>
+            </tr>
+          ))
+        ) : (
+          <tr>
+            <td colSpan={3} class="muted">
+              No device matches this deployment's targets.
+            </td>
+          </tr>
+        )}
+      </tbody>
+    </table>
+  );
+}
+
+function Rollout({ r }: { r: RolloutView }) {
+  const s = r.summary;
+  const total = s.waves.reduce((n, w) => n + w.devices, 0);
+  const passed = s.waves.filter((w) => w.progress === 'passed').length;
+  return (
+    <Section title="Rollout" id="rollout">
+      <p>
+        <StateBadge state={s.phase} /> {s.from ? `${s.from} → ${s.to}` : `to ${s.to}`} ·{' '}
+        {plural(passed, 'wave')} of {s.waves.length} passed · {plural(total, 'device')} · failures{' '}
+        {s.failures} (limit {s.failureLimit})
+        {r.gate ? ` · gate of ${r.gate.wave} waits for ${r.gate.waitingFor}` : ''}
+        {r.unavailable ? <span class="muted"> · live view unavailable ({r.unavailable})</span> : null}
+      </p>
+      <progress max={Math.max(s.waves.length, 1)} value={passed} aria-label="Waves passed">
+        {passed} of {s.waves.length}
+      </progress>
+      <table class="compact">
+        <caption>Waves</caption>
+        <thead>
+          <tr>
+            <th scope="col">Wave</th>
+            <th scope="col">Progress</th>
+            <th scope="col" class="num">
+              Devices
+            </th>
+            <th scope="col">Device states</th>
+            <th scope="col">Failed</th>
+          </tr>
+        </thead>
+        <tbody>
+          {s.waves.map((w) => (
+            <tr key={w.name}>
+              <th scope="row">{w.name}</th>
+              <td>
+                <StateBadge state={w.progress} />
+                {w.gateWaitsFor ? <span class="muted small"> gate waits for {w.gateWaitsFor}</span> : null}
+              </td>
+              <td class="num">{w.devices}</td>
+              <td>{countsText(w.counts)}</td>
+              <td>
+                {(w.failed ?? []).map((f) => (
+                  <div key={f.deviceId}>
+                    <Link href={deviceHref(f.deviceId)}>{f.deviceId}</Link>{' '}
+                    <span class="error-text">{f.error}</span>
+                  </div>
+                ))}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {r.wakeAt ? (
+        <p class="muted">
+          Next step <Time at={r.wakeAt} />.
+        </p>
+      ) : null}
+    </Section>
+  );
+}
+
+function Parameters({ d }: { d: DeploymentDetail }) {
+  return (
+    <table class="compact">
+      <caption>Parameters</caption>
+      <thead>
+        <tr>
+          <th scope="col">Parameter</th>
+          <th scope="col">Value</th>
+        </tr>
+      </thead>
+      <tbody>
+        {d.parameters.length ? (
+          d.parameters.map((p) => (
+            <tr key={p.name}>
+              <th scope="row">
+                <code>{p.name}</code>
+              </th>
+              <td class={p.secret ? 'secret' : ''}>{parameterText(p)}</td>
+            </tr>
+          ))
+        ) : (
+          <tr>
+            <td colSpan={2} class="muted">
+              No parameters set.
+            </td>
+          </tr>
+        )}
+      </tbody>
+    </table>
+  );
+}
+
+function targetsText(t: unknown): string | undefined {
+  if (t === null || t === undefined) return undefined;
+  if (typeof t === 'string' || typeof t === 'number') return String(t);
+  return undefined;
+}
+
+export function DeploymentPage({ name }: { name: string }) {
+  const res = useResource(
+    `deployment/${name}`,
+    () => api.deployment(name),
+    (d) => ({ deviceIds: new Set(d?.rows.map((r) => r.deviceId) ?? []) }),
+  );
+  const role = session.value?.role;
+  const canChange = role === 'admin' || role === 'operator';
+  return (
+    <>
+      <h1>Deployment {name}</h1>
+      <Loaded res={res} what="the deployment">
+        {(d) => (
+          <>
+            <dl class="facts">
+              <div>
+                <dt>Application</dt>
+                <dd>
+                  <Link href={appHref(d.app)}>{d.app}</Link>
+                </dd>
+              </div>
+              <div>
+                <dt>Version</dt>
+                <dd>{d.version}</dd>
+              </div>
+              <div class="wide">
+                <dt>Targets</dt>
+                <dd>{targetsText(d.targets) ?? <JsonBlock value={d.targets} label="Targets" />}</dd>
+              </div>
+            </dl>
+            <Rows d={d} />
+            {d.rollout ? <Rollout r={d.rollout} /> : null}
+            <Parameters d={d} />
+            <Revisions name={d.name} revisions={d.revisions} canChange={canChange} onChanged={res.reload} />
+          </>
+        )}
+      </Loaded>
+    </>
+  );
+}

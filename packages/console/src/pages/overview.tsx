@@ -1,0 +1,206 @@
+/** Fleet overview: devices by state, deployments by state, problems first. */
+import { countsText, plural, shortCommit, stateTone } from '../lib/format.js';
+import { deploymentHref, deviceHref, hrefFor } from '../lib/route.js';
+import type { DeviceFilter, Overview, Problem } from '../lib/types.js';
+import { api } from '../store.js';
+import { Link, Loaded, StateBadge, Time, useResource } from '../ui.js';
+
+const devicesHref = (filter: DeviceFilter): string => hrefFor({ page: 'devices', filter, q: '', offset: 0 });
+
+function ProblemTarget({ p }: { p: Problem }) {
+  if (p.kind === 'device') return <Link href={deviceHref(p.id)}>{p.id}</Link>;
+  if (p.kind === 'deployment') return <Link href={deploymentHref(p.id)}>{p.id}</Link>;
+  return <span>{p.id}</span>;
+}
+
+function Problems({ problems }: { problems: Problem[] }) {
+  return (
+    <table class={problems.length ? 'problems' : ''}>
+      <caption>Problems</caption>
+      <thead>
+        <tr>
+          <th scope="col">Kind</th>
+          <th scope="col">Where</th>
+          <th scope="col">Code</th>
+          <th scope="col">Message</th>
+        </tr>
+      </thead>
+      <tbody>
+        {problems.length ? (
+          problems.map((p) => (
+            <tr key={`${p.kind}/${p.id}/${p.code}`}>
+              <td>{p.kind}</td>
+              <th scope="row">
+                <ProblemTarget p={p} />
+              </th>
+              <td>
+                <code>{p.code}</code>
+              </td>
+              <td>{p.message}</td>
+            </tr>
+          ))
+        ) : (
+          <tr>
+            <td colSpan={4} class="muted">
+              No problems.
+            </td>
+          </tr>
+        )}
+      </tbody>
+    </table>
+  );
+}
+
+function DevicesByState({ d }: { d: Overview['devices'] }) {
+  const rows: { filter: DeviceFilter; label: string; state: string; n: number; note: string }[] = [
+    {
+      filter: 'reporting',
+      label: 'Reporting',
+      state: 'reporting',
+      n: d.reporting,
+      note: 'reported recently',
+    },
+    {
+      filter: 'stale',
+      label: 'Stale',
+      state: 'stale',
+      n: d.stale,
+      note: 'silent for too long: state unknown',
+    },
+    {
+      filter: 'never',
+      label: 'Never reported',
+      state: 'unknown',
+      n: d.never,
+      note: 'enrolled, no report yet',
+    },
+    { filter: 'held', label: 'Held', state: 'held', n: d.held, note: 'on-site hold: changes wait' },
+    {
+      filter: 'problems',
+      label: 'With problems',
+      state: 'failed',
+      n: d.withProblems,
+      note: 'a failure or error',
+    },
+  ];
+  return (
+    <table class="compact">
+      <caption>Devices by state</caption>
+      <thead>
+        <tr>
+          <th scope="col">State</th>
+          <th scope="col" class="num">
+            Devices
+          </th>
+          <th scope="col">Meaning</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr key={r.filter}>
+            <th scope="row">
+              <span class={`state tone-${stateTone(r.state)}`}>
+                <span class="state-mark" aria-hidden="true"></span>
+                <Link href={devicesHref(r.filter)}>{r.label}</Link>
+              </span>
+            </th>
+            <td class="num">{r.n}</td>
+            <td class="muted">{r.note}</td>
+          </tr>
+        ))}
+      </tbody>
+      <tfoot>
+        <tr>
+          <th scope="row">
+            <Link href={devicesHref('all')}>All devices</Link>
+          </th>
+          <td class="num">{d.total}</td>
+          <td></td>
+        </tr>
+      </tfoot>
+    </table>
+  );
+}
+
+function Deployments({ list }: { list: Overview['deployments'] }) {
+  return (
+    <table>
+      <caption>Deployments</caption>
+      <thead>
+        <tr>
+          <th scope="col">Deployment</th>
+          <th scope="col">Application</th>
+          <th scope="col" class="num">
+            Targets
+          </th>
+          <th scope="col">Device states</th>
+          <th scope="col">Rollout</th>
+        </tr>
+      </thead>
+      <tbody>
+        {list.length ? (
+          list.map((d) => (
+            <tr key={d.name}>
+              <th scope="row">
+                <Link href={deploymentHref(d.name)}>{d.name}</Link>
+              </th>
+              <td>
+                {d.app} <span class="muted">{d.version}</span>
+              </td>
+              <td class="num">{d.targets}</td>
+              <td>{countsText(d.counts)}</td>
+              <td>
+                {d.rollout ? (
+                  <>
+                    <StateBadge state={d.rollout.phase} />{' '}
+                    <span class="muted">
+                      wave {Math.min(d.rollout.wave + 1, d.rollout.waves)} of {d.rollout.waves}
+                    </span>
+                  </>
+                ) : (
+                  <span class="muted">none</span>
+                )}
+              </td>
+            </tr>
+          ))
+        ) : (
+          <tr>
+            <td colSpan={5} class="muted">
+              No deployments yet (<code>margo deploy</code>).
+            </td>
+          </tr>
+        )}
+      </tbody>
+    </table>
+  );
+}
+
+export function OverviewPage() {
+  const res = useResource(
+    'overview',
+    () => api.overview(),
+    () => ({}),
+  );
+  return (
+    <>
+      <h1>Fleet overview</h1>
+      <Loaded res={res} what="the fleet">
+        {(o) => (
+          <>
+            <p class="meta">
+              {plural(o.devices.total, 'device')} · {plural(o.deployments.length, 'deployment')} · fleet at{' '}
+              <code>{shortCommit(o.fleetCommit)}</code> · last reconcile <Time at={o.lastReconcileAt} /> · as
+              of <Time at={o.generatedAt} />
+            </p>
+            {o.problems.length ? <Problems problems={o.problems} /> : null}
+            <div class="grid">
+              <DevicesByState d={o.devices} />
+              <Deployments list={o.deployments} />
+            </div>
+            {o.problems.length ? null : <Problems problems={o.problems} />}
+          </>
+        )}
+      </Loaded>
+    </>
+  );
+}
