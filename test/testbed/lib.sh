@@ -17,6 +17,7 @@ KUBE_VERSION="v1.34.4"          # k8s.io/kubernetes
 ETCD_VERSION="v3.6.4"           # go.etcd.io/etcd/server/v3 (required by k8s.io/kubernetes v1.34.4)
 HELM_VERSION="v3.19.5"          # helm.sh/helm/v3 (k8s.io/* v0.34, like the control plane)
 KWOK_VERSION="v0.7.0"           # sigs.k8s.io/kwok
+OTELCOL_VERSION="v0.161.0"      # otelcol/go.mod: collector core v0.161.0 (v1.67.0) + contrib fileexporter v0.161.0
 
 # ---- ports (all on 127.0.0.1) -----------------------------------------------
 REGISTRY_PORT=5000
@@ -28,6 +29,7 @@ APISERVER_PORT=6443
 KCM_PORT=10257
 SCHED_PORT=10259
 KWOK_PORT=10247
+OTELCOL_PORT=14318              # OpenTelemetry Collector, OTLP over HTTP
 
 REGISTRY_USER="margo"
 REGISTRY_PASSWORD="margo-registry-pw"
@@ -39,7 +41,7 @@ IMAGE_TAG="1"
 # HELLO_IMAGE); `up` loads a local stand-in under each exact reference (images.sh).
 PUBLIC_IMAGES="busybox:1.36.1"
 
-ALL_COMPONENTS="docker registry image helm charts git kube"
+ALL_COMPONENTS="docker registry image helm charts git kube otelcol"
 
 log() { printf '[testbed %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
