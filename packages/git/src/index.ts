@@ -56,6 +56,7 @@ export {
   type TokenVerifier,
 } from './server/http-handler.js';
 export { startGitServer, type StartedGitServer } from './server/start-server.js';
+export { type GitRequestEvent } from './server/request-stats.js';
 export { isStatusPath, YANK_FILE, DEFAULT_STATUS_LIMITS, type StatusLimits } from './server/tree-rules.js';
 export { validateCatalogPush, isApplicationDescription } from './server/catalog-validator.js';
 export {

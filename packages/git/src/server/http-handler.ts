@@ -32,6 +32,7 @@ import {
 } from './push-validation.js';
 import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { uploadPackAdvertisement } from './ref-advertisement.js';
+import { watchGitRequest, type GitRequestEvent } from './request-stats.js';
 import type { TokenInfo } from './token-store.js';
 import { builtInFindings, DEFAULT_STATUS_LIMITS, type StatusLimits } from './tree-rules.js';
 import { DEFAULT_OCI_LIMITS, isOciBlobPath } from './oci-layout-rules.js';
@@ -98,6 +99,8 @@ export interface GitHttpHandlerOptions {
   onError?: (err: unknown) => void;
   /** Injectable clock for the rate limiter. */
   now?: () => number;
+  /** Called once per request under the base path, when its response closes (metrics). */
+  onRequest?: (e: GitRequestEvent) => void;
 }
 
 /** The request handler; resolves false when the URL is not under the base path. */
@@ -629,6 +632,7 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
       return true;
     }
     if (!url.pathname.startsWith(`${basePath}/`)) return false;
+    const watch = opts.onRequest ? watchGitRequest(req, res, opts.onRequest) : undefined;
     try {
       const blocked = failures?.retryAfterSeconds(addressOf(req)) ?? 0;
       if (blocked > 0) {
@@ -652,8 +656,13 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
         sendText(res, route.error, `margo: ${route.message}`);
         return true;
       }
+      if (watch) {
+        watch.service = route.action.includes('receive') ? 'receive-pack' : 'upload-pack';
+        watch.advertisement = route.action.startsWith('advertise');
+      }
       const plaintext = tokenFromHeader(req.headers.authorization);
       const token = plaintext ? opts.tokens.verify(plaintext) : undefined;
+      if (watch && token?.role === 'device' && token.deviceId) watch.deviceId = token.deviceId;
       if (!token) {
         // A client first asks without credentials and retries with them (git's normal dance):
         // only a wrong token counts as a failure.
