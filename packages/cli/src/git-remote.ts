@@ -163,15 +163,31 @@ export interface Checkout {
   cleanup(): Promise<void>;
 }
 
+/** Who a commit names as author and committer (default: the local user, `<user> (margo cli)`). */
+export interface CommitAuthor {
+  name: string;
+  email: string;
+}
+
+function authorEnv(a: CommitAuthor): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    GIT_AUTHOR_NAME: a.name,
+    GIT_AUTHOR_EMAIL: a.email,
+    GIT_COMMITTER_NAME: a.name,
+    GIT_COMMITTER_EMAIL: a.email,
+  };
+}
+
 /** Clones `repo` (`catalog`, `fleet`, `devices/<id>`) branch main into a temp folder. */
 export async function checkout(
   conn: Connection,
   repo: string,
-  opts: { depth?: number } = {},
+  opts: { depth?: number; author?: CommitAuthor } = {},
 ): Promise<Checkout> {
   const parent = await mkdtemp(join(tmpdir(), 'margo-cli-'));
   const dir = join(parent, 'work');
-  const env = gitEnv(conn.token);
+  const env = gitEnv(conn.token, opts.author ? authorEnv(opts.author) : process.env);
   const url = repoUrl(conn, repo);
   const cleanup = () => rm(parent, { recursive: true, force: true });
   try {
@@ -241,12 +257,17 @@ export async function commitChange(
   repo: string,
   message: string | (() => string),
   change: (co: Checkout) => Promise<boolean | void>,
-  opts: { attempts?: number; onStep?: (step: string) => void; random?: () => number } = {},
+  opts: {
+    attempts?: number;
+    onStep?: (step: string) => void;
+    random?: () => number;
+    author?: CommitAuthor;
+  } = {},
 ): Promise<ChangeResult> {
   const attempts = Math.max(1, opts.attempts ?? DEFAULT_PUSH_ATTEMPTS);
   const step = opts.onStep ?? (() => {});
   step(`cloning ${repo}`);
-  const co = await checkout(conn, repo);
+  const co = await checkout(conn, repo, opts.author ? { author: opts.author } : {});
   try {
     for (let i = 1; ; i++) {
       if (i > 1) {

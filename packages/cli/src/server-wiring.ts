@@ -12,6 +12,7 @@ import { FailureRateLimiter, MargoError } from '@margo-gitops/spec';
 import {
   createOnboardingHttpHandler,
   createStatusHttpHandler,
+  fanOutTelemetry,
   Orchestrator,
   type DesiredStateSigner,
 } from '@margo-gitops/orchestrator';
@@ -24,6 +25,7 @@ import {
   type Pki,
 } from '@margo-gitops/trust';
 import { catalogFilesHandler } from './catalog-files.js';
+import { createConsole } from './console/handler.js';
 import { validateFleetPush } from './fleet-push-validator.js';
 import { catalogRegistryHandler } from './registry-route.js';
 import { readServerSettings } from './data-dir.js';
@@ -101,6 +103,18 @@ export async function startServer(opts: {
   );
   let url = opts.publicUrl ?? '';
   let apiUrl: string | undefined;
+  // Wrong tokens and malformed requests, per address, on the Git server, the catalog files and the console alike.
+  const failures = new FailureRateLimiter(DEFAULT_AUTH_FAILURES);
+  // The web console (/ui): its roll-up follows the orchestrator's fleetChanged; rollbacks are
+  // pushed to this server's own Git endpoint with the signed-in person's token.
+  const ui = createConsole({
+    dataDir,
+    tokens,
+    failures,
+    source: () => orchestrator,
+    selfUrl: () => srv.url,
+    log: logger.child({ component: 'console' }),
+  });
   const orchestrator = new Orchestrator({
     dataDir,
     reposRoot,
@@ -120,9 +134,8 @@ export async function startServer(opts: {
     ...(cap !== undefined ? { maxConcurrentChanges: cap } : {}),
     // Package artifacts are served by the embedded OCI registry at /v2/ on this same address.
     registryHost: () => (url ? new URL(url).host : ''),
+    telemetry: fanOutTelemetry(ui.telemetry),
   });
-  // Wrong tokens and malformed requests, per address, on the Git server and the catalog files alike.
-  const failures = new FailureRateLimiter(DEFAULT_AUTH_FAILURES);
   const git = createGitHttpHandler({
     reposRoot,
     tokens,
@@ -180,6 +193,7 @@ export async function startServer(opts: {
         ]
       : []),
     { prefix: '/api/v1/status', name: 'status', handle: status },
+    { prefix: '/ui/', name: 'console', handle: ui.handle },
     {
       prefix: '/catalog/',
       name: 'catalog',
@@ -243,9 +257,11 @@ export async function startServer(opts: {
       status: `${url}/api/v1/status`,
       'catalog files': `${url}/catalog/`,
       registry: `${url}/v2/`,
+      console: `${url}/ui/`,
       ...(apiUrl ? { 'api (mTLS)': apiUrl } : {}),
     },
     close: async () => {
+      ui.close();
       await api?.close();
       await orchestrator.stop();
       await srv.close();

@@ -2,6 +2,7 @@ import { agentCodes } from './agent.js';
 import { apiCodes } from './api.js';
 import { cliCodes } from './cli.js';
 import { commonCodes } from './common.js';
+import { consoleCodes } from './console.js';
 import { gitCodes } from './git.js';
 import { ociCodes } from './oci.js';
 import { orchestratorCodes } from './orchestrator.js';
@@ -24,6 +25,7 @@ export const codeAreas = {
   trust: trustCodes,
   cli: cliCodes,
   api: apiCodes,
+  console: consoleCodes,
 } as const;
 
 type Areas = typeof codeAreas;

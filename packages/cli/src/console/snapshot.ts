@@ -1,0 +1,192 @@
+import type { FleetStatus, OrchestratorTelemetry, RolloutView } from '@margo-gitops/orchestrator';
+import { noTelemetry } from '@margo-gitops/orchestrator';
+import {
+  changedKeys,
+  deviceItems,
+  fingerprints,
+  overview,
+  type DeviceListItem,
+  type Fingerprints,
+  type Overview,
+} from './views.js';
+
+/** What the console reads the fleet from (the orchestrator in `margo serve`). */
+export interface ConsoleSource {
+  getFleetStatus(): Promise<FleetStatus>;
+  rolloutViews?(): Promise<RolloutView[]>;
+}
+
+/** One roll-up and everything derived from it, shared by every reader until the next change. */
+export interface Snapshot {
+  at: number;
+  status: FleetStatus;
+  rollouts: RolloutView[];
+  overview: Overview;
+  /** Sorted problems first, then id. */
+  devices: DeviceListItem[];
+  deviceIndex: Map<string, number>;
+  prints: Fingerprints;
+}
+
+export interface FleetEvent {
+  generatedAt: string;
+  fleetCommit: string | null;
+  devices: string[];
+  deployments: string[];
+}
+
+export interface SnapshotOptions {
+  /** A snapshot older than this is recomputed on the next read (freshness moves with time). */
+  maxAgeMs?: number;
+  /** Wait this long after a change before recomputing (changes in between are folded in). */
+  debounceMs?: number;
+  /** While someone listens, recompute this often even without a change (devices turn stale). */
+  tickMs?: number;
+  now?: () => number;
+  onError?: (e: unknown) => void;
+}
+
+/**
+ * The console's roll-up, computed once per change and shared: readers get the current snapshot
+ * (recomputed when something changed or it is older than maxAgeMs; one computation at a time, all
+ * waiting readers share it). `telemetry.fleetChanged` marks it changed and, debounced, recomputes
+ * it and tells listeners which devices and deployments look different (nothing when nothing does).
+ */
+export class ConsoleSnapshots {
+  private current?: Snapshot;
+  private computing?: Promise<Snapshot>;
+  private dirty = true;
+  private debounce?: NodeJS.Timeout;
+  private ticker?: NodeJS.Timeout;
+  private readonly listeners = new Set<(e: FleetEvent) => void>();
+  private readonly opts: Required<Omit<SnapshotOptions, 'onError'>> & Pick<SnapshotOptions, 'onError'>;
+  private closed = false;
+  /** Telemetry feeding this: only fleetChanged is of interest. */
+  readonly telemetry: OrchestratorTelemetry;
+
+  constructor(
+    private readonly source: () => ConsoleSource,
+    opts: SnapshotOptions = {},
+  ) {
+    this.opts = {
+      maxAgeMs: opts.maxAgeMs ?? 5000,
+      debounceMs: opts.debounceMs ?? 250,
+      tickMs: opts.tickMs ?? 15_000,
+      now: opts.now ?? Date.now,
+      ...(opts.onError ? { onError: opts.onError } : {}),
+    };
+    this.telemetry = { ...noTelemetry, fleetChanged: () => this.changed() };
+  }
+
+  /** The current snapshot (computed now if there is none, something changed, or it is too old). */
+  async get(): Promise<Snapshot> {
+    const c = this.current;
+    if (c && !this.dirty && this.opts.now() - c.at <= this.opts.maxAgeMs) return c;
+    return this.compute();
+  }
+
+  /** Something changed: recompute after the debounce and tell listeners what differs. */
+  changed(): void {
+    this.dirty = true;
+    if (this.closed || this.listeners.size === 0 || this.debounce) return;
+    this.debounce = setTimeout(() => {
+      this.debounce = undefined;
+      void this.compute().catch((e: unknown) => this.opts.onError?.(e));
+    }, this.opts.debounceMs);
+    this.debounce.unref?.();
+  }
+
+  /** Adds a listener of `fleet` events; returns the function that removes it. */
+  listen(fn: (e: FleetEvent) => void): () => void {
+    this.listeners.add(fn);
+    if (!this.ticker && !this.closed) {
+      this.ticker = setInterval(() => this.changed(), this.opts.tickMs);
+      this.ticker.unref?.();
+    }
+    // A baseline to diff the first change against.
+    if (!this.current) void this.get().catch((e: unknown) => this.opts.onError?.(e));
+    return () => {
+      this.listeners.delete(fn);
+      if (this.listeners.size === 0 && this.ticker) {
+        clearInterval(this.ticker);
+        this.ticker = undefined;
+      }
+    };
+  }
+
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.debounce) clearTimeout(this.debounce);
+    if (this.ticker) clearInterval(this.ticker);
+    this.listeners.clear();
+  }
+
+  private compute(): Promise<Snapshot> {
+    if (this.computing) {
+      // A change during a computation needs a fresh one afterwards: chain it.
+      if (!this.dirty) return this.computing;
+      return this.computing.then(
+        () => (this.dirty ? this.compute() : this.current!),
+        () => this.compute(),
+      );
+    }
+    this.dirty = false;
+    const run = (async () => {
+      const src = this.source();
+      const [status, rollouts] = await Promise.all([
+        src.getFleetStatus(),
+        src.rolloutViews ? src.rolloutViews().catch(() => [] as RolloutView[]) : Promise.resolve([]),
+      ]);
+      const devices = deviceItems(status);
+      const snap: Snapshot = {
+        at: this.opts.now(),
+        status,
+        rollouts,
+        overview: overview(status, devices, rollouts),
+        devices,
+        deviceIndex: new Map(devices.map((d, i) => [d.deviceId, i])),
+        prints: fingerprints(status, devices, rollouts),
+      };
+      const before = this.current;
+      this.current = snap;
+      if (before) this.announce(before, snap);
+      return snap;
+    })();
+    this.computing = run;
+    const clear = () => {
+      if (this.computing === run) this.computing = undefined;
+    };
+    run
+      .then(clear, (e: unknown) => {
+        clear();
+        this.dirty = true;
+        throw e;
+      })
+      .catch(() => undefined);
+    return run;
+  }
+
+  private announce(before: Snapshot, after: Snapshot): void {
+    const devices = changedKeys(before.prints.devices, after.prints.devices);
+    const deployments = changedKeys(before.prints.deployments, after.prints.deployments);
+    if (!devices.length && !deployments.length && before.status.fleetCommit === after.status.fleetCommit)
+      return;
+    const e: FleetEvent = {
+      generatedAt: after.status.generatedAt,
+      fleetCommit: after.status.fleetCommit,
+      devices,
+      deployments,
+    };
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        this.opts.onError?.(err);
+      }
+    }
+  }
+}
