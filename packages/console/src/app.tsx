@@ -19,10 +19,10 @@ window.addEventListener('popstate', () =>
 function Header() {
   const s = session.value;
   const r = route.value;
-  const current = (page: string): 'page' | undefined =>
-    r.page === page || (page === 'devices' && r.page === 'device') || (page === 'catalog' && r.page === 'app')
-      ? 'page'
-      : undefined;
+  const current = (page: string): boolean =>
+    r.page === page ||
+    (page === 'devices' && r.page === 'device') ||
+    (page === 'catalog' && r.page === 'app');
   return (
     <header class="top">
       <div class="brand">
@@ -33,40 +33,19 @@ function Header() {
         <nav aria-label="Main" class="nav">
           <ul>
             <li>
-              <a
-                href={hrefFor({ page: 'overview' })}
-                aria-current={current('overview')}
-                onClick={(e) => {
-                  e.preventDefault();
-                  navigate(hrefFor({ page: 'overview' }));
-                }}
-              >
+              <Link href="/ui/" current={current('overview')}>
                 Overview
-              </a>
+              </Link>
             </li>
             <li>
-              <a
-                href="/ui/devices"
-                aria-current={current('devices')}
-                onClick={(e) => {
-                  e.preventDefault();
-                  navigate('/ui/devices');
-                }}
-              >
+              <Link href="/ui/devices" current={current('devices')}>
                 Devices
-              </a>
+              </Link>
             </li>
             <li>
-              <a
-                href="/ui/catalog"
-                aria-current={current('catalog')}
-                onClick={(e) => {
-                  e.preventDefault();
-                  navigate('/ui/catalog');
-                }}
-              >
+              <Link href="/ui/catalog" current={current('catalog')}>
                 Catalog
-              </a>
+              </Link>
             </li>
           </ul>
           <div class="nav-end">
@@ -162,7 +141,16 @@ export function App() {
   const ready = s !== undefined || r.page === 'signin';
   return (
     <>
-      <a class="skip" href="#content">
+      <a
+        class="skip"
+        href="#content"
+        onClick={(e) => {
+          // Focus the content without a history entry (the router would see a new location).
+          e.preventDefault();
+          main.current?.focus();
+          main.current?.scrollIntoView();
+        }}
+      >
         Skip to content
       </a>
       <Header />

@@ -41,15 +41,19 @@ export function Link({
   href,
   children,
   class: cls,
+  current,
 }: {
   href: string;
   children: ComponentChildren;
   class?: string;
+  /** This link is the page shown (aria-current=page). */
+  current?: boolean;
 }) {
   return (
     <a
       href={href}
       class={cls}
+      aria-current={current ? 'page' : undefined}
       onClick={(e) => {
         if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
         e.preventDefault();

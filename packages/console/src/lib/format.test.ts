@@ -12,6 +12,7 @@ import {
   showTime,
   stateTone,
   stateWord,
+  waitingText,
 } from './format.js';
 
 const T0 = Date.parse('2026-12-03T08:00:00Z');
@@ -79,4 +80,15 @@ test('countsText worst first; shortCommit; errorText; secrets never shown', () =
   assert.equal(parameterText({ value: 'Hi', secret: false }), 'Hi');
   assert.equal(parameterText({ value: 3, secret: false }), '3');
   assert.equal(parameterText({ value: null, secret: false }), '—');
+});
+
+test('waitingText says why a device waits', () => {
+  assert.equal(waitingText(undefined), '');
+  assert.equal(
+    waitingText({ reason: 'window', until: '2026-12-03T22:00:00Z' }),
+    'waiting for a maintenance window until 2026-12-03 22:00:00 UTC',
+  );
+  assert.equal(waitingText({ reason: 'hold', hold: 'cleaning' }), 'waiting: on-site hold (cleaning)');
+  assert.equal(waitingText({ reason: 'cap' }), 'waiting for the fleet-wide cap');
+  assert.equal(waitingText({ reason: 'something', until: 'garbage' }), 'waiting for something');
 });

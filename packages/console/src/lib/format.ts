@@ -170,3 +170,24 @@ export function parameterText(p: { value: unknown; secret: boolean }): string {
 export function plural(n: number, word: string, many = `${word}s`): string {
   return `${n} ${n === 1 ? word : many}`;
 }
+
+/**
+ * Why a device waits for a change: `waiting for a maintenance window until 2026-12-03 22:00:00 UTC`.
+ *
+ * @example
+ * waitingText({ reason: 'hold', hold: 'line stopped for cleaning' }); // 'waiting: on-site hold (line stopped for cleaning)'
+ */
+export function waitingText(
+  w: { reason: string; until?: string | number; hold?: string } | null | undefined,
+): string {
+  if (!w) return '';
+  const why: Record<string, string> = {
+    window: 'a maintenance window',
+    hold: 'on-site hold',
+    cap: 'the fleet-wide cap',
+    wave: 'its wave',
+  };
+  const until = w.until !== undefined && w.until !== '' ? absoluteTime(w.until) : undefined;
+  const base = w.reason === 'hold' ? 'waiting: on-site hold' : `waiting for ${why[w.reason] ?? w.reason}`;
+  return `${base}${w.hold ? ` (${w.hold})` : ''}${until && until !== 'unknown time' ? ` until ${until}` : ''}`;
+}

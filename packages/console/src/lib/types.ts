@@ -33,7 +33,8 @@ export interface Overview {
     version: string;
     targets: number;
     counts: Record<string, number>;
-    rollout?: { phase: string; wave: number; waves: number };
+    /** `wave` counts from 1. */
+    rollout?: { phase: string; wave: number; waves: number; waveName?: string };
   }[];
   problems: Problem[];
 }
@@ -48,8 +49,26 @@ export interface DeviceListItem {
   lastReportAt?: string | null;
   deployments: number;
   upToDate?: boolean | null;
-  hold?: unknown;
+  hold?: Hold;
   problem?: { code: string; message: string };
+}
+
+export interface Hold {
+  reason: string;
+  since?: string;
+}
+
+export interface Waiting {
+  reason: string;
+  until?: string | number;
+  hold?: string;
+}
+
+export interface CodedProblem {
+  code: string;
+  message: string;
+  hint?: string;
+  path?: string;
 }
 
 export interface DeviceList {
@@ -74,9 +93,10 @@ export interface DeviceDetail {
   lastReportAt?: string | null;
   observedCommit?: string | null;
   upToDate?: boolean | null;
-  hold?: unknown;
-  repoError?: unknown;
-  statusProblems?: unknown;
+  hold?: Hold;
+  repoError?: CodedProblem;
+  statusProblems?: CodedProblem[];
+  desiredStateProblem?: CodedProblem;
   deployments: {
     name: string;
     deploymentId: string;
@@ -84,6 +104,7 @@ export interface DeviceDetail {
     version: string;
     state: string;
     error?: unknown;
+    waiting?: Waiting;
     components: { name: string; state: string; error?: unknown }[];
   }[];
   history: { desired: HistoryCommit[]; status: HistoryCommit[] };
@@ -130,14 +151,15 @@ export interface DeploymentDetail {
   version: string;
   targets: unknown;
   parameters: { name: string; value: unknown; secret: boolean }[];
-  rows: { deviceId: string; state: string; error?: unknown; waiting?: unknown }[];
+  present?: boolean;
+  rows: { deviceId: string; state: string; error?: unknown; waiting?: Waiting; reason?: string }[];
   rollout: RolloutView | null;
   revisions: Revision[];
 }
 
 export interface DiffResult {
-  from: string;
-  to: string;
+  from: string | null;
+  to: string | null;
   patch: string;
 }
 

@@ -1,18 +1,10 @@
 /** One deployment: per-device roll-up, rollout progress, parameters (secrets masked), revisions. */
-import { countsText, errorText, parameterText, plural } from '../lib/format.js';
+import { countsText, errorText, parameterText, plural, waitingText } from '../lib/format.js';
 import { appHref, deviceHref } from '../lib/route.js';
 import type { DeploymentDetail, RolloutView } from '../lib/types.js';
 import { api, session } from '../store.js';
 import { JsonBlock, Link, Loaded, Section, StateBadge, Time, useResource } from '../ui.js';
 import { Revisions } from './revisions.js';
-
-function waitingText(w: unknown): string {
-  if (!w) return '';
-  if (typeof w === 'string') return `waiting: ${w}`;
-  const o = w as { reason?: string; until?: number | string };
-  if (o.reason) return `waiting for ${o.reason}${o.until ? ` until ${new Date(o.until).toISOString()}` : ''}`;
-  return `waiting: ${errorText(w)}`;
-}
 
 function Rows({ d }: { d: DeploymentDetail }) {
   const counts: Record<string, number> = {};
@@ -37,7 +29,7 @@ function Rows({ d }: { d: DeploymentDetail }) {
                 <Link href={deviceHref(r.deviceId)}>{r.deviceId}</Link>
               </th>
               <td>
-                <StateBadge state={r.state} />
+                <StateBadge state={r.state} />{' '}
                 {r.waiting ? <div class="muted small">{waitingText(r.waiting)}</div> : null}
               </td>
               <td class="error-text">{errorText(r.error)}</td>

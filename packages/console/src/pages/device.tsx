@@ -1,12 +1,14 @@
 /** One device: freshness, deployments with per-component state and error, labels, capabilities, history. */
-import { errorText, freshness, freshnessWord, shortCommit } from '../lib/format.js';
+import { errorText, freshness, freshnessWord, shortCommit, waitingText } from '../lib/format.js';
 import { deploymentHref } from '../lib/route.js';
 import type { DeviceDetail, HistoryCommit } from '../lib/types.js';
 import { api } from '../store.js';
 import { JsonBlock, Link, Loaded, Section, StateBadge, Time, useResource } from '../ui.js';
 
 function Summary({ d }: { d: DeviceDetail }) {
-  const problems = [d.repoError, d.statusProblems].filter((p) => p !== undefined && p !== null);
+  const problems = [d.repoError, d.desiredStateProblem, ...(d.statusProblems ?? [])].filter(
+    (p): p is NonNullable<typeof p> => !!p,
+  );
   return (
     <dl class="facts">
       <div>
@@ -41,7 +43,13 @@ function Summary({ d }: { d: DeviceDetail }) {
         <div>
           <dt>Hold</dt>
           <dd>
-            <StateBadge state="held" /> {typeof d.hold === 'string' ? d.hold : errorText(d.hold)}
+            <StateBadge state="held" /> {d.hold.reason}
+            {d.hold.since ? (
+              <>
+                {' '}
+                since <Time at={d.hold.since} />
+              </>
+            ) : null}
           </dd>
         </div>
       ) : null}
@@ -51,7 +59,8 @@ function Summary({ d }: { d: DeviceDetail }) {
           <dd>
             {problems.map((p, i) => (
               <p key={i} class="error-text">
-                {Array.isArray(p) ? p.map(errorText).join('; ') : errorText(p)}
+                {p.path ? `${p.path}: ` : ''}
+                {errorText(p)}
               </p>
             ))}
           </dd>
@@ -77,14 +86,12 @@ function Deployments({ d }: { d: DeviceDetail }) {
         {d.deployments.length ? (
           d.deployments.map((x) => (
             <tr key={x.name}>
-              <th scope="row">
-                <Link href={deploymentHref(x.name)}>{x.name}</Link>
-                <div class="muted small">
-                  {x.app} {x.version}
-                </div>
-              </th>
               <td>
-                <StateBadge state={x.state} />
+                <Link href={deploymentHref(x.name)}>{x.name}</Link>
+              </td>
+              <td>
+                <StateBadge state={x.state} />{' '}
+                {x.waiting ? <div class="muted small">{waitingText(x.waiting)}</div> : null}
               </td>
               <td>
                 {x.components.length ? (

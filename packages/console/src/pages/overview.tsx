@@ -154,7 +154,8 @@ function Deployments({ list }: { list: Overview['deployments'] }) {
                   <>
                     <StateBadge state={d.rollout.phase} />{' '}
                     <span class="muted">
-                      wave {Math.min(d.rollout.wave + 1, d.rollout.waves)} of {d.rollout.waves}
+                      wave {d.rollout.wave} of {d.rollout.waves}
+                      {d.rollout.waveName ? ` (${d.rollout.waveName})` : ''}
                     </span>
                   </>
                 ) : (
