@@ -18,6 +18,7 @@ import {
   ApiStateCache,
   DEFAULT_API_RATE_LIMITS,
   type ApiRateLimits,
+  type ApiRequestEvent,
   createApiWrites,
   createWorkloadApiHandler,
   GitDeviceStateReader,
@@ -88,6 +89,8 @@ export interface ApiServerOptions {
   /** Every request of an identified device (its last contact, as a Git fetch is: `lastSeenAt`). */
   onSeen?(deviceId: string): void;
   onError?(e: unknown): void;
+  /** Every request, once answered (metrics). */
+  onRequest?(e: ApiRequestEvent): void;
 }
 
 export interface RunningApiServer {
@@ -186,6 +189,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
       ...(o.onWrite ? { onWrite: o.onWrite } : {}),
     }),
     onError: (e) => o.onError?.(e),
+    ...(o.onRequest ? { onRequest: o.onRequest } : {}),
   });
   const server: Server = createServer(
     {

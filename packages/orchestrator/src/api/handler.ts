@@ -42,6 +42,17 @@ export interface ApiHandlerOptions {
   /** Per-device request budgets (429 + Retry-After past them); none: unlimited. */
   limiter?: ApiRateLimiter;
   onError?(e: unknown, req: IncomingMessage): void;
+  /** Called once per request when its response closes (metrics; a throw is ignored). */
+  onRequest?(e: ApiRequestEvent): void;
+}
+
+/** One API request as metrics see it: the route kind (bounded), the status, the device, the time. */
+export interface ApiRequestEvent {
+  route: Route['kind'] | 'unknown';
+  method: string;
+  status: number;
+  durationMs: number;
+  deviceId?: string;
 }
 
 /** True when an Accept header admits `type` (absent header: anything goes). */
@@ -86,7 +97,7 @@ function sendBytes(
   res.end(body);
 }
 
-type Route =
+export type Route =
   | { kind: 'well-known' }
   | { kind: 'trust-bundle' }
   | { kind: 'manifest' }
@@ -131,8 +142,14 @@ const ALLOWED: Record<Route['kind'], string> = {
 export function createWorkloadApiHandler(opts: ApiHandlerOptions) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0]!;
+    const seen: Omit<ApiRequestEvent, 'status' | 'durationMs'> = {
+      route: 'unknown',
+      method: req.method ?? 'GET',
+    };
+    if (opts.onRequest) reportOnClose(res, seen, opts.onRequest);
     try {
       const route = routeOf(path);
+      if (route) seen.route = route.kind;
       if (!route) return sendProblem(res, 404, 'API_NOT_FOUND', { instance: path.slice(0, 200) });
       const method = req.method ?? 'GET';
       if (!ALLOWED[route.kind].split(', ').includes(method)) {
@@ -163,6 +180,7 @@ export function createWorkloadApiHandler(opts: ApiHandlerOptions) {
       const peer = await opts.identify(req);
       if ('problem' in peer) return sendProblem(res, peer.status, peer.problem, { instance: path });
       const deviceId = peer.deviceId;
+      seen.deviceId = deviceId;
       const wait = opts.limiter?.take(deviceId, method === 'GET' ? 'read' : 'write') ?? 0;
       if (wait > 0)
         return sendProblem(res, 429, 'API_RATE_LIMITED', { instance: path, retryAfterSeconds: wait });
@@ -217,6 +235,21 @@ export function createWorkloadApiHandler(opts: ApiHandlerOptions) {
       });
     }
   };
+}
+
+function reportOnClose(
+  res: ServerResponse,
+  seen: Omit<ApiRequestEvent, 'status' | 'durationMs'>,
+  report: (e: ApiRequestEvent) => void,
+): void {
+  const t0 = performance.now();
+  res.once('close', () => {
+    try {
+      report({ ...seen, status: res.headersSent ? res.statusCode : 0, durationMs: performance.now() - t0 });
+    } catch {
+      /* a failing metrics callback must not take the server down */
+    }
+  });
 }
 
 function notFound(res: ServerResponse, path: string): void {

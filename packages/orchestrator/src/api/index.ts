@@ -6,6 +6,7 @@ export {
   WELL_KNOWN_PATH,
   TRUST_BUNDLE_PATH,
   type ApiHandlerOptions,
+  type ApiRequestEvent,
   type ApiWrite,
 } from './handler.js';
 export { ApiStateCache, type ApiStateCacheOptions } from './state-cache.js';
