@@ -1,10 +1,10 @@
 /**
  * An application's description (markdown, as its package publishes it) rendered to HTML for the
  * catalog page: `marked` parses, DOMPurify removes anything that could run script or load from
- * elsewhere, and links open without passing the console's address on.
+ * elsewhere, and links open without passing the console's address on. Headings start at h2.
  */
 import DOMPurify from 'dompurify';
-import { marked } from 'marked';
+import { markdownToHtml } from './lib/markdown-html.js';
 
 let hooked = false;
 
@@ -22,7 +22,7 @@ export function renderMarkdown(src: string): string {
     });
     hooked = true;
   }
-  const html = marked.parse(src, { async: false, gfm: true });
+  const html = markdownToHtml(src);
   return DOMPurify.sanitize(html, {
     USE_PROFILES: { html: true },
     FORBID_TAGS: ['style', 'form', 'input', 'button', 'textarea', 'select'],
