@@ -438,8 +438,11 @@ export class Agent {
     if (verified?.manifestVersion) this.versions.remember(commit, verified.manifestVersion);
     this.expiryReported = false;
 
-    const planned = planDesired(snapshot.files, this.state.listApplied(), (type) =>
-      Boolean(this.drivers.forType(type)),
+    const planned = planDesired(
+      snapshot.files,
+      this.state.listApplied(),
+      (type) => Boolean(this.drivers.forType(type)),
+      this.applier.fingerprintExtra,
     );
     for (const f of planned.failures) {
       if (f.file) log.error({ file: f.file, deploymentId: f.id, code: f.error.code }, f.error.message);

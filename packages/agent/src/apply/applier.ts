@@ -7,7 +7,8 @@ import type { AgentConfig } from '../config/agent-config.js';
 import { valuesForComponent, type DesiredDeployment } from '../desired/read-desired.js';
 import type { Progress } from '../drivers/driver.js';
 import { errInfo } from '../logger.js';
-import { fingerprintOf, REMOVE_VOLUMES_ANNOTATION } from '../plan/fingerprint.js';
+import { otelCollectorOf, otelFingerprint, workloadIdentity } from '../otel/otel-settings.js';
+import { fingerprintOf, REMOVE_VOLUMES_ANNOTATION, type FingerprintExtra } from '../plan/fingerprint.js';
 import type { Plan, PlannedAction } from '../plan/plan-actions.js';
 import type { AppliedComponent, AppliedDeployment, StateStore } from '../state/state-store.js';
 import type { DeploymentReports } from '../status/reports.js';
@@ -41,6 +42,12 @@ export type Outcome = 'ok' | 'failed' | 'waiting';
  */
 export class Applier {
   constructor(private readonly o: ApplierOptions) {}
+
+  /** What the device adds to every component's fingerprint (the planner uses the same). */
+  get fingerprintExtra(): FingerprintExtra {
+    const otel = otelFingerprint(otelCollectorOf(this.o.config));
+    return otel ? { otel } : {};
+  }
 
   /**
    * Carries out a plan. Returns true when something is to be tried again without a new desired
@@ -129,7 +136,8 @@ export class Applier {
   ): Promise<boolean> {
     const { state, reports, config } = this.o;
     const d = dd.model;
-    const fp = fingerprintOf(d);
+    const fp = fingerprintOf(d, this.fingerprintExtra);
+    const collector = otelCollectorOf(config);
     let applied = state.getApplied(d.id);
     const driver = this.o.drivers.forType(d.profile.type)!;
     const driverError = this.o.drivers.errorOf(driver.name);
@@ -201,6 +209,10 @@ export class Applier {
             workDir: join(config.stateDir, driver.name, d.id, c.name),
             timeoutSeconds: this.timeoutOf(d, c.name),
             ...(current ? { previous: current.record } : {}),
+            // Injected by the driver after verification; never part of the deployment document.
+            ...(collector
+              ? { otel: { collector, identity: workloadIdentity(d, c.name, config.deviceId) } }
+              : {}),
             logger: clog,
             progress: (p: Progress) => reports.setComponent(d.id, c.name, 'installing', { progress: p }),
           };

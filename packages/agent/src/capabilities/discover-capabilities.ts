@@ -12,6 +12,8 @@ export interface DiscoverOptions {
   runtimes: ('compose' | 'helm')[];
   /** Kubernetes node capacity (Helm devices): replaces local cores and memory. */
   nodeCapacity?: { cpuCores: number; memoryBytes: number; architectures: string[] };
+  /** The device's OpenTelemetry collector the agent injects into workloads, when configured. */
+  otelCollector?: { endpoint: string; protocol: string };
   /** JSON or YAML merged over the discovered `properties` (vendor, serial number, extra peripherals...). */
   overridesFile?: string;
   /** Roots for tests: `/sys` and `/dev`. */
@@ -164,8 +166,9 @@ export function discoverCapabilities(o: DiscoverOptions): Record<string, unknown
     interfaces: discoverInterfaces(sys)
       .filter((i) => REPORTED_INTERFACES.has(i.type))
       .map((i) => ({ type: i.type, name: i.name })),
-    // The agent runs no OpenTelemetry collector of its own; an overrides file may say otherwise.
-    otelCollector: false,
+    // True when the device owner configured the collector the agent hands to workloads
+    // (otelCollector setting); an overrides file may still say otherwise.
+    otelCollector: Boolean(o.otelCollector),
     supportedRuntimes: ['oci'],
     supportedDeploymentTypes: deploymentTypes,
   };
@@ -181,5 +184,13 @@ export function discoverCapabilities(o: DiscoverOptions): Record<string, unknown
   return {
     properties,
     ...(labels && typeof labels === 'object' && !Array.isArray(labels) ? { labels } : {}),
+    // rc.2 has a boolean only; where the workloads reach the collector rides in our extension.
+    ...(o.otelCollector
+      ? {
+          'x-margo-gitops-extensions': {
+            otelCollector: { endpoint: o.otelCollector.endpoint, protocol: o.otelCollector.protocol },
+          },
+        }
+      : {}),
   };
 }

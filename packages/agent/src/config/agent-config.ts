@@ -41,6 +41,16 @@ export interface AgentConfig {
    * Projects already created keep their recorded names.
    */
   composeProjectPrefix?: string;
+  /**
+   * The device's OpenTelemetry collector (file form `otelCollector: {endpoint, protocol?,
+   * grpcEndpoint?, certificate?}`; env `MARGO_AGENT_OTEL_COLLECTOR_ENDPOINT` ...): when the
+   * endpoint is set, every Compose service and Helm release gets the OTEL_* environment and the
+   * capabilities report `otelCollector: true` (see otel/otel-settings.ts).
+   */
+  otelCollectorEndpoint?: string;
+  otelCollectorProtocol?: string;
+  otelCollectorGrpcEndpoint?: string;
+  otelCollectorCertificate?: string;
   /** Seconds compose gives containers to stop (`up`/`down --timeout`) before killing them. */
   composeStopTimeoutSeconds: number;
   helmPath: string;

@@ -3,6 +3,7 @@ import { isAbsolute, resolve, dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_CONFIG, type AgentConfig } from './agent-config.js';
 import { parseWindow } from './windows.js';
+import { OTEL_COLLECTOR_KEYS, otelCollectorProblems } from '../otel/otel-settings.js';
 
 export interface ConfigProblem {
   /** Config key (`pollIntervalSeconds`, `downtimeWindows[1]`) or source (`file`). */
@@ -47,6 +48,10 @@ const KEYS: Record<keyof AgentConfig, KeySpec> = {
   dockerPath: { kind: 'string' },
   composeProjectPrefix: { kind: 'string' },
   composeStopTimeoutSeconds: { kind: 'number', int: true, min: 0 },
+  otelCollectorEndpoint: { kind: 'string' },
+  otelCollectorProtocol: { kind: 'string' },
+  otelCollectorGrpcEndpoint: { kind: 'string' },
+  otelCollectorCertificate: { kind: 'string' },
   helmPath: { kind: 'string' },
   kubeconfig: { kind: 'string', path: true },
   helmPlainHttp: { kind: 'boolean' },
@@ -134,7 +139,7 @@ function layer(
   out: Record<string, unknown>,
   problems: ConfigProblem[],
 ): void {
-  for (const [k, v] of Object.entries(obj)) {
+  for (const [k, v] of Object.entries(flattenOtelCollector(obj, problems))) {
     const spec = (KEYS as Record<string, KeySpec>)[k];
     if (!spec) {
       problems.push({ path: k, message: `unknown setting (from ${source})` });
@@ -145,6 +150,29 @@ function layer(
       val = resolve(baseDir, val);
     if (val !== undefined) out[k] = val;
   }
+}
+
+/** A file's `otelCollector: {endpoint, protocol...}` as the flat `otelCollectorEndpoint`... settings. */
+function flattenOtelCollector(
+  obj: Record<string, unknown>,
+  problems: ConfigProblem[],
+): Record<string, unknown> {
+  if (!('otelCollector' in obj)) return obj;
+  const { otelCollector, ...rest } = obj;
+  if (otelCollector === null || otelCollector === undefined) return rest;
+  if (typeof otelCollector !== 'object' || Array.isArray(otelCollector)) {
+    problems.push({
+      path: 'otelCollector',
+      message: 'must be a mapping {endpoint, protocol?, grpcEndpoint?, certificate?}',
+    });
+    return rest;
+  }
+  for (const [k, v] of Object.entries(otelCollector)) {
+    const flat = OTEL_COLLECTOR_KEYS[k];
+    if (!flat) problems.push({ path: `otelCollector.${k}`, message: 'unknown setting' });
+    else rest[flat] = v;
+  }
+  return rest;
 }
 
 /**
@@ -252,6 +280,7 @@ export function loadAgentConfig(sources: ConfigSources): { config: AgentConfig; 
     const w = parseWindow(merged.pollingWindow);
     if (typeof w === 'string') problems.push({ path: 'pollingWindow', message: w });
   }
+  problems.push(...otelCollectorProblems(merged as { otelCollectorEndpoint?: string }));
   (merged.downtimeWindows as string[]).forEach((s, i) => {
     const w = parseWindow(s);
     if (typeof w === 'string') problems.push({ path: `downtimeWindows[${i}]`, message: w });

@@ -7,6 +7,7 @@ import type { ProfileType } from '@margo-gitops/spec';
 import type { DriverRecord } from '../state/state-store.js';
 import type { ComponentContext, Driver, Observation, Prepared, RemoveContext } from './driver.js';
 import { composeEnvironment, composeProjectName } from './compose-env.js';
+import { writeComposeOtelOverride } from '../otel/inject.js';
 import { fetchComponentArtifact } from './fetch-artifact.js';
 import { obtainPackage, showLocation, unpackPackage, unpackPackageFile } from './obtain-package.js';
 import { registrySettings, type RegistrySettings } from './registry-access.js';
@@ -41,6 +42,8 @@ interface ComposeRecord extends DriverRecord {
   project: string;
   dir: string;
   composeFile: string;
+  /** The agent's OTEL_* override beside the package (`-f composeFile -f overrideFile`), if any. */
+  overrideFile?: string;
   services: string[];
   sha256: string;
 }
@@ -123,7 +126,7 @@ export class ComposeDriver implements Driver {
 
   private async compose(
     args: string[],
-    r: { dir: string; project: string; composeFile: string },
+    r: { dir: string; project: string; composeFile: string; overrideFile?: string },
     env: NodeJS.ProcessEnv,
     timeoutMs: number,
     secrets: string[],
@@ -131,7 +134,17 @@ export class ComposeDriver implements Driver {
     if (!this.cmd) throw new MargoError('AGENT_COMPOSE_UNAVAILABLE', 'compose driver used before init');
     return runCommand(
       this.cmd[0]!,
-      [...this.cmd.slice(1), '-p', r.project, '-f', join(r.dir, r.composeFile), ...args],
+      [
+        ...this.cmd.slice(1),
+        '-p',
+        r.project,
+        '-f',
+        join(r.dir, r.composeFile),
+        ...(r.overrideFile && existsSync(join(r.dir, r.overrideFile))
+          ? ['-f', join(r.dir, r.overrideFile)]
+          : []),
+        ...args,
+      ],
       { cwd: r.dir, env, timeoutMs, secrets },
     );
   }
@@ -275,7 +288,9 @@ export class ComposeDriver implements Driver {
     ctx.progress('configuring');
     await this.login(ctx, dockerConfig);
     const env = this.env(params, dockerConfig);
-    const rec = { project, dir, composeFile };
+    // After the package was verified and unpacked: the device's collector for every service.
+    const overrideFile = writeComposeOtelOverride(ctx, dir, composeFile);
+    const rec = { project, dir, composeFile, ...(overrideFile ? { overrideFile } : {}) };
     const timeoutMs = ctx.timeoutSeconds * 1000;
     // Service names straight from the file (saves a compose start-up; compose validates on `up`).
     const services = composeServices(readFileSync(join(dir, composeFile), 'utf8'));
@@ -312,7 +327,7 @@ export class ComposeDriver implements Driver {
       if (/^[0-9a-f]{16}$/.test(e) && join(ctx.workDir, e) !== dir)
         rmSync(join(ctx.workDir, e), { recursive: true, force: true });
     }
-    const record: ComposeRecord = { project, dir, composeFile, services, sha256 };
+    const record: ComposeRecord = { ...rec, services, sha256 };
     return record;
   }
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { ApplicationDeployment, Component, ParamValue, ProfileType } from '@margo-gitops/spec';
+import type { OtelInjection } from '../otel/otel-settings.js';
 import type { DriverName, DriverRecord } from '../state/state-store.js';
 
 /** Finer install progress shown in the component status. */
@@ -26,6 +27,8 @@ export interface ComponentContext {
   timeoutSeconds: number;
   /** The driver record of the currently applied version, when there is one. */
   previous?: DriverRecord;
+  /** The device's OpenTelemetry collector, when configured: OTEL_* for every container (otel/). */
+  otel?: OtelInjection;
   logger: Logger;
   progress: (p: Progress) => void;
 }

@@ -7,6 +7,7 @@ import type { DriverRecord } from '../state/state-store.js';
 import type { ComponentContext, Driver, Observation, Prepared, RemoveContext } from './driver.js';
 import { fetchComponentArtifact } from './fetch-artifact.js';
 import { helmValues } from './helm-values.js';
+import { withHelmOtelValues } from '../otel/inject.js';
 import { KubeClient } from './kube-client.js';
 import { registrySettings, type RegistrySettings } from './registry-access.js';
 import { runCommand, tail } from './run-command.js';
@@ -225,7 +226,7 @@ export class HelmDriver implements Driver {
         `component ${ctx.component.name}: malformed parameter pointers ${invalid.join(', ')}`,
       );
     const valuesFile = join(ctx.workDir, 'values.json');
-    writeFileSync(valuesFile, JSON.stringify(values), { mode: 0o600 });
+    writeFileSync(valuesFile, JSON.stringify(withHelmOtelValues(ctx, values)), { mode: 0o600 });
     const wait = ctx.component.helm?.wait ?? true;
     const args = [
       'upgrade',

@@ -55,8 +55,18 @@ function hash(x: unknown): string {
   return createHash('sha256').update(JSON.stringify(x)).digest('hex').slice(0, 16);
 }
 
-/** Fingerprint of a desired deployment. */
-export function fingerprintOf(d: ApplicationDeployment): DeploymentFingerprint {
+/** What the device adds to every component besides the deployment (part of each `config`). */
+export interface FingerprintExtra {
+  /** Hash of the OpenTelemetry collector settings injected (otel/otel-settings.ts otelFingerprint). */
+  otel?: string;
+}
+
+/**
+ * Fingerprint of a desired deployment. `extra` (the device's own additions, e.g. the injected
+ * collector) enters each component's `config` only when set, so an agent without it fingerprints
+ * exactly as before.
+ */
+export function fingerprintOf(d: ApplicationDeployment, extra: FingerprintExtra = {}): DeploymentFingerprint {
   return {
     id: d.id,
     name: d.name,
@@ -70,7 +80,7 @@ export function fingerprintOf(d: ApplicationDeployment): DeploymentFingerprint {
       return {
         name: c.name,
         source: componentSource(c),
-        config: hash({ v: componentValues(d, c.name), opts }),
+        config: hash({ v: componentValues(d, c.name), opts, ...(extra.otel ? { otel: extra.otel } : {}) }),
       };
     }),
   };

@@ -1,7 +1,7 @@
 import type { StatusError } from '@margo-gitops/spec';
 import { readDesired, type DesiredDeployment, type RejectedDeployment } from '../desired/read-desired.js';
 import { appliedFingerprint, type AppliedDeployment } from '../state/state-store.js';
-import { fingerprintOf } from './fingerprint.js';
+import { fingerprintOf, type FingerprintExtra } from './fingerprint.js';
 import { planActions, type Plan } from './plan-actions.js';
 
 /** A deployment of the desired state that cannot be applied; reported, its last good state kept. */
@@ -34,6 +34,7 @@ export function planDesired(
   files: Map<string, Buffer>,
   applied: AppliedDeployment[],
   hasRuntime: (profileType: string) => boolean,
+  extra: FingerprintExtra = {},
 ): DesiredPlan {
   const { desired, rejected } = readDesired(files);
   const failures: PlanFailure[] = [];
@@ -69,7 +70,7 @@ export function planDesired(
   }
   const deployments = new Map(valid.map((d) => [d.model.id, d]));
   const plan = planActions(
-    valid.map((d) => fingerprintOf(d.model)),
+    valid.map((d) => fingerprintOf(d.model, extra)),
     applied.filter((a) => !frozen.has(a.id)).map(appliedFingerprint),
   );
   for (const p of plan.problems) {

@@ -4,6 +4,7 @@ import type { DriverSet } from '../apply/driver-set.js';
 import { discoverCapabilities } from '../capabilities/discover-capabilities.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { errInfo } from '../logger.js';
+import { otelCollectorOf } from '../otel/otel-settings.js';
 import type { StatusSink } from '../source/desired-source.js';
 import { statusFileContent } from './build-status.js';
 
@@ -16,12 +17,14 @@ export async function reportCapabilities(
 ): Promise<void> {
   try {
     const nodeCapacity = await drivers.nodeCapacity();
+    const otel = otelCollectorOf(config);
     const caps = discoverCapabilities({
       deviceId: config.deviceId,
       storagePath: config.stateDir,
       runtimes: drivers.all.map((d) => d.name),
       ...(nodeCapacity ? { nodeCapacity } : {}),
       ...(config.capabilitiesFile ? { overridesFile: config.capabilitiesFile } : {}),
+      ...(otel ? { otelCollector: { endpoint: otel.endpoint, protocol: otel.protocol } } : {}),
     });
     if (sink.report({ [CAPABILITIES_FILE]: statusFileContent(caps) }, 'capabilities'))
       logger.info('capabilities reported');
