@@ -26,6 +26,8 @@ import {
 } from '@margo-gitops/trust';
 import { catalogFilesHandler } from './catalog-files.js';
 import { createConsole } from './console/handler.js';
+import { metricsHandler } from './metrics/metrics-route.js';
+import { createServerMetrics } from './metrics/server-metrics.js';
 import { validateFleetPush } from './fleet-push-validator.js';
 import { catalogRegistryHandler } from './registry-route.js';
 import { readServerSettings } from './data-dir.js';
@@ -115,6 +117,9 @@ export async function startServer(opts: {
     selfUrl: () => srv.url,
     log: logger.child({ component: 'console' }),
   });
+  // Prometheus metrics (GET /metrics): the roll-up gauges are read at scrape time.
+  const metrics = createServerMetrics({ fleetStatus: () => orchestrator.getFleetStatus() });
+  const telemetry = fanOutTelemetry(ui.telemetry, metrics.telemetry);
   const orchestrator = new Orchestrator({
     dataDir,
     reposRoot,
@@ -134,7 +139,7 @@ export async function startServer(opts: {
     ...(cap !== undefined ? { maxConcurrentChanges: cap } : {}),
     // Package artifacts are served by the embedded OCI registry at /v2/ on this same address.
     registryHost: () => (url ? new URL(url).host : ''),
-    telemetry: fanOutTelemetry(ui.telemetry),
+    telemetry,
   });
   const git = createGitHttpHandler({
     reposRoot,
@@ -146,6 +151,7 @@ export async function startServer(opts: {
       orchestrator.notifyPush({ repo: e.repo, ref: e.ref, ...(e.deviceId ? { deviceId: e.deviceId } : {}) }),
     onDeviceSeen: (id) => orchestrator.notifyDeviceSeen(id),
     onError: (e) => opts.log.error('git request failed', { error: (e as Error).message }),
+    onRequest: (e) => metrics.gitRequest(e),
   });
   const onboarding = serverParts.onboarding?.({
     dataDir,
@@ -164,7 +170,9 @@ export async function startServer(opts: {
     onEnrolled: (id) =>
       void recordEnrolment(dataDir, id)
         .then((commit) => {
-          if (commit) orchestrator.notifyPush({ repo: 'fleet.git', ref: 'refs/heads/main' });
+          if (!commit) return;
+          telemetry.committed({ repo: 'fleet', kind: 'enrolment', deviceId: id, commit });
+          orchestrator.notifyPush({ repo: 'fleet.git', ref: 'refs/heads/main' });
         })
         .catch((e: unknown) =>
           logger.warn(
@@ -194,6 +202,18 @@ export async function startServer(opts: {
       : []),
     { prefix: '/api/v1/status', name: 'status', handle: status },
     { prefix: '/ui/', name: 'console', handle: ui.handle },
+    {
+      prefix: '/metrics',
+      name: 'metrics',
+      handle: metricsHandler(metrics, {
+        roleOf: (req) => {
+          const t = tokenFromHeader(req.headers.authorization);
+          return t ? tokens.verify(t)?.role : undefined;
+        },
+        onAuthFailure: (req) => failures.fail(req.socket.remoteAddress ?? 'unknown'),
+        onError: (e) => logger.error({ component: 'metrics', err: (e as Error).message }, 'scrape failed'),
+      }),
+    },
     {
       prefix: '/catalog/',
       name: 'catalog',
@@ -238,6 +258,7 @@ export async function startServer(opts: {
     onWrite: (id) => orchestrator.notifyPush({ repo: `devices/${id}.git`, ref: 'status', deviceId: id }),
     // A device polling over REST is seen like one fetching over Git (fleet view lastSeenAt).
     onSeen: (id) => orchestrator.notifyDeviceSeen(id),
+    onRequest: (e) => metrics.apiRequest(e),
     onError: (e) => logger.error({ component: 'api', err: (e as Error).message }, 'API request failed'),
     log: (msg, fields) => opts.log.error(msg, fields),
   }).catch(async (e: unknown) => {
@@ -258,6 +279,7 @@ export async function startServer(opts: {
       'catalog files': `${url}/catalog/`,
       registry: `${url}/v2/`,
       console: `${url}/ui/`,
+      metrics: `${url}/metrics`,
       ...(apiUrl ? { 'api (mTLS)': apiUrl } : {}),
     },
     close: async () => {

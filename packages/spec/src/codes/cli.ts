@@ -107,4 +107,12 @@ export const cliCodes = {
     summary: "A deployment's label selector matches no device in the fleet repository.",
     hint: 'Check the labels with `margo device list`; `margo deploy --force` writes it anyway (devices labelled later join).',
   },
+  METRICS_UNAUTHORIZED: {
+    summary: '`GET /metrics` came without a valid token (none, unknown, revoked or expired).',
+    hint: 'Scrape with `Authorization: Bearer <token>` (Prometheus: `authorization: {credentials_file: ...}`); `margo token create --role viewer --name prometheus` makes one.',
+  },
+  METRICS_FORBIDDEN: {
+    summary: "The token's role may not read metrics (only admin, operator and viewer tokens may).",
+    hint: 'Use a viewer token for Prometheus.',
+  },
 } as const satisfies CodeTable;
