@@ -17,6 +17,7 @@ import { pageDevices, parsePageQuery } from './views.js';
 const CONSOLE_ROLES = new Set(['admin', 'operator', 'viewer']);
 const CHANGE_ROLES = new Set(['admin', 'operator']);
 const PING_MS = 25_000;
+const DEPLOYMENT_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 export interface ConsoleLog {
   info(obj: Record<string, unknown>, msg: string): void;
@@ -217,8 +218,15 @@ export function createConsole(o: ConsoleOptions): ConsoleServer {
   async function api(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const path = url.pathname.replace(/\/+$/, '');
     const method = req.method ?? 'GET';
-    const parts = path.slice('/ui/api/'.length).split('/').map(decodeURIComponent);
+    let parts: string[];
+    try {
+      parts = path.slice('/ui/api/'.length).split('/').map(decodeURIComponent);
+    } catch {
+      throw new MargoError('CONSOLE_BAD_REQUEST', 'malformed URL encoding');
+    }
     const [head, id, sub] = parts;
+    if (head === 'deployments' && id !== undefined && !DEPLOYMENT_NAME.test(id))
+      throw new MargoError('CONSOLE_NOT_FOUND', `no deployment ${id.slice(0, 80)}`);
     if (head === 'session') {
       if (parts.length !== 1) throw new MargoError('CONSOLE_NOT_FOUND', `nothing at ${path}`);
       if (method === 'POST') return signIn(req, res);

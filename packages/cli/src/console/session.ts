@@ -95,7 +95,8 @@ export function sessionCookie(id: string | undefined, opts: { secure: boolean })
     'HttpOnly',
     'SameSite=Strict',
     'Path=/ui',
-    id ? `Max-Age=${SESSION_IDLE_MS / 1000}` : 'Max-Age=0',
+    // A browser-session cookie: the server ends it after 12 h idle; clearing sets Max-Age=0.
+    ...(id ? [] : ['Max-Age=0']),
   ];
   if (opts.secure) parts.push('Secure');
   return parts.join('; ');
