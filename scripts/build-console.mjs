@@ -46,6 +46,7 @@ const html = `<!doctype html>
     <meta name="viewport" content="width=device-width, initial-scale=1" />
     <meta name="color-scheme" content="light dark" />
     <title>margo console</title>
+    <link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Cpath d='M8 0l7 4v8l-7 4-7-4V4z' fill='%230b6e75'/%3E%3C/svg%3E" />
     <link rel="stylesheet" href="/ui/assets/${css}" />
     <script type="module" src="/ui/assets/${js}"></script>
   </head>

@@ -139,10 +139,22 @@ function Parameters({ d }: { d: DeploymentDetail }) {
   );
 }
 
+/** `devices dev1, dev2 · selector site=plant-a` for the usual targets; undefined for anything else. */
 function targetsText(t: unknown): string | undefined {
-  if (t === null || t === undefined) return undefined;
+  if (t === null || t === undefined) return 'none';
   if (typeof t === 'string' || typeof t === 'number') return String(t);
-  return undefined;
+  if (typeof t !== 'object' || Array.isArray(t)) return undefined;
+  const { devices, selector, ...rest } = t as { devices?: unknown; selector?: unknown };
+  if (Object.keys(rest).length) return undefined;
+  const parts: string[] = [];
+  if (Array.isArray(devices) && devices.length) parts.push(`devices ${devices.map(String).join(', ')}`);
+  if (selector && typeof selector === 'object') {
+    const { matchLabels, ...other } = selector as { matchLabels?: Record<string, unknown> };
+    if (Object.keys(other).length) return undefined;
+    const labels = Object.entries(matchLabels ?? {}).map(([k, v]) => `${k}=${String(v)}`);
+    parts.push(labels.length ? `selector ${labels.join(', ')}` : 'selector: every device');
+  }
+  return parts.length ? parts.join(' · ') : 'none';
 }
 
 export function DeploymentPage({ name }: { name: string }) {

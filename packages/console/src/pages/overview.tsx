@@ -99,7 +99,7 @@ function DevicesByState({ d }: { d: Overview['devices'] }) {
         {rows.map((r) => (
           <tr key={r.filter}>
             <th scope="row">
-              <span class={`state tone-${stateTone(r.state)}`}>
+              <span class={`state tone-${r.n > 0 ? stateTone(r.state) : 'zero'}`}>
                 <span class="state-mark" aria-hidden="true"></span>
                 <Link href={devicesHref(r.filter)}>{r.label}</Link>
               </span>

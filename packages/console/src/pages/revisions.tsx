@@ -104,7 +104,7 @@ export function Revisions({
       </div>
       {result?.error ? <ErrorAlert error={result.error} /> : null}
       <table>
-        <caption>Revisions</caption>
+        <caption class="visually-hidden">Revisions</caption>
         <thead>
           <tr>
             <th scope="col">Commit</th>
@@ -186,7 +186,7 @@ export function Revisions({
         <Dialog title="Confirm rollback" onClose={() => !busy && setConfirm(undefined)}>
           <p>
             Roll back <strong>{name}</strong> to revision <code>{shortCommit(confirm.commit)}</code> (“
-            {confirm.subject}”)? This makes one commit in the fleet repository, signed with your token's name;
+            {confirm.subject}”)? This makes one commit in the fleet repository, authored in your token's name;
             devices follow as for any change.
           </p>
           <div class="actions">
