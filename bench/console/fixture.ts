@@ -107,6 +107,8 @@ export interface Fleet {
   adminToken: string;
   /** Device repositories written, and how their statuses were written. */
   counts: { devices: number; installed: number; failed: number; silent: number };
+  /** Seconds spent in each setup step. */
+  steps: Record<string, number>;
 }
 
 /**
@@ -129,7 +131,15 @@ export async function makeFleet(
   const reposRoot = join(dataDir, 'repos');
   const ids = Array.from({ length: n }, (_, i) => `dev-${String(i).padStart(5, '0')}`);
   const devDir = (id: string) => join(reposRoot, 'devices', `${id}.git`);
+  const steps: Record<string, number> = {};
+  let t = performance.now();
+  const step = (name: string) => {
+    steps[name] = Math.round(performance.now() - t) / 1000;
+    t = performance.now();
+  };
+  step('margo init');
   await ensureDeviceRepos(reposRoot, ids);
+  step('device repositories');
   const caps = new Map(ids.map((id) => [id, capsOf(id)]));
   const writeStatus = async (id: string, files: Map<string, Buffer>, parent: string | null) => {
     const c = commitObjects(files, parent, id, Math.floor(Date.now() / 1000), 'status\n');
@@ -196,7 +206,9 @@ export async function makeFleet(
       return `${st.serial}/${st.revokedSigners.join(',')}`;
     },
   });
+  step('certificates, capabilities, catalog, fleet');
   const first = await orch.reconcileNow('bench/console setup');
+  step('first fan-out');
   await orch.stop();
   if (first.committed !== n) throw new Error(`setup fan-out: ${JSON.stringify(first).slice(0, 400)}`);
   const counts = { devices: n, installed: 0, failed: 0, silent: 0 };
@@ -235,5 +247,6 @@ export async function makeFleet(
     if (failed) counts.failed++;
     else counts.installed++;
   });
-  return { dataDir, url: init.server, adminToken: init.tokens.admin, counts };
+  step('statuses');
+  return { dataDir, url: init.server, adminToken: init.tokens.admin, counts, steps };
 }

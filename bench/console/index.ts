@@ -121,7 +121,7 @@ const RENDER_PROBE = `(() => {
     const caps = tables.map((t) => (t.caption ? t.caption.textContent.trim() : ''));
     if (!want.every((w) => caps.includes(w))) return;
     const dep = tables[caps.indexOf('Deployments')];
-    if (!Array.from(dep.rows).some((r) => r.querySelector('td'))) return;
+    if (!dep.querySelector('td a')) return; // a deployment row (its name is a link)
     window.__domAt = performance.now();
     obs.disconnect();
     requestAnimationFrame(() => { window.__renderedAt = performance.now(); });
@@ -151,6 +151,11 @@ async function measure(browser: Browser, n: number): Promise<SizeResult> {
   const fleet = await makeFleet(root, n, port, env);
   const setupS = (performance.now() - t) / 1000;
   console.log(`  fleet written in ${setupS.toFixed(1)} s (not measured): ${JSON.stringify(fleet.counts)}`);
+  console.log(
+    `    ${Object.entries(fleet.steps)
+      .map(([k, v]) => `${k} ${v} s`)
+      .join(', ')}`,
+  );
   t = performance.now();
   const serve = await startServe(fleet.dataDir, env);
   const pid = serve.proc.pid!;

@@ -73,30 +73,29 @@ async function look(p: Page, name: string): Promise<void> {
   await checkA11y(p, name);
 }
 
-/** The text of the state cell of deployment `name` in the device page's "Deployments" table. */
-function stateRecorder(p: Page) {
-  return p.evaluate(() => {
-    const g = globalThis as unknown as { __states: string[] };
-    g.__states = [];
-    const read = () => {
-      for (const t of Array.from(document.querySelectorAll('table'))) {
-        if (t.caption?.textContent?.trim() !== 'Deployments') continue;
-        for (const tr of Array.from(t.querySelectorAll('tr'))) {
-          if (tr.cells.length < 2 || tr.cells[0]!.tagName === 'TH') continue;
-          if (tr.cells[0]!.textContent?.trim() !== 'hello') continue;
-          const s = (tr.cells[1]!.textContent ?? '').trim().split(/\s+/)[0] ?? '';
-          if (g.__states[g.__states.length - 1] !== s) g.__states.push(s);
-        }
+/**
+ * Records, in the page, each new text of the state cell of deployment `hello` in the device page's
+ * "Deployments" table (a MutationObserver, so short-lived states are not missed between polls).
+ * A string, not a function: tsx's helpers (__name) do not exist in the page.
+ */
+const STATE_RECORDER = `(() => {
+  const g = globalThis;
+  g.__states = [];
+  const read = () => {
+    for (const t of Array.from(document.querySelectorAll('table'))) {
+      if (!t.caption || t.caption.textContent.trim() !== 'Deployments') continue;
+      for (const tr of Array.from(t.querySelectorAll('tr'))) {
+        if (tr.cells.length < 2 || tr.cells[0].tagName === 'TH') continue;
+        if (tr.cells[0].textContent.trim() !== 'hello') continue;
+        const s = (tr.cells[1].textContent || '').trim().split(/\\s+/)[0] || '';
+        if (g.__states[g.__states.length - 1] !== s) g.__states.push(s);
       }
-    };
-    new MutationObserver(read).observe(document.body, {
-      subtree: true,
-      childList: true,
-      characterData: true,
-    });
-    read();
-  });
-}
+    }
+  };
+  new MutationObserver(read).observe(document.body, { subtree: true, childList: true, characterData: true });
+  read();
+})()`;
+const stateRecorder = (p: Page) => p.evaluate(STATE_RECORDER);
 const statesSeen = (p: Page) =>
   p.evaluate(() => (globalThis as unknown as { __states: string[] }).__states.slice());
 
@@ -243,7 +242,7 @@ describe('console in Chromium', { skip, timeout: 900_000 }, () => {
     );
   });
 
-  it('a CLI deploy shows on the device page as pending, then installed, with no reload', async () => {
+  it('a CLI deploy shows on the device page as pending, then installed, with no reload', async (t) => {
     await page.goto(`${base}/ui/devices`);
     await page.getByRole('link', { name: 'dev1' }).first().click(); // client-side route
     await page.getByRole('heading', { level: 1, name: 'Device dev1' }).waitFor();
@@ -272,6 +271,7 @@ describe('console in Chromium', { skip, timeout: 900_000 }, () => {
       async () => (await statesSeen(page)).at(-1) === 'installed',
     );
     const seen = await statesSeen(page);
+    t.diagnostic(`states shown on the device page: ${seen.join(' -> ')}`);
     assert.ok(seen.indexOf('pending') < seen.lastIndexOf('installed'), seen.join(' -> '));
     assert.ok(await doc.same(), 'the page was reloaded or navigated away');
     const row = page
@@ -364,6 +364,9 @@ describe('console in Chromium', { skip, timeout: 900_000 }, () => {
   });
 
   it('catalog: the applications, the package description rendered, its versions', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Overview' }).click();
+    await page.getByRole('table', { name: 'Deployments' }).getByRole('link', { name: 'hello' }).waitFor();
+    await look(page, 'overview-deployed');
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Catalog' }).click();
     await page.getByRole('heading', { level: 1, name: 'Catalog' }).waitFor();
     await page.getByRole('table', { name: 'Applications' }).waitFor();
@@ -402,21 +405,47 @@ describe('console in Chromium', { skip, timeout: 900_000 }, () => {
       await vp.getByRole('heading', { level: 1, name: 'Fleet overview' }).waitFor();
       assert.match(await vp.locator('body').innerText(), /Vera Viewer/);
       await look(vp, 'viewer-overview');
-      const pages: [string, string, string][] = [
-        ['/ui/devices', 'Devices', 'viewer-devices'],
-        ['/ui/devices/dev1', 'Device dev1', 'viewer-device'],
-        ['/ui/deployments/hello', 'Deployment hello', 'viewer-deployment'],
-        ['/ui/catalog', 'Catalog', 'viewer-catalog'],
-        ['/ui/catalog/hello-world', 'Hello world', 'viewer-catalog-app'],
+      // path, h1, what shows the page's data is there, screenshot name
+      const pages: [string, string, (p: Page) => Promise<void>, string][] = [
+        [
+          '/ui/devices',
+          'Devices',
+          (p) => p.getByRole('link', { name: 'dev1' }).first().waitFor(),
+          'viewer-devices',
+        ],
+        [
+          '/ui/devices/dev1',
+          'Device dev1',
+          (p) => p.getByRole('table', { name: 'Status commits' }).waitFor(),
+          'viewer-device',
+        ],
+        [
+          '/ui/deployments/hello',
+          'Deployment hello',
+          async (p) => {
+            await p.getByRole('table', { name: 'Revisions' }).waitFor();
+            await p.getByText('Read-only (viewer)').waitFor();
+            assert.equal(await p.getByRole('button', { name: /^Roll back to / }).count(), 0);
+          },
+          'viewer-deployment',
+        ],
+        [
+          '/ui/catalog',
+          'Catalog',
+          (p) => p.getByRole('table', { name: 'Applications' }).waitFor(),
+          'viewer-catalog',
+        ],
+        [
+          '/ui/catalog/hello-world',
+          'Hello world',
+          (p) => p.getByRole('table', { name: 'Versions' }).waitFor(),
+          'viewer-catalog-app',
+        ],
       ];
-      for (const [path, h1, shot] of pages) {
+      for (const [path, h1, loaded, shot] of pages) {
         await vp.goto(`${base}${path}`);
         await vp.getByRole('heading', { level: 1, name: h1 }).waitFor();
-        if (path === '/ui/deployments/hello') {
-          await vp.getByRole('table', { name: 'Revisions' }).waitFor();
-          await vp.getByText('Read-only (viewer)').waitFor();
-          assert.equal(await vp.getByRole('button', { name: /^Roll back to / }).count(), 0);
-        }
+        await loaded(vp);
         await look(vp, shot);
       }
       const before = fleetGit('rev-parse', 'main');
