@@ -11,6 +11,8 @@ export interface ServerSettings {
   maxLayerBytes?: number;
   /** Fleet-wide cap on devices changing at once across every rollout (docs/rollout.md); absent: none. */
   maxConcurrentChanges?: number;
+  /** OTLP/HTTP collector `margo serve` sends its traces to (base URL; see docs/observability.md). */
+  otlpEndpoint?: string;
   /** The Workload Management API listener (`margo init` records it; absent: 127.0.0.1:8471). */
   api?: { listen: string };
 }

@@ -164,6 +164,10 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
       '--max-concurrent-changes <n>',
       'devices changing at once across every rollout (default: maxConcurrentChanges of config.json, else no cap)',
     )
+    .option(
+      '--otlp-endpoint <url>',
+      'export traces over OTLP/HTTP to this collector (e.g. http://127.0.0.1:4318; default: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT, else otlpEndpoint of config.json, else none)',
+    )
     .action(async (o) =>
       done(
         await pe.runners.serve(
@@ -173,6 +177,7 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
             ...(o.apiListen ? { apiListen: o.apiListen } : {}),
             ...(o.apiTls12 ? { apiTls12: true } : {}),
             ...(o.maxConcurrentChanges !== undefined ? { maxConcurrentChanges: o.maxConcurrentChanges } : {}),
+            ...(o.otlpEndpoint !== undefined ? { otlpEndpoint: o.otlpEndpoint } : {}),
           },
           deps({}),
         ),

@@ -28,6 +28,7 @@ import { catalogFilesHandler } from './catalog-files.js';
 import { createConsole } from './console/handler.js';
 import { metricsHandler } from './metrics/metrics-route.js';
 import { createServerMetrics } from './metrics/server-metrics.js';
+import { createTracing } from './tracing/tracing.js';
 import { validateFleetPush } from './fleet-push-validator.js';
 import { catalogRegistryHandler } from './registry-route.js';
 import { readServerSettings } from './data-dir.js';
@@ -87,6 +88,7 @@ export async function startServer(opts: {
   log: Logger;
   api?: ApiListenOptions;
   maxConcurrentChanges?: number;
+  otlpTracesUrl?: string;
 }): Promise<RunningServer> {
   const { dataDir } = opts;
   const settings = await readServerSettings(dataDir);
@@ -119,7 +121,11 @@ export async function startServer(opts: {
   });
   // Prometheus metrics (GET /metrics): the roll-up gauges are read at scrape time.
   const metrics = createServerMetrics({ fleetStatus: () => orchestrator.getFleetStatus() });
-  const telemetry = fanOutTelemetry(ui.telemetry, metrics.telemetry);
+  // OpenTelemetry traces of passes and rollout steps, only when an OTLP endpoint is configured.
+  const tracing = opts.otlpTracesUrl
+    ? createTracing({ url: opts.otlpTracesUrl, warn: (m) => logger.warn({ component: 'tracing' }, m) })
+    : undefined;
+  const telemetry = fanOutTelemetry(ui.telemetry, metrics.telemetry, ...(tracing ? [tracing.telemetry] : []));
   const orchestrator = new Orchestrator({
     dataDir,
     reposRoot,
@@ -281,11 +287,13 @@ export async function startServer(opts: {
       console: `${url}/ui/`,
       metrics: `${url}/metrics`,
       ...(apiUrl ? { 'api (mTLS)': apiUrl } : {}),
+      ...(opts.otlpTracesUrl ? { 'traces (OTLP)': opts.otlpTracesUrl } : {}),
     },
     close: async () => {
       ui.close();
       await api?.close();
       await orchestrator.stop();
+      await tracing?.shutdown().catch(() => undefined);
       await srv.close();
       await git.close();
       logger.flush?.();

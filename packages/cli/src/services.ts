@@ -55,6 +55,8 @@ export interface Services {
     api?: { listen: string; tls12?: boolean; required?: boolean };
     /** Fleet-wide cap on devices changing at once (overrides the data folder's setting). */
     maxConcurrentChanges?: number;
+    /** OTLP/HTTP traces URL: reconcile passes and rollout steps are exported there (none: no tracing). */
+    otlpTracesUrl?: string;
   }): Promise<RunningServer>;
   /** The device agent: enrols on first start (token = enrolment token), resumes later. */
   startAgent(opts: {

@@ -5,6 +5,7 @@ import type { CommandDeps } from '../context.js';
 import { readServerSettings } from '../data-dir.js';
 import { apiBesideListen, apiListenFor, checkApiListen, DEFAULT_API_LISTEN } from '../api-server.js';
 import { parseListen, urlFor } from '../paths.js';
+import { otlpTracesUrl } from '../tracing/tracing.js';
 import type { Logger, RunningServer } from '../services.js';
 
 export interface ServeOptions {
@@ -16,6 +17,8 @@ export interface ServeOptions {
   apiTls12?: boolean;
   /** Fleet-wide cap on devices changing at once (default: `maxConcurrentChanges` of config.json, else none). */
   maxConcurrentChanges?: string;
+  /** OTLP/HTTP collector for traces (default: OTEL_EXPORTER_OTLP_* env, else config.json otlpEndpoint). */
+  otlpEndpoint?: string;
 }
 
 /** JSON-lines logger on stderr (data stays on stdout). */
@@ -77,6 +80,7 @@ export async function startServe(
         hint: 'e.g. --max-concurrent-changes 50 (devices changing at once across every rollout).',
       },
     );
+  const otlp = otlpTracesUrl({ flag: opts.otlpEndpoint, env: deps.env, config: settings.otlpEndpoint });
   const srv = await deps.services.startServer({
     dataDir,
     listen,
@@ -91,6 +95,7 @@ export async function startServe(
       ? {}
       : { publicUrl: settings.publicUrl }),
     ...(cap !== undefined ? { maxConcurrentChanges: Number(cap) } : {}),
+    ...(otlp ? { otlpTracesUrl: otlp.url } : {}),
     log: logs?.log ?? stderrLogger(deps, { component: 'server' }),
     ...(logs ? { logTo: logs.logTo } : {}),
   });
