@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export type Component = 'docker' | 'registry' | 'image' | 'helm' | 'charts' | 'git' | 'kube';
+export type Component = 'docker' | 'registry' | 'image' | 'helm' | 'charts' | 'git' | 'kube' | 'otelcol';
 
 export interface Testbed {
   /** Path of the env.json that was read. */
@@ -47,6 +47,10 @@ export interface Testbed {
   gitUser?: string;
   gitPassword?: string;
   gitSeedRepo?: string;
+  /** OpenTelemetry Collector, OTLP/HTTP base URL (`http://127.0.0.1:14318`). */
+  otelcolEndpoint?: string;
+  /** File the collector appends what it receives to (OTLP JSON, one export request per line). */
+  otelcolFile?: string;
 }
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -92,6 +96,8 @@ export function loadTestbed(): Testbed | undefined {
     gitUser: v('MARGO_TB_GIT_USER'),
     gitPassword: v('MARGO_TB_GIT_PASSWORD'),
     gitSeedRepo: v('MARGO_TB_GIT_SEED_REPO'),
+    otelcolEndpoint: v('MARGO_TB_OTELCOL_ENDPOINT'),
+    otelcolFile: v('MARGO_TB_OTELCOL_FILE'),
   };
 }
 
