@@ -24,6 +24,7 @@ import type { PlannedAction } from './plan/plan-actions.js';
 import { planDesired } from './plan/plan-desired.js';
 import type { DesiredSource, StatusSink, VerifiedDesiredState, Verifier } from './source/desired-source.js';
 import { createGitTransport } from './source/git-transport.js';
+import { reportedStates, type AgentMetricsView } from './metrics/view.js';
 import { StateStore } from './state/state-store.js';
 import { DeploymentReports } from './status/reports.js';
 import { reportCapabilities } from './status/report-capabilities.js';
@@ -46,6 +47,8 @@ export interface AgentOptions {
   transport?: { source: DesiredSource; sink: StatusSink };
   now?: () => Date;
   random?: () => number;
+  /** Told of every poll's result and duration (metrics/agent-metrics.ts); a throw is ignored. */
+  onPoll?: (r: PollResult, durationMs: number) => void;
 }
 
 export interface PollResult {
@@ -55,7 +58,15 @@ export interface PollResult {
   commit?: string | null;
   /** True when the desired state was (re)applied in this poll. */
   reconciled: boolean;
-  actions: { kind: string; name: string; result: 'ok' | 'failed' | 'waiting' | 'held' }[];
+  actions: {
+    kind: string;
+    name: string;
+    result: 'ok' | 'failed' | 'waiting' | 'held';
+    /** How long the action took (not for held ones). */
+    durationMs?: number;
+    /** The error code of a failed action. */
+    code?: string;
+  }[];
   repairs: number;
   /** The on-site hold in force during this poll (nothing was changed). */
   hold?: DeviceHold;
@@ -111,12 +122,14 @@ export class Agent {
   private holdWatch: FSWatcher | null = null;
   /** The hold file changed during a poll: the next sleep is skipped. */
   private holdChanged = false;
+  private readonly onPoll: AgentOptions['onPoll'];
 
   constructor(o: AgentOptions) {
     this.config = o.config;
     this.logger = o.logger ?? createAgentLogger({ level: o.config.logLevel, deviceId: o.config.deviceId });
     this.now = o.now ?? (() => new Date());
     this.random = o.random ?? Math.random;
+    this.onPoll = o.onPoll;
     mkdirSync(o.config.stateDir, { recursive: true });
     this.state = new StateStore(o.config.stateDir);
     this.drivers = new DriverSet(o.config, o.drivers);
@@ -292,10 +305,42 @@ export class Agent {
   /** One poll: fetch, and when the desired commit changed (or a retry is due) plan + apply + report. */
   pollOnce(): Promise<PollResult> {
     if (this.polling) return this.polling;
-    this.polling = this.doPoll().finally(() => {
-      this.polling = null;
-    });
+    const t0 = performance.now();
+    const told = (r: PollResult) => {
+      try {
+        this.onPoll?.(r, performance.now() - t0);
+      } catch {
+        /* metrics never break a poll */
+      }
+    };
+    this.polling = this.doPoll()
+      .then(
+        (r) => (told(r), r),
+        (e: unknown) => {
+          const err = toMargoError(e);
+          told({
+            ok: false,
+            reconciled: false,
+            actions: [],
+            repairs: 0,
+            error: { code: err.code, message: err.message },
+          });
+          throw e;
+        },
+      )
+      .finally(() => {
+        this.polling = null;
+      });
     return this.polling;
+  }
+
+  /** What the metrics read at scrape time: the outbox, the reported deployment states, the hold. */
+  metricsView(): AgentMetricsView {
+    return {
+      outboxDepth: this.sink.pendingChanges(),
+      deploymentStates: reportedStates(this.sink),
+      held: this.hold !== undefined,
+    };
   }
 
   private async doPoll(): Promise<PollResult> {

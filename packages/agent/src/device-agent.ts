@@ -11,6 +11,7 @@ import { loadEnrolment, type Enrolment } from './enrol/enrolment-state.js';
 import type { EnrolOptions } from './enrol/enrol.js';
 import { setServerCredentials } from './drivers/obtain-package.js';
 import { createAgentLogger } from './logger.js';
+import type { AgentMetricsView } from './metrics/view.js';
 import { createRestTransport } from './source/rest-transport.js';
 
 /** The identity fields the secured agent needs from an enrolment. */
@@ -62,6 +63,8 @@ export interface StartDeviceAgentOptions {
   apiUrl?: string;
   /** Where the agent's JSON log lines go: a file path or a file descriptor (default stderr). */
   logTo?: string | number;
+  /** Serve Prometheus metrics on this `PORT` / `HOST:PORT` (setting metricsListen). */
+  metricsListen?: string;
 }
 
 export interface RunningDeviceAgent {
@@ -128,6 +131,7 @@ export async function startDeviceAgent(
       stateDir: opts.stateDir,
       transport: opts.transport,
       apiUrl: opts.apiUrl,
+      metricsListen: opts.metricsListen,
     },
   });
   if (problems.length) {
@@ -158,14 +162,20 @@ export async function startDeviceAgent(
           logger: logger.child({ part: 'status' }),
         })
       : undefined;
-  const agent = new Agent({
+  // Metrics are opt-in: prom-client is loaded (a chunk of its own in the bundle) only then.
+  const m = config.metricsListen ? await import('./metrics/index.js') : undefined;
+  const metrics = m?.createAgentMetrics({ transport, view: (): AgentMetricsView => agent.metricsView() });
+  const agent: Agent = new Agent({
     config,
     logger,
     unseal: (v) => unseal(v, deviceKey),
     signStatus: (bytes) => signPayload(bytes, deviceKey, e.certPem),
     verifier,
     ...(rest ? { transport: rest } : {}),
+    ...(metrics ? { onPoll: metrics.polled } : {}),
   });
+  const metricsServer = m && metrics ? await m.serveAgentMetrics(config.metricsListen!, metrics) : undefined;
+  if (metricsServer) opts.log.info('metrics', { url: metricsServer.url });
   opts.log.info('transport', {
     transport,
     ...(rest ? { api: config.apiUrl } : {}),
@@ -179,6 +189,7 @@ export async function startDeviceAgent(
     stop: async () => {
       await agent.stop();
       rest?.close();
+      await metricsServer?.close();
     },
   };
 }

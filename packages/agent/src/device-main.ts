@@ -13,7 +13,7 @@ import { HOLD_USAGE, parseHoldArgs, runHold } from './hold/hold-command.js';
  * other than the three flags come from MARGO_AGENT_* variables (docs in packages/agent/README.md).
  */
 export const USAGE = `usage: margo-agent --state <dir> [--server <url> --token-file <file|->] [--transport auto|git|rest]
-                   [--api-url <url>] [--log-to <file>]
+                   [--api-url <url>] [--log-to <file>] [--metrics-listen <addr>]
 
   --state <dir>            state folder of this device (keys, enrolment, applied state)
   --server <url>           margo server URL (first start only)
@@ -27,6 +27,8 @@ export const USAGE = `usage: margo-agent --state <dir> [--server <url> --token-f
   --api-url <url>          Workload Management API (https://host:port, \`margo serve\`'s api (mTLS)
                            line); default: the one the enrolment answer named
   --log-to <file>          append the JSON log lines to this file instead of stderr
+  --metrics-listen <addr>  serve Prometheus metrics at http://<addr>/metrics: PORT (loopback),
+                           HOST:PORT or [IPv6]:PORT; off by default
   --help                   this text
 
 On-site hold: margo-agent hold --state <dir> --reason <text> | --status,
@@ -57,6 +59,7 @@ const FLAGS = new Set([
   'log-to',
   'transport',
   'api-url',
+  'metrics-listen',
 ]);
 
 /** Parses argv (without node and script); `{ error }` on a usage error. */
@@ -110,6 +113,7 @@ export async function runDeviceMain(argv: string[], io: DeviceMainIo): Promise<n
         ...(v['log-to'] ? { logTo: resolve(io.cwd, v['log-to']) } : {}),
         ...(v.transport ? { transport: v.transport } : {}),
         ...(v['api-url'] ? { apiUrl: v['api-url'] } : {}),
+        ...(v['metrics-listen'] ? { metricsListen: v['metrics-listen'] } : {}),
         stateDir,
         log,
       },

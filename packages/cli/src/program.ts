@@ -202,6 +202,10 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
       '--api-url <url>',
       'Workload Management API, https://host:port (default: from the enrolment answer; env MARGO_AGENT_API_URL)',
     )
+    .option(
+      '--metrics-listen <addr>',
+      'serve Prometheus metrics at http://<addr>/metrics: PORT (loopback) or HOST:PORT (env MARGO_AGENT_METRICS_LISTEN)',
+    )
     .requiredOption('--state <dir>', 'state folder of this device (keys, enrolment, applied state)')
     .action(async (o) =>
       done(
@@ -213,6 +217,7 @@ Colours are off with NO_COLOR or when output is not a terminal.`,
             caFingerprint: o.caFingerprint,
             transport: o.transport,
             apiUrl: o.apiUrl,
+            metricsListen: o.metricsListen,
             state: o.state,
           },
           deps({}),

@@ -58,7 +58,16 @@ export class Applier {
     desired: AcceptedDesired,
     commit: string,
     log: Logger,
-    o: { stopping: () => boolean; outcomes: { kind: string; name: string; result: Outcome | 'held' }[] },
+    o: {
+      stopping: () => boolean;
+      outcomes: {
+        kind: string;
+        name: string;
+        result: Outcome | 'held';
+        durationMs?: number;
+        code?: string;
+      }[];
+    },
   ): Promise<boolean> {
     // Unchanged deployments only confirm their status (installed, at the commit they were applied
     // at): do that after the real work, so that a change waits behind no other deployment. They
@@ -74,10 +83,17 @@ export class Applier {
         retryable = true;
         break; // stopping: leave the rest for the next start
       }
+      const t0 = performance.now();
       const outcome = await this.execute(action, desired, commit, installed, log);
-      o.outcomes.push({ kind: action.kind, name: action.name, result: outcome });
+      const code = outcome === 'ok' ? undefined : this.o.reports.errorCode(action.deploymentId);
+      o.outcomes.push({
+        kind: action.kind,
+        name: action.name,
+        result: outcome,
+        durationMs: performance.now() - t0,
+        ...(outcome === 'failed' && code ? { code } : {}),
+      });
       if (outcome !== 'ok') {
-        const code = this.o.reports.errorCode(action.deploymentId);
         const info = code ? isRetryable(code) : true;
         if (info || outcome === 'waiting') retryable = true;
       }

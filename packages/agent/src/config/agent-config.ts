@@ -83,6 +83,11 @@ export interface AgentConfig {
   /** Per-action time limit when the component gives no timeout. */
   defaultTimeoutSeconds: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  /**
+   * Serve Prometheus metrics at `http://<this>/metrics` (`PORT` = loopback, `HOST:PORT`,
+   * `[IPv6]:PORT`; no authentication): off unless set (docs/observability.md).
+   */
+  metricsListen?: string;
 }
 
 export const DEFAULT_CONFIG: Omit<AgentConfig, 'deviceId' | 'repoUrl' | 'stateDir'> = {

@@ -3,6 +3,7 @@ import { isAbsolute, resolve, dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_CONFIG, type AgentConfig } from './agent-config.js';
 import { parseWindow } from './windows.js';
+import { parseMetricsListen } from '../metrics/view.js';
 import { OTEL_COLLECTOR_KEYS, otelCollectorProblems } from '../otel/otel-settings.js';
 
 export interface ConfigProblem {
@@ -65,6 +66,7 @@ const KEYS: Record<keyof AgentConfig, KeySpec> = {
   maxBackoffSeconds: { kind: 'number', min: 1 },
   defaultTimeoutSeconds: { kind: 'number', min: 1 },
   logLevel: { kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
+  metricsListen: { kind: 'string' },
 };
 
 /** `pollIntervalSeconds` -> `MARGO_AGENT_POLL_INTERVAL_SECONDS`. */
@@ -281,6 +283,10 @@ export function loadAgentConfig(sources: ConfigSources): { config: AgentConfig; 
     if (typeof w === 'string') problems.push({ path: 'pollingWindow', message: w });
   }
   problems.push(...otelCollectorProblems(merged as { otelCollectorEndpoint?: string }));
+  if (typeof merged.metricsListen === 'string') {
+    const m = parseMetricsListen(merged.metricsListen);
+    if (typeof m === 'string') problems.push({ path: 'metricsListen', message: m });
+  }
   (merged.downtimeWindows as string[]).forEach((s, i) => {
     const w = parseWindow(s);
     if (typeof w === 'string') problems.push({ path: `downtimeWindows[${i}]`, message: w });

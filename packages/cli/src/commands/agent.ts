@@ -12,6 +12,8 @@ export interface AgentOptions {
   /** `auto` | `git` | `rest` */
   transport?: string;
   apiUrl?: string;
+  /** Prometheus metrics address (`PORT` or `HOST:PORT`). */
+  metricsListen?: string;
   state: string;
 }
 
@@ -27,6 +29,7 @@ export async function run(opts: AgentOptions, deps: CommandDeps): Promise<number
     ...(opts.caFingerprint ? { caFingerprint: opts.caFingerprint } : {}),
     ...(opts.transport ? { transport: opts.transport } : {}),
     ...(opts.apiUrl ? { apiUrl: opts.apiUrl } : {}),
+    ...(opts.metricsListen ? { metricsListen: opts.metricsListen } : {}),
     stateDir,
     log: stderrLogger(deps, { component: 'agent' }),
   });
