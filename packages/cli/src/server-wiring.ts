@@ -249,6 +249,7 @@ export async function startServer(opts: {
   url ||= srv.url;
   try {
     await orchestrator.start();
+    ui.warm();
   } catch (e) {
     await srv.close();
     await git.close();

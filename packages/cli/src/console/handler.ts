@@ -3,7 +3,8 @@
  * (`/ui/api/*`), the live event stream, the rollback, and the UI's static files (docs/console.md).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { tokenFromHeader, type TokenInfo } from '@margo-gitops/git';
+import { join } from 'node:path';
+import { readRef, tokenFromHeader, type TokenInfo } from '@margo-gitops/git';
 import { FailureRateLimiter, MargoError, toMargoError } from '@margo-gitops/spec';
 import { rollbackDeployment } from '../rollback-core.js';
 import { isHttps, parseCookies, readJsonBody, securityHeaders, sendError, sendJson } from './http.js';
@@ -53,6 +54,8 @@ export interface ConsoleServer {
   telemetry: ConsoleSnapshots['telemetry'];
   snapshots: ConsoleSnapshots;
   sessions: SessionStore;
+  /** Starts computing the first roll-up (call once the orchestrator runs). */
+  warm(): void;
   /** Answers every `/ui` request; resolves false for other paths. */
   handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
   close(): void;
@@ -64,7 +67,9 @@ export function createConsole(o: ConsoleOptions): ConsoleServer {
   const noop = () => undefined;
   const log: ConsoleLog = o.log ?? { info: noop, warn: noop };
   const sessions = new SessionStore({ ...(o.sessionIdleMs ? { idleMs: o.sessionIdleMs } : {}) });
+  const fleetGit = join(o.dataDir, 'repos', 'fleet.git');
   const snapshots = new ConsoleSnapshots(o.source, {
+    fleetHead: () => readRef(fleetGit, 'refs/heads/main'),
     ...o.snapshots,
     onError: (e) => log.warn({ err: toMargoError(e).message }, 'console roll-up failed'),
   });
@@ -283,6 +288,7 @@ export function createConsole(o: ConsoleOptions): ConsoleServer {
     telemetry: snapshots.telemetry,
     snapshots,
     sessions,
+    warm: () => snapshots.warm(),
     async handle(req, res) {
       const url = new URL(req.url ?? '/', 'http://console.invalid');
       const path = url.pathname;

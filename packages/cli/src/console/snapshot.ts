@@ -40,10 +40,17 @@ export interface SnapshotOptions {
   maxAgeMs?: number;
   /** Wait this long after a change before recomputing (changes in between are folded in). */
   debounceMs?: number;
+  /**
+   * A reader arriving while a newer roll-up is being computed waits this long for it, then gets
+   * the previous one (a big fleet's page answers at once; the event stream tells it to refetch).
+   */
+  waitForFreshMs?: number;
   /** While someone listens, recompute this often even without a change (devices turn stale). */
   tickMs?: number;
   now?: () => number;
   onError?: (e: unknown) => void;
+  /** The fleet repository's head now (cheap): a snapshot of another fleet commit is out of date. */
+  fleetHead?: () => Promise<string | null>;
 }
 
 /**
@@ -51,6 +58,8 @@ export interface SnapshotOptions {
  * (recomputed when something changed or it is older than maxAgeMs; one computation at a time, all
  * waiting readers share it). `telemetry.fleetChanged` marks it changed and, debounced, recomputes
  * it and tells listeners which devices and deployments look different (nothing when nothing does).
+ * Under a stream of changes (10,000 devices polling) the wait grows to twice the last computation,
+ * so recomputing never takes more than about a third of a core.
  */
 export class ConsoleSnapshots {
   private current?: Snapshot;
@@ -59,8 +68,11 @@ export class ConsoleSnapshots {
   private debounce?: NodeJS.Timeout;
   private ticker?: NodeJS.Timeout;
   private readonly listeners = new Set<(e: FleetEvent) => void>();
-  private readonly opts: Required<Omit<SnapshotOptions, 'onError'>> & Pick<SnapshotOptions, 'onError'>;
+  private readonly opts: Required<Omit<SnapshotOptions, 'onError' | 'fleetHead'>> &
+    Pick<SnapshotOptions, 'onError' | 'fleetHead'>;
   private closed = false;
+  /** How long the last computation took: the next one waits at least twice that (CPU ≤ 1/3). */
+  private lastComputeMs = 0;
   /** Telemetry feeding this: only fleetChanged is of interest. */
   readonly telemetry: OrchestratorTelemetry;
 
@@ -71,9 +83,11 @@ export class ConsoleSnapshots {
     this.opts = {
       maxAgeMs: opts.maxAgeMs ?? 5000,
       debounceMs: opts.debounceMs ?? 250,
+      waitForFreshMs: opts.waitForFreshMs ?? 300,
       tickMs: opts.tickMs ?? 15_000,
       now: opts.now ?? Date.now,
       ...(opts.onError ? { onError: opts.onError } : {}),
+      ...(opts.fleetHead ? { fleetHead: opts.fleetHead } : {}),
     };
     this.telemetry = { ...noTelemetry, fleetChanged: () => this.changed() };
   }
@@ -81,18 +95,40 @@ export class ConsoleSnapshots {
   /** The current snapshot (computed now if there is none, something changed, or it is too old). */
   async get(): Promise<Snapshot> {
     const c = this.current;
-    if (c && !this.dirty && this.opts.now() - c.at <= this.opts.maxAgeMs) return c;
-    return this.compute();
+    if (c && !this.dirty && this.opts.now() - c.at <= this.opts.maxAgeMs) {
+      const head = await this.opts.fleetHead?.().catch(() => undefined);
+      if (head === undefined || head === c.status.fleetCommit) return c;
+    }
+    const fresh = this.compute();
+    if (!c) return fresh;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>(
+      (r) => (timer = setTimeout(() => r(undefined), this.opts.waitForFreshMs)),
+    );
+    try {
+      return (await Promise.race([fresh, late])) ?? this.current ?? c;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
-  /** Something changed: recompute after the debounce and tell listeners what differs. */
+  /** Computes the first roll-up in the background (at server start), so the first reader need not wait. */
+  warm(): void {
+    if (!this.current && !this.computing) void this.compute().catch((e: unknown) => this.opts.onError?.(e));
+  }
+
+  /**
+   * Something changed: recompute once after the debounce (whether anyone is reading or not, so the
+   * next reader finds it ready) and tell listeners what differs.
+   */
   changed(): void {
     this.dirty = true;
-    if (this.closed || this.listeners.size === 0 || this.debounce) return;
+    if (this.closed || this.debounce) return;
+    const wait = Math.min(5000, Math.max(this.opts.debounceMs, 2 * this.lastComputeMs));
     this.debounce = setTimeout(() => {
       this.debounce = undefined;
       void this.compute().catch((e: unknown) => this.opts.onError?.(e));
-    }, this.opts.debounceMs);
+    }, wait);
     this.debounce.unref?.();
   }
 
@@ -136,6 +172,7 @@ export class ConsoleSnapshots {
     }
     this.dirty = false;
     const run = (async () => {
+      const started = performance.now();
       const src = this.source();
       const [status, rollouts] = await Promise.all([
         src.getFleetStatus(),
@@ -153,6 +190,7 @@ export class ConsoleSnapshots {
       };
       const before = this.current;
       this.current = snap;
+      this.lastComputeMs = performance.now() - started;
       if (before) this.announce(before, snap);
       return snap;
     })();

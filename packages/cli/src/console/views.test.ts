@@ -164,14 +164,19 @@ test('snapshots: one computation shared by concurrent readers; fleet events only
     assert.equal(await snaps.get(), x, 'no change: the same snapshot');
     const events: FleetEvent[] = [];
     const off = snaps.listen((e) => events.push(e));
+    const until = async (f: () => boolean) => {
+      for (let i = 0; i < 200 && !f(); i++) await new Promise((r) => setTimeout(r, 10));
+    };
     snaps.telemetry.fleetChanged({ reason: 'seen', deviceIds: ['dev00000'] });
-    await new Promise((r) => setTimeout(r, 80));
+    await until(() => computations === 2);
+    await new Promise((r) => setTimeout(r, 100));
     assert.equal(computations, 2, 'recomputed after the change');
     assert.deepEqual(events, [], 'nothing visible changed');
     status = fleet(3, { failed: ['dev00002'] });
     snaps.telemetry.fleetChanged({ reason: 'status', deviceIds: ['dev00002'] });
     snaps.telemetry.fleetChanged({ reason: 'status', deviceIds: ['dev00002'] });
-    await new Promise((r) => setTimeout(r, 80));
+    await until(() => events.length > 0);
+    await new Promise((r) => setTimeout(r, 100));
     assert.equal(computations, 3, 'two changes within the debounce: one computation');
     assert.equal(events.length, 1);
     assert.deepEqual(events[0]!.devices, ['dev00002']);
