@@ -11,6 +11,9 @@ export const route = signal<Route>(parseRoute(location.pathname, location.search
 /** undefined: not known yet; null: signed out. */
 export const session = signal<Session | null | undefined>(undefined);
 export const live = signal<'live' | 'reconnecting'>('reconnecting');
+/** Now, to the 15 s: relative times ("2 min ago") re-render as it moves. */
+export const clock = signal(Date.now());
+setInterval(() => (clock.value = Date.now()), 15_000);
 /** Bumped after each navigation (the main region takes focus). */
 export const navCount = signal(0);
 

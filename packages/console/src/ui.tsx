@@ -4,7 +4,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, errorLine } from './lib/api.js';
 import { showTime, stateTone, stateWord } from './lib/format.js';
 import { concerns, type Shown } from './lib/live.js';
-import { navigate, onFleet, route } from './store.js';
+import { clock, navigate, onFleet, route } from './store.js';
 
 /** A state as its word, with a shape and colour by tone (never colour alone). */
 export function StateBadge({ state }: { state: string | null | undefined }) {
@@ -17,8 +17,6 @@ export function StateBadge({ state }: { state: string | null | undefined }) {
   );
 }
 
-const now = (): number => Date.now();
-
 /** A time shown relative to now, in full in its tooltip and datetime. */
 export function Time({
   at,
@@ -27,7 +25,8 @@ export function Time({
   at: string | number | null | undefined;
   missing?: string;
 }) {
-  const t = showTime(at, now());
+  // Reading the clock signal re-renders this time (only) as it moves.
+  const t = showTime(at, Math.max(clock.value, Date.now()));
   if (!t) return <span class="muted">{missing}</span>;
   return (
     <time dateTime={t.iso} title={t.absolute}>
