@@ -122,6 +122,12 @@ export async function makeFleet(
   env: NodeJS.ProcessEnv,
 ): Promise<Fleet> {
   const dataDir = join(root, 'data');
+  const steps: Record<string, number> = {};
+  let t = performance.now();
+  const step = (name: string) => {
+    steps[name] = Math.round(performance.now() - t) / 1000;
+    t = performance.now();
+  };
   const out = execFileSync(
     process.execPath,
     [margoBin, 'init', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '-o', 'json'],
@@ -131,12 +137,6 @@ export async function makeFleet(
   const reposRoot = join(dataDir, 'repos');
   const ids = Array.from({ length: n }, (_, i) => `dev-${String(i).padStart(5, '0')}`);
   const devDir = (id: string) => join(reposRoot, 'devices', `${id}.git`);
-  const steps: Record<string, number> = {};
-  let t = performance.now();
-  const step = (name: string) => {
-    steps[name] = Math.round(performance.now() - t) / 1000;
-    t = performance.now();
-  };
   step('margo init');
   await ensureDeviceRepos(reposRoot, ids);
   step('device repositories');

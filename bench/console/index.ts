@@ -121,7 +121,7 @@ const RENDER_PROBE = `(() => {
     const caps = tables.map((t) => (t.caption ? t.caption.textContent.trim() : ''));
     if (!want.every((w) => caps.includes(w))) return;
     const dep = tables[caps.indexOf('Deployments')];
-    if (!dep.querySelector('td a')) return; // a deployment row (its name is a link)
+    if (!dep.querySelector('tr a')) return; // a deployment row (its name is a link)
     window.__domAt = performance.now();
     obs.disconnect();
     requestAnimationFrame(() => { window.__renderedAt = performance.now(); });
@@ -136,7 +136,14 @@ interface SizeResult {
   readyS: number;
   settleS: number;
   api: { overviewCold: number; overviewWarm: number; overviewKb: number; devicesPage: number };
-  loads: { rendered: number; dom: number; overviewFetch: number; docResponse: number }[];
+  loads: {
+    rendered: number;
+    dom: number;
+    overviewFetch: number;
+    docResponse: number;
+    /** Each request of the load: path, start and end (ms from navigation start). */
+    timeline: [string, number, number][];
+  }[];
   rss: { settled: number; afterApi: number; afterLoads: number; sseOpen: number; peak: number };
 }
 
@@ -191,10 +198,25 @@ async function measure(browser: Browser, n: number): Promise<SizeResult> {
       await ctx.addInitScript(RENDER_PROBE);
       const page = await ctx.newPage();
       await page.goto(`${base}/ui/`, { waitUntil: 'commit' });
-      await page.waitForFunction(() => (globalThis as { __renderedAt?: number }).__renderedAt, null, {
-        timeout: 120_000,
-        polling: 50,
-      });
+      await page
+        .waitForFunction(() => (globalThis as { __renderedAt?: number }).__renderedAt, null, {
+          timeout: Number(process.env.BENCH_CONSOLE_TIMEOUT_MS ?? 120_000),
+          polling: 50,
+        })
+        .catch(async (e: Error) => {
+          const text =
+            (await page
+              .evaluate(
+                `JSON.stringify({ domAt: window.__domAt, renderedAt: window.__renderedAt, captions: Array.from(document.querySelectorAll('caption')).map((c) => c.textContent) })`,
+              )
+              .catch(() => '')) +
+            '\n' +
+            (await page
+              .locator('body')
+              .innerText()
+              .catch(() => ''));
+          throw new Error(`${e.message}\nat ${page.url()}, the page shows:\n${text.slice(0, 1500)}`);
+        });
       loads.push(
         await page.evaluate(() => {
           const g = globalThis as unknown as { __renderedAt: number; __domAt: number };
@@ -206,11 +228,21 @@ async function measure(browser: Browser, n: number): Promise<SizeResult> {
             dom: g.__domAt,
             overviewFetch: ov ? ov.responseEnd - ov.startTime : NaN,
             docResponse: nav ? nav.responseEnd : NaN,
+            timeline: res.map(
+              (e) =>
+                [
+                  new URL(e.name).pathname.replace(/^\/ui\//, ''),
+                  Math.round(e.startTime),
+                  Math.round(e.responseEnd),
+                ] as [string, number, number],
+            ),
           };
         }),
       );
       console.log(
-        `  load ${r + 1}: rendered ${ms(loads[r]!.rendered)} (document ${ms(loads[r]!.docResponse)}, overview fetch ${ms(loads[r]!.overviewFetch)})`,
+        `  load ${r + 1}: rendered ${ms(loads[r]!.rendered)} (in the DOM ${ms(loads[r]!.dom)}; document ${ms(loads[r]!.docResponse)}; ` +
+          loads[r]!.timeline.map(([p, a, b]) => `${p} ${a}-${b}`).join(', ') +
+          ')',
       );
       open = ctx;
     }
