@@ -124,6 +124,7 @@ export interface RolloutWave {
 export interface RolloutView {
   name: string;
   commit?: string | null;
+  state?: { fromVersion?: string; toVersion?: string };
   summary: {
     deployment: string;
     from?: string;

@@ -31,6 +31,7 @@ function Rows({ d }: { d: DeploymentDetail }) {
               <td>
                 <StateBadge state={r.state} />{' '}
                 {r.waiting ? <div class="muted small">{waitingText(r.waiting)}</div> : null}
+                {r.reason ? <div class="muted small">{r.reason}</div> : null}
               </td>
               <td class="error-text">{errorText(r.error)}</td>
             </tr>
@@ -51,12 +52,15 @@ function Rollout({ r }: { r: RolloutView }) {
   const s = r.summary;
   const total = s.waves.reduce((n, w) => n + w.devices, 0);
   const passed = s.waves.filter((w) => w.progress === 'passed').length;
+  const side = (version: string | undefined, rev: string | undefined): string =>
+    version ? `${version}${rev ? ` (${rev.slice(0, 7)})` : ''}` : (rev ?? '?');
+  const from = s.from || r.state?.fromVersion ? side(r.state?.fromVersion, s.from) : undefined;
+  const change = `${from ? `${from} → ` : 'to '}${side(r.state?.toVersion, s.to)}`;
   return (
     <Section title="Rollout" id="rollout">
       <p>
-        <StateBadge state={s.phase} /> {s.from ? `${s.from} → ${s.to}` : `to ${s.to}`} ·{' '}
-        {plural(passed, 'wave')} of {s.waves.length} passed · {plural(total, 'device')} · failures{' '}
-        {s.failures} (limit {s.failureLimit})
+        <StateBadge state={s.phase} /> {change} · {plural(passed, 'wave')} of {s.waves.length} passed ·{' '}
+        {plural(total, 'device')} · failures {s.failures} (limit {s.failureLimit})
         {r.gate ? ` · gate of ${r.gate.wave} waits for ${r.gate.waitingFor}` : ''}
         {r.unavailable ? <span class="muted"> · live view unavailable ({r.unavailable})</span> : null}
       </p>
