@@ -33,6 +33,13 @@ interface SkippableContext {
   skip(message?: string): void;
 }
 
+function noChromiumReason(): string {
+  const set = process.env.MARGO_CHROMIUM ?? loadTestbed()?.vars.MARGO_CHROMIUM;
+  return set
+    ? `no Chromium at MARGO_CHROMIUM=${set}`
+    : 'no Chromium (MARGO_CHROMIUM unset, no chromium on PATH)';
+}
+
 /**
  * The Chromium path, or: skips the test with a clear reason, or throws under
  * MARGO_REQUIRE_TESTBED=1 (CI must not pass by skipping the browser tests).
@@ -40,7 +47,7 @@ interface SkippableContext {
 export function requireChromium(t: SkippableContext): string | undefined {
   const p = chromiumPath();
   if (p) return p;
-  const reason = `no Chromium (MARGO_CHROMIUM unset or missing, no chromium on PATH)`;
+  const reason = noChromiumReason();
   if (process.env.MARGO_REQUIRE_TESTBED === '1') {
     throw new Error(
       `MARGO_REQUIRE_TESTBED=1 but ${reason}; run test/testbed/up (it installs Debian chromium)`,
@@ -58,7 +65,7 @@ export function requireChromium(t: SkippableContext): string | undefined {
  */
 export function suiteSkipReason(components: Component[] = []): string | undefined {
   const missing: string[] = [];
-  if (!chromiumPath()) missing.push('Chromium (MARGO_CHROMIUM unset or missing, no chromium on PATH)');
+  if (!chromiumPath()) missing.push(noChromiumReason());
   const tb = loadTestbed();
   const gone = components.filter((c) => !tb?.components.includes(c));
   if (gone.length) missing.push(`testbed component(s) ${gone.join(', ')}`);
