@@ -385,3 +385,50 @@ describe('static files', () => {
     assert.equal(traversal.status, 404);
   });
 });
+
+describe('rollout steering', () => {
+  it('an operator pauses a rollout (one commit with the trailers); a viewer is refused', async () => {
+    const flags = ['--device', 'dev1', '--device', 'dev2', '--canary', 'dev1', '--manual-gate'];
+    await ok(w.margo('deploy', 'hello-world', '--name', 'ro', ...flags, '--set', 'GREETING=a'));
+    await ok(w.margo('deploy', 'hello-world', '--name', 'ro', ...flags, '--set', 'GREETING=b'));
+    await until('the orchestrator starting the rollout', () => {
+      try {
+        return w.git('fleet.git', 'cat-file', '-e', 'main:rollouts/ro.json') === '';
+      } catch {
+        return false;
+      }
+    });
+    const viewer = new Browser(w.url);
+    await viewer.signIn(w.tokens.viewer);
+    const head = w.git('fleet.git', 'rev-parse', 'main');
+    const refused = await viewer.call('POST', '/ui/api/rollouts/ro/pause', {});
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.code, 'CONSOLE_FORBIDDEN');
+    assert.equal(w.git('fleet.git', 'rev-parse', 'main'), head);
+    const op = new Browser(w.url);
+    await op.signIn(w.tokens.operator);
+    const r = await op.call('POST', '/ui/api/rollouts/ro/pause', {});
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.phase, 'paused');
+    assert.equal(r.body.by, 'Olga Operator (margo console)');
+    assert.equal(
+      w.git('fleet.git', 'log', '-1', '--format=%an', r.body.commit),
+      'Olga Operator (margo console)',
+    );
+    assert.equal(
+      w.git('fleet.git', 'log', '-1', '--format=%(trailers:key=Margo-Via,valueonly)', r.body.commit),
+      'console',
+    );
+    assert.equal(
+      w.git('fleet.git', 'log', '-1', '--format=%(trailers:key=Margo-Token,valueonly)', r.body.commit),
+      w.tokens.operator.split('_')[1],
+    );
+    assert.equal((await op.call('POST', '/ui/api/rollouts/ro/explode', {})).status, 404);
+    assert.equal(
+      (await op.call('POST', '/ui/api/rollouts/none/pause', {})).body.code,
+      'CLI_ROLLOUT_NOT_FOUND',
+    );
+    const d = await op.call('GET', '/ui/api/deployments/ro');
+    assert.equal(d.body.rollout.name, 'ro');
+  });
+});

@@ -18,7 +18,7 @@ import { MargoError } from '@margo-gitops/spec';
 import type { Connection } from '../client-config.js';
 import type { CommandDeps } from '../context.js';
 import { checkDeploymentName } from '../fleet-docs.js';
-import { checkout, commitChange, type Checkout } from '../git-remote.js';
+import { checkout, commitChange, type Checkout, type CommitAuthor } from '../git-remote.js';
 import { formatOutput, type OutputFormat } from '../output.js';
 import {
   renderRollout,
@@ -188,10 +188,32 @@ const PAST: Record<RolloutChangeResult['action'], string> = {
  * step the orchestrator committed meanwhile.
  */
 async function change(opts: RolloutOptions, deps: CommandDeps): Promise<number> {
-  const name = opts.name!;
-  const action = opts.action as RolloutChangeResult['action'];
+  const { result, after } = await changeRollout(await deps.connect(), {
+    name: opts.name!,
+    action: opts.action as RolloutChangeResult['action'],
+    ...(opts.wave ? { wave: opts.wave } : {}),
+  });
+  deps.io.out(formatOutput(result, opts.output, (r) => changeText(r, after)));
+  return 0;
+}
+
+/**
+ * The commit behind `margo rollout pause|resume|promote|abort NAME` (shared with the console):
+ * `author` and `trailers` name who made it when it is not the local user.
+ */
+export async function changeRollout(
+  conn: Connection,
+  req: {
+    name: string;
+    action: RolloutChangeResult['action'];
+    wave?: string;
+    author?: CommitAuthor;
+    trailers?: string[];
+  },
+): Promise<{ result: RolloutChangeResult; after: RolloutState }> {
+  const { name, action } = req;
+  const opts = { wave: req.wave };
   const file = rolloutStatePath(name);
-  const conn = await deps.connect();
   let by = '';
   let after!: RolloutState;
   let wave: string | undefined;
@@ -200,24 +222,31 @@ async function change(opts: RolloutOptions, deps: CommandDeps): Promise<number> 
     return (
       `rollout ${name}: ${what}\n\n` +
       `Margo-Rollout: ${name}\nMargo-Rollout-Phase: ${after.phase}\n` +
-      (action === 'promote' ? `Margo-Rollout-Wave: ${wave}\n` : '')
+      (action === 'promote' ? `Margo-Rollout-Wave: ${wave}\n` : '') +
+      (req.trailers?.length ? `${req.trailers.join('\n')}\n` : '')
     );
   };
-  const res = await commitChange(conn, 'fleet', message, async (co) => {
-    const text = await readText(join(co.dir, file));
-    if (text === undefined) throw notFound(name);
-    const state = readRolloutState(text, file);
-    by ||= await authorOf(co);
-    const now = Date.now();
-    if (action === 'pause') after = pauseRollout(state, now, by);
-    else if (action === 'resume') after = resumeRollout(state, now, by);
-    else if (action === 'abort') after = abortRollout(state, now, by);
-    else {
-      after = promoteWave(state, now, by, opts.wave);
-      wave = opts.wave ?? state.waves[state.current]?.name;
-    }
-    await writeFile(join(co.dir, file), formatRolloutState(after));
-  });
+  const res = await commitChange(
+    conn,
+    'fleet',
+    message,
+    async (co) => {
+      const text = await readText(join(co.dir, file));
+      if (text === undefined) throw notFound(name);
+      const state = readRolloutState(text, file);
+      by ||= await authorOf(co);
+      const now = Date.now();
+      if (action === 'pause') after = pauseRollout(state, now, by);
+      else if (action === 'resume') after = resumeRollout(state, now, by);
+      else if (action === 'abort') after = abortRollout(state, now, by);
+      else {
+        after = promoteWave(state, now, by, opts.wave);
+        wave = opts.wave ?? state.waves[state.current]?.name;
+      }
+      await writeFile(join(co.dir, file), formatRolloutState(after));
+    },
+    req.author ? { author: req.author } : {},
+  );
   const out: RolloutChangeResult = {
     name,
     action,
@@ -227,8 +256,7 @@ async function change(opts: RolloutOptions, deps: CommandDeps): Promise<number> 
     commit: res.commit ?? null,
     file,
   };
-  deps.io.out(formatOutput(out, opts.output, (r) => changeText(r, after)));
-  return 0;
+  return { result: out, after };
 }
 
 function changeText(r: RolloutChangeResult, s: RolloutState): string {

@@ -17,6 +17,7 @@ import { pageDevices, parsePageQuery } from './views.js';
 /** Roles that may sign in; only the first two may change anything. */
 const CONSOLE_ROLES = new Set(['admin', 'operator', 'viewer']);
 const CHANGE_ROLES = new Set(['admin', 'operator']);
+const ROLLOUT_ACTIONS = new Set(['pause', 'resume', 'promote', 'abort']);
 const PING_MS = 25_000;
 const DEPLOYMENT_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
@@ -159,27 +160,67 @@ export function createConsole(o: ConsoleOptions): ConsoleServer {
     );
   }
 
-  async function rollback(req: IncomingMessage, res: ServerResponse, c: Caller, name: string): Promise<void> {
+  /**
+   * How a console change is committed: pushed to this server's own Git endpoint with the person's
+   * token (same access rules and push validation as any push), authored `<name> (margo console)`,
+   * with the token's id (never the token) and the console named in trailers.
+   */
+  function commitAs(c: Caller) {
+    const who = c.info.name.replace(/[<>\r\n\u0000-\u001f]/g, '').slice(0, 100) || c.info.role;
+    return {
+      conn: { server: o.selfUrl(), token: c.token, dataDir: o.dataDir, source: 'console' },
+      author: { name: `${who} (margo console)`, email: `token-${c.info.id}@console.margo-gitops.invalid` },
+      trailers: [`Margo-Token: ${c.info.id}`, 'Margo-Via: console'],
+    };
+  }
+
+  function mayChange(req: IncomingMessage, c: Caller, what: string): void {
     checkCsrf(req);
     if (!CHANGE_ROLES.has(c.info.role))
-      throw new MargoError(
-        'CONSOLE_FORBIDDEN',
-        `role ${c.info.role} may not roll back deployments (read-only)`,
-      );
+      throw new MargoError('CONSOLE_FORBIDDEN', `role ${c.info.role} may not ${what} (read-only)`);
+  }
+
+  /** `POST /ui/api/rollouts/NAME/pause|resume|promote|abort {wave?}`: what `margo rollout ACTION NAME` does. */
+  async function rolloutChange(
+    req: IncomingMessage,
+    res: ServerResponse,
+    c: Caller,
+    name: string,
+    action: string,
+  ) {
+    mayChange(req, c, 'steer rollouts');
+    if (!ROLLOUT_ACTIONS.has(action))
+      throw new MargoError('CONSOLE_NOT_FOUND', `no rollout action ${action.slice(0, 40)}`);
+    const body = await readJsonBody(req);
+    const wave = body.wave;
+    if (wave !== undefined && (typeof wave !== 'string' || action !== 'promote' || wave.length > 100))
+      throw new MargoError('CONSOLE_BAD_REQUEST', '`wave` is a wave name, for promote only');
+    const as = commitAs(c);
+    const { changeRollout } = await import('../commands/rollout.js');
+    const { result } = await changeRollout(as.conn, {
+      name,
+      action: action as 'pause' | 'resume' | 'promote' | 'abort',
+      ...(typeof wave === 'string' ? { wave } : {}),
+      author: as.author,
+      trailers: as.trailers,
+    });
+    log.info({ tokenId: c.info.id, rollout: name, action, commit: result.commit }, 'console rollout change');
+    sendJson(res, 200, result);
+  }
+
+  async function rollback(req: IncomingMessage, res: ServerResponse, c: Caller, name: string): Promise<void> {
+    mayChange(req, c, 'roll back deployments');
     const body = await readJsonBody(req);
     const to = body.to;
     if (to !== undefined && to !== null && (typeof to !== 'string' || !/^[0-9a-f]{4,40}$/i.test(to)))
       throw new MargoError('CONSOLE_BAD_REQUEST', '`to` must be a fleet commit id (hex)');
-    const who = c.info.name.replace(/[<>\r\n\u0000-\u001f]/g, '').slice(0, 100) || c.info.role;
-    const result = await rollbackDeployment(
-      { server: o.selfUrl(), token: c.token, dataDir: o.dataDir, source: 'console' },
-      {
-        name,
-        ...(typeof to === 'string' ? { to } : {}),
-        author: { name: `${who} (margo console)`, email: `token-${c.info.id}@console.margo-gitops.invalid` },
-        trailers: [`Margo-Token: ${c.info.id}`, 'Margo-Via: console'],
-      },
-    );
+    const as = commitAs(c);
+    const result = await rollbackDeployment(as.conn, {
+      name,
+      ...(typeof to === 'string' ? { to } : {}),
+      author: as.author,
+      trailers: as.trailers,
+    });
     log.info({ tokenId: c.info.id, deployment: name, commit: result.commit }, 'console rollback');
     sendJson(res, 200, { name, commit: result.commit, from: result.from, present: result.present });
   }
@@ -230,7 +271,7 @@ export function createConsole(o: ConsoleOptions): ConsoleServer {
       throw new MargoError('CONSOLE_BAD_REQUEST', 'malformed URL encoding');
     }
     const [head, id, sub] = parts;
-    if (head === 'deployments' && id !== undefined && !DEPLOYMENT_NAME.test(id))
+    if ((head === 'deployments' || head === 'rollouts') && id !== undefined && !DEPLOYMENT_NAME.test(id))
       throw new MargoError('CONSOLE_NOT_FOUND', `no deployment ${id.slice(0, 80)}`);
     if (head === 'session') {
       if (parts.length !== 1) throw new MargoError('CONSOLE_NOT_FOUND', `nothing at ${path}`);
@@ -258,6 +299,10 @@ export function createConsole(o: ConsoleOptions): ConsoleServer {
     if (head === 'deployments' && id && sub === 'rollback' && parts.length === 3) {
       if (method !== 'POST') return methodNotAllowed(res, 'POST');
       return rollback(req, res, c, id);
+    }
+    if (head === 'rollouts' && id && sub && parts.length === 3) {
+      if (method !== 'POST') return methodNotAllowed(res, 'POST');
+      return rolloutChange(req, res, c, id, sub);
     }
     if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(res, 'GET');
     if (head === 'events' && parts.length === 1) return events(req, res, c);
