@@ -6,6 +6,7 @@
 // are added to the fleet but never report (they show as `never`), which the shapes allow.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Browser, ok, repoRoot, startWorld, type World } from './world.js';
 
@@ -180,6 +181,42 @@ describe('reads', () => {
     for (const c of d.history.desired) assert.match(c.at, /^\d{4}-\d\d-\d\dT/);
     assert.deepEqual(d.history.status, []);
     assert.equal((await b.call('GET', '/ui/api/devices/nope')).body.code, 'CONSOLE_NOT_FOUND');
+  });
+
+  it('device page: status history names the transport; capabilities as the device reported them', async () => {
+    // A status commit as the Workload Management API writes one (Margo-Transport: rest), made
+    // with git plumbing on the device's repository (no agent runs here).
+    const repo = join(w.data, 'repos', 'devices', 'dev2.git');
+    const blob = execFileSync('git', ['--git-dir', repo, 'hash-object', '-w', '--stdin'], {
+      input: JSON.stringify({ kind: 'DeviceCapabilities', properties: { id: 'dev2', vendor: 'Acme' } }),
+      encoding: 'utf8',
+    }).trim();
+    const tree = execFileSync('git', ['--git-dir', repo, 'mktree'], {
+      input: `100644 blob ${blob}\tcapabilities.json\n`,
+      encoding: 'utf8',
+    }).trim();
+    const commit = execFileSync(
+      'git',
+      [
+        '--git-dir',
+        repo,
+        '-c',
+        'user.name=dev2 (api)',
+        '-c',
+        'user.email=dev2@x',
+        'commit-tree',
+        tree,
+        '-m',
+        'capabilities (api)\n\nMargo-Transport: rest',
+      ],
+      { encoding: 'utf8' },
+    ).trim();
+    w.git('devices/dev2.git', 'update-ref', 'refs/heads/status', commit);
+    const d = (await b.call('GET', '/ui/api/devices/dev2')).body;
+    assert.deepEqual(d.history.status, [
+      { commit, at: d.history.status[0]?.at, subject: 'capabilities (api)', transport: 'api' },
+    ]);
+    assert.equal(d.capabilities.properties.vendor, 'Acme');
   });
 
   it('deployment page: parameters, rows, revisions newest first; diff between two revisions', async () => {
