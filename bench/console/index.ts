@@ -141,6 +141,8 @@ interface SizeResult {
     dom: number;
     overviewFetch: number;
     docResponse: number;
+    /** The renderer's CPU during the load (ms): JavaScript, layout + style, all tasks. */
+    cpu: { script: number; layoutStyle: number; tasks: number };
     /** Each request of the load: path, start and end (ms from navigation start). */
     timeline: [string, number, number][];
   }[];
@@ -197,6 +199,10 @@ async function measure(browser: Browser, n: number): Promise<SizeResult> {
       const ctx = await browser.newContext({ storageState });
       await ctx.addInitScript(RENDER_PROBE);
       const page = await ctx.newPage();
+      // The renderer's own CPU time for the load (Chromium's Performance domain), to tell time the
+      // page spent computing from time it waited (for the server, or for a CPU on a loaded machine).
+      const cdp = await ctx.newCDPSession(page);
+      await cdp.send('Performance.enable');
       await page.goto(`${base}/ui/`, { waitUntil: 'commit' });
       await page
         .waitForFunction(() => (globalThis as { __renderedAt?: number }).__renderedAt, null, {
@@ -217,8 +223,16 @@ async function measure(browser: Browser, n: number): Promise<SizeResult> {
               .catch(() => ''));
           throw new Error(`${e.message}\nat ${page.url()}, the page shows:\n${text.slice(0, 1500)}`);
         });
-      loads.push(
-        await page.evaluate(() => {
+      const metrics = Object.fromEntries(
+        (await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]),
+      );
+      loads.push({
+        cpu: {
+          script: (metrics.ScriptDuration ?? NaN) * 1000,
+          layoutStyle: ((metrics.LayoutDuration ?? NaN) + (metrics.RecalcStyleDuration ?? NaN)) * 1000,
+          tasks: (metrics.TaskDuration ?? NaN) * 1000,
+        },
+        ...(await page.evaluate(() => {
           const g = globalThis as unknown as { __renderedAt: number; __domAt: number };
           const res = performance.getEntriesByType('resource') as PerformanceResourceTiming[];
           const ov = res.find((e) => e.name.includes('/ui/api/overview'));
@@ -237,10 +251,11 @@ async function measure(browser: Browser, n: number): Promise<SizeResult> {
                 ] as [string, number, number],
             ),
           };
-        }),
-      );
+        })),
+      });
       console.log(
-        `  load ${r + 1}: rendered ${ms(loads[r]!.rendered)} (in the DOM ${ms(loads[r]!.dom)}; document ${ms(loads[r]!.docResponse)}; ` +
+        `  load ${r + 1}: rendered ${ms(loads[r]!.rendered)} (in the DOM ${ms(loads[r]!.dom)}; renderer CPU ${ms(loads[r]!.cpu.tasks)}: ` +
+          `script ${ms(loads[r]!.cpu.script)}, layout+style ${ms(loads[r]!.cpu.layoutStyle)}; document ${ms(loads[r]!.docResponse)}; ` +
           loads[r]!.timeline.map(([p, a, b]) => `${p} ${a}-${b}`).join(', ') +
           ')',
       );
@@ -299,6 +314,7 @@ async function main(): Promise<void> {
   row('first page load, first run', (r) => ms(r.loads[0]!.rendered));
   row(`first page load, median of ${RUNS}`, (r) => ms(median(r.loads.map((l) => l.rendered))));
   row('  of which the overview fetch (median)', (r) => ms(median(r.loads.map((l) => l.overviewFetch))));
+  row('  renderer CPU in the load (median)', (r) => ms(median(r.loads.map((l) => l.cpu.tasks))));
   row('server RSS settled', (r) => mb(r.rss.settled));
   row(`server RSS after ${RUNS} loads`, (r) => mb(r.rss.afterLoads));
   row('server RSS with the event stream open', (r) => mb(r.rss.sseOpen));
