@@ -121,6 +121,37 @@ export async function oversizedObjects(
   return out;
 }
 
+/**
+ * Count and largest blob of the objects a push brought into quarantine (reachable or not), in one
+ * `git cat-file --batch-all-objects` over the quarantine object folder alone; undefined when the
+ * push is not quarantined (nothing to tell new objects from stored ones).
+ */
+export async function quarantineStats(
+  q: QuarantineEnv,
+): Promise<{ objects: number; largestBlob: number } | undefined> {
+  if (!q.objectDirectory || !q.quarantine) return undefined;
+  const res = await execGit(
+    ['cat-file', '--batch-all-objects', '--batch-check=%(objecttype) %(objectsize)'],
+    {
+      env: {
+        GIT_DIR: q.gitDir,
+        GIT_OBJECT_DIRECTORY: q.objectDirectory,
+        GIT_ALTERNATE_OBJECT_DIRECTORIES: undefined,
+      },
+      cwd: q.gitDir,
+    },
+  );
+  let objects = 0;
+  let largestBlob = 0;
+  for (const line of res.stdout.toString('latin1').split('\n')) {
+    const sp = line.indexOf(' ');
+    if (sp < 0) continue;
+    objects++;
+    if (line.startsWith('blob ')) largestBlob = Math.max(largestBlob, Number(line.slice(sp + 1)));
+  }
+  return { objects, largestBlob };
+}
+
 /** Files changed by one ref update (against the empty tree for a new ref). */
 export async function changedFiles(q: QuarantineEnv, u: RefUpdate): Promise<ChangedFile[]> {
   const env = envOf(q);

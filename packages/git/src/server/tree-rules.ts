@@ -240,6 +240,8 @@ export async function builtInFindings(
   readBlob: (oid: string) => Promise<Buffer>,
   limits: StatusLimits,
   ociLimits: OciLayoutLimits = DEFAULT_OCI_LIMITS,
+  /** Objects the push brought, when the caller counted them already. */
+  objectCount?: number,
 ): Promise<PushFinding[]> {
   const out: PushFinding[] = [];
   if (repo.kind === 'device') {
@@ -250,7 +252,7 @@ export async function builtInFindings(
           message: `${u.ref}: branches of a device repository cannot be deleted`,
         });
     if (out.length) return out;
-    const n = await quarantineObjectCount(q);
+    const n = objectCount ?? (await quarantineObjectCount(q));
     if (n > limits.maxObjects)
       return [
         {
