@@ -1,9 +1,7 @@
 import { spawn } from 'node:child_process';
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, realpathSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -14,27 +12,15 @@ import { readRef } from '../refs-fs.js';
 import { canPush, canRead, canUpdateRef, type RepoKind, type RepoRef } from './access.js';
 import { validateCatalogPush } from './catalog-validator.js';
 import { checkGitBinary } from './git-binary.js';
-import { installHooks } from './hook-script.js';
+import { startHookService, type HookService } from './hook-service.js';
+import { pushVerdict, type PendingPush, type VerdictSettings } from './push-verdict.js';
 import { CommandListParser, refusalReport, type RefUpdateCommand } from './pkt-line.js';
-import {
-  changedFiles,
-  formatPushFinding,
-  historyRewrites,
-  oversizedObjects,
-  parseHookInput,
-  readBlob,
-  validationContext,
-  type ChangedFile,
-  type PushFinding,
-  type PushValidator,
-  type QuarantineEnv,
-  type RefUpdate,
-} from './push-validation.js';
+import type { PushValidator } from './push-validation.js';
 import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { uploadPackAdvertisement } from './ref-advertisement.js';
 import { watchGitRequest, type GitRequestEvent } from './request-stats.js';
 import type { TokenInfo } from './token-store.js';
-import { builtInFindings, DEFAULT_STATUS_LIMITS, type StatusLimits } from './tree-rules.js';
+import { DEFAULT_STATUS_LIMITS, type StatusLimits } from './tree-rules.js';
 import { DEFAULT_OCI_LIMITS, isOciBlobPath } from './oci-layout-rules.js';
 
 /** What the handler needs from a token store (TokenStore fits). */
@@ -97,6 +83,12 @@ export interface GitHttpHandlerOptions {
   protectHistory?: RepoKind[];
   /** Called with failures the handler answered with 500 (for the caller's log). */
   onError?: (err: unknown) => void;
+  /**
+   * What runs git's pre-receive hook: 'auto' (default) a bash script that asks this process for the
+   * verdict through bash's /dev/tcp (no other program starts), or a Node script where no such bash
+   * exists; 'node' forces the Node script.
+   */
+  hookRunner?: 'auto' | 'node';
   /** Injectable clock for the rate limiter. */
   now?: () => number;
   /** Called once per request under the base path, when its response closes (metrics). */
@@ -106,7 +98,7 @@ export interface GitHttpHandlerOptions {
 /** The request handler; resolves false when the URL is not under the base path. */
 export interface GitHttpHandler {
   (req: IncomingMessage, res: ServerResponse): Promise<boolean>;
-  /** Stops the hook callback socket and removes the generated hooks. */
+  /** Stops the hook service and removes the generated hooks. */
   close(): Promise<void>;
 }
 
@@ -187,11 +179,6 @@ function sendText(
   res.end(body);
 }
 
-interface PendingPush {
-  repo: RepoRef;
-  token: TokenInfo;
-}
-
 /**
  * The embedded Git server as a request handler for node:http, to compose with other routes:
  * smart HTTP through `git http-backend`, token auth (Basic or Bearer), role and branch rules,
@@ -218,12 +205,12 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
   const maxCommandListBytes = opts.maxCommandListBytes ?? 1024 * 1024;
   const statusLimits: StatusLimits = { ...DEFAULT_STATUS_LIMITS, ...(opts.statusLimits ?? {}) };
   const fastAdvertisement = opts.fastAdvertisement ?? true;
-  const protectHistory = new Set(opts.protectHistory ?? ['catalog']);
+  const protectHistory = new Set<RepoKind>(opts.protectHistory ?? ['catalog']);
   const failures = authFailureLimiter(opts.authFailures, opts.now);
   const secret = randomBytes(24).toString('hex');
   const pending = new Map<string, PendingPush>();
   let agent: Promise<string> | undefined;
-  let hookSetup: Promise<{ dir: string; socket: string; server: http.Server }> | undefined;
+  let hookSetup: Promise<HookService> | undefined;
 
   const gitAgent = (): Promise<string> =>
     (agent ??= execGit(['--version'])
@@ -243,111 +230,23 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
   let gitChecked: Promise<unknown> | undefined;
   const requireGit = (): Promise<unknown> => (gitChecked ??= checkGitBinary());
 
-  const hooks = (): Promise<{ dir: string; socket: string; server: http.Server }> =>
-    (hookSetup ??= (async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'margo-hooks-'));
-      await installHooks(dir);
-      const socket = join(dir, 'cb.sock');
-      const server = http.createServer((req, res) => {
-        void onHookCall(req, res).catch((e) => {
-          opts.onError?.(e);
-          if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
-          res.end(
-            JSON.stringify({
-              ok: false,
-              messages: ['margo: internal error while checking the push; refused'],
-            }),
-          );
-        });
-      });
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(socket, () => resolve());
-      });
-      return { dir, socket, server };
-    })());
-
-  async function onHookCall(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of req) {
-      size += (c as Buffer).length;
-      if (size > 1024 * 1024) throw new MargoError('GIT_COMMAND_FAILED', 'hook call too large');
-      chunks.push(c as Buffer);
-    }
-    const call = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-      hook: string;
-      secret: string;
-      request: string;
-      stdin: string;
-    } & QuarantineEnv;
-    const answer = (ok: boolean, messages: string[]): void => {
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ ok, messages }));
-    };
-    const given = Buffer.from(String(call.secret));
-    const expected = Buffer.from(secret);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected))
-      return answer(false, ['margo: hook call not authorised']);
-    const ctx = pending.get(call.request);
-    if (!ctx) return answer(false, ['margo: unknown push request; refused']);
-    const real = (p: string): string => {
-      try {
-        return realpathSync(p);
-      } catch {
-        return resolve(p);
-      }
-    };
-    if (real(call.gitDir) !== real(join(opts.reposRoot, ctx.repo.name))) {
-      return answer(false, ['margo: hook called for another repository; refused']);
-    }
-    const updates = parseHookInput(call.stdin);
-    if (call.hook !== 'pre-receive') return answer(true, []);
-    const findings: PushFinding[] = [];
-    for (const u of updates) {
-      const d = canUpdateRef(ctx.token, ctx.repo, u.ref, u.after);
-      if (!d.allow) findings.push({ code: d.code ?? 'GIT_ACCESS_DENIED', message: d.reason });
-    }
-    if (!findings.length && protectHistory.has(ctx.repo.kind))
-      findings.push(...(await historyRewrites(call, updates)));
-    if (!findings.length)
-      findings.push(
-        ...(await oversizedObjects(
-          call,
-          updates,
-          maxObjectBytes,
-          ctx.repo.kind === 'catalog' ? layerLimit : undefined,
-        )),
-      );
-    const changes = new Map<RefUpdate, Promise<ChangedFile[]>>();
-    const changesOf = (u: RefUpdate) => {
-      let c = changes.get(u);
-      if (!c) changes.set(u, (c = changedFiles(call, u)));
-      return c;
-    };
-    if (!findings.length) {
-      const blob = (oid: string) => readBlob(call, oid);
-      findings.push(
-        ...(await builtInFindings(call, ctx.repo, updates, changesOf, blob, statusLimits, ociLimits)),
-      );
-    }
-    const validator = validators[ctx.repo.kind];
-    if (!findings.some(isError) && validator) {
-      for (const u of updates) {
-        if (u.after === ZERO_OID) continue;
-        findings.push(
-          ...(await validator(validationContext(call, ctx.repo, ctx.token, u, await changesOf(u)))),
-        );
-      }
-    }
-    const errors = findings.filter(isError);
-    const lines = findings.map(formatPushFinding);
-    if (errors.length)
-      lines.push(
-        `margo: push refused: ${errors.length} problem${errors.length === 1 ? '' : 's'}; nothing was stored`,
-      );
-    answer(errors.length === 0, lines);
-  }
+  const verdictSettings: VerdictSettings = {
+    reposRoot: opts.reposRoot,
+    protectHistory,
+    maxObjectBytes,
+    layerLimit,
+    statusLimits,
+    ociLimits,
+    validators,
+  };
+  const hooks = (): Promise<HookService> =>
+    (hookSetup ??= startHookService({
+      secret,
+      runner: opts.hookRunner ?? 'auto',
+      nodePath: process.execPath,
+      verdict: (call) => pushVerdict(call, pending.get(call.request), verdictSettings),
+      ...(opts.onError ? { onError: opts.onError } : {}),
+    }));
 
   async function runBackend(
     req: IncomingMessage,
@@ -393,12 +292,7 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
       pending.set(id, { repo: route.repo, token });
       res.once('close', () => pending.delete(id));
       cfg.push(['core.hooksPath', h.dir]);
-      Object.assign(env, {
-        MARGO_HOOK_SOCKET: h.socket,
-        MARGO_HOOK_SECRET: secret,
-        MARGO_HOOK_REQUEST: id,
-        MARGO_HOOK_NODE: process.execPath,
-      });
+      Object.assign(env, h.env, { MARGO_HOOK_REQUEST: id });
     }
     Object.assign(env, configEnv(cfg));
     for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
@@ -763,13 +657,10 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
       const h = await hookSetup.catch(() => undefined);
       hookSetup = undefined;
       if (!h) return;
-      await new Promise<void>((r) => h.server.close(() => r()));
-      await rm(h.dir, { recursive: true, force: true });
+      await h.close();
     },
   });
 }
-
-const isError = (f: PushFinding): boolean => (f.severity ?? 'error') === 'error';
 
 /** Largest decoded fetch (upload-pack) request accepted with a gzip body: wants and haves only. */
 const MAX_UPLOAD_REQUEST_BYTES = 16 << 20;
