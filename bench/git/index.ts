@@ -5,7 +5,10 @@
  *   (2) creating 1,000 device repositories (target < 10 s), beside `git init --bare` x 1,000
  *   (3) 1,000 simulated devices polling for a bounded time: requests/s and p50/p99 latency
  *   (4) GitStore writes: small desired-state commits and one 2,000-file commit, per backend
+ *   (5) one device status push: server CPU, wall time and programs started per push, stock
+ *       http-backend (floor) / Node pre-receive hook (before) / default hook runner (see status-push.ts)
  * Run: node --conditions=source --import tsx bench/git/index.ts [--polls 300] [--seconds 10]
+ *      [--pushes 40] [--only push]
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -17,6 +20,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { IsoGitStore, NativeGitStore, TokenStore, createRepos, ensureDeviceRepos } from '@margo-gitops/git';
+import { measureStatusPushes, pushCostRows } from './status-push.js';
 
 const pexec = promisify(execFile);
 const args = process.argv.slice(2);
@@ -27,6 +31,8 @@ const arg = (name: string, def: number): number => {
 const POLLS = arg('polls', 300);
 const SECONDS = arg('seconds', 10);
 const DEVICES = arg('devices', 1000);
+const PUSHES = arg('pushes', 40);
+const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const TICK_MS = 1000 / 100; // /proc stat clock ticks (USER_HZ = 100 on Linux)
 const author = { name: 'bench', email: 'bench@margo.invalid' };
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -82,9 +88,29 @@ function pct(sorted: number[], p: number): number {
 }
 const fmt = (n: number, d = 2): string => n.toFixed(d);
 
+/** (5) status pushes, on repositories and tokens of its own. */
+async function pushSection(root: string): Promise<string[]> {
+  const repos = join(root, 'push-repos');
+  await createRepos(repos);
+  const ids = Array.from({ length: 6 }, (_, i) => `push-${i}`);
+  await ensureDeviceRepos(repos, ids);
+  const tokensFile = join(root, 'push-auth', 'tokens.json');
+  const tokens = TokenStore.open(tokensFile);
+  const devices = ids.map((id) => ({ id, token: tokens.issueToken('device', { deviceId: id }).token }));
+  return pushCostRows(await measureStatusPushes(repos, tokensFile, devices, PUSHES, root));
+}
+
 async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'margo-bench-git-'));
   const rows: string[] = [];
+  if (ONLY === 'push') {
+    try {
+      console.log((await pushSection(root)).join('\n'));
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+    return;
+  }
   try {
     const repos = join(root, 'repos');
     await createRepos(repos);
@@ -297,6 +323,7 @@ async function main(): Promise<void> {
         `(4) ${b.name}: small commit ${fmt(small, 1)} ms, 2000-file commit ${fmt(bigMs, 0)} ms, readFiles(${n}) ${fmt(performance.now() - t, 0)} ms`,
       );
     }
+    rows.push(...(await pushSection(root)));
     rows.push(
       'note: client and servers share this machine (2 cores); figures include the load generator competing for CPU.',
     );

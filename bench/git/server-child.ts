@@ -1,6 +1,7 @@
 /**
  * A Git HTTP server in its own process, so the benchmark can read its CPU time from /proc:
- *   margo  <reposRoot> <tokens.json>   the embedded server (auth, rate limit off)
+ *   margo  <reposRoot> <tokens.json>   the embedded server (auth, rate limit off; BENCH_HOOK_RUNNER=node
+ *                                      forces the Node pre-receive hook)
  *   cgi    <reposRoot>                 plain node:http wrapper running `git http-backend` per request, no auth
  * Prints `{"port":N}` on stdout when listening; answers "bytes" on stdin with socket byte totals.
  */
@@ -51,7 +52,12 @@ function cgi(req: http.IncomingMessage, res: http.ServerResponse): void {
 
 const handler =
   mode === 'margo'
-    ? createGitHttpHandler({ reposRoot, tokens: TokenStore.open(tokensFile!), rateLimit: false })
+    ? createGitHttpHandler({
+        reposRoot,
+        tokens: TokenStore.open(tokensFile!),
+        rateLimit: false,
+        ...(process.env.BENCH_HOOK_RUNNER === 'node' ? { hookRunner: 'node' as const } : {}),
+      })
     : undefined;
 const server = http.createServer((req, res) => {
   if (handler) void handler(req, res);
