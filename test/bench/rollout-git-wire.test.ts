@@ -1,10 +1,12 @@
+// bench/rollout's wire client (bench/rollout/git-wire.ts) against stock git: kept under test/ so
+// scripts/run-tests.mjs runs it with the other tests (it walks packages/ and test/).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { commitObjects, packOf, parsePack } from './git-wire.js';
+import { commitObjects, packOf, parsePack } from '../../bench/rollout/git-wire.js';
 
 const git = (cwd: string, args: string[], input?: Buffer): string =>
   execFileSync('git', args, { cwd, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] }).trim();
