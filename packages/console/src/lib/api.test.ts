@@ -34,9 +34,12 @@ test('query strings: devices filter/search/paging and diff commits', async () =>
   await api.devices({ filter: 'stale', q: 'line 3', offset: 100, limit: 100 });
   await api.devices({ filter: 'all', q: '', offset: 0, limit: 100 });
   await api.diff('d/x', 'aaa', 'bbb');
+  await api.rolloutAction('hello', 'promote', 'canary');
   assert.equal(calls[0]!.url, '/ui/api/devices?filter=stale&offset=100&limit=100&q=line+3');
   assert.equal(calls[1]!.url, '/ui/api/devices?filter=all&offset=0&limit=100');
   assert.equal(calls[2]!.url, '/ui/api/deployments/d%2Fx/diff?from=aaa&to=bbb');
+  assert.equal(calls[3]!.url, '/ui/api/rollouts/hello/promote');
+  assert.deepEqual(JSON.parse(String(calls[3]!.init!.body)), { wave: 'canary' });
 });
 
 test("the server's error shape becomes an ApiError with its code, message and hint", async () => {

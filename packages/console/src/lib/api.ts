@@ -14,6 +14,8 @@ import type {
   DiffResult,
   Overview,
   RollbackResult,
+  RolloutAction,
+  RolloutActionResult,
   Session,
 } from './types.js';
 
@@ -132,6 +134,10 @@ export class ApiClient {
   }
   rollback(name: string, to?: string): Promise<RollbackResult> {
     return this.request('POST', `/deployments/${encodeURIComponent(name)}/rollback`, to ? { to } : {});
+  }
+  /** `margo rollout ACTION NAME [--wave W]`: one commit to rollouts/NAME.json. */
+  rolloutAction(name: string, action: RolloutAction, wave?: string): Promise<RolloutActionResult> {
+    return this.request('POST', `/rollouts/${encodeURIComponent(name)}/${action}`, wave ? { wave } : {});
   }
   catalog(): Promise<CatalogList> {
     return this.request('GET', '/catalog');

@@ -170,6 +170,16 @@ export interface RollbackResult {
   present?: boolean;
 }
 
+export type RolloutAction = 'pause' | 'resume' | 'promote' | 'abort';
+
+export interface RolloutActionResult {
+  name: string;
+  action: RolloutAction;
+  phase: string;
+  wave?: string;
+  commit: string;
+}
+
 export interface CatalogList {
   apps: { id: string; name: string; latest: string; versions: { version: string; yanked: boolean }[] }[];
 }

@@ -1,10 +1,11 @@
 /** One deployment: per-device roll-up, rollout progress, parameters (secrets masked), revisions. */
-import { countsText, errorText, parameterText, plural, waitingText } from '../lib/format.js';
+import { countsText, errorText, parameterText, waitingText } from '../lib/format.js';
 import { appHref, deviceHref } from '../lib/route.js';
-import type { DeploymentDetail, RolloutView } from '../lib/types.js';
+import type { DeploymentDetail } from '../lib/types.js';
 import { api, session } from '../store.js';
-import { JsonBlock, Link, Loaded, Section, StateBadge, Time, useResource } from '../ui.js';
+import { JsonBlock, Link, Loaded, StateBadge, useResource } from '../ui.js';
 import { Revisions } from './revisions.js';
+import { Rollout } from './rollout.js';
 
 function Rows({ d }: { d: DeploymentDetail }) {
   const counts: Record<string, number> = {};
@@ -45,69 +46,6 @@ function Rows({ d }: { d: DeploymentDetail }) {
         )}
       </tbody>
     </table>
-  );
-}
-
-function Rollout({ r }: { r: RolloutView }) {
-  const s = r.summary;
-  const total = s.waves.reduce((n, w) => n + w.devices, 0);
-  const passed = s.waves.filter((w) => w.progress === 'passed').length;
-  const side = (version: string | undefined, rev: string | undefined): string =>
-    version ? `${version}${rev ? ` (${rev.slice(0, 7)})` : ''}` : (rev ?? '?');
-  const from = s.from || r.state?.fromVersion ? side(r.state?.fromVersion, s.from) : undefined;
-  const change = `${from ? `${from} → ` : 'to '}${side(r.state?.toVersion, s.to)}`;
-  return (
-    <Section title="Rollout" id="rollout">
-      <p>
-        <StateBadge state={s.phase} /> {change} · {plural(passed, 'wave')} of {s.waves.length} passed ·{' '}
-        {plural(total, 'device')} · failures {s.failures} (limit {s.failureLimit})
-        {r.gate ? ` · gate of ${r.gate.wave} waits for ${r.gate.waitingFor}` : ''}
-        {r.unavailable ? <span class="muted"> · live view unavailable ({r.unavailable})</span> : null}
-      </p>
-      <progress max={Math.max(s.waves.length, 1)} value={passed} aria-label="Waves passed">
-        {passed} of {s.waves.length}
-      </progress>
-      <table class="compact">
-        <caption>Waves</caption>
-        <thead>
-          <tr>
-            <th scope="col">Wave</th>
-            <th scope="col">Progress</th>
-            <th scope="col" class="num">
-              Devices
-            </th>
-            <th scope="col">Device states</th>
-            <th scope="col">Failed</th>
-          </tr>
-        </thead>
-        <tbody>
-          {s.waves.map((w) => (
-            <tr key={w.name}>
-              <th scope="row">{w.name}</th>
-              <td>
-                <StateBadge state={w.progress} />
-                {w.gateWaitsFor ? <span class="muted small"> gate waits for {w.gateWaitsFor}</span> : null}
-              </td>
-              <td class="num">{w.devices}</td>
-              <td>{countsText(w.counts)}</td>
-              <td>
-                {(w.failed ?? []).map((f) => (
-                  <div key={f.deviceId}>
-                    <Link href={deviceHref(f.deviceId)}>{f.deviceId}</Link>{' '}
-                    <span class="error-text">{f.error}</span>
-                  </div>
-                ))}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      {r.wakeAt ? (
-        <p class="muted">
-          Next step <Time at={r.wakeAt} />.
-        </p>
-      ) : null}
-    </Section>
   );
 }
 
@@ -192,7 +130,7 @@ export function DeploymentPage({ name }: { name: string }) {
               </div>
             </dl>
             <Rows d={d} />
-            {d.rollout ? <Rollout r={d.rollout} /> : null}
+            {d.rollout ? <Rollout r={d.rollout} canChange={canChange} onChanged={res.reload} /> : null}
             <Parameters d={d} />
             <Revisions name={d.name} revisions={d.revisions} canChange={canChange} onChanged={res.reload} />
           </>
