@@ -7,6 +7,8 @@
  *     [--max-concurrent C] [--poll-seconds P] [--apply-ms A] [--fleet-cap K] [--skip-floor]
  *     [--idle-seconds S] [--timeout-seconds T] [--reconcile-seconds R] [--sockets K]
  *     [--transport http|disk] [--keep]
+ * The full 10,000-device run through the Git server is the default: run it under `nice -n 10` on a
+ * shared machine; each phase may take up to --timeout-seconds (default max(1200, 0.72 N)).
  *
  * Processes: this one (setup, the device simulator, measurement), the Git server
  * (server-child.ts: createGitHttpHandler with token auth and fleet push validation) and the
@@ -76,13 +78,21 @@ const POLL_S = num('poll-seconds', 10);
 const APPLY_MS = num('apply-ms', 2000);
 const FLEET_CAP = num('fleet-cap', 0);
 const IDLE_S = num('idle-seconds', 10);
-const TIMEOUT_S = num('timeout-seconds', 1200);
+const TRANSPORT_ARG = argv.includes('--transport') ? argv[argv.indexOf('--transport') + 1] : 'http';
+/**
+ * Per phase. Through the Git server every device update costs the server about 0.2-0.3 s of CPU
+ * on a 2-core machine (bench/git (5)), so the default grows with N: 10,000 devices get 2 h.
+ */
+const TIMEOUT_S = num(
+  'timeout-seconds',
+  TRANSPORT_ARG === 'http' ? Math.max(1200, Math.ceil(N * 0.72)) : 1200,
+);
 const RECONCILE_S = num('reconcile-seconds', 60);
 /** Kept-alive connections of the simulated devices to the Git server (requests in flight at most). */
 const SOCKETS = num('sockets', 32);
 const keep = argv.includes('--keep');
 const skipFloor = argv.includes('--skip-floor');
-const TRANSPORT = argv.includes('--transport') ? argv[argv.indexOf('--transport') + 1] : 'http';
+const TRANSPORT = TRANSPORT_ARG;
 if (TRANSPORT !== 'http' && TRANSPORT !== 'disk') throw new Error('--transport http|disk');
 const TICK_MS = 10; // /proc clock ticks (USER_HZ 100)
 const here = fileURLToPath(new URL('.', import.meta.url));
