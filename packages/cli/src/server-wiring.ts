@@ -216,7 +216,7 @@ export async function startServer(opts: {
           const t = tokenFromHeader(req.headers.authorization);
           return t ? tokens.verify(t)?.role : undefined;
         },
-        onAuthFailure: (req) => failures.fail(req.socket.remoteAddress ?? 'unknown'),
+        failures,
         onError: (e) => logger.error({ component: 'metrics', err: (e as Error).message }, 'scrape failed'),
       }),
     },

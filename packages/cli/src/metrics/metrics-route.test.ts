@@ -13,13 +13,14 @@ test('GET /metrics: 401 without a valid token, 403 for other roles, text for adm
     d: 'device',
   };
   const failures: string[] = [];
+  let blockedFor = 0;
   const handle = metricsHandler(
     {
       scrape: async () => ({ contentType: 'text/plain; version=0.0.4; charset=utf-8', body: 'margo_x 1\n' }),
     },
     {
       roleOf: (req) => roles[(req.headers.authorization ?? '').replace(/^Bearer /, '')],
-      onAuthFailure: (req) => failures.push(req.headers.authorization ?? ''),
+      failures: { fail: (a) => failures.push(a), retryAfterSeconds: () => blockedFor },
     },
   );
   const server = createServer(async (req, res) => {
@@ -46,7 +47,7 @@ test('GET /metrics: 401 without a valid token, 403 for other roles, text for adm
   assert.equal(JSON.parse(none.body).code, 'METRICS_UNAUTHORIZED');
   assert.deepEqual(failures, [], 'no token is not a wrong token');
   assert.equal((await get('wrong')).status, 401);
-  assert.deepEqual(failures, ['Bearer wrong']);
+  assert.deepEqual(failures, ['127.0.0.1']);
   for (const tok of ['p', 'd']) {
     const r = await get(tok);
     assert.equal(r.status, 403, tok);
@@ -60,4 +61,9 @@ test('GET /metrics: 401 without a valid token, 403 for other roles, text for adm
   }
   assert.equal((await get('a', '/metrics', 'POST')).status, 405);
   assert.equal((await get('a', '/metricsx')).status, 404, 'other paths are not ours');
+  blockedFor = 17;
+  const blocked = await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer a' } });
+  assert.equal(blocked.status, 429, 'an address over the failure limit is refused, even with a good token');
+  assert.equal(blocked.headers.get('retry-after'), '17');
+  assert.equal(((await blocked.json()) as { code: string }).code, 'METRICS_RATE_LIMITED');
 });

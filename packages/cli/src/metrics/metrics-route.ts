@@ -12,12 +12,21 @@ export const METRICS_ROLES: ReadonlySet<string> = new Set(['admin', 'operator', 
 export interface MetricsRouteOptions {
   /** The caller's token role (undefined: no token, or an unknown, revoked or expired one). */
   roleOf(req: IncomingMessage): string | undefined;
-  /** A wrong token (counts toward the server's failure rate limit). */
-  onAuthFailure?(req: IncomingMessage): void;
+  /**
+   * The server's per-address failure limiter (FailureRateLimiter): a wrong token counts, and an
+   * address over the limit gets 429 METRICS_RATE_LIMITED.
+   */
+  failures?: { fail(address: string): void; retryAfterSeconds(address: string): number };
   onError?(e: unknown): void;
 }
 
-function send(res: ServerResponse, status: number, code: string, message: string): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
   const hint = codeInfo(code)?.hint;
   const text = JSON.stringify({ code, message, ...(hint ? { hint } : {}) });
   res.writeHead(status, {
@@ -25,6 +34,7 @@ function send(res: ServerResponse, status: number, code: string, message: string
     'cache-control': 'no-store',
     'content-length': Buffer.byteLength(text),
     ...(status === 401 ? { 'www-authenticate': 'Bearer' } : {}),
+    ...headers,
   });
   res.end(text);
 }
@@ -41,10 +51,18 @@ export function metricsHandler(
       send(res, 405, 'USAGE_ERROR', `${req.method} is not allowed here; use GET`);
       return true;
     }
+    const address = req.socket.remoteAddress ?? 'unknown';
+    const wait = opts.failures?.retryAfterSeconds(address) ?? 0;
+    if (wait > 0) {
+      send(res, 429, 'METRICS_RATE_LIMITED', `too many wrong tokens from this address; retry in ${wait}s`, {
+        'retry-after': String(wait),
+      });
+      return true;
+    }
     const given = req.headers.authorization !== undefined;
     const role = opts.roleOf(req);
     if (!role) {
-      if (given) opts.onAuthFailure?.(req);
+      if (given) opts.failures?.fail(address);
       send(res, 401, 'METRICS_UNAUTHORIZED', 'a valid token is required to read metrics');
       return true;
     }

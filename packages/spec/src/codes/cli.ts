@@ -111,6 +111,12 @@ export const cliCodes = {
     summary: '`GET /metrics` came without a valid token (none, unknown, revoked or expired).',
     hint: 'Scrape with `Authorization: Bearer <token>` (Prometheus: `authorization: {credentials_file: ...}`); `margo token create --role viewer --name prometheus` makes one.',
   },
+  METRICS_RATE_LIMITED: {
+    summary:
+      'Too many wrong tokens (or malformed requests) came from this address; `/metrics` refuses it for a while.',
+    hint: 'Wait for the Retry-After delay and check the token the scraper sends.',
+    retry: 'later',
+  },
   METRICS_FORBIDDEN: {
     summary: "The token's role may not read metrics (only admin, operator and viewer tokens may).",
     hint: 'Use a viewer token for Prometheus.',
