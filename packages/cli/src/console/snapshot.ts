@@ -36,7 +36,10 @@ export interface FleetEvent {
 }
 
 export interface SnapshotOptions {
-  /** A snapshot older than this is recomputed on the next read (freshness moves with time). */
+  /**
+   * A snapshot older than this (or three times its computation, if longer) is recomputed in the
+   * background on the next read (freshness moves with time).
+   */
   maxAgeMs?: number;
   /** Wait this long after a change before recomputing (changes in between are folded in). */
   debounceMs?: number;
@@ -73,6 +76,8 @@ export class ConsoleSnapshots {
   private closed = false;
   /** How long the last computation took: the next one waits at least twice that (CPU ≤ 1/3). */
   private lastComputeMs = 0;
+  /** The fleet head the last read saw. */
+  private lastHead?: string | null;
   /** Telemetry feeding this: only fleetChanged is of interest. */
   readonly telemetry: OrchestratorTelemetry;
 
@@ -95,9 +100,20 @@ export class ConsoleSnapshots {
   /** The current snapshot (computed now if there is none, something changed, or it is too old). */
   async get(): Promise<Snapshot> {
     const c = this.current;
-    if (c && !this.dirty && this.opts.now() - c.at <= this.opts.maxAgeMs) {
+    if (c) {
+      // A fleet head not seen before (a push the orchestrator may not have reported yet) is a change.
       const head = await this.opts.fleetHead?.().catch(() => undefined);
-      if (head === undefined || head === c.status.fleetCommit) return c;
+      if (head !== undefined && head !== this.lastHead) {
+        this.lastHead = head;
+        if (head !== c.status.fleetCommit) this.dirty = true;
+      }
+      if (!this.dirty) {
+        // Only time moved (devices may have turned stale): refresh in the background, answer now.
+        const maxAge = Math.max(this.opts.maxAgeMs, 3 * this.lastComputeMs);
+        if (this.opts.now() - c.at > maxAge && !this.computing)
+          void this.compute().catch((e: unknown) => this.opts.onError?.(e));
+        return c;
+      }
     }
     const fresh = this.compute();
     if (!c) return fresh;

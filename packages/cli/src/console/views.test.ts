@@ -228,3 +228,42 @@ test('maskSealed: every sealed value becomes <sealed>, the rest of the file is u
   );
   assert.equal(maskSealed('secrets: {A: {sealed: {d: x}}}\n'), 'secrets: <sealed>\n');
 });
+
+test('snapshots: an old one is answered at once and refreshed behind; a new fleet head is a change', async () => {
+  let now = 0;
+  let head = 'f'.repeat(40);
+  let computations = 0;
+  let gate: Promise<void> = Promise.resolve();
+  const snaps = new ConsoleSnapshots(
+    () => ({
+      getFleetStatus: async () => {
+        computations++;
+        await gate;
+        return { ...fleet(2), fleetCommit: head };
+      },
+    }),
+    { maxAgeMs: 1000, waitForFreshMs: 20, now: () => now, fleetHead: async () => head },
+  );
+  try {
+    const first = await snaps.get();
+    now = 5000;
+    let open!: () => void;
+    gate = new Promise((r) => (open = r));
+    const t0 = Date.now();
+    assert.equal(await snaps.get(), first, 'the old snapshot, at once');
+    assert.ok(Date.now() - t0 < 15, 'no wait for an age-only refresh');
+    assert.equal(computations, 2, 'refreshing behind');
+    open();
+    await new Promise((r) => setTimeout(r, 10));
+    const second = await snaps.get();
+    assert.notEqual(second, first);
+    head = 'e'.repeat(40);
+    const third = await snaps.get();
+    assert.equal(computations, 3, 'the fleet head moved: recomputed');
+    assert.equal(third.status.fleetCommit, head);
+    await snaps.get();
+    assert.equal(computations, 3, 'the same head again: no recomputation');
+  } finally {
+    snaps.close();
+  }
+});
