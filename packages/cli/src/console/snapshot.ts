@@ -152,7 +152,11 @@ export class ConsoleSnapshots {
   listen(fn: (e: FleetEvent) => void): () => void {
     this.listeners.add(fn);
     if (!this.ticker && !this.closed) {
-      this.ticker = setInterval(() => this.changed(), this.opts.tickMs);
+      // Time alone moves freshness: recompute behind (readers keep the current one meanwhile).
+      this.ticker = setInterval(() => {
+        if (!this.computing && !this.closed)
+          void this.compute().catch((e: unknown) => this.opts.onError?.(e));
+      }, this.opts.tickMs);
       this.ticker.unref?.();
     }
     // A baseline to diff the first change against.
