@@ -27,6 +27,7 @@ const allowed: Record<Role, Record<keyof typeof repos, Op[]>> = {
   },
   publisher: { catalog: ['read', 'main', 'status'], fleet: [], own: [], other: [] },
   operator: { catalog: ['read'], fleet: ['read', 'main', 'status'], own: ['read'], other: ['read'] },
+  viewer: { catalog: ['read'], fleet: ['read'], own: [], other: [] },
   device: { catalog: [], fleet: [], own: ['read', 'status'], other: [] },
 };
 const clients: { name: string; make: (d: string) => GitStore }[] = [

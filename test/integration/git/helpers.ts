@@ -64,6 +64,7 @@ export async function startEnv(t: TestContext, opts: Partial<GitHttpHandlerOptio
     admin: tokens.issueToken('admin').token,
     publisher: tokens.issueToken('publisher').token,
     operator: tokens.issueToken('operator').token,
+    viewer: tokens.issueToken('viewer').token,
     device: tokens.issueToken('device', { deviceId: 'd1' }).token,
   };
   const events: PushEvent[] = [];
