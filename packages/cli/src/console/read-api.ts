@@ -45,45 +45,45 @@ export async function deviceDetail(dataDir: string, snap: Snapshot, id: string) 
   const item = snap.devices[i]!;
   const r = repos(dataDir);
   const gitdir = r.device(id);
-  const doc = parseYaml(await fileAt(r.fleet, 'main', `devices/${id}.yaml`));
-  const [capsText, desired, status] = await Promise.all([
+  const refused = new Set((row.statusProblems ?? []).map((p) => p.path));
+  /** Components from the device's own status file, unless the orchestrator refused that file. */
+  const componentsOf = async (deploymentId: string) => {
+    const file = `deployments/${deploymentId}.json`;
+    const text = refused.has(file) ? undefined : await fileAt(gitdir, 'status', file);
+    if (text === undefined) return [];
+    try {
+      return normaliseDeploymentStatus(JSON.parse(text) as unknown).components.map((c) => ({
+        name: c.name,
+        state: c.state,
+        ...(c.error ? { error: { code: c.error.code, message: c.error.message } } : {}),
+      }));
+    } catch {
+      return [];
+    }
+  };
+  const rows = snap.status.deployments.flatMap((dep) => {
+    const dr = dep.devices.find((x) => x.deviceId === id);
+    return dr ? [{ dep, dr }] : [];
+  });
+  // Every git read at once (each is a short git process).
+  const [docText, capsText, desired, status, components] = await Promise.all([
+    fileAt(r.fleet, 'main', `devices/${id}.yaml`),
     fileAt(gitdir, 'status', 'capabilities.json'),
     logOf(gitdir, 'main', HISTORY_MAX),
     logOf(gitdir, 'status', HISTORY_MAX),
+    Promise.all(rows.map(({ dr }) => componentsOf(dr.deploymentId))),
   ]);
-  const refused = new Set((row.statusProblems ?? []).map((p) => p.path));
-  const deployments = [];
-  for (const dep of snap.status.deployments) {
-    const dr = dep.devices.find((x) => x.deviceId === id);
-    if (!dr) continue;
-    const file = `deployments/${dr.deploymentId}.json`;
-    let components: { name: string; state: string; error?: { code: string; message: string } }[] = [];
-    // Components come from the device's status file, unless the orchestrator refused that file.
-    if (!refused.has(file)) {
-      const text = await fileAt(gitdir, 'status', file);
-      if (text !== undefined) {
-        try {
-          components = normaliseDeploymentStatus(JSON.parse(text) as unknown).components.map((c) => ({
-            name: c.name,
-            state: c.state,
-            ...(c.error ? { error: { code: c.error.code, message: c.error.message } } : {}),
-          }));
-        } catch {
-          components = [];
-        }
-      }
-    }
-    deployments.push({
-      name: dep.name,
-      deploymentId: dr.deploymentId,
-      app: dep.applicationId,
-      version: dep.version ?? '',
-      state: dr.state,
-      ...(dr.error ? { error: dr.error } : {}),
-      ...(dr.waiting ? { waiting: dr.waiting } : {}),
-      components,
-    });
-  }
+  const doc = parseYaml(docText);
+  const deployments = rows.map(({ dep, dr }, i) => ({
+    name: dep.name,
+    deploymentId: dr.deploymentId,
+    app: dep.applicationId,
+    version: dep.version ?? '',
+    state: dr.state,
+    ...(dr.error ? { error: dr.error } : {}),
+    ...(dr.waiting ? { waiting: dr.waiting } : {}),
+    components: components[i]!,
+  }));
   return {
     deviceId: id,
     labels: (doc?.labels as Record<string, string> | undefined) ?? {},
