@@ -35,7 +35,7 @@ import {
   type DeviceState,
 } from './io/state-store.js';
 import { RolloutWiring, type RolloutEnv, type RolloutView } from './rollouts.js';
-import { guardTelemetry, noTelemetry, type OrchestratorTelemetry, type PassResult } from './telemetry.js';
+import { guardTelemetry, noTelemetry, observePass, type OrchestratorTelemetry } from './telemetry.js';
 
 export type {
   DesiredStateSigner,
@@ -233,26 +233,15 @@ export class Orchestrator {
   }
 
   /** One pass, reported to telemetry (start, end with what it wrote, fleetChanged when it wrote). */
-  private async runPass(reason: string, only: string[] | undefined): Promise<ReconcileSummary> {
-    const span = this.tel.passStarted({ reason, ...(only?.length === 1 ? { deviceId: only[0]! } : {}) });
+  private runPass(reason: string, only: string[] | undefined): Promise<ReconcileSummary> {
     this.passCommits = 0;
-    const written: string[] = [];
-    const result = (r: Omit<PassResult, 'commits' | 'devicesWritten'>): PassResult => ({
-      ...r,
-      devicesWritten: written.length,
-      commits: this.passCommits,
-    });
-    try {
-      const summary = await this.pass(reason, only, written);
-      const failed = summary.failed[0];
-      span.end(result(failed ? { outcome: 'error', errorCode: failed.code } : { outcome: 'ok' }));
-      return summary;
-    } catch (e) {
-      span.end(result({ outcome: 'error', errorCode: toMargoError(e, 'ORCH_GIT_FAILED').code }));
-      throw e;
-    } finally {
-      if (written.length) this.tel.fleetChanged({ reason: 'pass', deviceIds: [...written].sort() });
-    }
+    const info = { reason, ...(only?.length === 1 ? { deviceId: only[0]! } : {}) };
+    return observePass(
+      this.tel,
+      info,
+      () => this.passCommits,
+      (written) => this.pass(reason, only, written),
+    );
   }
 
   private async pass(

@@ -127,3 +127,32 @@ export function fanOutTelemetry(...members: OrchestratorTelemetry[]): Orchestrat
     fleetChanged: (e) => ts.forEach((t) => t.fleetChanged(e)),
   };
 }
+
+/**
+ * Runs one reconcile pass inside a span: `run` records the devices whose main it wrote in
+ * `written`; the span ends with them, `commits()` and the outcome (error when the pass threw or a
+ * device failed, with the first code), and a pass that wrote something is a fleet change.
+ */
+export async function observePass<S extends { failed: readonly { code: string }[] }>(
+  t: OrchestratorTelemetry,
+  info: PassInfo,
+  commits: () => number,
+  run: (written: string[]) => Promise<S>,
+): Promise<S> {
+  const span = t.passStarted(info);
+  const written: string[] = [];
+  const end = (r: Pick<PassResult, 'outcome' | 'errorCode'>) =>
+    span.end({ ...r, devicesWritten: written.length, commits: commits() });
+  try {
+    const summary = await run(written);
+    const failed = summary.failed[0];
+    end(failed ? { outcome: 'error', errorCode: failed.code } : { outcome: 'ok' });
+    return summary;
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    end({ outcome: 'error', errorCode: typeof code === 'string' ? code : 'INTERNAL_ERROR' });
+    throw e;
+  } finally {
+    if (written.length) t.fleetChanged({ reason: 'pass', deviceIds: [...written].sort() });
+  }
+}
