@@ -262,14 +262,24 @@ async function measure(browser: Browser, n: number): Promise<SizeResult> {
       open = ctx;
     }
     const afterLoads = rssMb(pid);
+    console.log(
+      `  server RSS: settled ${mb(settled)}, after the API reads ${mb(afterApi)}, after ${RUNS} loads ${mb(afterLoads)}`,
+    );
     // The last page stays open on the live event stream.
     const last = open!.pages()[0]!;
-    await last
+    const live = await last
       .getByRole('status')
       .filter({ hasText: /^Live$/ })
-      .waitFor({ timeout: 30_000 });
+      .waitFor({ timeout: 30_000 })
+      .then(
+        () => true,
+        () => false,
+      );
     await sleep(3000);
     const sseOpen = rssMb(pid);
+    console.log(
+      `  server RSS with a page on the event stream (${live ? 'Live' : 'NOT Live after 30 s'}): ${mb(sseOpen)}`,
+    );
     await open!.close();
     return {
       devices: n,
@@ -307,7 +317,7 @@ async function main(): Promise<void> {
   }
   console.log('\nfigures');
   const row = (label: string, f: (r: SizeResult) => string) =>
-    console.log(`  ${label.padEnd(44)}${results.map((r) => f(r).padStart(14)).join('')}`);
+    console.log(`  ${label.padEnd(44)}${results.map((r) => f(r).padStart(20)).join('')}`);
   row('devices', (r) => String(r.devices));
   row('GET /ui/api/overview cold / warm', (r) => `${ms(r.api.overviewCold)} / ${ms(r.api.overviewWarm)}`);
   row('GET /ui/api/overview size', (r) => `${r.api.overviewKb.toFixed(1)} KB`);
