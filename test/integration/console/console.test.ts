@@ -312,6 +312,19 @@ describe('rollback', () => {
       'deployments/hello.yaml',
     ]);
     assert.match(w.git('fleet.git', 'show', 'main:deployments/hello.yaml'), /GREETING: one/);
+    // The CLI shares the same core: `margo rollback hello` now undoes the console's change.
+    const cli = JSON.parse(await ok(w.margo('rollback', 'hello', '-o', 'json'))) as {
+      from: string;
+      commit: string;
+    };
+    assert.equal(cli.from, newHead);
+    assert.equal(cli.commit, w.git('fleet.git', 'rev-parse', 'main'));
+    assert.match(w.git('fleet.git', 'log', '-1', '--format=%an', cli.commit), /\(margo cli\)$/);
+    assert.equal(
+      w.git('fleet.git', 'log', '-1', '--format=%(trailers:key=Margo-Via,valueonly)', cli.commit),
+      '',
+    );
+    assert.match(w.git('fleet.git', 'show', 'main:deployments/hello.yaml'), /GREETING: two/);
   });
 
   it('a refused rollback answers the CLI code: unknown revision 404, nothing to roll back 409', async () => {
