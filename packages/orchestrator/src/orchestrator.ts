@@ -10,19 +10,14 @@ import {
   type DeploymentOutcome,
   type ReconcileContext,
 } from './core/desired-state.js';
-import { commitMessage, diffDeployments } from './core/device-commit.js';
-import { rollupFleetStatus, type DeviceView, type FleetStatus } from './core/fleet-status.js';
-import {
-  deploymentsTreeOf,
-  MANIFEST_FILE,
-  manifestFacts,
-  readDeviceMain,
-  writeDeviceMain,
-} from './io/device-repo.js';
-import { readRef, type Signature } from './io/git-objects.js';
+import { rollupFleetStatus, type FleetStatus } from './core/fleet-status.js';
+import { deploymentsTreeOf, readDeviceMain } from './io/device-repo.js';
+import { readRef } from './io/git-objects.js';
 import { runBounded } from './io/pool.js';
 import { ReportBook } from './io/report-book.js';
 import { trustedMain } from './io/trusted-main.js';
+import { writeDesiredState } from './io/write-desired.js';
+import { deviceViewOf } from './io/device-view.js';
 import { CatalogReader, headOf, lastAuthorOf, readFleet } from './io/read-sources.js';
 import { fleetContentKey } from './io/rollout-store.js';
 import {
@@ -594,50 +589,25 @@ export class Orchestrator {
     let result: 'committed' | 'unchanged' = 'unchanged';
     let headOid = mainOid;
     if (needsCommit) {
-      const changes = diffDeployments(trusted.current, desired.files);
-      let files = new Map(desired.files);
-      if (this.opts.signer) {
-        try {
-          files = await this.opts.signer(id, files, { version: trusted.version });
-        } catch (e) {
-          throw new MargoError(
-            'ORCH_SIGNER_FAILED',
-            `signing the desired state of ${id} failed: ${e instanceof Error ? e.message : String(e)}`,
-            { cause: e },
-          );
-        }
-        const facts = manifestFacts(files.get(MANIFEST_FILE));
-        if (facts.manifestVersion !== undefined) state.manifestVersion = facts.manifestVersion;
-        if (facts.manifestExpiresAt !== undefined) state.manifestExpiresAt = facts.manifestExpiresAt;
-      }
-      const nowSec = Math.floor(this.now() / 1000);
-      const who = this.opts.identity ?? {
-        name: 'margo-orchestrator',
-        email: 'orchestrator@margo-gitops.invalid',
-      };
-      const committer: Signature = { ...who, timestamp: nowSec };
-      let author = committer;
-      const touched = [...changes.added, ...changes.updated, ...changes.removed];
-      if (touched.length === 1 && this.fleetOid) {
-        const a = await this.intentAuthor(touched[0]!);
-        if (a) author = { ...a, timestamp: nowSec };
-      }
-      headOid = await writeDeviceMain({
+      const written = await writeDesiredState({
         gitdir,
-        expectedOid: mainOid,
-        files,
-        message: commitMessage(
-          id,
-          desired.outcomes,
-          changes,
-          reason,
-          this.fleetOid ?? null,
-          this.catalogOid ?? null,
-          trusted.foreign,
-        ),
-        author,
-        committer,
+        deviceId: id,
+        mainOid,
+        trusted,
+        files: desired.files,
+        outcomes: desired.outcomes,
+        reason,
+        fleetOid: this.fleetOid ?? null,
+        catalogOid: this.catalogOid ?? null,
+        ...(this.opts.signer ? { signer: this.opts.signer } : {}),
+        ...(this.opts.identity ? { identity: this.opts.identity } : {}),
+        now: this.now(),
+        intentAuthor: (name) => this.intentAuthor(name),
       });
+      const { changes } = written;
+      headOid = written.commit;
+      if (written.manifestVersion !== undefined) state.manifestVersion = written.manifestVersion;
+      if (written.manifestExpiresAt !== undefined) state.manifestExpiresAt = written.manifestExpiresAt;
       const changedAt = { ...state.changedAt };
       for (const n of [...changes.added, ...changes.updated]) changedAt[n] = this.now();
       for (const n of changes.removed) delete changedAt[n];
@@ -710,24 +680,14 @@ export class Orchestrator {
     }
     const ids = [...this.fleet.devices.keys()].sort();
     await this.refreshReports(ids);
-    const devices: DeviceView[] = ids.map((id) => {
-      const st = this.states.get(id);
-      const rep = this.book.reports.get(id);
-      return {
-        device: this.fleet.devices.get(id)!,
-        outcomes: st?.outcomes ?? [],
-        ...(rep?.reportedAt !== undefined ? { reportedAt: rep.reportedAt } : {}),
-        ...(this.seenAt.has(id) ? { seenAt: this.seenAt.get(id)! } : {}),
-        ...(rep?.observedCommit ? { observedCommit: rep.observedCommit } : {}),
-        ...(st?.mainOid ? { mainCommit: st.mainOid } : {}),
-        statuses: rep?.statuses ?? new Map(),
-        changedAt: st?.changedAt ?? {},
-        ...(st?.error ? { repoError: { code: st.error.code, message: st.error.message } } : {}),
-        ...(st?.foreignMain ? { foreignMain: st.foreignMain } : {}),
-        ...(rep?.problems.length ? { statusProblems: rep.problems } : {}),
-        ...(rep?.hold ? { hold: rep.hold } : {}),
-      };
-    });
+    const devices = ids.map((id) =>
+      deviceViewOf(
+        this.fleet.devices.get(id)!,
+        this.states.get(id),
+        this.book.reports.get(id),
+        this.seenAt.get(id),
+      ),
+    );
     return rollupFleetStatus({
       now: this.now(),
       fleetCommit: this.fleetOid ?? null,
