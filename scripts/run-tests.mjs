@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every *.test.ts under packages/*/src, test/ and bench/ (or only unit tests with --unit)
+// Runs every *.test.ts under packages/*/src and test/ (or only unit tests with --unit)
 // with node's own test runner, loading TypeScript through tsx and resolving workspace packages
 // to their sources (the "source" export condition).
 import { spawnSync } from 'node:child_process';
