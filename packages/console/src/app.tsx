@@ -9,7 +9,17 @@ import { DevicePage } from './pages/device.js';
 import { DevicesPage } from './pages/devices.js';
 import { OverviewPage } from './pages/overview.js';
 import { SignInPage } from './pages/signin.js';
-import { api, goSignIn, live, navCount, navigate, route, session } from './store.js';
+import {
+  api,
+  goSignIn,
+  live,
+  navCount,
+  navigate,
+  prefetchOverview,
+  route,
+  session,
+  takeFirstOverview,
+} from './store.js';
 import { Link, Loading } from './ui.js';
 
 window.addEventListener('popstate', () =>
@@ -112,13 +122,17 @@ export function App() {
   const r = route.value;
 
   useEffect(() => {
+    if (route.peek().page === 'overview') prefetchOverview();
     api.session().then(
       (v) => {
         session.value = v;
         if (route.peek().page === 'signin')
           navigate((route.peek() as { next: string }).next, { replace: true });
       },
-      () => goSignIn(),
+      () => {
+        takeFirstOverview(); // refused too: the page asks again after sign-in
+        goSignIn();
+      },
     );
   }, []);
 

@@ -5,7 +5,7 @@
 import { signal } from '@preact/signals';
 import { ApiClient, type ApiError } from './lib/api.js';
 import { hrefFor, parseRoute, type Route } from './lib/route.js';
-import type { FleetEvent, Session } from './lib/types.js';
+import type { FleetEvent, Overview, Session } from './lib/types.js';
 
 export const route = signal<Route>(parseRoute(location.pathname, location.search));
 /** undefined: not known yet; null: signed out. */
@@ -42,6 +42,25 @@ export const api = new ApiClient(
   (input, init) => fetch(input, init),
   (_e: ApiError) => goSignIn(),
 );
+
+/**
+ * The overview asked for beside the session on the first load: the first paint needs both, so
+ * they travel together instead of one after the other. Taken once by the overview page; when
+ * nobody is signed in it is refused like the session check and the user goes to sign in.
+ */
+let firstOverview: Promise<Overview> | undefined;
+
+export function prefetchOverview(): void {
+  firstOverview = api.overview();
+  firstOverview.catch(() => {});
+}
+
+/** The prefetched overview, once (undefined after the first take or when none was asked for). */
+export function takeFirstOverview(): Promise<Overview> | undefined {
+  const p = firstOverview;
+  firstOverview = undefined;
+  return p;
+}
 
 type Listener = (e: FleetEvent | 'reopened') => void;
 const listeners = new Set<Listener>();

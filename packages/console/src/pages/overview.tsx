@@ -2,7 +2,7 @@
 import { countsText, plural, shortCommit, stateTone } from '../lib/format.js';
 import { deploymentHref, deviceHref, hrefFor } from '../lib/route.js';
 import type { DeviceFilter, Overview, Problem } from '../lib/types.js';
-import { api } from '../store.js';
+import { api, takeFirstOverview } from '../store.js';
 import { Link, Loaded, StateBadge, Time, useResource } from '../ui.js';
 
 const devicesHref = (filter: DeviceFilter): string => hrefFor({ page: 'devices', filter, q: '', offset: 0 });
@@ -179,7 +179,7 @@ function Deployments({ list }: { list: Overview['deployments'] }) {
 export function OverviewPage() {
   const res = useResource(
     'overview',
-    () => api.overview(),
+    () => takeFirstOverview() ?? api.overview(),
     () => ({}),
   );
   return (
