@@ -73,7 +73,7 @@ export async function pushVerdict(
   }
   if (!findings.length && s.protectHistory.has(ctx.repo.kind))
     findings.push(...(await historyRewrites(call, updates)));
-  let objectCount: number | undefined;
+  let objectCount = 0;
   if (!findings.length) {
     const layers = ctx.repo.kind === 'catalog' ? s.layerLimit : undefined;
     // One pass over the quarantine gives every new object's size (and their count); a status

@@ -8,7 +8,7 @@ import {
 import { execGit } from '../exec-git.js';
 import { ZERO_OID } from '../paths.js';
 import type { RepoRef } from './access.js';
-import { DEFAULT_OCI_LIMITS, ociLayoutFindings, type OciLayoutLimits } from './oci-layout-rules.js';
+import { ociLayoutFindings, type OciLayoutLimits } from './oci-layout-rules.js';
 import type { ChangedFile, PushFinding, QuarantineEnv, RefUpdate } from './push-validation.js';
 import { envOf } from './push-validation.js';
 
@@ -219,18 +219,6 @@ export async function statusTreeFindings(
   return out;
 }
 
-/** Objects a push brought into quarantine (loose and packed, reachable or not). */
-export async function quarantineObjectCount(q: QuarantineEnv): Promise<number> {
-  if (!q.quarantine && !q.objectDirectory) return 0;
-  const res = await execGit(['count-objects', '-v'], { env: envOf(q), cwd: q.gitDir });
-  let n = 0;
-  for (const line of res.stdout.toString('utf8').split('\n')) {
-    const [k, v] = line.split(':').map((s) => s.trim());
-    if (k === 'count' || k === 'in-pack') n += Number(v) || 0;
-  }
-  return n;
-}
-
 /** Every built-in rule for one push to `repo` (after the ref access rules passed). */
 export async function builtInFindings(
   q: QuarantineEnv,
@@ -239,9 +227,9 @@ export async function builtInFindings(
   changesOf: (u: RefUpdate) => Promise<ChangedFile[]>,
   readBlob: (oid: string) => Promise<Buffer>,
   limits: StatusLimits,
-  ociLimits: OciLayoutLimits = DEFAULT_OCI_LIMITS,
-  /** Objects the push brought, when the caller counted them already. */
-  objectCount?: number,
+  ociLimits: OciLayoutLimits,
+  /** Objects a device push brought into quarantine (quarantineStats; 0 when not quarantined). */
+  objectCount: number,
 ): Promise<PushFinding[]> {
   const out: PushFinding[] = [];
   if (repo.kind === 'device') {
@@ -252,12 +240,11 @@ export async function builtInFindings(
           message: `${u.ref}: branches of a device repository cannot be deleted`,
         });
     if (out.length) return out;
-    const n = objectCount ?? (await quarantineObjectCount(q));
-    if (n > limits.maxObjects)
+    if (objectCount > limits.maxObjects)
       return [
         {
           code: 'GIT_PUSH_TOO_LARGE',
-          message: `this push brings ${n} objects; a device repository accepts at most ${limits.maxObjects} per push`,
+          message: `this push brings ${objectCount} objects; a device repository accepts at most ${limits.maxObjects} per push`,
         },
       ];
   }
