@@ -119,8 +119,9 @@ export async function startServer(opts: {
     selfUrl: () => srv.url,
     log: logger.child({ component: 'console' }),
   });
-  // Prometheus metrics (GET /metrics): the roll-up gauges are read at scrape time.
-  const metrics = createServerMetrics({ fleetStatus: () => orchestrator.getFleetStatus() });
+  // Prometheus metrics (GET /metrics): the roll-up gauges read the console's shared roll-up, so a
+  // scrape never computes getFleetStatus again (8-13 s at 10,000 devices).
+  const metrics = createServerMetrics({ fleetStatus: async () => (await ui.snapshots.get()).status });
   // OpenTelemetry traces of passes and rollout steps, only when an OTLP endpoint is configured.
   const tracing = opts.otlpTracesUrl
     ? createTracing({ url: opts.otlpTracesUrl, warn: (m) => logger.warn({ component: 'tracing' }, m) })

@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics of `margo serve` (docs/observability.md): reconcile passes and commits from the
  * orchestrator's telemetry hook, Git and API requests from their handlers' onRequest callbacks,
- * device and deployment gauges from the fleet roll-up at scrape time (cached for a second), and
+ * device and deployment gauges from the fleet roll-up read at scrape time (in `margo serve` the
+ * console's shared one; read once per scrape, reused for a second), and
  * prom-client's default process metrics. One Registry of its own (never prom-client's global one).
  */
 import type { GitRequestEvent } from '@margo-gitops/git';
@@ -10,7 +11,10 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { httpOutcome, reasonClass } from './classify.js';
 
 export interface ServerMetricsOptions {
-  /** The fleet roll-up (Orchestrator.getFleetStatus), read at scrape time. */
+  /**
+   * The fleet roll-up, read at scrape time: `margo serve` passes the console's shared roll-up
+   * (ConsoleSnapshots), never a fresh Orchestrator.getFleetStatus per scrape.
+   */
   fleetStatus(): Promise<FleetStatus>;
   /** How long one roll-up serves scrapes, ms. Default 1000. */
   rollupTtlMs?: number;
