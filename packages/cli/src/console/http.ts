@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendJson as sendJsonAnswer } from '@margo-gitops/orchestrator';
 import { codeInfo, MargoError } from '@margo-gitops/spec';
 
 /** The console's Content-Security-Policy: no inline script or style, nothing from elsewhere. */
@@ -54,15 +55,7 @@ export function sendJson(
   body: unknown,
   headers: Record<string, string> = {},
 ): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    ...securityHeaders(),
-    'content-type': 'application/json; charset=utf-8',
-    'cache-control': 'no-store',
-    'content-length': String(Buffer.byteLength(text)),
-    ...headers,
-  });
-  res.end(text);
+  sendJsonAnswer(res, status, body, { ...securityHeaders(), ...headers });
 }
 
 /** The `{code, message, hint?}` body of an error (the registry's hint when the error has none). */

@@ -9,3 +9,5 @@ export {
   type EnrolmentResponse,
 } from './handler.js';
 export { FailureRateLimiter } from './rate-limit.js';
+/** A JSON answer with `cache-control: no-store` (also the console's, with its own headers added). */
+export { sendJson } from './http-util.js';
