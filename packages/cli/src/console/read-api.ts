@@ -1,6 +1,7 @@
 /** The console's JSON read endpoints that need more than the shared roll-up: git reads per item. */
 import { join } from 'node:path';
 import YAML from 'yaml';
+import { readRef } from '@margo-gitops/git';
 import { MargoError, normaliseDeploymentStatus } from '@margo-gitops/spec';
 import { parseAppMeta } from '../app-package.js';
 import { compareVersions } from '../commands/app/list.js';
@@ -175,8 +176,51 @@ interface CatalogVersion {
   publishedAt?: string;
 }
 
-async function catalogIndex(dataDir: string): Promise<Map<string, CatalogVersion[]>> {
-  const out = await gitRead(repos(dataDir).catalog, ['ls-tree', '-r', '--name-only', 'main'], {
+/**
+ * What the catalog lists is read once per catalog commit (a publish moves the head; reading the
+ * head is a file read), not with a git process per app on every request.
+ */
+interface CatalogMemo {
+  head: string | null;
+  index?: Promise<Map<string, CatalogVersion[]>>;
+  list?: Promise<{ apps: CatalogListItem[] }>;
+}
+interface CatalogListItem {
+  id: string;
+  name: string;
+  latest: string;
+  versions: { version: string; yanked: boolean }[];
+}
+const catalogMemos = new Map<string, CatalogMemo>();
+
+/** The memo of the catalog's current head; `make` fills `key` once (a failure is not kept). */
+async function atCatalogHead<K extends 'index' | 'list'>(
+  dataDir: string,
+  key: K,
+  make: (rev: string | null) => NonNullable<CatalogMemo[K]>,
+): Promise<Awaited<NonNullable<CatalogMemo[K]>>> {
+  const gitdir = repos(dataDir).catalog;
+  const head = await readRef(gitdir, 'refs/heads/main').catch(() => null);
+  let m = catalogMemos.get(gitdir);
+  if (!m || m.head !== head) catalogMemos.set(gitdir, (m = { head }));
+  const memo = m;
+  if (!memo[key]) {
+    const p = make(head);
+    memo[key] = p;
+    p.catch(() => {
+      if (memo[key] === p) delete memo[key];
+    });
+  }
+  return (await memo[key]!) as Awaited<NonNullable<CatalogMemo[K]>>;
+}
+
+function catalogIndex(dataDir: string): Promise<Map<string, CatalogVersion[]>> {
+  return atCatalogHead(dataDir, 'index', (rev) => readCatalogIndex(dataDir, rev));
+}
+
+async function readCatalogIndex(dataDir: string, rev: string | null): Promise<Map<string, CatalogVersion[]>> {
+  if (rev === null) return new Map();
+  const out = await gitRead(repos(dataDir).catalog, ['ls-tree', '-r', '--name-only', rev], {
     missing: [128],
   });
   const apps = new Map<string, Map<string, CatalogVersion>>();
@@ -197,8 +241,8 @@ async function catalogIndex(dataDir: string): Promise<Map<string, CatalogVersion
 const latestOf = (versions: CatalogVersion[]) =>
   (versions.find((v) => !v.yanked) ?? versions[0])?.version ?? '';
 
-async function appMeta(dataDir: string, id: string, version: string) {
-  const text = await fileAt(repos(dataDir).catalog, 'main', `${id}/${version}/margo.yaml`);
+async function appMeta(dataDir: string, id: string, version: string, rev = 'main') {
+  const text = await fileAt(repos(dataDir).catalog, rev, `${id}/${version}/margo.yaml`);
   if (text === undefined) return undefined;
   try {
     return { meta: parseAppMeta(text, `${id}/${version}/margo.yaml`), doc: parseYaml(text) ?? {} };
@@ -208,20 +252,22 @@ async function appMeta(dataDir: string, id: string, version: string) {
 }
 
 /** `GET /ui/api/catalog`. */
-export async function catalogList(dataDir: string) {
-  const index = await catalogIndex(dataDir);
-  const apps = [];
-  for (const [id, versions] of [...index].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const latest = latestOf(versions);
-    const m = await appMeta(dataDir, id, latest);
-    apps.push({
-      id,
-      name: m?.meta.name ?? id,
-      latest,
-      versions: versions.map((v) => ({ version: v.version, yanked: v.yanked })),
-    });
-  }
-  return { apps };
+export function catalogList(dataDir: string): Promise<{ apps: CatalogListItem[] }> {
+  return atCatalogHead(dataDir, 'list', async (rev) => {
+    const index = await catalogIndex(dataDir);
+    const apps: CatalogListItem[] = [];
+    for (const [id, versions] of [...index].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const latest = latestOf(versions);
+      const m = await appMeta(dataDir, id, latest, rev ?? 'main');
+      apps.push({
+        id,
+        name: m?.meta.name ?? id,
+        latest,
+        versions: versions.map((v) => ({ version: v.version, yanked: v.yanked })),
+      });
+    }
+    return { apps };
+  });
 }
 
 /**
