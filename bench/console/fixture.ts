@@ -36,7 +36,7 @@ import {
 } from '../../packages/orchestrator/src/io/git-objects.js';
 import { runBounded } from '../../packages/orchestrator/src/io/pool.js';
 import { commitObjects } from '../rollout/git-wire.js';
-import { deploymentsOf } from '../rollout/simulator.js';
+import { capsOf, deploymentsOf } from '../rollout/simulator.js';
 
 export const margoBin = new URL('../../packages/cli/bin/margo.js', import.meta.url).pathname;
 
@@ -57,24 +57,6 @@ deploymentProfiles:
       - name: ${id}-sidecar
         properties: {repository: "oci://127.0.0.1:5000/${id}/sidecar", revision: "${v}"}
 `;
-
-const capsOf = (id: string) =>
-  Buffer.from(
-    JSON.stringify({
-      apiVersion: 'device.margo/v1',
-      kind: 'DeviceCapabilities',
-      properties: {
-        id,
-        vendor: 'Acme',
-        modelNumber: 'X',
-        serialNumber: id,
-        roles: ['Standalone Device'],
-        resources: { cpus: [{ cpuArchitecture: 'amd64', cores: 4 }], memory: '8Gi', storage: '64Gi' },
-        peripherals: [],
-        interfaces: [],
-      },
-    }),
-  );
 
 const DEPLOYMENTS: Record<string, string> = {
   'deployments/web.yaml': `kind: Deployment\nname: web\napplication: {id: web, version: 1.0.0}\ntargets:\n  selector: {matchLabels: {fleet: bench}}\n`,

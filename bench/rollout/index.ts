@@ -58,6 +58,7 @@ import {
 import { runBounded } from '../../packages/orchestrator/src/io/pool.js';
 import { commitObjects } from './git-wire.js';
 import {
+  capsOf,
   deploymentsOf,
   httpTransport,
   Simulator,
@@ -118,23 +119,6 @@ deploymentProfiles:
       - name: hello
         properties: {repository: "oci://127.0.0.1:5000/hello/hello", revision: "${v}"}
 `;
-const capsOf = (id: string) =>
-  Buffer.from(
-    JSON.stringify({
-      apiVersion: 'device.margo/v1',
-      kind: 'DeviceCapabilities',
-      properties: {
-        id,
-        vendor: 'Acme',
-        modelNumber: 'X',
-        serialNumber: id,
-        roles: ['Standalone Device'],
-        resources: { cpus: [{ cpuArchitecture: 'amd64', cores: 4 }], memory: '8Gi', storage: '64Gi' },
-        peripherals: [],
-        interfaces: [],
-      },
-    }),
-  );
 const intent = (version: string, rollout: boolean) =>
   `kind: Deployment\nname: web\napplication: {id: hello, version: ${version}}\n` +
   `targets:\n  selector: {matchLabels: {fleet: bench}}\n` +

@@ -57,6 +57,25 @@ export function deploymentsOf(files: ReadonlyMap<string, Buffer>): Map<string, D
   return out;
 }
 
+/** A simulated device's capabilities.json (a 4-core amd64 standalone device of Acme). */
+export const capsOf = (id: string): Buffer =>
+  Buffer.from(
+    JSON.stringify({
+      apiVersion: 'device.margo/v1',
+      kind: 'DeviceCapabilities',
+      properties: {
+        id,
+        vendor: 'Acme',
+        modelNumber: 'X',
+        serialNumber: id,
+        roles: ['Standalone Device'],
+        resources: { cpus: [{ cpuArchitecture: 'amd64', cores: 4 }], memory: '8Gi', storage: '64Gi' },
+        peripherals: [],
+        interfaces: [],
+      },
+    }),
+  );
+
 /** The status files the agent writes for the desired commit `commit` it acted on. */
 export function statusFiles(
   deviceId: string,
