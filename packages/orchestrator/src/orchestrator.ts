@@ -192,10 +192,17 @@ export class Orchestrator {
    * Hook for the Git server's onDeviceSeen: the device just fetched or pushed with its own token.
    * Its status commits only come when something changes (no heartbeats), so this is what keeps an
    * idle device from being shown `unknown`; it is kept in memory, on the orchestrator's clock.
+   * It is a fleet change only when the device was not seen within its report window before (its
+   * freshness may flip): a device polling on time changes nothing a reader is told of (lastSeenAt
+   * alone is no change), and every poll of a large fleet would otherwise recompute the roll-up.
    */
   notifyDeviceSeen(deviceId: string): void {
-    this.seenAt.set(deviceId, this.now());
-    this.tel.fleetChanged({ reason: 'seen', deviceIds: [deviceId] });
+    const now = this.now();
+    const before = this.seenAt.get(deviceId);
+    this.seenAt.set(deviceId, now);
+    const windowMs = (this.fleet.devices.get(deviceId)?.expectedReportSeconds ?? 0) * 1000;
+    if (before === undefined || now - before > windowMs)
+      this.tel.fleetChanged({ reason: 'seen', deviceIds: [deviceId] });
   }
 
   /** Hook for the Git server's onPush: catalog/fleet pushes run a full pass, status pushes that device. */

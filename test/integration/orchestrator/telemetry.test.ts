@@ -94,6 +94,8 @@ test('a pass reports what it did; a throwing telemetry member breaks nothing', a
   rec.clear();
   w.orch.notifyDeviceSeen('d2');
   assert.deepEqual(rec.changes, [{ reason: 'seen', deviceIds: ['d2'] }]);
+  w.orch.notifyDeviceSeen('d2');
+  assert.equal(rec.changes.length, 1, 'seen again within its report window: no fleet change');
   w.report('d1');
   await w.orch.reconcileDevice('d1', 'status push d1');
   assert.deepEqual(rec.passes[0]?.info, { reason: 'status push d1', deviceId: 'd1' });
