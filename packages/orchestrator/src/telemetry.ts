@@ -58,7 +58,10 @@ export interface OrchestratorTelemetry {
   passStarted(info: PassInfo): PassSpan;
   committed(e: CommitEvent): void;
   rolloutStep(e: RolloutStepEvent): void;
-  /** Something a status reader would show changed: a pass wrote, a device reported or was seen. */
+  /**
+   * Something a status reader would show changed: a pass wrote, a device reported, or it was seen
+   * when not seen within its report window before (not at every poll).
+   */
   fleetChanged(e: FleetChange): void;
 }
 
