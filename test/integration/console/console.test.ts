@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Browser, ok, repoRoot, startWorld, type World } from './world.js';
+import { Browser, ok, repoRoot, signedIn, startWorld, type World } from './world.js';
 
 let w: World;
 let revisions: string[] = [];
@@ -26,6 +26,24 @@ before(async () => {
 after(async () => {
   await w?.close();
 });
+
+/** A viewer's POST to `path` is refused (403 CONSOLE_FORBIDDEN) and the fleet head does not move. */
+async function viewerRefused(path: string): Promise<void> {
+  const b = await signedIn(w.url, w.tokens.viewer);
+  const head = w.git('fleet.git', 'rev-parse', 'main');
+  const r = await b.call('POST', path, {});
+  assert.equal(r.status, 403);
+  assert.equal(r.body.code, 'CONSOLE_FORBIDDEN');
+  assert.equal(w.git('fleet.git', 'rev-parse', 'main'), head);
+}
+
+/** The commit's trailers name the console and the token's id (`mgt_<id>_<secret>`). */
+function assertConsoleTrailers(commit: string, token: string): void {
+  const trailer = (key: string) =>
+    w.git('fleet.git', 'log', '-1', `--format=%(trailers:key=${key},valueonly)`, commit);
+  assert.equal(trailer('Margo-Token'), token.split('_')[1]);
+  assert.equal(trailer('Margo-Via'), 'console');
+}
 
 describe('sign-in and roles', () => {
   for (const role of ['admin', 'operator', 'viewer'] as const) {
@@ -103,8 +121,7 @@ describe('sign-in and roles', () => {
     const same = await b.call('POST', '/ui/api/session', { token: w.tokens.viewer }, { origin: w.url });
     assert.equal(same.status, 200);
     const fleetHead = w.git('fleet.git', 'rev-parse', 'main');
-    const op = new Browser(w.url);
-    await op.signIn(w.tokens.operator);
+    const op = await signedIn(w.url, w.tokens.operator);
     const rb = await op.call('POST', '/ui/api/deployments/hello/rollback', {}, { 'x-margo-console': '0' });
     assert.equal(rb.status, 403);
     assert.equal(rb.body.code, 'CONSOLE_CSRF');
@@ -276,18 +293,11 @@ describe('reads', () => {
 
 describe('rollback', () => {
   it('a viewer is refused (403 CONSOLE_FORBIDDEN) and nothing is committed', async () => {
-    const b = new Browser(w.url);
-    await b.signIn(w.tokens.viewer);
-    const head = w.git('fleet.git', 'rev-parse', 'main');
-    const r = await b.call('POST', '/ui/api/deployments/hello/rollback', {});
-    assert.equal(r.status, 403);
-    assert.equal(r.body.code, 'CONSOLE_FORBIDDEN');
-    assert.equal(w.git('fleet.git', 'rev-parse', 'main'), head);
+    await viewerRefused('/ui/api/deployments/hello/rollback');
   });
 
   it('an operator rolls back: one fleet commit, authored "<name> (margo console)" with the token id as trailer', async () => {
-    const b = new Browser(w.url);
-    await b.signIn(w.tokens.operator);
+    const b = await signedIn(w.url, w.tokens.operator);
     const head = w.git('fleet.git', 'rev-parse', 'main');
     const r = await b.call('POST', '/ui/api/deployments/hello/rollback', { to: revisions[1] });
     assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -297,15 +307,7 @@ describe('rollback', () => {
     assert.equal(r.body.commit, newHead);
     assert.equal(w.git('fleet.git', 'rev-list', '--count', `${head}..${newHead}`), '1');
     assert.equal(w.git('fleet.git', 'log', '-1', '--format=%an', newHead), 'Olga Operator (margo console)');
-    const tokenId = w.tokens.operator.split('_')[1]!;
-    assert.equal(
-      w.git('fleet.git', 'log', '-1', '--format=%(trailers:key=Margo-Token,valueonly)', newHead),
-      tokenId,
-    );
-    assert.equal(
-      w.git('fleet.git', 'log', '-1', '--format=%(trailers:key=Margo-Via,valueonly)', newHead),
-      'console',
-    );
+    assertConsoleTrailers(newHead, w.tokens.operator);
     const body = w.git('fleet.git', 'log', '-1', '--format=%B', newHead);
     assert.ok(!body.includes(w.tokens.operator.split('_')[2]!), 'the secret never reaches a commit');
     assert.deepEqual(w.git('fleet.git', 'diff', '--name-only', head, newHead).split('\n'), [
@@ -328,8 +330,7 @@ describe('rollback', () => {
   });
 
   it('a refused rollback answers the CLI code: unknown revision 404, nothing to roll back 409', async () => {
-    const b = new Browser(w.url);
-    await b.signIn(w.tokens.admin);
+    const b = await signedIn(w.url, w.tokens.admin);
     const head = w.git('fleet.git', 'rev-parse', 'main');
     const r = await b.call('POST', '/ui/api/deployments/hello/rollback', { to: 'abcdef012345' });
     assert.equal(r.status, 404);
@@ -398,8 +399,7 @@ const until = async (what: string, f: () => boolean, ms = 20_000) => {
 
 describe('live events', () => {
   it('hello at once; a fleet event after a change naming what changed; nothing while nothing changes', async () => {
-    const b = new Browser(w.url);
-    await b.signIn(w.tokens.viewer);
+    const b = await signedIn(w.url, w.tokens.viewer);
     const s = await openEvents(b);
     try {
       await until('hello', () => s.events.some((e) => e.event === 'hello'));
@@ -448,15 +448,8 @@ describe('rollout steering', () => {
         return false;
       }
     });
-    const viewer = new Browser(w.url);
-    await viewer.signIn(w.tokens.viewer);
-    const head = w.git('fleet.git', 'rev-parse', 'main');
-    const refused = await viewer.call('POST', '/ui/api/rollouts/ro/pause', {});
-    assert.equal(refused.status, 403);
-    assert.equal(refused.body.code, 'CONSOLE_FORBIDDEN');
-    assert.equal(w.git('fleet.git', 'rev-parse', 'main'), head);
-    const op = new Browser(w.url);
-    await op.signIn(w.tokens.operator);
+    await viewerRefused('/ui/api/rollouts/ro/pause');
+    const op = await signedIn(w.url, w.tokens.operator);
     const r = await op.call('POST', '/ui/api/rollouts/ro/pause', {});
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.phase, 'paused');
@@ -465,14 +458,7 @@ describe('rollout steering', () => {
       w.git('fleet.git', 'log', '-1', '--format=%an', r.body.commit),
       'Olga Operator (margo console)',
     );
-    assert.equal(
-      w.git('fleet.git', 'log', '-1', '--format=%(trailers:key=Margo-Via,valueonly)', r.body.commit),
-      'console',
-    );
-    assert.equal(
-      w.git('fleet.git', 'log', '-1', '--format=%(trailers:key=Margo-Token,valueonly)', r.body.commit),
-      w.tokens.operator.split('_')[1],
-    );
+    assertConsoleTrailers(r.body.commit, w.tokens.operator);
     assert.equal((await op.call('POST', '/ui/api/rollouts/ro/explode', {})).status, 404);
     assert.equal(
       (await op.call('POST', '/ui/api/rollouts/none/pause', {})).body.code,

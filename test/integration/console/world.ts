@@ -124,3 +124,10 @@ export class Browser {
     return this.call('POST', '/ui/api/session', { token });
   }
 }
+
+/** A Browser signed in with `token` (the sign-in's answer is not checked: tests that care call signIn). */
+export async function signedIn(url: string, token: string): Promise<Browser> {
+  const b = new Browser(url);
+  await b.signIn(token);
+  return b;
+}

@@ -61,28 +61,14 @@ test('device list: problems first, then by id; filters, search and paging', () =
     assert.notEqual(typeof p, 'string', String(p));
     return pageDevices(items, p as Exclude<typeof p, string>);
   };
+  const ids = (s: string) => q(s).items.map((d) => d.deviceId);
   assert.equal(q('').total, 5);
-  assert.deepEqual(
-    q('filter=stale').items.map((d) => d.deviceId),
-    ['dev00001'],
-  );
-  assert.deepEqual(
-    q('filter=held').items.map((d) => d.deviceId),
-    ['dev00004'],
-  );
-  assert.deepEqual(
-    q('filter=problems').items.map((d) => d.deviceId),
-    ['dev00003'],
-  );
+  assert.deepEqual(ids('filter=stale'), ['dev00001']);
+  assert.deepEqual(ids('filter=held'), ['dev00004']);
+  assert.deepEqual(ids('filter=problems'), ['dev00003']);
   assert.equal(q('filter=reporting').total, 4);
-  assert.deepEqual(
-    q('q=0002').items.map((d) => d.deviceId),
-    ['dev00002'],
-  );
-  assert.deepEqual(
-    q('offset=1&limit=2').items.map((d) => d.deviceId),
-    ['dev00000', 'dev00001'],
-  );
+  assert.deepEqual(ids('q=0002'), ['dev00002']);
+  assert.deepEqual(ids('offset=1&limit=2'), ['dev00000', 'dev00001']);
   assert.equal(q('offset=9').items.length, 0);
   for (const bad of ['limit=0', 'limit=501', 'offset=-1', 'limit=x', 'filter=odd'])
     assert.equal(typeof parsePageQuery(new URLSearchParams(bad)), 'string', bad);
