@@ -60,3 +60,41 @@ export function Dialog({
     </div>
   );
 }
+
+/**
+ * A dialog asking before a change: its text, the (danger) button making the change, and Cancel,
+ * which has focus first. While busy the change cannot be made again nor the dialog closed other
+ * than with Cancel; `busyNote` is shown meanwhile.
+ */
+export function ConfirmDialog({
+  title,
+  action,
+  busy,
+  busyNote,
+  onConfirm,
+  onCancel,
+  children,
+}: {
+  title: string;
+  action: string;
+  busy: boolean;
+  busyNote?: string;
+  onConfirm: () => void;
+  onCancel: () => void;
+  children: ComponentChildren;
+}) {
+  return (
+    <Dialog title={title} onClose={() => !busy && onCancel()}>
+      {children}
+      <div class="actions">
+        <button type="button" class="button danger" disabled={busy} onClick={onConfirm}>
+          {action}
+        </button>
+        <button type="button" class="button secondary" data-autofocus onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+      {busy && busyNote ? <p class="muted">{busyNote}</p> : null}
+    </Dialog>
+  );
+}

@@ -181,6 +181,126 @@ export function Loaded<T>({
   return <Loading what={what} />;
 }
 
+/** One term of a description list (`<dl class="facts">`) and its value; `wide` spans the row. */
+export function Fact({
+  term,
+  wide,
+  children,
+}: {
+  term: string;
+  wide?: boolean;
+  children: ComponentChildren;
+}) {
+  return (
+    <div class={wide ? 'wide' : undefined}>
+      <dt>{term}</dt>
+      <dd>{children}</dd>
+    </div>
+  );
+}
+
+/** A column heading of a DataTable: its text, or its content and whether it holds numbers. */
+export type Column = string | { label: ComponentChildren; num?: boolean };
+
+/**
+ * A table with a caption, one row of column headings, a row per item and, when there is none and
+ * `empty` is given, one row spanning every column with that message.
+ */
+export function DataTable<T>({
+  caption,
+  captionClass,
+  class: cls,
+  cols,
+  items,
+  row,
+  empty,
+  foot,
+}: {
+  caption: ComponentChildren;
+  captionClass?: string;
+  class?: string;
+  /** Falsy entries are left out (columns shown only sometimes). */
+  cols: (Column | false)[];
+  items: readonly T[];
+  /** One `<tr>` (with its key) for an item. */
+  row: (item: T, i: number) => ComponentChildren;
+  empty?: ComponentChildren;
+  foot?: ComponentChildren;
+}) {
+  const shown = cols.filter((c): c is Column => c !== false);
+  return (
+    <table class={cls}>
+      <caption class={captionClass}>{caption}</caption>
+      <thead>
+        <tr>
+          {shown.map((c, i) =>
+            typeof c === 'string' ? (
+              <th key={i} scope="col">
+                {c}
+              </th>
+            ) : (
+              <th key={i} scope="col" class={c.num ? 'num' : undefined}>
+                {c.label}
+              </th>
+            ),
+          )}
+        </tr>
+      </thead>
+      <tbody>
+        {items.length || empty === undefined ? (
+          items.map(row)
+        ) : (
+          <tr>
+            <td colSpan={shown.length} class="muted">
+              {empty}
+            </td>
+          </tr>
+        )}
+      </tbody>
+      {foot ? <tfoot>{foot}</tfoot> : null}
+    </table>
+  );
+}
+
+/** The outcome of a change: its line in a status region (always present), and its error if any. */
+export function ResultLine({ ok, error }: { ok: string | undefined; error: unknown }) {
+  return (
+    <>
+      <div role="status" class="result">
+        {ok ?? ''}
+      </div>
+      {error ? <ErrorAlert error={error} /> : null}
+    </>
+  );
+}
+
+/**
+ * A change made by a button (one commit): busy while it runs, its result or error kept for
+ * ResultLine; `onChanged` after it succeeds, `onSettled` either way (e.g. to close a dialog).
+ */
+export function useChange<A, R>(
+  change: (arg: A) => Promise<R>,
+  onChanged: () => void,
+  onSettled: () => void,
+): { busy: boolean; result?: { ok?: R; error?: unknown }; run: (arg: A) => Promise<void> } {
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState<{ ok?: R; error?: unknown }>();
+  const run = async (arg: A): Promise<void> => {
+    setBusy(true);
+    try {
+      const ok = await change(arg);
+      setResult({ ok });
+      onChanged();
+    } catch (error) {
+      setResult({ error });
+    } finally {
+      setBusy(false);
+      onSettled();
+    }
+  };
+  return { busy, result, run };
+}
+
 /** A JSON value for people: pretty-printed in a scrollable block. */
 export function JsonBlock({ value, label }: { value: unknown; label: string }) {
   return (

@@ -2,13 +2,13 @@
  * A deployment's revisions (fleet commits touching deployments/<name>.yaml): the diff between
  * any two, and roll back to one (a fleet commit naming the signed-in token, confirmed first).
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { classifyDiff, diffStat } from '../lib/diff.js';
 import { shortCommit } from '../lib/format.js';
-import type { DiffResult, Revision, RollbackResult } from '../lib/types.js';
-import { Dialog } from '../dialog.js';
+import type { DiffResult, Revision } from '../lib/types.js';
+import { ConfirmDialog } from '../dialog.js';
 import { api } from '../store.js';
-import { ErrorAlert, Time } from '../ui.js';
+import { DataTable, ErrorAlert, ResultLine, Time, useChange } from '../ui.js';
 
 function optionText(r: Revision, i: number): string {
   return `${shortCommit(r.commit)} ${r.subject}${i === 0 ? ' (current)' : ''}`;
@@ -40,6 +40,33 @@ function DiffView({ diff }: { diff: DiffResult }) {
   );
 }
 
+function RevisionSelect({
+  id,
+  label,
+  revisions,
+  value,
+  onChange,
+}: {
+  id: string;
+  label: string;
+  revisions: Revision[];
+  value: string;
+  onChange: (commit: string) => void;
+}) {
+  return (
+    <div class="field">
+      <label for={id}>{label}</label>
+      <select id={id} value={value} onChange={(e) => onChange((e.target as HTMLSelectElement).value)}>
+        {revisions.map((r, i) => (
+          <option key={r.commit} value={r.commit}>
+            {optionText(r, i)}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
 export function Revisions({
   name,
   revisions,
@@ -51,20 +78,25 @@ export function Revisions({
   canChange: boolean;
   onChanged: () => void;
 }) {
-  const [from, setFrom] = useState(revisions[1]?.commit ?? revisions[0]?.commit ?? '');
-  const [to, setTo] = useState(revisions[0]?.commit ?? '');
+  const [picked, setPicked] = useState<{ from?: string; to?: string }>(() => ({
+    from: revisions[1]?.commit ?? revisions[0]?.commit,
+    to: revisions[0]?.commit,
+  }));
   const [diff, setDiff] = useState<DiffResult>();
   const [diffError, setDiffError] = useState<unknown>();
   const [confirm, setConfirm] = useState<Revision>();
-  const [busy, setBusy] = useState(false);
-  const [result, setResult] = useState<{ ok?: RollbackResult; error?: unknown }>();
+  const { busy, result, run } = useChange(
+    (r: Revision) => api.rollback(name, r.commit),
+    onChanged,
+    () => setConfirm(undefined),
+  );
 
-  // Keep the selection valid as revisions arrive.
+  // The selection (first the current revision and the one before it), kept valid as revisions
+  // arrive: a commit no longer listed falls back to those of the list shown.
   const known = new Set(revisions.map((r) => r.commit));
-  useEffect(() => {
-    if (!known.has(to)) setTo(revisions[0]?.commit ?? '');
-    if (!known.has(from)) setFrom(revisions[1]?.commit ?? revisions[0]?.commit ?? '');
-  }, [revisions.map((r) => r.commit).join(',')]);
+  const valid = (c: string | undefined, fallback: string): string => (c && known.has(c) ? c : fallback);
+  const to = valid(picked.to, revisions[0]?.commit ?? '');
+  const from = valid(picked.from, revisions[1]?.commit ?? revisions[0]?.commit ?? '');
 
   const showDiff = async (e: Event): Promise<void> => {
     e.preventDefault();
@@ -77,20 +109,6 @@ export function Revisions({
     }
   };
 
-  const rollBack = async (r: Revision): Promise<void> => {
-    setBusy(true);
-    try {
-      const ok = await api.rollback(name, r.commit);
-      setResult({ ok });
-      onChanged();
-    } catch (error) {
-      setResult({ error });
-    } finally {
-      setBusy(false);
-      setConfirm(undefined);
-    }
-  };
-
   return (
     <section aria-labelledby="revisions-title" class="card">
       <h2 id="revisions-title">Revisions</h2>
@@ -99,82 +117,59 @@ export function Revisions({
           Read-only (viewer)
         </p>
       )}
-      <div role="status" class="result">
-        {result?.ok ? `Rolled back ${name}: commit ${shortCommit(result.ok.commit)}` : ''}
-      </div>
-      {result?.error ? <ErrorAlert error={result.error} /> : null}
-      <table>
-        <caption class="visually-hidden">Revisions</caption>
-        <thead>
-          <tr>
-            <th scope="col">Commit</th>
-            <th scope="col">When</th>
-            <th scope="col">Author</th>
-            <th scope="col">Message</th>
+      <ResultLine
+        ok={result?.ok ? `Rolled back ${name}: commit ${shortCommit(result.ok.commit)}` : undefined}
+        error={result?.error}
+      />
+      <DataTable
+        caption="Revisions"
+        captionClass="visually-hidden"
+        cols={[
+          'Commit',
+          'When',
+          'Author',
+          'Message',
+          canChange && { label: <span class="visually-hidden">Actions</span> },
+        ]}
+        items={revisions}
+        empty="No revisions."
+        row={(r, i) => (
+          <tr key={r.commit}>
+            <th scope="row">
+              <code title={r.commit}>{shortCommit(r.commit)}</code>
+              {i === 0 ? <span class="tag">current</span> : null}
+            </th>
+            <td>
+              <Time at={r.at} />
+            </td>
+            <td>{r.author}</td>
+            <td>{r.subject}</td>
             {canChange ? (
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
+              <td>
+                <button type="button" class="button secondary small" onClick={() => setConfirm(r)}>
+                  Roll back to {shortCommit(r.commit)}
+                </button>
+              </td>
             ) : null}
           </tr>
-        </thead>
-        <tbody>
-          {revisions.length ? (
-            revisions.map((r, i) => (
-              <tr key={r.commit}>
-                <th scope="row">
-                  <code title={r.commit}>{shortCommit(r.commit)}</code>
-                  {i === 0 ? <span class="tag">current</span> : null}
-                </th>
-                <td>
-                  <Time at={r.at} />
-                </td>
-                <td>{r.author}</td>
-                <td>{r.subject}</td>
-                {canChange ? (
-                  <td>
-                    <button type="button" class="button secondary small" onClick={() => setConfirm(r)}>
-                      Roll back to {shortCommit(r.commit)}
-                    </button>
-                  </td>
-                ) : null}
-              </tr>
-            ))
-          ) : (
-            <tr>
-              <td colSpan={canChange ? 5 : 4} class="muted">
-                No revisions.
-              </td>
-            </tr>
-          )}
-        </tbody>
-      </table>
+        )}
+      />
       {revisions.length > 0 ? (
         <form class="toolbar" onSubmit={showDiff}>
-          <div class="field">
-            <label for="diff-from">From revision</label>
-            <select
-              id="diff-from"
-              value={from}
-              onChange={(e) => setFrom((e.target as HTMLSelectElement).value)}
-            >
-              {revisions.map((r, i) => (
-                <option key={r.commit} value={r.commit}>
-                  {optionText(r, i)}
-                </option>
-              ))}
-            </select>
-          </div>
-          <div class="field">
-            <label for="diff-to">To revision</label>
-            <select id="diff-to" value={to} onChange={(e) => setTo((e.target as HTMLSelectElement).value)}>
-              {revisions.map((r, i) => (
-                <option key={r.commit} value={r.commit}>
-                  {optionText(r, i)}
-                </option>
-              ))}
-            </select>
-          </div>
+          <RevisionSelect
+            id="diff-from"
+            label="From revision"
+            revisions={revisions}
+            value={from}
+            onChange={(c) => setPicked((p) => ({ ...p, from: c }))}
+          />
+          <RevisionSelect
+            id="diff-to"
+            label="To revision"
+            revisions={revisions}
+            value={to}
+            onChange={(c) => setPicked((p) => ({ ...p, to: c }))}
+          />
           <button type="submit" class="button">
             Show diff
           </button>
@@ -183,32 +178,20 @@ export function Revisions({
       {diffError ? <ErrorAlert error={diffError} /> : null}
       {diff ? <DiffView diff={diff} /> : null}
       {confirm ? (
-        <Dialog title="Confirm rollback" onClose={() => !busy && setConfirm(undefined)}>
+        <ConfirmDialog
+          title="Confirm rollback"
+          action="Roll back"
+          busy={busy}
+          busyNote="Committing…"
+          onConfirm={() => void run(confirm)}
+          onCancel={() => setConfirm(undefined)}
+        >
           <p>
             Roll back <strong>{name}</strong> to revision <code>{shortCommit(confirm.commit)}</code> (“
             {confirm.subject}”)? This makes one commit in the fleet repository, authored in your token's name;
             devices follow as for any change.
           </p>
-          <div class="actions">
-            <button
-              type="button"
-              class="button danger"
-              disabled={busy}
-              onClick={() => void rollBack(confirm)}
-            >
-              Roll back
-            </button>
-            <button
-              type="button"
-              class="button secondary"
-              data-autofocus
-              onClick={() => setConfirm(undefined)}
-            >
-              Cancel
-            </button>
-          </div>
-          {busy ? <p class="muted">Committing…</p> : null}
-        </Dialog>
+        </ConfirmDialog>
       ) : null}
     </section>
   );

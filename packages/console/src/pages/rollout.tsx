@@ -7,10 +7,10 @@ import { useState } from 'preact/hooks';
 import { countsText, plural, shortCommit } from '../lib/format.js';
 import { deviceHref } from '../lib/route.js';
 import { rolloutActions } from '../lib/rollout.js';
-import type { RolloutAction, RolloutActionResult, RolloutView } from '../lib/types.js';
-import { Dialog } from '../dialog.js';
+import type { RolloutAction, RolloutView } from '../lib/types.js';
+import { ConfirmDialog } from '../dialog.js';
 import { api } from '../store.js';
-import { ErrorAlert, Link, Section, StateBadge, Time } from '../ui.js';
+import { DataTable, Link, ResultLine, Section, StateBadge, Time, useChange } from '../ui.js';
 
 const LABELS: Record<RolloutAction, string> = {
   pause: 'Pause rollout',
@@ -20,22 +20,12 @@ const LABELS: Record<RolloutAction, string> = {
 };
 
 function Controls({ name, phase, onChanged }: { name: string; phase: string; onChanged: () => void }) {
-  const [busy, setBusy] = useState(false);
   const [confirmAbort, setConfirmAbort] = useState(false);
-  const [result, setResult] = useState<{ ok?: RolloutActionResult; error?: unknown }>();
-  const run = async (action: RolloutAction): Promise<void> => {
-    setBusy(true);
-    try {
-      const ok = await api.rolloutAction(name, action);
-      setResult({ ok });
-      onChanged();
-    } catch (error) {
-      setResult({ error });
-    } finally {
-      setBusy(false);
-      setConfirmAbort(false);
-    }
-  };
+  const { busy, result, run } = useChange(
+    (action: RolloutAction) => api.rolloutAction(name, action),
+    onChanged,
+    () => setConfirmAbort(false),
+  );
   const actions = rolloutActions(phase);
   return (
     <>
@@ -54,32 +44,27 @@ function Controls({ name, phase, onChanged }: { name: string; phase: string; onC
           ))}
         </div>
       ) : null}
-      <div role="status" class="result">
-        {result?.ok
-          ? `Rollout ${name}: ${result.ok.action} committed (${shortCommit(result.ok.commit)}), now ${result.ok.phase}`
-          : ''}
-      </div>
-      {result?.error ? <ErrorAlert error={result.error} /> : null}
+      <ResultLine
+        ok={
+          result?.ok
+            ? `Rollout ${name}: ${result.ok.action} committed (${shortCommit(result.ok.commit)}), now ${result.ok.phase}`
+            : undefined
+        }
+        error={result?.error}
+      />
       {confirmAbort ? (
-        <Dialog title="Confirm abort" onClose={() => !busy && setConfirmAbort(false)}>
+        <ConfirmDialog
+          title="Confirm abort"
+          action="Abort rollout"
+          busy={busy}
+          onConfirm={() => void run('abort')}
+          onCancel={() => setConfirmAbort(false)}
+        >
           <p>
             Abort the rollout of <strong>{name}</strong>? Devices that already changed go back to the previous
             revision; this is one commit to <code>rollouts/{name}.json</code> in your token's name.
           </p>
-          <div class="actions">
-            <button type="button" class="button danger" disabled={busy} onClick={() => void run('abort')}>
-              Abort rollout
-            </button>
-            <button
-              type="button"
-              class="button secondary"
-              data-autofocus
-              onClick={() => setConfirmAbort(false)}
-            >
-              Cancel
-            </button>
-          </div>
-        </Dialog>
+        </ConfirmDialog>
       ) : null}
     </>
   );
@@ -113,41 +98,31 @@ export function Rollout({
       <progress max={Math.max(s.waves.length, 1)} value={passed} aria-label="Waves passed">
         {passed} of {s.waves.length}
       </progress>
-      <table class="compact">
-        <caption>Waves</caption>
-        <thead>
-          <tr>
-            <th scope="col">Wave</th>
-            <th scope="col">Progress</th>
-            <th scope="col" class="num">
-              Devices
-            </th>
-            <th scope="col">Device states</th>
-            <th scope="col">Failed</th>
+      <DataTable
+        class="compact"
+        caption="Waves"
+        cols={['Wave', 'Progress', { label: 'Devices', num: true }, 'Device states', 'Failed']}
+        items={s.waves}
+        row={(w) => (
+          <tr key={w.name}>
+            <th scope="row">{w.name}</th>
+            <td>
+              <StateBadge state={w.progress} />
+              {w.gateWaitsFor ? <span class="muted small"> gate waits for {w.gateWaitsFor}</span> : null}
+            </td>
+            <td class="num">{w.devices}</td>
+            <td>{countsText(w.counts)}</td>
+            <td>
+              {(w.failed ?? []).map((f) => (
+                <div key={f.deviceId}>
+                  <Link href={deviceHref(f.deviceId)}>{f.deviceId}</Link>{' '}
+                  <span class="error-text">{f.error}</span>
+                </div>
+              ))}
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {s.waves.map((w) => (
-            <tr key={w.name}>
-              <th scope="row">{w.name}</th>
-              <td>
-                <StateBadge state={w.progress} />
-                {w.gateWaitsFor ? <span class="muted small"> gate waits for {w.gateWaitsFor}</span> : null}
-              </td>
-              <td class="num">{w.devices}</td>
-              <td>{countsText(w.counts)}</td>
-              <td>
-                {(w.failed ?? []).map((f) => (
-                  <div key={f.deviceId}>
-                    <Link href={deviceHref(f.deviceId)}>{f.deviceId}</Link>{' '}
-                    <span class="error-text">{f.error}</span>
-                  </div>
-                ))}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        )}
+      />
       {r.wakeAt ? (
         <p class="muted">
           Next step <Time at={r.wakeAt} />.
