@@ -12,6 +12,7 @@ import {
   showTime,
   stateTone,
   stateWord,
+  upToDateText,
   waitingText,
 } from './format.js';
 
@@ -60,6 +61,7 @@ test('freshness: reporting, stale, never', () => {
   assert.equal(freshness({ reporting: false, lastSeenAt: '2026-12-01T00:00:00Z' }), 'stale');
   assert.equal(freshness({ reporting: false, lastReportAt: null }), 'never');
   assert.equal(freshnessWord('never'), 'never reported');
+  assert.deepEqual([true, false, null, undefined].map(upToDateText), ['yes', 'no', 'unknown', 'unknown']);
 });
 
 test('countsText worst first; shortCommit; errorText; secrets never shown', () => {

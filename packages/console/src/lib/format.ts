@@ -124,6 +124,11 @@ export function freshnessWord(f: Freshness): string {
   return f === 'never' ? 'never reported' : f;
 }
 
+/** Whether a device runs its desired state, in a word (`unknown` before it says). */
+export function upToDateText(v: boolean | null | undefined): string {
+  return v === true ? 'yes' : v === false ? 'no' : 'unknown';
+}
+
 /**
  * Deployment state counts in one line, worst first: `failed 1 · installing 2 · installed 7`.
  *

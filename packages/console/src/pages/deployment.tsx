@@ -3,7 +3,7 @@ import { countsText, errorText, parameterText, waitingText } from '../lib/format
 import { appHref, deviceHref } from '../lib/route.js';
 import type { DeploymentDetail } from '../lib/types.js';
 import { api, session } from '../store.js';
-import { JsonBlock, Link, Loaded, StateBadge, useResource } from '../ui.js';
+import { DataTable, Fact, JsonBlock, Link, Loaded, StateBadge, useResource } from '../ui.js';
 import { Revisions } from './revisions.js';
 import { Rollout } from './rollout.js';
 
@@ -11,73 +11,49 @@ function Rows({ d }: { d: DeploymentDetail }) {
   const counts: Record<string, number> = {};
   for (const r of d.rows) counts[r.state] = (counts[r.state] ?? 0) + 1;
   return (
-    <table>
-      <caption>
-        Devices <span class="muted">({countsText(counts)})</span>
-      </caption>
-      <thead>
-        <tr>
-          <th scope="col">Device</th>
-          <th scope="col">State</th>
-          <th scope="col">Error</th>
+    <DataTable
+      caption={
+        <>
+          Devices <span class="muted">({countsText(counts)})</span>
+        </>
+      }
+      cols={['Device', 'State', 'Error']}
+      items={d.rows}
+      empty="No device matches this deployment's targets."
+      row={(r) => (
+        <tr key={r.deviceId}>
+          <th scope="row">
+            <Link href={deviceHref(r.deviceId)}>{r.deviceId}</Link>
+          </th>
+          <td>
+            <StateBadge state={r.state} />{' '}
+            {r.waiting ? <div class="muted small">{waitingText(r.waiting)}</div> : null}
+            {r.reason ? <div class="muted small">{r.reason}</div> : null}
+          </td>
+          <td class="error-text">{errorText(r.error)}</td>
         </tr>
-      </thead>
-      <tbody>
-        {d.rows.length ? (
-          d.rows.map((r) => (
-            <tr key={r.deviceId}>
-              <th scope="row">
-                <Link href={deviceHref(r.deviceId)}>{r.deviceId}</Link>
-              </th>
-              <td>
-                <StateBadge state={r.state} />{' '}
-                {r.waiting ? <div class="muted small">{waitingText(r.waiting)}</div> : null}
-                {r.reason ? <div class="muted small">{r.reason}</div> : null}
-              </td>
-              <td class="error-text">{errorText(r.error)}</td>
-            </tr>
-          ))
-        ) : (
-          <tr>
-            <td colSpan={3} class="muted">
-              No device matches this deployment's targets.
-            </td>
-          </tr>
-        )}
-      </tbody>
-    </table>
+      )}
+    />
   );
 }
 
 function Parameters({ d }: { d: DeploymentDetail }) {
   return (
-    <table class="compact">
-      <caption>Parameters</caption>
-      <thead>
-        <tr>
-          <th scope="col">Parameter</th>
-          <th scope="col">Value</th>
+    <DataTable
+      class="compact"
+      caption="Parameters"
+      cols={['Parameter', 'Value']}
+      items={d.parameters}
+      empty="No parameters set."
+      row={(p) => (
+        <tr key={p.name}>
+          <th scope="row">
+            <code>{p.name}</code>
+          </th>
+          <td class={p.secret ? 'secret' : ''}>{parameterText(p)}</td>
         </tr>
-      </thead>
-      <tbody>
-        {d.parameters.length ? (
-          d.parameters.map((p) => (
-            <tr key={p.name}>
-              <th scope="row">
-                <code>{p.name}</code>
-              </th>
-              <td class={p.secret ? 'secret' : ''}>{parameterText(p)}</td>
-            </tr>
-          ))
-        ) : (
-          <tr>
-            <td colSpan={2} class="muted">
-              No parameters set.
-            </td>
-          </tr>
-        )}
-      </tbody>
-    </table>
+      )}
+    />
   );
 }
 
@@ -114,20 +90,13 @@ export function DeploymentPage({ name }: { name: string }) {
         {(d) => (
           <>
             <dl class="facts">
-              <div>
-                <dt>Application</dt>
-                <dd>
-                  <Link href={appHref(d.app)}>{d.app}</Link>
-                </dd>
-              </div>
-              <div>
-                <dt>Version</dt>
-                <dd>{d.version}</dd>
-              </div>
-              <div class="wide">
-                <dt>Targets</dt>
-                <dd>{targetsText(d.targets) ?? <JsonBlock value={d.targets} label="Targets" />}</dd>
-              </div>
+              <Fact term="Application">
+                <Link href={appHref(d.app)}>{d.app}</Link>
+              </Fact>
+              <Fact term="Version">{d.version}</Fact>
+              <Fact term="Targets" wide>
+                {targetsText(d.targets) ?? <JsonBlock value={d.targets} label="Targets" />}
+              </Fact>
             </dl>
             <Rows d={d} />
             {d.rollout ? <Rollout r={d.rollout} canChange={canChange} onChanged={res.reload} /> : null}

@@ -1,10 +1,10 @@
 /** All devices: paged, filtered by state, searched by id; problems first. */
 import { useEffect, useState } from 'preact/hooks';
-import { errorText, freshness, freshnessWord } from '../lib/format.js';
+import { errorText, freshness, freshnessWord, upToDateText } from '../lib/format.js';
 import { deviceHref, hrefFor, PAGE_SIZE, type Route } from '../lib/route.js';
 import { DEVICE_FILTERS, type DeviceFilter } from '../lib/types.js';
 import { api, navigate } from '../store.js';
-import { Link, Loaded, StateBadge, Time, useResource } from '../ui.js';
+import { DataTable, Link, Loaded, StateBadge, Time, useResource } from '../ui.js';
 
 type DevicesRoute = Extract<Route, { page: 'devices' }>;
 
@@ -16,10 +16,6 @@ const FILTER_LABELS: Record<DeviceFilter, string> = {
   held: 'Held',
   problems: 'With problems',
 };
-
-function upToDateText(v: boolean | null | undefined): string {
-  return v === true ? 'yes' : v === false ? 'no' : 'unknown';
-}
 
 export function DevicesPage({ r }: { r: DevicesRoute }) {
   const [q, setQ] = useState(r.q);
@@ -80,60 +76,48 @@ export function DevicesPage({ r }: { r: DevicesRoute }) {
           const last = d.offset + d.items.length;
           return (
             <>
-              <table>
-                <caption>
-                  Devices{' '}
-                  <span class="muted">
-                    ({FILTER_LABELS[r.filter].toLowerCase()}
-                    {r.q ? `, matching “${r.q}”` : ''}: {first}–{last} of {d.total})
-                  </span>
-                </caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Device</th>
-                    <th scope="col">Reporting</th>
-                    <th scope="col">Last seen</th>
-                    <th scope="col">Last report</th>
-                    <th scope="col" class="num">
-                      Deployments
+              <DataTable
+                caption={
+                  <>
+                    Devices{' '}
+                    <span class="muted">
+                      ({FILTER_LABELS[r.filter].toLowerCase()}
+                      {r.q ? `, matching “${r.q}”` : ''}: {first}–{last} of {d.total})
+                    </span>
+                  </>
+                }
+                cols={[
+                  'Device',
+                  'Reporting',
+                  'Last seen',
+                  'Last report',
+                  { label: 'Deployments', num: true },
+                  'Up to date',
+                  'Problem',
+                ]}
+                items={d.items}
+                empty="No devices match."
+                row={(i) => (
+                  <tr key={i.deviceId}>
+                    <th scope="row">
+                      <Link href={deviceHref(i.deviceId)}>{i.deviceId}</Link>
+                      {i.hold ? <span class="tag">held</span> : null}
                     </th>
-                    <th scope="col">Up to date</th>
-                    <th scope="col">Problem</th>
+                    <td>
+                      <StateBadge state={freshnessWord(freshness(i))} />
+                    </td>
+                    <td>
+                      <Time at={i.lastSeenAt} />
+                    </td>
+                    <td>
+                      <Time at={i.lastReportAt} />
+                    </td>
+                    <td class="num">{i.deployments}</td>
+                    <td>{upToDateText(i.upToDate)}</td>
+                    <td>{i.problem ? <code title={i.problem.message}>{errorText(i.problem)}</code> : ''}</td>
                   </tr>
-                </thead>
-                <tbody>
-                  {d.items.length ? (
-                    d.items.map((i) => (
-                      <tr key={i.deviceId}>
-                        <th scope="row">
-                          <Link href={deviceHref(i.deviceId)}>{i.deviceId}</Link>
-                          {i.hold ? <span class="tag">held</span> : null}
-                        </th>
-                        <td>
-                          <StateBadge state={freshnessWord(freshness(i))} />
-                        </td>
-                        <td>
-                          <Time at={i.lastSeenAt} />
-                        </td>
-                        <td>
-                          <Time at={i.lastReportAt} />
-                        </td>
-                        <td class="num">{i.deployments}</td>
-                        <td>{upToDateText(i.upToDate)}</td>
-                        <td>
-                          {i.problem ? <code title={i.problem.message}>{errorText(i.problem)}</code> : ''}
-                        </td>
-                      </tr>
-                    ))
-                  ) : (
-                    <tr>
-                      <td colSpan={7} class="muted">
-                        No devices match.
-                      </td>
-                    </tr>
-                  )}
-                </tbody>
-              </table>
+                )}
+              />
               <nav aria-label="Pages" class="pager">
                 {r.offset > 0 ? (
                   <Link href={hrefFor({ ...r, offset: Math.max(0, r.offset - PAGE_SIZE) })}>

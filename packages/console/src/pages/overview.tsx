@@ -3,7 +3,7 @@ import { countsText, plural, shortCommit, stateTone } from '../lib/format.js';
 import { deploymentHref, deviceHref, hrefFor } from '../lib/route.js';
 import type { DeviceFilter, Overview, Problem } from '../lib/types.js';
 import { api, takeFirstOverview } from '../store.js';
-import { Link, Loaded, StateBadge, Time, useResource } from '../ui.js';
+import { DataTable, Link, Loaded, StateBadge, Time, useResource } from '../ui.js';
 
 const devicesHref = (filter: DeviceFilter): string => hrefFor({ page: 'devices', filter, q: '', offset: 0 });
 
@@ -15,39 +15,25 @@ function ProblemTarget({ p }: { p: Problem }) {
 
 function Problems({ problems }: { problems: Problem[] }) {
   return (
-    <table class={problems.length ? 'problems' : ''}>
-      <caption>Problems</caption>
-      <thead>
-        <tr>
-          <th scope="col">Kind</th>
-          <th scope="col">Where</th>
-          <th scope="col">Code</th>
-          <th scope="col">Message</th>
+    <DataTable
+      class={problems.length ? 'problems' : ''}
+      caption="Problems"
+      cols={['Kind', 'Where', 'Code', 'Message']}
+      items={problems}
+      empty="No problems."
+      row={(p) => (
+        <tr key={`${p.kind}/${p.id}/${p.code}`}>
+          <td>{p.kind}</td>
+          <th scope="row">
+            <ProblemTarget p={p} />
+          </th>
+          <td>
+            <code>{p.code}</code>
+          </td>
+          <td>{p.message}</td>
         </tr>
-      </thead>
-      <tbody>
-        {problems.length ? (
-          problems.map((p) => (
-            <tr key={`${p.kind}/${p.id}/${p.code}`}>
-              <td>{p.kind}</td>
-              <th scope="row">
-                <ProblemTarget p={p} />
-              </th>
-              <td>
-                <code>{p.code}</code>
-              </td>
-              <td>{p.message}</td>
-            </tr>
-          ))
-        ) : (
-          <tr>
-            <td colSpan={4} class="muted">
-              No problems.
-            </td>
-          </tr>
-        )}
-      </tbody>
-    </table>
+      )}
+    />
   );
 }
 
@@ -84,32 +70,24 @@ function DevicesByState({ d }: { d: Overview['devices'] }) {
     },
   ];
   return (
-    <table class="compact">
-      <caption>Devices by state</caption>
-      <thead>
-        <tr>
-          <th scope="col">State</th>
-          <th scope="col" class="num">
-            Devices
+    <DataTable
+      class="compact"
+      caption="Devices by state"
+      cols={['State', { label: 'Devices', num: true }, 'Meaning']}
+      items={rows}
+      row={(r) => (
+        <tr key={r.filter}>
+          <th scope="row">
+            <span class={`state tone-${r.n > 0 ? stateTone(r.state) : 'zero'}`}>
+              <span class="state-mark" aria-hidden="true"></span>
+              <Link href={devicesHref(r.filter)}>{r.label}</Link>
+            </span>
           </th>
-          <th scope="col">Meaning</th>
+          <td class="num">{r.n}</td>
+          <td class="muted">{r.note}</td>
         </tr>
-      </thead>
-      <tbody>
-        {rows.map((r) => (
-          <tr key={r.filter}>
-            <th scope="row">
-              <span class={`state tone-${r.n > 0 ? stateTone(r.state) : 'zero'}`}>
-                <span class="state-mark" aria-hidden="true"></span>
-                <Link href={devicesHref(r.filter)}>{r.label}</Link>
-              </span>
-            </th>
-            <td class="num">{r.n}</td>
-            <td class="muted">{r.note}</td>
-          </tr>
-        ))}
-      </tbody>
-      <tfoot>
+      )}
+      foot={
         <tr>
           <th scope="row">
             <Link href={devicesHref('all')}>All devices</Link>
@@ -117,62 +95,48 @@ function DevicesByState({ d }: { d: Overview['devices'] }) {
           <td class="num">{d.total}</td>
           <td></td>
         </tr>
-      </tfoot>
-    </table>
+      }
+    />
   );
 }
 
 function Deployments({ list }: { list: Overview['deployments'] }) {
   return (
-    <table>
-      <caption>Deployments</caption>
-      <thead>
-        <tr>
-          <th scope="col">Deployment</th>
-          <th scope="col">Application</th>
-          <th scope="col" class="num">
-            Targets
+    <DataTable
+      caption="Deployments"
+      cols={['Deployment', 'Application', { label: 'Targets', num: true }, 'Device states', 'Rollout']}
+      items={list}
+      empty={
+        <>
+          No deployments yet (<code>margo deploy</code>).
+        </>
+      }
+      row={(d) => (
+        <tr key={d.name}>
+          <th scope="row">
+            <Link href={deploymentHref(d.name)}>{d.name}</Link>
           </th>
-          <th scope="col">Device states</th>
-          <th scope="col">Rollout</th>
+          <td>
+            {d.app} <span class="muted">{d.version}</span>
+          </td>
+          <td class="num">{d.targets}</td>
+          <td>{countsText(d.counts)}</td>
+          <td>
+            {d.rollout ? (
+              <>
+                <StateBadge state={d.rollout.phase} />{' '}
+                <span class="muted">
+                  wave {d.rollout.wave} of {d.rollout.waves}
+                  {d.rollout.waveName ? ` (${d.rollout.waveName})` : ''}
+                </span>
+              </>
+            ) : (
+              <span class="muted">none</span>
+            )}
+          </td>
         </tr>
-      </thead>
-      <tbody>
-        {list.length ? (
-          list.map((d) => (
-            <tr key={d.name}>
-              <th scope="row">
-                <Link href={deploymentHref(d.name)}>{d.name}</Link>
-              </th>
-              <td>
-                {d.app} <span class="muted">{d.version}</span>
-              </td>
-              <td class="num">{d.targets}</td>
-              <td>{countsText(d.counts)}</td>
-              <td>
-                {d.rollout ? (
-                  <>
-                    <StateBadge state={d.rollout.phase} />{' '}
-                    <span class="muted">
-                      wave {d.rollout.wave} of {d.rollout.waves}
-                      {d.rollout.waveName ? ` (${d.rollout.waveName})` : ''}
-                    </span>
-                  </>
-                ) : (
-                  <span class="muted">none</span>
-                )}
-              </td>
-            </tr>
-          ))
-        ) : (
-          <tr>
-            <td colSpan={5} class="muted">
-              No deployments yet (<code>margo deploy</code>).
-            </td>
-          </tr>
-        )}
-      </tbody>
-    </table>
+      )}
+    />
   );
 }
 
