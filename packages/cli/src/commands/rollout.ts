@@ -212,7 +212,6 @@ export async function changeRollout(
   },
 ): Promise<{ result: RolloutChangeResult; after: RolloutState }> {
   const { name, action } = req;
-  const opts = { wave: req.wave };
   const file = rolloutStatePath(name);
   let by = '';
   let after!: RolloutState;
@@ -240,8 +239,8 @@ export async function changeRollout(
       else if (action === 'resume') after = resumeRollout(state, now, by);
       else if (action === 'abort') after = abortRollout(state, now, by);
       else {
-        after = promoteWave(state, now, by, opts.wave);
-        wave = opts.wave ?? state.waves[state.current]?.name;
+        after = promoteWave(state, now, by, req.wave);
+        wave = req.wave ?? state.waves[state.current]?.name;
       }
       await writeFile(join(co.dir, file), formatRolloutState(after));
     },
