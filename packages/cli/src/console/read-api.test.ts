@@ -15,17 +15,7 @@ test('catalog list follows the catalog head (read once per commit)', async () =>
     const bare = join(data, 'repos', 'catalog.git');
     const work = join(dir, 'work');
     const git = (cwd: string, ...args: string[]) =>
-      execFileSync('git', args, {
-        cwd,
-        encoding: 'utf8',
-        env: {
-          ...process.env,
-          GIT_AUTHOR_NAME: 't',
-          GIT_AUTHOR_EMAIL: 't@t',
-          GIT_COMMITTER_NAME: 't',
-          GIT_COMMITTER_EMAIL: 't@t',
-        },
-      });
+      execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd, encoding: 'utf8' });
     await mkdir(bare, { recursive: true });
     git(bare, 'init', '-q', '--bare', '-b', 'main');
     assert.deepEqual(await catalogList(data), { apps: [] });
