@@ -288,12 +288,13 @@ export class ComposeDriver implements Driver {
     ctx.progress('configuring');
     await this.login(ctx, dockerConfig);
     const env = this.env(params, dockerConfig);
+    const composeText = readFileSync(join(dir, composeFile), 'utf8');
     // After the package was verified and unpacked: the device's collector for every service.
-    const overrideFile = writeComposeOtelOverride(ctx, dir, composeFile);
+    const overrideFile = writeComposeOtelOverride(ctx, dir, composeFile, composeText);
     const rec = { project, dir, composeFile, ...(overrideFile ? { overrideFile } : {}) };
     const timeoutMs = ctx.timeoutSeconds * 1000;
     // Service names straight from the file (saves a compose start-up; compose validates on `up`).
-    const services = composeServices(readFileSync(join(dir, composeFile), 'utf8'));
+    const services = composeServices(composeText);
     if (!services)
       throw new MargoError('AGENT_PACKAGE_INVALID', `compose file of ${ctx.component.name} has no services`);
     const up = await this.compose(

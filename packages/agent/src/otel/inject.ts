@@ -7,13 +7,15 @@ import { otelEnvironment } from './otel-settings.js';
 
 /**
  * Writes (or, with no collector configured, removes) the OTEL_* Compose override beside the
- * verified, unpacked compose file. Returns its path relative to `dir`, or undefined when there is
- * none. Env files are read only inside `dir` (a package cannot make the agent read other files).
+ * verified, unpacked compose file (`composeText` its content). Returns its path relative to `dir`,
+ * or undefined when there is none. Env files are read only inside `dir` (a package cannot make the
+ * agent read other files).
  */
 export function writeComposeOtelOverride(
   ctx: ComponentContext,
   dir: string,
   composeFile: string,
+  composeText: string,
 ): string | undefined {
   const rel = join(dirname(composeFile), OTEL_OVERRIDE_FILE);
   const path = join(dir, rel);
@@ -25,7 +27,7 @@ export function writeComposeOtelOverride(
   const base = resolve(dir, dirname(composeFile));
   const root = resolve(dir) + sep;
   const o = composeOtelOverride(
-    readFileSync(join(dir, composeFile), 'utf8'),
+    composeText,
     (service) => otelEnvironment(collector, identity, service),
     (p) => {
       const f = resolve(base, p);
