@@ -3,9 +3,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadTestbed, testbedProcessEnv, type Testbed } from '../../testbed/env.js';
 
 export const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 export const margoBin = join(repoRoot, 'packages/cli/bin/margo.js');
@@ -68,6 +72,54 @@ done`;
   } catch {
     /* no docker, or nothing left */
   }
+}
+
+/** What hello-world's /cgi-bin/env answers on `hostPort` (undefined while nothing serves there). */
+export async function servedHello(hostPort: number): Promise<string | undefined> {
+  const res = await fetch(`http://127.0.0.1:${hostPort}/cgi-bin/env`, {
+    signal: AbortSignal.timeout(3000),
+  }).catch(() => undefined);
+  return res?.ok ? await res.text() : undefined;
+}
+
+/** Where a CLI e2e suite's user works (cliSuite). */
+export interface CliSuite {
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  cli: MargoCli;
+  tb: Testbed | undefined;
+}
+
+/**
+ * A CLI e2e suite's `before`: the build is there, a fresh folder (`prefix`), the testbed's
+ * environment (else this process's) with a margo config of its own, 1-s agent polls and none of
+ * the caller's MARGO_SERVER/TOKEN/TOKEN_FILE/CONTEXT/DATA (nor the names in `unset`), and a
+ * MargoCli working there.
+ */
+export async function cliSuite(prefix: string, unset: string[] = []): Promise<CliSuite> {
+  assert.ok(existsSync(join(repoRoot, 'packages/cli/dist/main.js')), 'build first: npm run build');
+  assert.ok(
+    existsSync(join(repoRoot, 'packages/agent/dist/bundle/margo-agent.mjs')),
+    'build first: npm run build',
+  );
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const tb = loadTestbed();
+  const env: NodeJS.ProcessEnv = {
+    ...(tb ? testbedProcessEnv(tb) : process.env),
+    MARGO_CONFIG: join(dir, 'home', '.config', 'margo', 'config.json'),
+    NO_COLOR: '1',
+    MARGO_AGENT_POLL_INTERVAL_SECONDS: '1',
+  };
+  for (const k of [
+    'MARGO_SERVER',
+    'MARGO_TOKEN',
+    'MARGO_TOKEN_FILE',
+    'MARGO_CONTEXT',
+    'MARGO_DATA',
+    ...unset,
+  ])
+    delete env[k];
+  return { dir, env, cli: new MargoCli(dir, env), tb };
 }
 
 /** SIGTERM (then SIGKILL after 20 s); resolves with the exit code. */

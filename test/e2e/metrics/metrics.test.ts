@@ -8,14 +8,13 @@
 // Needs `npm run build` and the testbed's docker + image.
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Scrape } from '../../fixtures/prometheus.ts';
-import { loadTestbed, requireComponent, testbedProcessEnv } from '../../testbed/env.js';
+import { requireComponent } from '../../testbed/env.js';
 import {
+  cliSuite,
   deployHelloArgs,
   freePort,
   json,
@@ -23,6 +22,7 @@ import {
   margoAgentBin,
   removeWorkloadOnPort,
   repoRoot as repo,
+  servedHello,
   stop,
   type Run,
 } from '../cli/harness.js';
@@ -77,32 +77,15 @@ async function state(): Promise<string | undefined> {
     .deployment.devices;
   return rows.find((d) => d.deviceId === 'dev1')?.state;
 }
-async function served(): Promise<string | undefined> {
-  const res = await fetch(`http://127.0.0.1:${hostPort}/cgi-bin/env`, {
-    signal: AbortSignal.timeout(3000),
-  }).catch(() => undefined);
-  return res?.ok ? await res.text() : undefined;
-}
+const served = (): Promise<string | undefined> => servedHello(hostPort);
 const desiredCommits = (s: Scrape) => s.sum('margo_commits_total', { repo: 'device', kind: 'desired-state' });
 
 describe('Prometheus metrics end to end', { timeout: 900_000 }, () => {
   before(async () => {
-    assert.ok(existsSync(join(repo, 'packages/cli/dist/main.js')), 'build first: npm run build');
-    assert.ok(existsSync(join(repo, 'packages/agent/dist/bundle/margo-agent.mjs')), 'build first');
-    dir = await mkdtemp(join(tmpdir(), 'margo-e2e-metrics-'));
+    ({ dir, env, cli } = await cliSuite('margo-e2e-metrics-'));
     port = await freePort();
     hostPort = await freePort();
     agentMetricsPort = await freePort();
-    const tb = loadTestbed();
-    env = {
-      ...(tb ? testbedProcessEnv(tb) : process.env),
-      MARGO_CONFIG: join(dir, 'home', '.config', 'margo', 'config.json'),
-      NO_COLOR: '1',
-      MARGO_AGENT_POLL_INTERVAL_SECONDS: '1',
-    };
-    for (const k of ['MARGO_SERVER', 'MARGO_TOKEN', 'MARGO_TOKEN_FILE', 'MARGO_CONTEXT', 'MARGO_DATA'])
-      delete env[k];
-    cli = new MargoCli(dir, env);
   });
 
   after(async () => {
