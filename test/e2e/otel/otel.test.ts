@@ -11,12 +11,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadTestbed, requireComponent, testbedProcessEnv, type Testbed } from '../../testbed/env.js';
+import { requireComponent, type Testbed } from '../../testbed/env.js';
 import {
+  cliSuite,
   deployHelloArgs,
   freePort,
   json,
@@ -24,6 +24,7 @@ import {
   margoAgentBin,
   removeWorkloadOnPort,
   repoRoot as repo,
+  servedHello,
   stop,
 } from '../cli/harness.js';
 
@@ -104,12 +105,7 @@ function containerEnv(): Map<string, string> {
     (JSON.parse(out) as string[]).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
   );
 }
-async function served(): Promise<string | undefined> {
-  const res = await fetch(`http://127.0.0.1:${hostPort}/cgi-bin/env`, {
-    signal: AbortSignal.timeout(3000),
-  }).catch(() => undefined);
-  return res?.ok ? await res.text() : undefined;
-}
+const served = (): Promise<string | undefined> => servedHello(hostPort);
 function statusFile(name: string): string | undefined {
   try {
     const gitDir = join(dir, 'margo-data', 'repos', 'devices', 'dev1.git');
@@ -127,29 +123,12 @@ describe(
   { timeout: 600_000 },
   () => {
     before(async () => {
-      assert.ok(existsSync(join(repo, 'packages/cli/dist/main.js')), 'build first: npm run build');
-      assert.ok(existsSync(join(repo, 'packages/agent/dist/bundle/margo-agent.mjs')), 'build first');
-      dir = await mkdtemp(join(tmpdir(), 'margo-e2e-otel-'));
-      port = await freePort();
-      hostPort = await freePort();
-      tb = loadTestbed();
-      env = {
-        ...(tb ? testbedProcessEnv(tb) : process.env),
-        MARGO_CONFIG: join(dir, 'home', '.config', 'margo', 'config.json'),
-        NO_COLOR: '1',
-        MARGO_AGENT_POLL_INTERVAL_SECONDS: '1',
-      };
-      for (const k of [
-        'MARGO_SERVER',
-        'MARGO_TOKEN',
-        'MARGO_TOKEN_FILE',
-        'MARGO_CONTEXT',
-        'MARGO_DATA',
+      ({ dir, env, cli, tb } = await cliSuite('margo-e2e-otel-', [
         'OTEL_EXPORTER_OTLP_ENDPOINT',
         'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
-      ])
-        delete env[k];
-      cli = new MargoCli(dir, env);
+      ]));
+      port = await freePort();
+      hostPort = await freePort();
     });
 
     after(async () => {
