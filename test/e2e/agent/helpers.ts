@@ -7,8 +7,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import * as tar from 'tar';
 import { stringify } from 'yaml';
+import type { Testbed } from '../../testbed/env.ts';
 
 export function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', args, {
@@ -179,6 +181,58 @@ export class DeviceRepo {
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** One device's e2e start: a fresh folder, a Git server on `dir/srv` taking `token`, the device's repository. */
+export async function deviceSetup(
+  prefix: string,
+  deviceId: string,
+  token: string,
+): Promise<{ dir: string; server: GitServer; repo: DeviceRepo }> {
+  const dir = tempDir(prefix);
+  const server = await startGitServer(join(dir, 'srv'), token);
+  return { dir, server, repo: new DeviceRepo(join(dir, 'srv'), deviceId) };
+}
+
+/**
+ * A Helm device's e2e start on the testbed's Kubernetes API server: deviceSetup, a fresh namespace
+ * name (`nsPrefix` + time), the core API, and `cleanup` (namespace if created, server, folder).
+ */
+export async function helmDeviceSetup(
+  tb: Testbed,
+  o: { prefix: string; deviceId: string; token: string; nsPrefix: string },
+) {
+  const s = await deviceSetup(o.prefix, o.deviceId, o.token);
+  const ns = `${o.nsPrefix}${Date.now().toString(36)}`;
+  const kc = new KubeConfig();
+  kc.loadFromFile(tb.kubeconfig!);
+  const core = kc.makeApiClient(CoreV1Api);
+  const cleanup = async (): Promise<void> => {
+    try {
+      await core.deleteNamespace({ name: ns });
+    } catch {
+      /* not created */
+    }
+    await s.server.stop();
+    rmSync(s.dir, { recursive: true, force: true });
+  };
+  return { ...s, ns, kc, core, cleanup };
+}
+
+/** The agent settings an e2e agent of `deviceId` starts from: its repository there, the token, 1-s polls. */
+export function agentFlags(
+  dir: string,
+  server: GitServer,
+  deviceId: string,
+  token: string,
+): Record<string, unknown> {
+  return {
+    deviceId,
+    repoUrl: `${server.url}/${deviceId}.git`,
+    token,
+    stateDir: join(dir, 'state'),
+    pollIntervalSeconds: 1,
+  };
 }
 
 /** A Compose package tarball (gzip) holding the given files at its root. */

@@ -7,14 +7,11 @@
 // deterministic. A parameter targeting global.margo.otel.serviceName wins over the injected one.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Agent, loadAgentConfig } from '@margo-gitops/agent';
 import { requireComponent, testbedProcessEnv } from '../../testbed/env.ts';
-import { deploymentYaml, DeviceRepo, startGitServer, tempDir } from '../agent/helpers.ts';
+import { agentFlags, deploymentYaml, helmDeviceSetup } from '../agent/helpers.ts';
 
 test(
   'helm: otelCollector reaches the release values once, then no change',
@@ -23,15 +20,14 @@ test(
     const tb = requireComponent(t, ['helm', 'charts', 'kube', 'registry']);
     if (!tb) return;
     Object.assign(process.env, testbedProcessEnv(tb));
-    const dir = tempDir('agent-e2e-helm-otel-');
     const token = 'helm-otel-token';
-    const server = await startGitServer(join(dir, 'srv'), token);
-    const repo = new DeviceRepo(join(dir, 'srv'), 'dev-o');
-    const ns = `margo-otel-${Date.now().toString(36)}`;
+    const { dir, server, repo, ns, cleanup } = await helmDeviceSetup(tb, {
+      prefix: 'agent-e2e-helm-otel-',
+      deviceId: 'dev-o',
+      token,
+      nsPrefix: 'margo-otel-',
+    });
     const id = '0000000d-4444-4a5b-9c3d-00000000000d';
-    const kc = new KubeConfig();
-    kc.loadFromFile(tb.kubeconfig!);
-    const core = kc.makeApiClient(CoreV1Api);
     const helm = (...args: string[]) =>
       execFileSync(tb.helm!, [...args, '-n', ns, '--kubeconfig', tb.kubeconfig!], { encoding: 'utf8' });
     const values = () =>
@@ -41,11 +37,7 @@ test(
     const agentWith = (otel: Record<string, unknown>) => {
       const { config, problems } = loadAgentConfig({
         flags: {
-          deviceId: 'dev-o',
-          repoUrl: `${server.url}/dev-o.git`,
-          token,
-          stateDir: join(dir, 'state'),
-          pollIntervalSeconds: 1,
+          ...agentFlags(dir, server, 'dev-o', token),
           helmPath: tb.helm!,
           kubeconfig: tb.kubeconfig!,
           helmPlainHttp: true,
@@ -133,13 +125,7 @@ test(
       assert.equal(values().global.margo.otel.endpoint, 'http://10.0.0.1:4318');
     } finally {
       await agent?.stop();
-      try {
-        await core.deleteNamespace({ name: ns });
-      } catch {
-        /* not created */
-      }
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await cleanup();
     }
   },
 );
