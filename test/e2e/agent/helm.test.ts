@@ -5,14 +5,12 @@
 // @kubernetes/client-node.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Agent, loadAgentConfig } from '@margo-gitops/agent';
 import { requireComponent, testbedProcessEnv } from '../../testbed/env.ts';
-import { deploymentYaml, DeviceRepo, startGitServer, tempDir, waitFor } from './helpers.ts';
+import { agentFlags, deploymentYaml, helmDeviceSetup, waitFor } from './helpers.ts';
 
 test(
   'helm: multi-chart app into the Kubernetes API server, upgrade, drift, private registry, removal',
@@ -21,16 +19,15 @@ test(
     const tb = requireComponent(t, ['helm', 'charts', 'kube', 'registry']);
     if (!tb) return;
     Object.assign(process.env, testbedProcessEnv(tb));
-    const dir = tempDir('agent-e2e-helm-');
     const token = 'helm-token';
-    const server = await startGitServer(join(dir, 'srv'), token);
-    const repo = new DeviceRepo(join(dir, 'srv'), 'dev-h');
-    const ns = `margo-e2e-${Date.now().toString(36)}`;
+    const { dir, server, repo, ns, kc, core, cleanup } = await helmDeviceSetup(tb, {
+      prefix: 'agent-e2e-helm-',
+      deviceId: 'dev-h',
+      token,
+      nsPrefix: 'margo-e2e-',
+    });
     const id = '0000000b-4444-4a5b-9c3d-00000000000b';
     const privId = '0000000c-4444-4a5b-9c3d-00000000000c';
-    const kc = new KubeConfig();
-    kc.loadFromFile(tb.kubeconfig!);
-    const core = kc.makeApiClient(CoreV1Api);
     const apps = kc.makeApiClient(AppsV1Api);
     let agent: Agent | undefined;
     const shop = (message: string, backendRev = '0.1.0') =>
@@ -104,11 +101,7 @@ test(
       repo.commit({ 'deployments/shop.yaml': shop('hello from margo') });
       const { config, problems } = loadAgentConfig({
         flags: {
-          deviceId: 'dev-h',
-          repoUrl: `${server.url}/dev-h.git`,
-          token,
-          stateDir: join(dir, 'state'),
-          pollIntervalSeconds: 1,
+          ...agentFlags(dir, server, 'dev-h', token),
           helmPath: tb.helm!,
           kubeconfig: tb.kubeconfig!,
           helmPlainHttp: true,
@@ -236,13 +229,7 @@ test(
       );
     } finally {
       await agent?.stop();
-      try {
-        await core.deleteNamespace({ name: ns });
-      } catch {
-        /* not created */
-      }
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await cleanup();
     }
   },
 );
