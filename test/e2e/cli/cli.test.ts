@@ -6,13 +6,12 @@
 // `margo agent`. Needs `npm run build` (npm test does it) and the testbed's docker + image.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadTestbed, requireComponent, testbedProcessEnv } from '../../testbed/env.js';
+import { requireComponent } from '../../testbed/env.js';
 import {
+  cliSuite,
   deployHelloArgs,
   freePort,
   json,
@@ -20,6 +19,7 @@ import {
   margoAgentBin,
   removeWorkloadOnPort,
   repoRoot as repo,
+  servedHello,
   stop,
   type Run,
 } from './harness.js';
@@ -52,32 +52,12 @@ async function deviceRow(name: string): Promise<Row | undefined> {
 }
 const deviceState = async (name: string) => (await deviceRow(name))?.state;
 
-async function served(): Promise<string | undefined> {
-  const res = await fetch(`http://127.0.0.1:${hostPort}/cgi-bin/env`, {
-    signal: AbortSignal.timeout(3000),
-  }).catch(() => undefined);
-  return res?.ok ? await res.text() : undefined;
-}
+const served = (): Promise<string | undefined> => servedHello(hostPort);
 
 before(async () => {
-  assert.ok(existsSync(join(repo, 'packages/cli/dist/main.js')), 'build first: npm run build');
-  assert.ok(
-    existsSync(join(repo, 'packages/agent/dist/bundle/margo-agent.mjs')),
-    'build first: npm run build',
-  );
-  dir = await mkdtemp(join(tmpdir(), 'margo-e2e-cli-'));
+  ({ dir, env, cli } = await cliSuite('margo-e2e-cli-'));
   port = await freePort();
   hostPort = await freePort();
-  const tb = loadTestbed();
-  env = {
-    ...(tb ? testbedProcessEnv(tb) : process.env),
-    MARGO_CONFIG: join(dir, 'home', '.config', 'margo', 'config.json'),
-    NO_COLOR: '1',
-    MARGO_AGENT_POLL_INTERVAL_SECONDS: '1',
-  };
-  for (const k of ['MARGO_SERVER', 'MARGO_TOKEN', 'MARGO_TOKEN_FILE', 'MARGO_CONTEXT', 'MARGO_DATA'])
-    delete env[k];
-  cli = new MargoCli(dir, env);
 });
 
 after(async () => {

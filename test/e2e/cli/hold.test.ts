@@ -10,13 +10,12 @@
 // Needs `npm run build` and the testbed's docker + image.
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadTestbed, requireComponent, testbedProcessEnv } from '../../testbed/env.js';
+import { requireComponent } from '../../testbed/env.js';
 import {
+  cliSuite,
   deployHelloArgs,
   freePort,
   json,
@@ -24,6 +23,7 @@ import {
   margoAgentBin,
   removeWorkloadOnPort,
   repoRoot as repo,
+  servedHello,
   stop,
   type Run,
 } from './harness.js';
@@ -53,12 +53,7 @@ async function row(): Promise<Row | undefined> {
     (d) => d.deviceId === 'dev1',
   );
 }
-async function served(): Promise<string | undefined> {
-  const res = await fetch(`http://127.0.0.1:${hostPort}/cgi-bin/env`, {
-    signal: AbortSignal.timeout(3000),
-  }).catch(() => undefined);
-  return res?.ok ? await res.text() : undefined;
-}
+const served = (): Promise<string | undefined> => servedHello(hostPort);
 /** The id of the container publishing the workload's port (what Docker runs, not what status says). */
 function containerId(): string {
   return execFileSync('docker', ['ps', '-q', '--no-trunc', '--filter', `publish=${hostPort}`], {
@@ -93,21 +88,9 @@ function margoAgent(...args: string[]): Run {
 for (const transport of ['git', 'rest'] as const)
   describe(`on-site hold end to end over ${transport}`, { timeout: 600_000 }, () => {
     before(async () => {
-      assert.ok(existsSync(join(repo, 'packages/cli/dist/main.js')), 'build first: npm run build');
-      assert.ok(existsSync(join(repo, 'packages/agent/dist/bundle/margo-agent.mjs')), 'build first');
-      dir = await mkdtemp(join(tmpdir(), 'margo-e2e-hold-'));
+      ({ dir, env, cli } = await cliSuite('margo-e2e-hold-'));
       port = await freePort();
       hostPort = await freePort();
-      const tb = loadTestbed();
-      env = {
-        ...(tb ? testbedProcessEnv(tb) : process.env),
-        MARGO_CONFIG: join(dir, 'home', '.config', 'margo', 'config.json'),
-        NO_COLOR: '1',
-        MARGO_AGENT_POLL_INTERVAL_SECONDS: '1',
-      };
-      for (const k of ['MARGO_SERVER', 'MARGO_TOKEN', 'MARGO_TOKEN_FILE', 'MARGO_CONTEXT', 'MARGO_DATA'])
-        delete env[k];
-      cli = new MargoCli(dir, env);
     });
 
     after(async () => {
