@@ -5,6 +5,7 @@ import {
   createGitHttpHandler,
   DEFAULT_AUTH_FAILURES,
   ensureDeviceRepo,
+  FLEET_READER_ROLES,
   TokenStore,
   tokenFromHeader,
 } from '@margo-gitops/git';
@@ -194,9 +195,7 @@ export async function startServer(opts: {
   const canReadStatus = (req: IncomingMessage) => {
     const t = tokenFromHeader(req.headers.authorization);
     const info = t ? tokens.verify(t) : undefined;
-    return (
-      info !== undefined && (info.role === 'admin' || info.role === 'operator' || info.role === 'viewer')
-    );
+    return info !== undefined && FLEET_READER_ROLES.has(info.role);
   };
   const status = createStatusHttpHandler(orchestrator, { authorize: canReadStatus });
   const routes: Route[] = [

@@ -22,6 +22,7 @@ export { readRef } from './refs-fs.js';
 export {
   TokenStore,
   ROLES,
+  FLEET_READER_ROLES,
   sha256Hex,
   type Role,
   type TokenRecord,

@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { readRef, tokenFromHeader, type TokenInfo } from '@margo-gitops/git';
+import { FLEET_READER_ROLES, readRef, tokenFromHeader, type TokenInfo } from '@margo-gitops/git';
 import { FailureRateLimiter, MargoError, toMargoError } from '@margo-gitops/spec';
 import { rollbackDeployment } from '../rollback-core.js';
 import { isHttps, parseCookies, readJsonBody, securityHeaders, sendError, sendJson } from './http.js';
@@ -15,7 +15,6 @@ import { lazyAssetsDir, serveStatic } from './static.js';
 import { pageDevices, parsePageQuery } from './views.js';
 
 /** Roles that may sign in; only the first two may change anything. */
-const CONSOLE_ROLES = new Set(['admin', 'operator', 'viewer']);
 const CHANGE_ROLES = new Set(['admin', 'operator']);
 const ROLLOUT_ACTIONS = new Set(['pause', 'resume', 'promote', 'abort']);
 const PING_MS = 25_000;
@@ -115,7 +114,7 @@ export function createConsole(o: ConsoleOptions): ConsoleServer {
   }
 
   function admitted(c: Caller): Caller {
-    if (!CONSOLE_ROLES.has(c.info.role))
+    if (!FLEET_READER_ROLES.has(c.info.role))
       throw new MargoError('CONSOLE_ROLE_NOT_ALLOWED', `role ${c.info.role} may not use the console`);
     return c;
   }

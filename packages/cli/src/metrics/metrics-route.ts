@@ -3,11 +3,9 @@
  * tokens (`Authorization: Bearer`). Errors as the status API sends them: `{code, message}`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { FLEET_READER_ROLES } from '@margo-gitops/git';
 import { codeInfo } from '@margo-gitops/spec';
 import type { ServerMetrics } from './server-metrics.js';
-
-/** Roles that may read metrics. */
-export const METRICS_ROLES: ReadonlySet<string> = new Set(['admin', 'operator', 'viewer']);
 
 export interface MetricsRouteOptions {
   /** The caller's token role (undefined: no token, or an unknown, revoked or expired one). */
@@ -66,7 +64,7 @@ export function metricsHandler(
       send(res, 401, 'METRICS_UNAUTHORIZED', 'a valid token is required to read metrics');
       return true;
     }
-    if (!METRICS_ROLES.has(role)) {
+    if (!FLEET_READER_ROLES.has(role)) {
       send(res, 403, 'METRICS_FORBIDDEN', `a ${role} token may not read metrics`);
       return true;
     }

@@ -16,6 +16,9 @@ import { DEVICE_ID_RULE, isValidDeviceId, MargoError } from '@margo-gitops/spec'
 export type Role = 'admin' | 'publisher' | 'operator' | 'viewer' | 'device';
 export const ROLES: readonly Role[] = ['admin', 'publisher', 'operator', 'viewer', 'device'];
 
+/** The roles that may read the fleet's state: the status API, /metrics and the web console. */
+export const FLEET_READER_ROLES: ReadonlySet<string> = new Set<Role>(['admin', 'operator', 'viewer']);
+
 /** One stored token. The token itself is never stored, only its sha256. */
 export interface TokenRecord {
   id: string;
