@@ -4,19 +4,16 @@ import { ensureDeviceRepo } from '@margo-gitops/git';
 import { MargoError, toMargoError, type Fleet, type FleetParseCache } from '@margo-gitops/spec';
 import type { Logger } from 'pino';
 import {
-  desiredForDevice,
   prepareReconcile,
   type Catalog,
   type DeploymentOutcome,
   type ReconcileContext,
 } from './core/desired-state.js';
 import { rollupFleetStatus, type FleetStatus } from './core/fleet-status.js';
-import { deploymentsTreeOf, readDeviceMain } from './io/device-repo.js';
 import { readRef } from './io/git-objects.js';
 import { runBounded } from './io/pool.js';
 import { ReportBook } from './io/report-book.js';
-import { trustedMain } from './io/trusted-main.js';
-import { writeDesiredState } from './io/write-desired.js';
+import { syncDevice, type SyncPass } from './io/sync-device.js';
 import { deviceViewOf } from './io/device-view.js';
 import { CatalogReader, headOf, lastAuthorOf, readFleet } from './io/read-sources.js';
 import { fleetContentKey } from './io/rollout-store.js';
@@ -523,126 +520,61 @@ export class Orchestrator {
     return join(this.reposRoot, 'devices', `${id}.git`);
   }
 
+  /** Syncs one device (io/sync-device.ts) and keeps its new record. */
   private async syncDevice(
     id: string,
     ctx: ReconcileContext,
     reason: string,
   ): Promise<'committed' | 'unchanged'> {
-    const device = ctx.fleet.devices.get(id)!;
     if (!this.knownRepos.has(id)) {
       await ensureDeviceRepo(this.reposRoot, id);
       this.knownRepos.add(id);
     }
     const gitdir = this.deviceDir(id);
-    const [mainOid, statusOid] = await Promise.all([readRef(gitdir, 'main'), readRef(gitdir, 'status')]);
-    const prev = this.states.get(id);
-    const keyBase = `${this.fleetKey}|${this.catalogOid ?? '-'}|${statusOid ?? '-'}|${this.optionsKey()}|${this.rollouts.deviceKey(id, ctx)}`;
-    const resignAt = (expiresAt: number | undefined) =>
-      this.opts.signer !== undefined &&
-      expiresAt !== undefined &&
-      expiresAt - this.now() < this.resignBeforeExpiryMs;
-    if (
-      prev &&
-      !prev.error &&
-      prev.inputKey === `${keyBase}|${mainOid ?? '-'}` &&
-      !resignAt(prev.manifestExpiresAt)
-    ) {
-      return 'unchanged';
-    }
-
-    let report = this.book.reports.get(id);
-    if (!report || report.oid !== statusOid) {
-      report = await this.book.read(id, gitdir, statusOid);
-      this.book.reports.set(id, report);
-      this.tel.fleetChanged({ reason: 'status', deviceIds: [id] });
-    }
-    const main = await readDeviceMain(gitdir, mainOid);
-    const trusted = await trustedMain({
+    const out = await syncDevice(this.syncPass(ctx, reason), {
       gitdir,
-      deviceId: id,
-      main,
-      record: prev,
-      signed: this.opts.signer !== undefined,
-      ...(this.opts.auditor ? { auditor: this.opts.auditor } : {}),
+      device: ctx.fleet.devices.get(id)!,
+      prev: this.states.get(id),
+      keyOf: (statusOid) =>
+        `${this.fleetKey}|${this.catalogOid ?? '-'}|${statusOid ?? '-'}|${this.optionsKey()}|${this.rollouts.deviceKey(id, ctx)}`,
+      report: async (statusOid) => {
+        let report = this.book.reports.get(id);
+        if (!report || report.oid !== statusOid) {
+          report = await this.book.read(id, gitdir, statusOid);
+          this.book.reports.set(id, report);
+          this.tel.fleetChanged({ reason: 'status', deviceIds: [id] });
+        }
+        return report;
+      },
+      onForeign: (f) => this.noteForeignMain(id, f),
+      statusSeq: () => this.book.statusSeq.get(id),
     });
-    if (trusted.foreign) this.noteForeignMain(id, trusted.foreign);
-    const desired = desiredForDevice(ctx, device, {
-      ...(report.capabilities ? { capabilities: report.capabilities } : {}),
-      current: trusted.current,
-    });
-    const newTree = await deploymentsTreeOf(desired.files);
-    const state: DeviceState = {
-      ...(prev ?? emptyState()),
-      outcomes: desired.outcomes,
-      statusOid,
-    };
-    delete state.error;
-    const seq = this.book.statusSeq.get(id);
-    if (seq !== undefined) state.statusSeq = seq.toString();
-    if (trusted.foreign) state.foreignMain = { ...trusted.foreign, at: this.now() };
-    if (trusted.signedOid) state.signedOid = trusted.signedOid;
-    else delete state.signedOid;
-    if (trusted.version > 0n) state.manifestVersion = trusted.version.toString();
-    if (trusted.expiresAt !== undefined) state.manifestExpiresAt = trusted.expiresAt;
-    const needsCommit =
-      newTree !== main.deploymentsTree ||
-      !trusted.mainIsOwn ||
-      (mainOid !== null &&
-        this.opts.signer !== undefined &&
-        this.epoch !== undefined &&
-        prev?.signedWith !== this.epoch) ||
-      resignAt(trusted.expiresAt) ||
-      (mainOid === null && desired.files.size > 0);
-    let result: 'committed' | 'unchanged' = 'unchanged';
-    let headOid = mainOid;
-    if (needsCommit) {
-      const written = await writeDesiredState({
-        gitdir,
-        deviceId: id,
-        mainOid,
-        trusted,
-        files: desired.files,
-        outcomes: desired.outcomes,
-        reason,
-        fleetOid: this.fleetOid ?? null,
-        catalogOid: this.catalogOid ?? null,
-        ...(this.opts.signer ? { signer: this.opts.signer } : {}),
-        ...(this.opts.identity ? { identity: this.opts.identity } : {}),
-        now: this.now(),
-        intentAuthor: (name) => this.intentAuthor(name),
-      });
-      const { changes } = written;
-      headOid = written.commit;
-      if (written.manifestVersion !== undefined) state.manifestVersion = written.manifestVersion;
-      if (written.manifestExpiresAt !== undefined) state.manifestExpiresAt = written.manifestExpiresAt;
-      const changedAt = { ...state.changedAt };
-      for (const n of [...changes.added, ...changes.updated]) changedAt[n] = this.now();
-      for (const n of changes.removed) delete changedAt[n];
-      state.changedAt = changedAt;
-      result = 'committed';
+    if (out.state) {
+      this.states.set(id, out.state);
+      this.dirty = true;
+    }
+    if (out.result === 'committed') {
       this.passCommits++;
-      if (headOid)
-        this.tel.committed({ repo: 'device', kind: 'desired-state', deviceId: id, commit: headOid });
-      this.log.debug(
-        {
-          deviceId: id,
-          commit: headOid,
-          added: changes.added,
-          updated: changes.updated,
-          removed: changes.removed,
-        },
-        'device desired state committed',
-      );
+      this.tel.committed({ repo: 'device', kind: 'desired-state', deviceId: id, commit: out.commit });
+      this.log.debug({ deviceId: id, commit: out.commit, ...out.changes }, 'device desired state committed');
     }
-    state.mainOid = headOid;
-    if (result === 'committed' && headOid) {
-      state.signedOid = headOid;
-      if (this.opts.signer && this.epoch !== undefined) state.signedWith = this.epoch;
-    }
-    state.inputKey = `${keyBase}|${headOid ?? '-'}`;
-    this.states.set(id, state);
-    this.dirty = true;
-    return result;
+    return out.result;
+  }
+
+  private syncPass(ctx: ReconcileContext, reason: string): SyncPass {
+    return {
+      ctx,
+      reason,
+      fleetOid: this.fleetOid ?? null,
+      catalogOid: this.catalogOid ?? null,
+      epoch: this.epoch,
+      now: this.now,
+      resignBeforeExpiryMs: this.resignBeforeExpiryMs,
+      intentAuthor: (name) => this.intentAuthor(name),
+      ...(this.opts.signer ? { signer: this.opts.signer } : {}),
+      ...(this.opts.auditor ? { auditor: this.opts.auditor } : {}),
+      ...(this.opts.identity ? { identity: this.opts.identity } : {}),
+    };
   }
 
   /** Logs a foreign `main` once per commit (the pass that replaces it, or the one that cannot). */
