@@ -49,13 +49,12 @@ export {
 export {
   createGitHttpHandler,
   DEFAULT_AUTH_FAILURES,
-  parseGitPath,
-  tokenFromHeader,
   type GitHttpHandler,
   type GitHttpHandlerOptions,
   type PushEvent,
   type TokenVerifier,
 } from './server/http-handler.js';
+export { parseGitPath, tokenFromHeader } from './server/routes.js';
 export { startGitServer, type StartedGitServer } from './server/start-server.js';
 export { type GitRequestEvent } from './server/request-stats.js';
 export { isStatusPath, YANK_FILE, DEFAULT_STATUS_LIMITS, type StatusLimits } from './server/tree-rules.js';

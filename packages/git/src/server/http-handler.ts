@@ -1,14 +1,15 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
-import { FailureRateLimiter, isValidDeviceId, MargoError } from '@margo-gitops/spec';
+import { FailureRateLimiter, MargoError } from '@margo-gitops/spec';
 import { baseGitEnv, configEnv, execGit } from '../exec-git.js';
 import { ZERO_OID } from '../paths.js';
 import { readRef } from '../refs-fs.js';
+import { runCgi } from './cgi.js';
+import { parseGitPath, tokenFromHeader, type Route } from './routes.js';
+import { decodedBody, readAtMost } from './request-body.js';
 import { canPush, canRead, canUpdateRef, type RepoKind, type RepoRef } from './access.js';
 import { validateCatalogPush } from './catalog-validator.js';
 import { checkGitBinary } from './git-binary.js';
@@ -100,67 +101,6 @@ export interface GitHttpHandler {
   (req: IncomingMessage, res: ServerResponse): Promise<boolean>;
   /** Stops the hook service and removes the generated hooks. */
   close(): Promise<void>;
-}
-
-interface Route {
-  repo: RepoRef;
-  action: 'advertise-upload' | 'advertise-receive' | 'upload-pack' | 'receive-pack';
-}
-
-/** Maps `<rest>` of `/git/<rest>` to a repository and smart-HTTP action (undefined = not served). */
-export function parseGitPath(
-  rest: string,
-  method: string,
-  service: string | null,
-): Route | { error: number; message: string } {
-  const m =
-    /^(?:(catalog|fleet)\.git|devices\/([^/]+)\.git)\/(info\/refs|git-upload-pack|git-receive-pack)$/.exec(
-      rest,
-    );
-  if (!m) {
-    return /^(?:(?:catalog|fleet)\.git|devices\/[^/]+\.git)(?:\/|$)/.test(rest)
-      ? {
-          error: 404,
-          message: 'only the smart HTTP protocol is served (info/refs, git-upload-pack, git-receive-pack)',
-        }
-      : {
-          error: 404,
-          message: 'no such repository; repositories are catalog.git, fleet.git and devices/<id>.git',
-        };
-  }
-  const deviceId = m[2];
-  if (deviceId !== undefined && !isValidDeviceId(deviceId)) {
-    return { error: 404, message: 'invalid device id in repository path' };
-  }
-  const repo: RepoRef = m[1]
-    ? { kind: m[1] as RepoKind, name: `${m[1]}.git` }
-    : { kind: 'device', deviceId: deviceId!, name: `devices/${deviceId}.git` };
-  const what = m[3];
-  if (what === 'info/refs' && method === 'GET') {
-    if (service === 'git-upload-pack') return { repo, action: 'advertise-upload' };
-    if (service === 'git-receive-pack') return { repo, action: 'advertise-receive' };
-    return {
-      error: 403,
-      message: 'only the smart HTTP protocol is served; use a git client newer than 1.6.6',
-    };
-  }
-  if (what === 'git-upload-pack' && method === 'POST') return { repo, action: 'upload-pack' };
-  if (what === 'git-receive-pack' && method === 'POST') return { repo, action: 'receive-pack' };
-  return { error: 405, message: 'method not allowed' };
-}
-
-/** Reads the token from `Authorization: Basic base64(user:token)` or `Bearer <token>`. */
-export function tokenFromHeader(header: string | undefined): string | undefined {
-  if (!header) return undefined;
-  const [scheme, value] = header.trim().split(/\s+/, 2);
-  if (!scheme || !value) return undefined;
-  if (scheme.toLowerCase() === 'bearer') return value;
-  if (scheme.toLowerCase() !== 'basic') return undefined;
-  const decoded = Buffer.from(value, 'base64').toString('utf8');
-  const i = decoded.indexOf(':');
-  const user = i >= 0 ? decoded.slice(0, i) : decoded;
-  const pass = i >= 0 ? decoded.slice(i + 1) : '';
-  return pass || user || undefined;
 }
 
 function sendText(
@@ -297,91 +237,36 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
     Object.assign(env, configEnv(cfg));
     for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
 
-    await new Promise<void>((resolve) => {
-      const child = spawn('git', ['http-backend'], {
-        env: env as NodeJS.ProcessEnv,
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let stderr = '';
-      let bodyFailed = false;
-      let headerBuf: Buffer | undefined = Buffer.alloc(0);
-      child.stderr.on('data', (d: Buffer) => {
-        if (stderr.length < 8192) stderr += d.toString('utf8');
-      });
-      child.stdin.on('error', () => undefined);
-      child.on('error', (e) => {
-        opts.onError?.(
-          new MargoError(
-            'GIT_SERVER_MISCONFIGURED',
-            'cannot start git http-backend; the orchestrator host needs git',
-            { cause: e },
-          ),
-        );
-        if (!res.headersSent)
+    await runCgi('git', ['http-backend'], {
+      env: env as NodeJS.ProcessEnv,
+      res,
+      body,
+      failed: (f) => {
+        if (f.spawnError) {
+          opts.onError?.(
+            new MargoError(
+              'GIT_SERVER_MISCONFIGURED',
+              'cannot start git http-backend; the orchestrator host needs git',
+              { cause: f.spawnError },
+            ),
+          );
           sendText(res, 500, 'margo: the git server is misconfigured (git missing on the server)');
-        resolve();
-      });
-      child.stdout.on('data', (d: Buffer) => {
-        if (headerBuf === undefined) {
-          if (!res.write(d)) {
-            child.stdout.pause();
-            res.once('drain', () => child.stdout.resume());
-          }
-          return;
-        }
-        headerBuf = Buffer.concat([headerBuf, d]);
-        let end = headerBuf.indexOf('\r\n\r\n');
-        let sepLen = 4;
-        if (end < 0) {
-          end = headerBuf.indexOf('\n\n');
-          sepLen = 2;
-        }
-        if (end < 0) return;
-        const head = headerBuf.subarray(0, end).toString('latin1');
-        const rest = headerBuf.subarray(end + sepLen);
-        headerBuf = undefined;
-        let status = 200;
-        const headers: Record<string, string> = {};
-        for (const line of head.split(/\r?\n/)) {
-          const i = line.indexOf(':');
-          if (i < 0) continue;
-          const k = line.slice(0, i).trim();
-          const v = line.slice(i + 1).trim();
-          if (k.toLowerCase() === 'status') status = parseInt(v, 10) || 500;
-          else headers[k] = v;
-        }
-        res.writeHead(status, headers);
-        if (rest.length) res.write(rest);
-      });
-      child.on('close', (code) => {
-        if (headerBuf !== undefined && !res.headersSent && bodyFailed) {
+        } else if (f.bodyFailed) {
           badRequest(req, res, 400, 'the request body could not be read (corrupt gzip?)');
-        } else if (headerBuf !== undefined && !res.headersSent) {
+        } else {
           opts.onError?.(
             new MargoError(
               'GIT_COMMAND_FAILED',
-              `git http-backend exited ${code}: ${stderr.trim().slice(0, 500)}`,
+              `git http-backend exited ${f.exitCode}: ${f.stderr.trim().slice(0, 500)}`,
             ),
           );
           sendText(res, 500, 'margo: the git backend failed');
-        } else {
-          if (commands) void emitPushEvents(route.repo, token, commands).finally(() => res.end());
-          else res.end();
         }
-        resolve();
-      });
-      // A client that goes away mid-request must not leave git waiting for input forever.
-      res.once('close', () => {
-        if (child.exitCode === null && child.signalCode === null && !res.writableFinished)
-          child.kill('SIGTERM');
-      });
-      if (body) {
-        body.once('error', () => {
-          bodyFailed = true;
-          child.kill('SIGTERM');
-        });
-        body.pipe(child.stdin);
-      } else child.stdin.end();
+      },
+      finished: () => {
+        if (commands) void emitPushEvents(route.repo, token, commands).finally(() => res.end());
+        else res.end();
+      },
     });
   }
 
@@ -458,21 +343,6 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
       })(),
     );
     await runBackend(req, res, route, token, rest, undefined, parsed.commands);
-  }
-
-  /** The request body, gunzipped in Node when sent gzip (so a corrupt body is a 400, not a git failure). */
-  function decodedBody(req: IncomingMessage): Readable | undefined {
-    const encoding = (req.headers['content-encoding'] ?? '').toLowerCase();
-    if (encoding === 'gzip' || encoding === 'x-gzip') {
-      const gunzip = createGunzip();
-      req.on('error', (e) => gunzip.destroy(e));
-      return req.pipe(gunzip);
-    }
-    if (encoding && encoding !== 'identity') {
-      req.resume();
-      return undefined;
-    }
-    return req;
   }
 
   /** Answers a malformed request with a 4xx and counts it against the address. */
@@ -664,23 +534,6 @@ export function createGitHttpHandler(options: GitHttpHandlerOptions): GitHttpHan
 
 /** Largest decoded fetch (upload-pack) request accepted with a gzip body: wants and haves only. */
 const MAX_UPLOAD_REQUEST_BYTES = 16 << 20;
-
-/** The whole stream, or why not: a stream error (corrupt gzip) or more than `max` bytes. */
-function readAtMost(body: Readable, max: number): Promise<Buffer | 'corrupt' | 'too-large'> {
-  return new Promise((resolveRead) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    body.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > max) {
-        body.destroy();
-        resolveRead('too-large');
-      } else chunks.push(c);
-    });
-    body.on('error', () => resolveRead('corrupt'));
-    body.on('end', () => resolveRead(Buffer.concat(chunks)));
-  });
-}
 
 /** The client's address, the key of the failure limiter. */
 function addressOf(req: IncomingMessage): string {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseGitPath, tokenFromHeader } from './http-handler.js';
+import { parseGitPath, tokenFromHeader } from './routes.js';
 
 test('http: routes smart-HTTP paths and refuses the rest', () => {
   assert.deepEqual(parseGitPath('catalog.git/info/refs', 'GET', 'git-upload-pack'), {
