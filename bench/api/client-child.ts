@@ -80,7 +80,7 @@ function rawDevice(cert: string): Device {
   let sock: TLSSocket | undefined;
   let session: Buffer | undefined;
   let etag: string | undefined;
-  let buf = Buffer.alloc(0);
+  let buf: Buffer = Buffer.alloc(0);
   let pending: { resolve(r: Result): void; reject(e: Error): void; resumed: boolean } | undefined;
   const fail = (e: Error) => {
     sock = undefined;

@@ -267,7 +267,7 @@ async function main(): Promise<void> {
     await ensureDeviceRepos(repos, ids);
     const when = { name: 'bench', email: 'bench@margo.invalid', timestamp: Date.now() / 1000 };
     for (const d of ids) {
-      const files = new Map([
+      const files = new Map<string, Buffer>([
         ['deployments/app.yaml', Buffer.from(`id: ${d}-app\nmetadata:\n  name: app\n  deviceId: ${d}\n`)],
       ]);
       files.set(

@@ -112,14 +112,14 @@ async function pushToRegistry(
     loc.searchParams.set('digest', sha256Digest(b));
     const put = await fetch(loc, {
       method: 'PUT',
-      body: b,
+      body: new Uint8Array(b),
       headers: { 'content-type': 'application/octet-stream' },
     });
     if (put.status !== 201) throw new Error(`upload: HTTP ${put.status} ${await put.text()}`);
   }
   const res = await fetch(`${base}/v2/${name}/manifests/${tag}`, {
     method: 'PUT',
-    body: manifest,
+    body: new Uint8Array(manifest),
     headers: { 'content-type': OCI_MANIFEST },
   });
   if (res.status !== 201) throw new Error(`manifest: HTTP ${res.status} ${await res.text()}`);
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
   const tb = loadTestbed();
   if (!tb?.registry) throw new Error('bench/registry needs the testbed registry (test/testbed/up)');
   const layer = randomBytes(MB * 1024 * 1024); // incompressible: no transfer is cheaper than another
-  const art = composeArtifact(sha256Digest(layer), layer.length);
+  const art = composeArtifact(sha256Digest(layer), layer.length, '1.0.0');
   const s = await startMargo(testbedProcessEnv(tb));
   try {
     const app = `bench-${randomBytes(3).toString('hex')}`;

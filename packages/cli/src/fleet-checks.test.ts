@@ -214,6 +214,7 @@ describe('checkDeployment: what the orchestrator would refuse', () => {
       code: 'ORCH_FLEET_SCHEMA',
       severity: 'error',
       message: 'x',
+      path: '',
       file: 'deployments/b.yaml',
     });
     assert.deepEqual(checkDeployment({ name: 'web', fleet, catalog }), []);

@@ -9,8 +9,8 @@ import type { Services } from './services.js';
 /** Runs main with every runner stubbed to record its options (parsing only, no I/O). */
 async function parse(args: string[], runners: Partial<Runners> = {}) {
   const io = memoryIo();
-  const calls: { name: string; opts: unknown }[] = [];
-  const stub = (name: keyof Runners) => async (o: unknown) => {
+  const calls: { name: string; opts: Record<string, unknown> }[] = [];
+  const stub = (name: keyof Runners) => async (o: Record<string, unknown>) => {
     calls.push({ name, opts: o });
     return 0;
   };

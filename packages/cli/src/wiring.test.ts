@@ -22,9 +22,9 @@ describe('signed desired state between serve and agent', () => {
     let t = Date.now();
     const sign = manifestSigner(pki, () => t);
     const files = new Map([['deployments/hello.yaml', Buffer.from('kind: ApplicationDeployment\n')]]);
-    const v1 = await sign('dev1', files, { version: 0 });
+    const v1 = await sign('dev1', files, { version: 0n });
     t += 1000;
-    const v2 = await sign('dev1', files, { version: 0 });
+    const v2 = await sign('dev1', files, { version: 0n });
     const verify = manifestVerifier({ caCertPem: pki.ca.certPem, deviceId: 'dev1' }, join(dir, 'agent'));
     await verify(v2, { deviceId: 'dev1', commit: 'c2' });
     await verify(v2, { deviceId: 'dev1', commit: 'c2' }); // same manifest again: fine

@@ -101,7 +101,7 @@ test('createStatusVerifier keeps verified files and re-reads revocations; revoke
   const k = createDeviceKeyAndCsr('press-7', { bits: BITS });
   const c = signDeviceCsr(pki.ca, k.csrPem, { expectedDeviceId: 'press-7' });
   await writeDeviceCert(pki.dir, 'press-7', c);
-  const status = new Map([
+  const status = new Map<string, Buffer>([
     ['a.json', Buffer.from('{"a":1}')],
     ['b.json', Buffer.from('{"b":1}')],
   ]);

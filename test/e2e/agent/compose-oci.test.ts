@@ -46,7 +46,7 @@ async function pushArchive(
     const put = await fetch(loc, {
       method: 'PUT',
       headers: { ...headers, 'content-type': 'application/octet-stream' },
-      body: bytes,
+      body: new Uint8Array(bytes),
     });
     assert.equal(put.status, 201, await put.text());
   };

@@ -258,7 +258,8 @@ export interface DeploymentSpec {
   id: string;
   type?: 'compose' | 'helm.v3';
   namespace?: string;
-  components: { name: string; properties: Record<string, unknown> }[];
+  /** Extension members (`x-margo-gitops-extensions`) ride beside name and properties. */
+  components: ({ name: string; properties: Record<string, unknown> } & Record<`x-${string}`, unknown>)[];
   parameters?: Record<string, { value: unknown; pointer: string; components: string[] }>;
   annotations?: Record<string, string>;
 }

@@ -102,7 +102,7 @@ async function startFront(gitPort: number, registry: string, token: string): Pro
         r.on('data', (c: Buffer) => chunks.push(c));
         r.on('end', () => {
           const body = Buffer.concat(chunks);
-          body[body.length - 1] ^= 0x01;
+          body[body.length - 1] = body[body.length - 1]! ^ 0x01;
           res.writeHead(r.statusCode ?? 502, r.headers);
           res.end(body);
         });

@@ -43,7 +43,7 @@ async function tamperingProxy(
         r.on('end', () => {
           const body = Buffer.concat(chunks);
           if (flip.test(req.url ?? '') && body.length && req.method === 'GET') {
-            body[body.length - 1] ^= 0x01;
+            body[body.length - 1] = body[body.length - 1]! ^ 0x01;
             state.flipped++;
           }
           const headers = { ...r.headers };

@@ -68,7 +68,7 @@ async function startMitm(fleet: ApiFleet, tls: { cert: string; key: string }): P
         if (m.mode.kind === 'tamper' && !isManifest && r.status === 200) {
           // One byte of the document (or the bundle) changed on the way.
           r = { ...r, body: Buffer.from(r.body) };
-          r.body[r.body.length - 1] ^= 1;
+          r.body[r.body.length - 1] = r.body[r.body.length - 1]! ^ 1;
         }
       }
       if (isManifest) m.manifestStatuses.push(r.status);

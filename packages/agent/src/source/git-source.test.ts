@@ -64,7 +64,7 @@ test('GitDesiredSource: load gives the exact bytes; verify hands the verifier re
   }
   for (const [thrown, code] of [
     [new Error('bad'), 'AGENT_VERIFICATION_FAILED'],
-    [new MargoError('TRUST_MANIFEST_REPLAYED', 'old'), 'TRUST_MANIFEST_REPLAYED'],
+    [new MargoError('TRUST_MANIFEST_ROLLBACK', 'old'), 'TRUST_MANIFEST_ROLLBACK'],
   ] as const) {
     const bad = await fixture(async () => {
       throw thrown;

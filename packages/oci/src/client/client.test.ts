@@ -122,7 +122,7 @@ test('a corrupted manifest or blob is refused with OCI_DIGEST_MISMATCH', async (
     const res = await fetch(input, init);
     if (!res.ok || init?.method === 'HEAD') return res;
     const b = Buffer.from(await res.arrayBuffer());
-    b[b.length - 1] ^= 1;
+    b[b.length - 1] = b[b.length - 1]! ^ 1;
     const h = new Headers(res.headers);
     h.delete('docker-content-digest');
     return new Response(b, { status: res.status, headers: h });

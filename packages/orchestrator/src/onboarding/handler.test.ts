@@ -163,7 +163,7 @@ test('POST /onboarding enrols once and issues working client credentials', async
     { body: new URLSearchParams({ grant_type: 'client_credentials' }), status: 401, error: 'invalid_client' },
   ];
   for (const b of bad) {
-    const res = await fetch(r.body.tokenEndpoint, {
+    const res: Response = await fetch(r.body.tokenEndpoint, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: b.body,
@@ -277,7 +277,7 @@ test('failed enrolments are rate-limited per address', async (t) => {
 
 test('malformed and oversized bodies: 4xx problems (never 500), counted by the rate limiter', async (t) => {
   const s = await setup(t, { rateLimit: { maxFailures: 5, windowMs: 60_000 } });
-  const raw = async (body: string | Buffer, headers: Record<string, string> = {}) => {
+  const raw = async (body: string | Uint8Array<ArrayBuffer>, headers: Record<string, string> = {}) => {
     const res = await fetch(`${s.base}/onboarding`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
