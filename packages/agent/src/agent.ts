@@ -12,7 +12,7 @@ import {
 import { Applier, type AcceptedDesired } from './apply/applier.js';
 import { DriverSet } from './apply/driver-set.js';
 import { repairDrift } from './apply/drift.js';
-import { retryDelay } from './backoff.js';
+import { nextPollDelay, retryDelay } from './backoff.js';
 import type { AgentConfig } from './config/agent-config.js';
 import { activityAt, msUntilActive, parseWindow, type Schedule, type TimeWindow } from './config/windows.js';
 import { AdoptedVersions } from './desired/adopted-versions.js';
@@ -71,6 +71,8 @@ export interface PollResult {
   /** The on-site hold in force during this poll (nothing was changed). */
   hold?: DeviceHold;
   error?: { code: string; message: string };
+  /** The server asked for this much quiet (Retry-After): the next poll waits at least this long. */
+  retryAfterMs?: number;
 }
 
 /**
@@ -224,20 +226,20 @@ export class Agent {
     this.logger.info('agent stopped');
   }
 
-  /**
-   * Time until the next poll. A healthy loop polls at a fixed rate, one poll starting every interval
-   * however long the last one took (`elapsedMs`), so a change waits at most one interval to be seen.
-   */
+  /** Time until the next poll (nextPollDelay). */
   private nextDelay(r: PollResult, elapsedMs: number): number {
-    const interval = this.config.pollIntervalSeconds * 1000;
-    if (r.skipped) {
-      const until = msUntilActive(this.now(), this.schedule);
-      return Math.max(interval, until === null ? 3_600_000 : until);
-    }
-    if (!r.ok)
-      return retryDelay(this.fetchFailures, interval, this.config.maxBackoffSeconds * 1000, this.random);
-    if (this.retryAt > 0) return Math.max(Math.min(interval, this.retryAt - this.now().getTime()), 50);
-    return Math.max(interval - elapsedMs, 0);
+    return nextPollDelay({
+      intervalMs: this.config.pollIntervalSeconds * 1000,
+      elapsedMs,
+      outcome: r.skipped ? 'skipped' : r.ok ? 'ok' : 'failed',
+      failures: this.fetchFailures,
+      maxBackoffMs: this.config.maxBackoffSeconds * 1000,
+      ...(r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}),
+      retryAt: this.retryAt,
+      nowMs: this.now().getTime(),
+      untilActiveMs: () => msUntilActive(this.now(), this.schedule),
+      random: this.random,
+    });
   }
 
   /**
@@ -384,10 +386,12 @@ export class Agent {
         // Cut off from updates is a freeze too: the running state expires all the same.
         await this.betweenChanges(result);
       }
+      const wait = (err.data as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
       return {
         ...result,
         ok: false,
         error: { code: err.code, message: err.message },
+        ...(typeof wait === 'number' ? { retryAfterMs: wait * 1000 } : {}),
       };
     }
     result.commit = commit;

@@ -23,6 +23,8 @@ export interface RestClientOptions {
   timeoutMs?: number;
   /** Largest body read; default 32 MiB. */
   maxBodyBytes?: number;
+  /** Clock for Retry-After (tests); default Date.now. */
+  now?: () => number;
 }
 
 export interface RestReply {
@@ -39,6 +41,27 @@ export function problemCode(r: RestReply): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Longest wait a Retry-After may impose (a wrong header must not silence a device for days). */
+export const MAX_RETRY_AFTER_SECONDS = 3600;
+
+/**
+ * The Retry-After of an answer in whole seconds (RFC 9110: delay-seconds or an HTTP-date), capped
+ * at MAX_RETRY_AFTER_SECONDS; undefined when absent or unreadable.
+ */
+export function retryAfterSeconds(r: RestReply, nowMs = Date.now()): number | undefined {
+  const h = r.headers['retry-after'];
+  const v = (Array.isArray(h) ? h[0] : h)?.trim();
+  if (!v) return undefined;
+  let s: number;
+  if (/^[0-9]{1,10}$/.test(v)) s = Number(v);
+  else {
+    const at = Date.parse(v);
+    if (!Number.isFinite(at) || !/[a-z]/i.test(v)) return undefined;
+    s = Math.ceil((at - nowMs) / 1000);
+  }
+  return Math.min(Math.max(s, 0), MAX_RETRY_AFTER_SECONDS);
 }
 
 /**
@@ -71,6 +94,8 @@ export class RestClient {
   readonly serverSpiffeId: string;
   private readonly agent: Agent;
   private readonly base: URL;
+  /** Epoch ms before which nothing is sent: the server answered 429 with Retry-After. */
+  private notBefore = 0;
 
   constructor(private readonly o: RestClientOptions) {
     this.base = new URL(o.apiUrl);
@@ -105,14 +130,38 @@ export class RestClient {
 
   /**
    * One request. Network and TLS failures throw AGENT_API_UNREACHABLE (AGENT_SERVER_IDENTITY_MISMATCH
-   * for a server that is not ours); every HTTP answer resolves, whatever its status.
+   * for a server that is not ours); every HTTP answer resolves, whatever its status. After a 429
+   * with Retry-After, requests until then throw AGENT_API_THROTTLED without being sent (polls,
+   * downloads and status posts alike: the server's budget is per device).
    */
-  send(
+  async send(
     method: string,
     path: string,
     o: { headers?: Record<string, string>; body?: Buffer } = {},
   ): Promise<RestReply> {
     const url = new URL(path, this.base);
+    const now = (this.o.now ?? Date.now)();
+    if (now < this.notBefore) {
+      const wait = Math.ceil((this.notBefore - now) / 1000);
+      throw new MargoError(
+        'AGENT_API_THROTTLED',
+        `${method} ${url.pathname} not sent: the server asked to wait ${wait} s more (429 Retry-After)`,
+        { data: { retryAfterSeconds: wait }, retry: 'backoff' },
+      );
+    }
+    const r = await this.request(method, url, o);
+    if (r.status === 429) {
+      const s = retryAfterSeconds(r, now);
+      if (s) this.notBefore = now + s * 1000;
+    }
+    return r;
+  }
+
+  private request(
+    method: string,
+    url: URL,
+    o: { headers?: Record<string, string>; body?: Buffer },
+  ): Promise<RestReply> {
     const max = this.o.maxBodyBytes ?? 32 * 1024 * 1024;
     const opts: RequestOptions = {
       method,

@@ -15,7 +15,7 @@ import {
   signDeviceCsr,
 } from '@margo-gitops/trust';
 import { createAgentLogger } from '../logger.js';
-import { RestClient } from './rest-client.js';
+import { RestClient, retryAfterSeconds, type RestClientOptions } from './rest-client.js';
 import { sha256 } from './rest-manifest.js';
 import { RestDesiredSource } from './rest-source.js';
 import { RestStatusSink } from './rest-status-sink.js';
@@ -27,6 +27,7 @@ import { RestStatusSink } from './rest-status-sink.js';
 let handle: (req: IncomingMessage, res: ServerResponse) => void = (_q, r) => r.end();
 let server: Server;
 let client: RestClient;
+let clientOptions: RestClientOptions;
 const dirs: string[] = [];
 const seen: string[] = [];
 
@@ -47,12 +48,13 @@ before(async () => {
     },
   );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  client = new RestClient({
+  clientOptions = {
     apiUrl: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
     keyPem: dev.keyPem,
     certPem,
     caCertPem: ca.certPem,
-  });
+  };
+  client = new RestClient(clientOptions);
 });
 
 after(async () => {
@@ -156,4 +158,67 @@ test('the status sink: 501 and 503 keep the change queued; a 422 drops it; 2xx d
   const again = new RestStatusSink({ client, stateDir: dir, deviceId: 'd1', logger });
   await again.init();
   assert.equal(again.report({ 'deployments/a.json': '{"deploymentId":"a"}\n' }, 'a'), false);
+});
+
+test('Retry-After: delay-seconds, an HTTP-date, garbage ignored, an hour at most', () => {
+  const now = Date.parse('2026-12-03T12:00:00Z');
+  const r = (v?: string | string[]) => ({
+    status: 429,
+    headers: { 'retry-after': v },
+    body: Buffer.alloc(0),
+  });
+  assert.equal(retryAfterSeconds(r('120'), now), 120);
+  assert.equal(retryAfterSeconds(r(['7', '9']), now), 7);
+  assert.equal(retryAfterSeconds(r('Thu, 03 Dec 2026 12:01:30 GMT'), now), 90);
+  assert.equal(retryAfterSeconds(r('Thu, 03 Dec 2026 11:00:00 GMT'), now), 0, 'a date past is now');
+  assert.equal(retryAfterSeconds(r('999999'), now), 3600, 'capped: a wrong header cannot silence a device');
+  for (const bad of [undefined, '', '-5', '1.5', 'soon', '12abc'])
+    assert.equal(retryAfterSeconds(r(bad), now), undefined, String(bad));
+});
+
+test('429 with Retry-After: nothing is sent until then (polls and status posts alike), then again', async () => {
+  let t = Date.parse('2026-12-03T12:00:00Z');
+  const c = new RestClient({ ...clientOptions, now: () => t });
+  try {
+    const source = new RestDesiredSource({ client: c, stateDir: stateDir(), deviceId: 'd1' });
+    await source.init();
+    let hits = 0;
+    handle = (_q, res) => {
+      hits++;
+      res.setHeader('retry-after', '120');
+      problem(res, 429, 'API_RATE_LIMITED');
+    };
+    const first = await source.poll().then(
+      () => assert.fail('a 429 is not a poll'),
+      (e: unknown) => e,
+    );
+    assert.ok(isMargoError(first) && first.code === 'AGENT_API_UNREACHABLE');
+    assert.equal(first.data?.retryAfterSeconds, 120, 'the agent backs off at least this long');
+    t += 60_000;
+    const held = await source.poll().then(
+      () => assert.fail('sent while the server asked for quiet'),
+      (e: unknown) => e,
+    );
+    assert.ok(isMargoError(held) && held.code === 'AGENT_API_THROTTLED', String(held));
+    assert.equal(held.data?.retryAfterSeconds, 60);
+    const sink = new RestStatusSink({
+      client: c,
+      stateDir: stateDir(),
+      deviceId: 'd1',
+      logger: createAgentLogger({ level: 'silent', deviceId: 'd1' }),
+    });
+    await sink.init();
+    sink.report({ 'deployments/a.json': '{"deploymentId":"a"}\n' }, 'a');
+    assert.equal(await codeOf(sink.flush()), 'AGENT_API_THROTTLED', 'the status stays queued');
+    assert.equal(hits, 1, 'nothing reached the server while it asked for quiet');
+    t += 60_001;
+    handle = (_q, res) => {
+      hits++;
+      problem(res, 503, 'API_UNAVAILABLE');
+    };
+    assert.deepEqual(await source.poll(), { version: null, changed: false });
+    assert.equal(hits, 2, 'sent again once the time is up');
+  } finally {
+    c.close();
+  }
 });

@@ -4,7 +4,7 @@ import { MargoError, isMargoError, toMargoError } from '@margo-gitops/spec';
 import { writeFileAtomic } from '../state/atomic-write.js';
 import type { DesiredSnapshot, DesiredSource, SourcePoll, Verifier } from './desired-source.js';
 import { readBundle } from './rest-bundle.js';
-import { problemCode, type RestClient, type RestReply } from './rest-client.js';
+import { problemCode, retryAfterSeconds, type RestClient, type RestReply } from './rest-client.js';
 import {
   DEPLOYMENTS_PATH,
   MANIFEST_MEDIA_TYPE,
@@ -49,15 +49,23 @@ interface Polled {
 
 const ACCEPT = `${MANIFEST_MEDIA_TYPE}, application/problem+json;q=0.5`;
 
-/** A non-2xx answer as a MargoError: 5xx/408/429 transient, other 4xx a refusal (problem code kept). */
+/**
+ * A non-2xx answer as a MargoError: 5xx/408/429 transient (with the server's Retry-After in
+ * `data.retryAfterSeconds`), other 4xx a refusal (problem code kept).
+ */
 export function replyError(what: string, r: RestReply): MargoError {
   const code = problemCode(r);
   const transient = r.status >= 500 || r.status === 408 || r.status === 429;
+  const wait = transient ? retryAfterSeconds(r) : undefined;
   return new MargoError(
     transient ? 'AGENT_API_UNREACHABLE' : 'AGENT_API_REFUSED',
     `${what} answered ${r.status}${code ? ` (${code})` : ''}`,
     {
-      data: { status: r.status, ...(code ? { problem: code } : {}) },
+      data: {
+        status: r.status,
+        ...(code ? { problem: code } : {}),
+        ...(wait !== undefined ? { retryAfterSeconds: wait } : {}),
+      },
       ...(transient ? { retry: 'backoff' } : {}),
     },
   );

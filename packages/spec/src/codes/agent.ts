@@ -128,6 +128,12 @@ export const agentCodes = {
     hint: 'Workloads keep running; the agent retries with backoff. Check --api-url and that `margo serve` runs the API.',
     retry: 'backoff',
   },
+  AGENT_API_THROTTLED: {
+    summary:
+      'The Workload Management API asked the agent to slow down (429 with Retry-After); requests wait until then without being sent.',
+    hint: 'Workloads keep running and status stays queued on disk. A fleet polling too often for the server shows this: raise pollIntervalSeconds.',
+    retry: 'backoff',
+  },
   AGENT_API_REFUSED: {
     summary:
       'The Workload Management API refused a request of the agent (4xx other than 408/429): its problem code is logged.',
