@@ -94,6 +94,7 @@ export async function startHookService(opts: {
   // Half-open: the Node hook ends its side once its call is sent and still reads the verdict.
   const server = net.createServer({ allowHalfOpen: true }, (sock) => {
     const chunks: Buffer[] = [];
+    let tail = Buffer.alloc(0);
     let size = 0;
     let done = false;
     sock.setTimeout(CALL_TIMEOUT_MS, () => sock.destroy());
@@ -112,8 +113,11 @@ export async function startHookService(opts: {
         return reply({ ok: false, messages: ['margo: hook call too large; push refused'] });
       }
       chunks.push(c);
+      // The call ends with "\n.\n", which may span chunks: look at the last bytes only, and join
+      // the chunks once (joining on every chunk would cost the square of the call's size).
+      tail = Buffer.concat([tail, c]).subarray(-3);
+      if (tail.toString('latin1') !== '\n.\n') return;
       const text = Buffer.concat(chunks).toString('utf8');
-      if (!text.endsWith('\n.\n')) return;
       done = true;
       sock.setTimeout(0);
       const call = parseHookCall(text);
