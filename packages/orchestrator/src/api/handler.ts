@@ -6,7 +6,7 @@
  * `writes` (createApiWrites, writes.ts); without it they answer 501.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { toMargoError } from '@margo-gitops/spec';
+import { toMargoError, type MargoError } from '@margo-gitops/spec';
 import type { IdentifiedPeer, RefusedPeer } from '@margo-gitops/trust';
 import { sendProblem, statusOfError } from './problem.js';
 import type { ApiRateLimiter } from './rate-limit.js';
@@ -231,10 +231,16 @@ export function createWorkloadApiHandler(opts: ApiHandlerOptions) {
       if (res.headersSent) return void res.destroy();
       sendProblem(res, status, status === 500 ? 'INTERNAL_ERROR' : err.code, {
         instance: path,
-        ...(status === 503 ? { retryAfterSeconds: 30, detail: err.message } : {}),
+        ...(status === 503 ? { retryAfterSeconds: retryAfterOf(err), detail: err.message } : {}),
       });
     }
   };
+}
+
+/** A 503's Retry-After: the error's own (`data.retryAfterSeconds`: its cause knows best) or 30 s. */
+function retryAfterOf(err: MargoError): number {
+  const s = err.data?.retryAfterSeconds;
+  return typeof s === 'number' && Number.isInteger(s) && s > 0 ? s : 30;
 }
 
 function reportOnClose(

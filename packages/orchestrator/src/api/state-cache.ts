@@ -15,6 +15,9 @@ import {
   type StateManifest,
 } from './state-manifest.js';
 
+/** Retry-After of the 503 a device gets before its first desired state. */
+export const NO_STATE_RETRY_SECONDS = 10;
+
 interface DeviceEntry {
   current?: StateManifest;
   /** Commits whose documents are indexed. */
@@ -60,9 +63,11 @@ export class ApiStateCache {
   async manifest(deviceId: string): Promise<StateManifest> {
     const head = await this.reader.head(deviceId);
     if (!head)
+      // The first state follows the device's capabilities within a pass: a short Retry-After, so
+      // a conformant client that honours it is not kept waiting long after it is there.
       throw new MargoError('API_UNAVAILABLE', 'no desired state has been written for this device yet', {
         retry: 'later',
-        data: { deviceId },
+        data: { deviceId, retryAfterSeconds: NO_STATE_RETRY_SECONDS },
       });
     const e = this.entry(deviceId);
     if (e.current?.commit === head) return e.current;

@@ -296,6 +296,7 @@ export function createApiWrites(o: ApiWritesOptions): {
             {
               cause: e,
               retry: 'later',
+              data: { retryAfterSeconds: 2 },
             },
           );
         throw e;
