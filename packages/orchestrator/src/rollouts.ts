@@ -78,7 +78,8 @@ export class RolloutWiring {
   /** States read from the fleet at `storedAt`. */
   private stored = new Map<string, StoredRollout>();
   private storedAt: string | null | undefined;
-  private blobCache = new Map<string, StoredRollout>();
+  /** Parsed states by blob id, kept to those at the last head read (readRollouts). */
+  private readonly blobCache = new Map<string, StoredRollout>();
   private fromCache = new Map<string, ResolvedIntent>();
   private deploymentBlobs: { at: string | null; blobs: Map<string, string> } = { at: null, blobs: new Map() };
   /** How each deployment in a rollout renders now (ctx.rollouts). */

@@ -31,7 +31,8 @@ export interface StoredRollout {
 
 /**
  * Every readable `rollouts/*.json` at `commit`. Unreadable ones (refused at push, so only written
- * around the server) are returned in `problems` and left out.
+ * around the server) are returned in `problems` and left out. `cache` (blob id -> parsed state)
+ * saves parsing unchanged files again; afterwards it holds only the blobs at `commit`.
  */
 export async function readRollouts(
   gitdir: string,
@@ -63,6 +64,13 @@ export async function readRollouts(
       }
     }
     rollouts.set(name, stored);
+  }
+  // Only the states at this commit stay cached: every rollout step commits a new blob (at 10,000
+  // devices a state is megabytes once parsed), and keeping them all grew the orchestrator by
+  // gigabytes over one rollout.
+  if (cache) {
+    const live = new Set(blobs.values());
+    for (const b of cache.keys()) if (!live.has(b)) cache.delete(b);
   }
   return { rollouts, problems };
 }
