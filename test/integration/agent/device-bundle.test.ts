@@ -86,8 +86,7 @@ describe('margo-agent bundle', () => {
       Inflate: unknown;
     };
     // pako (isomorphic-git's own dependency) ships no types.
-    const pako = ((await import('pako' as string)) as { default: typeof shim })
-      .default;
+    const pako = ((await import('pako' as string)) as { default: typeof shim }).default;
     const object = Buffer.from(`blob 4096\0${'margo '.repeat(700)}`);
     assert.deepEqual(Buffer.from(pako.inflate(shim.deflate(object))), object);
     assert.deepEqual(Buffer.from(shim.inflate(pako.deflate(object))), object);
