@@ -13,12 +13,14 @@
  */
 import http from 'node:http';
 import { parse } from 'yaml';
-import { buildObserved, statusFileDigest } from '@margo-gitops/spec';
+import {
+  APP_VERSION_ANNOTATION as VERSION_ANNOTATION,
+  buildObserved,
+  REVISION_ANNOTATION,
+  statusFileDigest,
+} from '@margo-gitops/spec';
 import { buildDeploymentStatus, statusFileContent } from '../../packages/agent/src/status/build-status.js';
 import { commitObjects, fetchTip, pushCommit, refs, type Remote } from './git-wire.js';
-
-export const REVISION_ANNOTATION = 'margo-gitops.io/revision';
-export const VERSION_ANNOTATION = 'margo-gitops.io/application-version';
 
 export interface DeploymentDoc {
   id: string;

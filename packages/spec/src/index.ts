@@ -4,6 +4,12 @@ export type * from './model.js';
 export * from './fleet/index.js';
 export { DEVICE_ID_PATTERN, DEVICE_ID_PATTERN_SOURCE, DEVICE_ID_RULE, isValidDeviceId } from './device-id.js';
 export { FailureRateLimiter } from './failure-rate-limit.js';
+export {
+  APP_VERSION_ANNOTATION,
+  DEPENDS_ON_ANNOTATION,
+  REMOVE_VOLUMES_ANNOTATION,
+  REVISION_ANNOTATION,
+} from './annotations.js';
 
 // Documents: parse, validate, normalise.
 export { parseDocument, validateDocument, type ParseOptions, type ParseResult } from './parse-document.js';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ApplicationDeployment } from '@margo-gitops/spec';
+import { APP_VERSION_ANNOTATION, type ApplicationDeployment } from '@margo-gitops/spec';
 
 /**
  * The device's OpenTelemetry collector, as the device owner configures it for the agent
@@ -98,8 +98,7 @@ export function otelCollectorOf(s: OtelCollectorSettings): OtelCollector | undef
   };
 }
 
-/** Annotation the orchestrator writes on every deployment (orchestrator APP_VERSION_ANNOTATION). */
-export const APP_VERSION_ANNOTATION = 'margo-gitops.io/application-version';
+export { APP_VERSION_ANNOTATION };
 
 /** Who a workload is: what its telemetry's resource attributes name. */
 export interface WorkloadIdentity {

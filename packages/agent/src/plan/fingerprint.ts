@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { ApplicationDeployment, Component, ProfileType } from '@margo-gitops/spec';
 
-/** Annotation listing other deployment names (comma or whitespace separated) that must be installed first. */
-export const DEPENDS_ON_ANNOTATION = 'margo-gitops.io/depends-on';
-/** Annotation `"true"`: `docker compose down -v` on removal (volumes are kept otherwise). */
-export const REMOVE_VOLUMES_ANNOTATION = 'margo-gitops.io/remove-volumes';
+import { DEPENDS_ON_ANNOTATION, REMOVE_VOLUMES_ANNOTATION } from '@margo-gitops/spec';
+
+export { DEPENDS_ON_ANNOTATION, REMOVE_VOLUMES_ANNOTATION };
 
 export interface ComponentFingerprint {
   name: string;

@@ -1,16 +1,15 @@
 import {
+  APP_VERSION_ANNOTATION,
   CURRENT_DEPLOYMENT_HEADER,
+  DEPENDS_ON_ANNOTATION,
+  REVISION_ANNOTATION,
   emitCurrentApplicationDeployment,
   type ApplicationDeployment,
   type DeploymentProfile,
 } from '@margo-gitops/spec';
-import { REVISION_ANNOTATION } from '../rollout/revision.js';
 import type { ResolvedParameter } from './resolve-parameters.js';
 
-/** Annotation carrying the names of deployments to install first (comma-separated, sorted). */
-export const DEPENDS_ON_ANNOTATION = 'margo-gitops.io/depends-on';
-/** Annotation carrying the catalog version the deployment was rendered from. */
-export const APP_VERSION_ANNOTATION = 'margo-gitops.io/application-version';
+export { APP_VERSION_ANNOTATION, DEPENDS_ON_ANNOTATION };
 
 /**
  * The path, relative to the package folder, that a Compose location names; undefined for absolute

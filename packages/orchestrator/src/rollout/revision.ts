@@ -7,8 +7,7 @@ import { createHash } from 'node:crypto';
 import type { DeploymentIntent } from '@margo-gitops/spec';
 import { canonicalJson } from '@margo-gitops/trust';
 
-/** Annotation of a rendered ApplicationDeployment naming the revision it was rendered from. */
-export const REVISION_ANNOTATION = 'margo-gitops.io/revision';
+export { REVISION_ANNOTATION } from '@margo-gitops/spec';
 
 /**
  * First 16 hex digits of sha256 over the canonical JSON of the intent without the fields that do
