@@ -27,6 +27,7 @@ import {
   writeCommit,
 } from '../../packages/orchestrator/src/io/git-objects.js';
 import { runBounded } from '../../packages/orchestrator/src/io/pool.js';
+import { capsOf } from '../rollout/simulator.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -56,7 +57,7 @@ deploymentProfiles:
     requiredResources: {cpu: {cores: 1}, memory: 1Gi}
     components:
       - name: hello
-        properties: {packageLocation: "https://packages.example.invalid/hello-${v}.tar.gz"}
+        properties: {repository: "oci://127.0.0.1:5000/hello/hello", revision: "${v}"}
   - type: helm.v3
     id: hello-helm
     components:
@@ -70,28 +71,6 @@ configuration:
   sections: [{name: General, settings: [{parameter: greeting, name: Greeting, schema: text}]}]
   schema: [{name: text, dataType: string, maxLength: 64, allowEmpty: false}]
 `;
-const CAPS = (id: string) =>
-  Buffer.from(
-    JSON.stringify({
-      apiVersion: 'device.margo/v1',
-      kind: 'DeviceCapabilities',
-      properties: {
-        id,
-        vendor: 'Acme',
-        modelNumber: 'X',
-        serialNumber: id,
-        roles: ['Standalone Device'],
-        resources: {
-          cpus: [{ cpuArchitecture: 'amd64', cores: 4, frequency: 2 }],
-          memory: '8Gi',
-          storage: '64Gi',
-        },
-        peripherals: [],
-        interfaces: [],
-      },
-    }),
-  );
-
 function sh(cwd: string, ...args: string[]): string {
   return execFileSync('git', args, { cwd, encoding: 'utf8', maxBuffer: 1 << 28 }).trim();
 }
@@ -188,7 +167,7 @@ async function main(): Promise<void> {
   // Device repositories with a status branch carrying capabilities (written directly; not timed).
   await runBounded(ids, 16, async (id) => {
     const { path } = await ensureDeviceRepo(reposRoot, id);
-    const tree = (await buildTree(path, new Map([['capabilities.json', CAPS(id)]])))!;
+    const tree = (await buildTree(path, new Map([['capabilities.json', capsOf(id)]])))!;
     const sig = { name: id, email: `${id}@devices.invalid`, timestamp: Math.floor(Date.now() / 1000) };
     await updateRef(
       path,
