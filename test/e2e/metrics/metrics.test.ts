@@ -121,7 +121,8 @@ describe('Prometheus metrics end to end', { timeout: 900_000 }, () => {
     server = await cli.start(
       'serve',
       ['serve', '--data', 'margo-data'],
-      /status\s+http:\/\/\S+\/api\/v1\/status/,
+      // serve prints its endpoints one line per write: wait for the last one this test reads.
+      /metrics\s+http:\/\/\S+\/metrics/,
     );
     assert.match(cli.logs.serve!, /metrics\s+http:\/\/\S+\/metrics/, 'serve names the endpoint');
     for (const [token, code, status] of [
